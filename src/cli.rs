@@ -1,0 +1,135 @@
+//! The clap command tree: raw input only. `settings.rs` resolves it against the environment and `campctl.toml`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::commands::config::ConfigArgs;
+use crate::commands::stats::StatsArgs;
+use crate::env_vars::EnvVars;
+
+/// Maintenance runbook for PostgreSQL + Azure as one safe, scriptable CLI
+///
+/// campctl turns the runbook's backup, restore, maintenance and monitoring procedures into commands that are
+/// safe by default, speak JSON, and exit with codes that mean something (0 ok, 1 negative answer, 2 usage,
+/// 3 partial, 10 not found, 11 lock held, 12 authentication failed, 130 interrupted).
+#[derive(Debug, Parser)]
+#[command(name = "campctl", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Database statistics: tables, indexes, connections, queries, vacuum, database, replication, settings
+    Stats(Box<StatsArgs>),
+    /// Show or check the resolved configuration
+    Config(ConfigArgs),
+}
+
+/// Options that every command accepts.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Configuration file [default: discovered, see docs/configuration.md]
+    #[arg(global = true, long, value_name = "PATH", env = EnvVars::CAMPCTL_CONFIG, help_heading = "Global options")]
+    pub config: Option<PathBuf>,
+
+    /// Profile of the configuration file to use (`[profiles.NAME]`)
+    #[arg(global = true, long, value_name = "NAME", env = EnvVars::CAMPCTL_PROFILE, help_heading = "Global options")]
+    pub profile: Option<String>,
+
+    /// Database URL or libpq key/value string; overrides the PG* variables and the file
+    #[arg(
+        global = true,
+        long,
+        value_name = "URL",
+        env = EnvVars::DATABASE_URL,
+        hide_env_values = true,
+        help_heading = "Global options"
+    )]
+    pub db_url: Option<String>,
+
+    /// Output format of reports on stdout
+    #[arg(global = true, long, value_enum, env = EnvVars::CAMPCTL_FORMAT, help_heading = "Global options")]
+    pub format: Option<OutputFormat>,
+
+    /// Format of log lines on stderr
+    #[arg(global = true, long, value_enum, env = EnvVars::CAMPCTL_LOG_FORMAT, help_heading = "Global options")]
+    pub log_format: Option<LogFormat>,
+
+    /// More log output (-v debug, -vv trace, -vvv trace for dependencies too)
+    #[arg(global = true, short, long, action = clap::ArgAction::Count, help_heading = "Global options")]
+    pub verbose: u8,
+
+    /// Less output (-q hides progress and notes, -qq also warnings)
+    #[arg(global = true, short, long, action = clap::ArgAction::Count, conflicts_with = "verbose", help_heading = "Global options")]
+    pub quiet: u8,
+
+    /// Answer yes to confirmations (needed without a terminal)
+    #[arg(global = true, short = 'y', long, help_heading = "Global options")]
+    pub yes: bool,
+
+    /// Show what would be done without changing anything
+    #[arg(global = true, short = 'n', long, help_heading = "Global options")]
+    pub dry_run: bool,
+
+    /// Hide progress bars (log lines are still written without a terminal)
+    #[arg(global = true, long, help_heading = "Global options")]
+    pub no_progress: bool,
+
+    /// When to use colour (NO_COLOR is respected by `auto`)
+    #[arg(global = true, long, value_enum, env = EnvVars::CAMPCTL_COLOR, help_heading = "Global options")]
+    pub color: Option<ColorChoice>,
+}
+
+/// Output format of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Human-readable tables
+    #[default]
+    Table,
+    /// One JSON document
+    Json,
+    /// Comma-separated values of the section's main table, with a header row
+    Csv,
+}
+
+/// Format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `LEVEL message key=value`
+    #[default]
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorChoice {
+    /// Colour on a terminal unless NO_COLOR is set
+    #[default]
+    Auto,
+    /// Always
+    Always,
+    /// Never
+    Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per command; each owns its clap `XArgs` and an `async fn x(args, ctx, printer)`.
+
+pub mod config;
+pub mod stats;

@@ -1,0 +1,246 @@
+//! The serde schema of `campctl.toml`, its discovery and named profiles.
+//!
+//! Every section is `deny_unknown_fields`, so a typo is an error that names the file and the key. A profile
+//! (`[profiles.prod.database]`) has the same sections as the top level and overrides them field by field.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::{Classify, ExitStatus};
+use crate::units::HumanDuration;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub database: DatabaseConfig,
+    pub output: OutputConfig,
+    pub stats: StatsConfig,
+    /// Named environments: `[profiles.NAME.SECTION]`.
+    pub profiles: BTreeMap<String, Sections>,
+}
+
+impl FileConfig {
+    fn into_parts(self) -> (Sections, BTreeMap<String, Sections>) {
+        let base = Sections { database: self.database, output: self.output, stats: self.stats };
+        (base, self.profiles)
+    }
+}
+
+/// The sections that may appear at the top level and inside a profile.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sections {
+    pub database: DatabaseConfig,
+    pub output: OutputConfig,
+    pub stats: StatsConfig,
+}
+
+/// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// A `postgres://` URL or a libpq key/value string.
+    pub url: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub dbname: Option<String>,
+    pub sslmode: Option<String>,
+    pub sslrootcert: Option<PathBuf>,
+    pub passfile: Option<PathBuf>,
+    pub connect_timeout: Option<HumanDuration>,
+    pub application_name: Option<String>,
+    /// `statement_timeout` of campctl's own sessions (`0` disables it).
+    pub statement_timeout: Option<HumanDuration>,
+    /// `lock_timeout` of campctl's own sessions (`0` disables it).
+    pub lock_timeout: Option<HumanDuration>,
+}
+
+/// `[output]`: defaults for the global output flags.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    pub format: Option<crate::cli::OutputFormat>,
+    pub log_format: Option<crate::cli::LogFormat>,
+    pub color: Option<crate::cli::ColorChoice>,
+    pub progress: Option<bool>,
+}
+
+/// `[stats]`: defaults of `campctl stats`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsConfig {
+    /// Rows per section (default 20).
+    pub limit: Option<u32>,
+    /// Queries running longer than this are reported (default `5m`).
+    pub min_duration: Option<HumanDuration>,
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("Failed to read the configuration file `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Invalid configuration file `{}`", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("Profile `{profile}` is not defined in `{}`", path.display())]
+    UnknownProfile { path: PathBuf, profile: String, known: Vec<String> },
+    #[error("Profile `{profile}` was requested but no configuration file was found")]
+    ProfileWithoutFile { profile: String },
+}
+
+impl Classify for ConfigError {
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::Read { .. } => "Check the path given with `--config` or `CAMPCTL_CONFIG`".to_string(),
+            Self::Parse { .. } => {
+                "Fix the key or value named above; docs/configuration.md lists every key".to_string()
+            }
+            Self::UnknownProfile { known, .. } if known.is_empty() => {
+                "The file defines no `[profiles.NAME]` tables".to_string()
+            }
+            Self::UnknownProfile { known, .. } => format!("Defined profiles: {}", known.join(", ")),
+            Self::ProfileWithoutFile { .. } => {
+                "Create `campctl.toml` with a `[profiles.NAME]` table or pass `--config PATH`".to_string()
+            }
+        })
+    }
+}
+
+/// Where the configuration came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub path: Option<PathBuf>,
+    pub profile: Option<String>,
+    pub sections: Sections,
+}
+
+/// Candidate locations in discovery order, after `--config` / `CAMPCTL_CONFIG`.
+pub fn discovery_paths(cwd: &Path, xdg_config_home: Option<PathBuf>, home: Option<PathBuf>) -> Vec<PathBuf> {
+    let mut paths = vec![cwd.join("campctl.toml")];
+    if let Some(xdg) = xdg_config_home.or_else(|| home.map(|home| home.join(".config"))) {
+        paths.push(xdg.join("campctl").join("config.toml"));
+    }
+    paths.push(PathBuf::from("/etc/campctl/config.toml"));
+    paths
+}
+
+/// Loads the explicit file, or the first file found by discovery, and applies the profile.
+pub fn load(explicit: Option<&Path>, candidates: &[PathBuf], profile: Option<&str>) -> Result<LoadedConfig, ConfigError> {
+    let path = match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => candidates.iter().find(|path| path.is_file()).cloned(),
+    };
+    let Some(path) = path else {
+        if let Some(profile) = profile {
+            return Err(ConfigError::ProfileWithoutFile { profile: profile.to_string() });
+        }
+        return Ok(LoadedConfig { path: None, profile: None, sections: Sections::default() });
+    };
+    tracing::debug!("reading configuration from `{}`", path.display());
+    let text = fs_err::read_to_string(&path)
+        .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+    let file: FileConfig =
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.clone(), source: Box::new(source) })?;
+    let (base, mut profiles) = file.into_parts();
+    let sections = match profile {
+        None => base,
+        Some(name) => {
+            let Some(overlay) = profiles.remove(name) else {
+                return Err(ConfigError::UnknownProfile {
+                    path,
+                    profile: name.to_string(),
+                    known: profiles.keys().cloned().collect(),
+                });
+            };
+            overlay.over(base)
+        }
+    };
+    Ok(LoadedConfig { path: Some(path), profile: profile.map(str::to_string), sections })
+}
+
+/// Field-by-field "prefer self" merge, as uv's `Combine`.
+trait Over {
+    fn over(self, base: Self) -> Self;
+}
+
+macro_rules! impl_over {
+    ($ty:ty { $($field:ident),* $(,)? }) => {
+        impl Over for $ty {
+            fn over(self, base: Self) -> Self {
+                Self { $($field: self.$field.or(base.$field)),* }
+            }
+        }
+    };
+}
+
+impl_over!(DatabaseConfig {
+    url, host, port, user, password, dbname, sslmode, sslrootcert, passfile, connect_timeout, application_name,
+    statement_timeout, lock_timeout,
+});
+impl_over!(OutputConfig { format, log_format, color, progress });
+impl_over!(StatsConfig { limit, min_duration });
+
+impl Sections {
+    fn over(self, base: Self) -> Self {
+        Self {
+            database: self.database.over(base.database),
+            output: self.output.over(base.output),
+            stats: self.stats.over(base.stats),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<FileConfig, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = parse("[database]\nhots = \"x\"\n").expect_err("unknown key");
+        assert!(err.to_string().contains("unknown field `hots`"), "{err}");
+        let err = parse("[databse]\n").expect_err("unknown section");
+        assert!(err.to_string().contains("databse"), "{err}");
+    }
+
+    #[test]
+    fn profile_overrides_field_by_field() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[database]\nhost = \"base\"\nport = 5433\n[profiles.prod.database]\nhost = \"prod\"\n",
+        )
+        .expect("write");
+        let loaded = load(Some(&path), &[], Some("prod")).expect("load");
+        assert_eq!(loaded.sections.database.host.as_deref(), Some("prod"));
+        assert_eq!(loaded.sections.database.port, Some(5433));
+        assert!(matches!(load(Some(&path), &[], Some("nope")), Err(ConfigError::UnknownProfile { .. })));
+    }
+
+    #[test]
+    fn bad_duration_is_explained() {
+        let err = parse("[database]\nlock_timeout = \"10 minutes\"\n").expect_err("bad duration");
+        assert!(err.to_string().contains("invalid duration `10 minutes`"), "{err}");
+    }
+}

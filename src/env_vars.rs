@@ -1,0 +1,61 @@
+//! Environment variables campctl reads, one documented constant each (docs/configuration.md lists them all).
+
+/// The names of the environment variables campctl reads.
+pub struct EnvVars;
+
+impl EnvVars {
+    /// Path of the configuration file (like `--config`).
+    pub const CAMPCTL_CONFIG: &'static str = "CAMPCTL_CONFIG";
+    /// Profile of the configuration file to use (like `--profile`).
+    pub const CAMPCTL_PROFILE: &'static str = "CAMPCTL_PROFILE";
+    /// Output format of reports: `table`, `json` or `csv` (like `--format`).
+    pub const CAMPCTL_FORMAT: &'static str = "CAMPCTL_FORMAT";
+    /// Log format on stderr: `text` or `json` (like `--log-format`).
+    pub const CAMPCTL_LOG_FORMAT: &'static str = "CAMPCTL_LOG_FORMAT";
+    /// Colour: `auto`, `always` or `never` (like `--color`).
+    pub const CAMPCTL_COLOR: &'static str = "CAMPCTL_COLOR";
+    /// Disables colour when set to any non-empty value (<https://no-color.org>).
+    pub const NO_COLOR: &'static str = "NO_COLOR";
+    /// Connection URL or key/value string of the database (like `--db-url`).
+    pub const DATABASE_URL: &'static str = "DATABASE_URL";
+    /// libpq: host name or unix socket directory.
+    pub const PGHOST: &'static str = "PGHOST";
+    /// libpq: port.
+    pub const PGPORT: &'static str = "PGPORT";
+    /// libpq: user name.
+    pub const PGUSER: &'static str = "PGUSER";
+    /// libpq: password (prefer a password file).
+    pub const PGPASSWORD: &'static str = "PGPASSWORD";
+    /// libpq: database name.
+    pub const PGDATABASE: &'static str = "PGDATABASE";
+    /// libpq: TLS mode: disable, prefer, require, verify-ca, verify-full.
+    pub const PGSSLMODE: &'static str = "PGSSLMODE";
+    /// libpq: CA certificate file used by verify-ca and verify-full (or `system`).
+    pub const PGSSLROOTCERT: &'static str = "PGSSLROOTCERT";
+    /// libpq: password file (default `~/.pgpass`).
+    pub const PGPASSFILE: &'static str = "PGPASSFILE";
+    /// libpq: connect timeout in seconds.
+    pub const PGCONNECT_TIMEOUT: &'static str = "PGCONNECT_TIMEOUT";
+    /// libpq: application name (default `campctl`).
+    pub const PGAPPNAME: &'static str = "PGAPPNAME";
+    /// tracing filter directives; overrides `-v`.
+    pub const RUST_LOG: &'static str = "RUST_LOG";
+    /// Home directory, for `~/.pgpass` and `~/.postgresql/root.crt`.
+    pub const HOME: &'static str = "HOME";
+    /// Base directory of user configuration files.
+    pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
+
+    /// The libpq variables campctl reads and renders for child processes.
+    pub const LIBPQ: &'static [&'static str] = &[
+        Self::PGHOST,
+        Self::PGPORT,
+        Self::PGUSER,
+        Self::PGPASSWORD,
+        Self::PGDATABASE,
+        Self::PGSSLMODE,
+        Self::PGSSLROOTCERT,
+        Self::PGPASSFILE,
+        Self::PGCONNECT_TIMEOUT,
+        Self::PGAPPNAME,
+    ];
+}

@@ -1,0 +1,157 @@
+//! Exit statuses and error rendering: the one place where errors become exit codes.
+//!
+//! Domain errors carry the [`ExitStatus`] they map to (see [`Classify`]); `main` walks the `anyhow` chain once,
+//! picks the first classified error and renders `error:` / `Caused by:` / `hint:` to stderr.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use owo_colors::OwoColorize;
+
+/// Every exit code campctl uses (DESIGN.md, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// The command succeeded.
+    Success,
+    /// The command ran and the answer is negative (a check failed, a verification mismatched).
+    Failure,
+    /// Usage or configuration error, refused confirmation, unreachable server.
+    Usage,
+    /// Some items failed.
+    Partial,
+    /// A backup, database, role or server was not found.
+    NotFound,
+    /// A lock is held by another run.
+    LockHeld,
+    /// Authentication failed (PostgreSQL or Azure).
+    Auth,
+    /// Interrupted by Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+impl ExitStatus {
+    /// The numeric process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::Failure => 1,
+            Self::Usage => 2,
+            Self::Partial => 3,
+            Self::NotFound => 10,
+            Self::LockHeld => 11,
+            Self::Auth => 12,
+            Self::Interrupted => 130,
+        }
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(status.code())
+    }
+}
+
+/// An error that knows its exit status and, optionally, a hint for the user.
+pub trait Classify {
+    /// The exit status this error maps to.
+    fn exit_status(&self) -> ExitStatus;
+    /// What the user can do about it.
+    fn hint(&self) -> Option<String>;
+}
+
+/// A mistake the user can fix: bad input, a refused confirmation, something not found.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UserError {
+    pub status: ExitStatus,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl UserError {
+    pub fn new(status: ExitStatus, message: impl Into<String>) -> Self {
+        Self { status, message: message.into(), hint: None }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ExitStatus::Usage, message)
+    }
+
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl Classify for UserError {
+    fn exit_status(&self) -> ExitStatus {
+        self.status
+    }
+    fn hint(&self) -> Option<String> {
+        self.hint.clone()
+    }
+}
+
+/// Finds the first classified error in the chain.
+fn classify(err: &anyhow::Error) -> Option<&dyn Classify> {
+    err.chain().find_map(|cause| {
+        if let Some(e) = cause.downcast_ref::<UserError>() {
+            return Some(e as &dyn Classify);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::pg::PgError>() {
+            return Some(e as &dyn Classify);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::config_file::ConfigError>() {
+            return Some(e as &dyn Classify);
+        }
+        None
+    })
+}
+
+/// Whether the error is a broken pipe on stdout (`campctl stats | head`), which is not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The exit status for an error that ended a command.
+pub fn status_of(err: &anyhow::Error) -> ExitStatus {
+    classify(err).map_or(ExitStatus::Failure, Classify::exit_status)
+}
+
+/// Renders an error chain as `error:` / `Caused by:` / `hint:`.
+pub fn render(err: &anyhow::Error, color: bool) -> String {
+    let mut out = String::new();
+    let mut chain = err.chain();
+    let head = chain.next().map(ToString::to_string).unwrap_or_default();
+    let label = if color { "error".red().bold().to_string() } else { "error".to_string() };
+    let _ = writeln!(out, "{label}: {head}");
+    let mut previous = head;
+    for cause in chain {
+        let text = cause.to_string();
+        // tokio-postgres and io errors often repeat their source in their own message.
+        if previous.contains(&text) {
+            continue;
+        }
+        let _ = writeln!(out, "  Caused by: {text}");
+        previous = text;
+    }
+    if let Some(hint) = classify(err).and_then(Classify::hint) {
+        let label = if color { "hint".cyan().bold().to_string() } else { "hint".to_string() };
+        let _ = write!(out, "\n{label}: {hint}\n");
+    }
+    out
+}
+
+/// Renders a warning line for stderr.
+pub fn warning(message: &str, color: bool) -> String {
+    if color {
+        format!("{}: {message}", "warning".yellow().bold())
+    } else {
+        format!("warning: {message}")
+    }
+}

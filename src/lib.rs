@@ -1,0 +1,47 @@
+//! campctl: the maintenance runbook for PostgreSQL + Azure as one CLI.
+//!
+//! `main.rs` parses the command line and calls [`run`]; [`run`] resolves settings and dispatches to one command.
+
+pub mod cli;
+pub mod commands;
+pub mod config_file;
+pub mod env_vars;
+pub mod exit;
+pub mod logging;
+pub mod pg;
+pub mod printer;
+pub mod settings;
+pub mod units;
+
+use cli::{Cli, Command};
+use exit::ExitStatus;
+use printer::Printer;
+use settings::GlobalSettings;
+
+/// What every command gets besides its own arguments.
+#[derive(Debug)]
+pub struct Ctx {
+    pub settings: GlobalSettings,
+}
+
+impl Ctx {
+    /// Connects to the configured database with the configured session settings.
+    ///
+    /// # Errors
+    /// See [`pg::connect`].
+    pub async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
+        pg::connect(&self.settings.db, self.settings.session).await
+    }
+}
+
+/// Runs one command: the single dispatch `match`.
+///
+/// # Errors
+/// Whatever the command failed with; `main` maps it to an exit code.
+pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow::Result<ExitStatus> {
+    let ctx = Ctx { settings };
+    match cli.command {
+        Command::Stats(args) => commands::stats::stats(*args, &ctx, &printer).await,
+        Command::Config(args) => commands::config::config(args, &ctx, &printer).await,
+    }
+}

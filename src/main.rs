@@ -1,0 +1,57 @@
+//! The `campctl` binary: parse, resolve settings, set up logging, run one command racing Ctrl-C / SIGTERM.
+
+use std::process::ExitCode;
+
+use campctl::cli::Cli;
+use campctl::exit::{self, ExitStatus};
+use campctl::settings::{self, GlobalSettings};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match GlobalSettings::resolve(&cli.global) {
+        Ok(settings) => settings,
+        Err(err) => return fail(&err, settings::use_color(cli.global.color.unwrap_or_default())),
+    };
+    campctl::logging::setup(settings.verbosity, settings.log_format, settings.color);
+    let printer = settings.printer();
+    let color = settings.color;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built");
+    let result = runtime.block_on(async {
+        tokio::select! {
+            biased;
+            () = interrupted() => Ok(ExitStatus::Interrupted),
+            result = campctl::run(cli, settings, printer) => result,
+        }
+    });
+    // Do not wait for blocking tasks (e.g. a child's stderr reader) after an interrupt.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
+        Ok(status) => status.into(),
+        Err(err) => fail(&err, color),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler can be installed");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("interrupted");
+}
+
+fn fail(err: &anyhow::Error, color: bool) -> ExitCode {
+    // `campctl stats | head` closes our stdout: that is not an error (as ripgrep does).
+    if exit::is_broken_pipe(err) {
+        return ExitCode::SUCCESS;
+    }
+    eprint!("{}", exit::render(err, color));
+    exit::status_of(err).into()
+}

@@ -1,0 +1,577 @@
+//! One resolved description of the PostgreSQL connection, built from (lowest to highest precedence) the built-in
+//! defaults, `[database]` in `campctl.toml`, the libpq variables, and `--db-url` / `DATABASE_URL`.
+//!
+//! The same [`ConnParams`] drives campctl's own tokio-postgres connection and is rendered as the environment of
+//! `pg_dump` / `pg_restore` / `psql` ([`ConnParams::child_env`]), so both paths reach the same server with the same
+//! TLS mode. The password only ever travels in the environment, never in argv.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config_file::DatabaseConfig;
+use crate::env_vars::EnvVars;
+use crate::exit::UserError;
+
+/// A value that must never be printed: `Debug` and `Display` show `********`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it (authentication, a child's environment).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("********")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("********")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("********")
+    }
+}
+
+/// libpq's `sslmode`, minus `allow` (which no modern deployment wants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl FromStr for SslMode {
+    type Err = UserError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(match value {
+            "disable" => Self::Disable,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            other => {
+                return Err(UserError::usage(format!("Unsupported sslmode `{other}`"))
+                    .with_hint("Use one of disable, prefer, require, verify-ca, verify-full"));
+            }
+        })
+    }
+}
+
+impl fmt::Display for SslMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        })
+    }
+}
+
+/// Where a resolved value came from, for `config show`.
+pub type Origins = BTreeMap<&'static str, String>;
+
+/// The resolved connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnParams {
+    /// Host name, IP address, or a unix socket directory (starts with `/`).
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub dbname: String,
+    pub sslmode: SslMode,
+    pub sslrootcert: Option<PathBuf>,
+    pub passfile: Option<PathBuf>,
+    #[serde(serialize_with = "serialize_secs")]
+    pub connect_timeout: Duration,
+    pub application_name: String,
+    /// Which layer each value came from.
+    #[serde(skip)]
+    pub origins: Origins,
+}
+
+fn serialize_secs<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(value.as_secs())
+}
+
+/// One layer of partial parameters (a URL, the environment, the file).
+#[derive(Debug, Default, Clone)]
+struct Partial {
+    host: Option<String>,
+    port: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    dbname: Option<String>,
+    sslmode: Option<String>,
+    sslrootcert: Option<String>,
+    passfile: Option<String>,
+    connect_timeout: Option<String>,
+    application_name: Option<String>,
+}
+
+impl Partial {
+    fn set(&mut self, key: &str, value: String) -> Result<(), UserError> {
+        let slot = match key {
+            "host" => &mut self.host,
+            "port" => &mut self.port,
+            "user" => &mut self.user,
+            "password" => &mut self.password,
+            "dbname" => &mut self.dbname,
+            "sslmode" => &mut self.sslmode,
+            "sslrootcert" => &mut self.sslrootcert,
+            "passfile" => &mut self.passfile,
+            "connect_timeout" => &mut self.connect_timeout,
+            "application_name" => &mut self.application_name,
+            other => {
+                return Err(UserError::usage(format!("Unsupported connection parameter `{other}`")).with_hint(
+                    "Supported: host, port, user, password, dbname, sslmode, sslrootcert, passfile, \
+                     connect_timeout, application_name",
+                ));
+            }
+        };
+        *slot = Some(value);
+        Ok(())
+    }
+
+    fn apply(&self, label: &str, target: &mut Partial, origins: &mut Origins) {
+        macro_rules! take {
+            ($($field:ident),*) => {$(
+                if let Some(value) = &self.$field {
+                    target.$field = Some(value.clone());
+                    origins.insert(stringify!($field), label.to_string());
+                }
+            )*};
+        }
+        take!(host, port, user, password, dbname, sslmode, sslrootcert, passfile, connect_timeout, application_name);
+    }
+}
+
+/// Parses `postgres://…` URLs and libpq `key=value` strings.
+fn parse_conninfo(input: &str) -> Result<Partial, UserError> {
+    let trimmed = input.trim();
+    if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+        parse_url(trimmed)
+    } else if trimmed.contains('=') {
+        parse_key_values(trimmed)
+    } else {
+        Err(UserError::usage("The database URL is neither a `postgres://` URL nor a `key=value` string")
+            .with_hint("Write e.g. `postgres://user@host:5432/dbname?sslmode=verify-full` or `host=… dbname=…`"))
+    }
+}
+
+fn decode(part: &str) -> String {
+    percent_encoding::percent_decode_str(part).decode_utf8_lossy().into_owned()
+}
+
+fn parse_url(input: &str) -> Result<Partial, UserError> {
+    let invalid = |why: &str| {
+        UserError::usage(format!("Invalid database URL: {why}"))
+            .with_hint("Write e.g. `postgres://user@host:5432/dbname?sslmode=verify-full`; percent-encode `@ : / ?` in passwords")
+    };
+    let rest = input.split_once("://").map_or(input, |(_, rest)| rest);
+    let (rest, query) = rest.split_once('?').map_or((rest, None), |(a, b)| (a, Some(b)));
+    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, b)| (a, Some(b)));
+    let mut partial = Partial::default();
+    let (userinfo, hostport) = authority.rsplit_once('@').map_or((None, authority), |(a, b)| (Some(a), b));
+    if let Some(userinfo) = userinfo {
+        let (user, password) = userinfo.split_once(':').map_or((userinfo, None), |(a, b)| (a, Some(b)));
+        if !user.is_empty() {
+            partial.user = Some(decode(user));
+        }
+        if let Some(password) = password {
+            partial.password = Some(decode(password));
+        }
+    }
+    if hostport.contains(',') {
+        return Err(invalid("several hosts are not supported; give one host"));
+    }
+    let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']').ok_or_else(|| invalid("unclosed `[` in the host"))?;
+        (host.to_string(), after.strip_prefix(':'))
+    } else {
+        let (host, port) = hostport.split_once(':').map_or((hostport, None), |(a, b)| (a, Some(b)));
+        (decode(host), port)
+    };
+    if !host.is_empty() {
+        partial.host = Some(host);
+    }
+    if let Some(port) = port.filter(|p| !p.is_empty()) {
+        partial.port = Some(port.to_string());
+    }
+    if let Some(path) = path.filter(|p| !p.is_empty()) {
+        partial.dbname = Some(decode(path));
+    }
+    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').ok_or_else(|| invalid(&format!("parameter `{pair}` has no value")))?;
+        partial.set(&decode(key), decode(value))?;
+    }
+    Ok(partial)
+}
+
+fn parse_key_values(input: &str) -> Result<Partial, UserError> {
+    let mut partial = Partial::default();
+    let mut chars = input.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            break;
+        }
+        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && !c.is_whitespace())).collect();
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            return Err(UserError::usage(format!("Invalid connection string: `{key}` is missing `=value`")));
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    Some('\\') => value.extend(chars.next()),
+                    Some('\'') => break,
+                    Some(c) => value.push(c),
+                    None => {
+                        return Err(UserError::usage(format!(
+                            "Invalid connection string: unterminated quote in the value of `{key}`"
+                        )));
+                    }
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    value.extend(chars.next());
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        partial.set(&key, value)?;
+    }
+    Ok(partial)
+}
+
+/// The inputs of [`ConnParams::resolve`], gathered by `settings.rs`.
+#[derive(Debug, Default)]
+pub struct ConnSources<'a> {
+    pub file: Option<&'a DatabaseConfig>,
+    /// The libpq variables that are set, by name.
+    pub env: BTreeMap<&'static str, String>,
+    /// `--db-url`, or `DATABASE_URL`, with the label to report.
+    pub url: Option<(&'a str, &'static str)>,
+    /// The OS user name, libpq's default user.
+    pub os_user: Option<String>,
+    pub home: Option<PathBuf>,
+}
+
+/// libpq's compiled-in socket directory on Debian, used when it exists and no host is given.
+const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
+
+impl ConnParams {
+    /// Resolves the connection from all layers.
+    ///
+    /// # Errors
+    /// A malformed URL, port, timeout or sslmode, naming the layer it came from.
+    pub fn resolve(sources: &ConnSources<'_>) -> Result<Self, UserError> {
+        let mut merged = Partial::default();
+        let mut origins = Origins::new();
+        if let Some(file) = sources.file {
+            if let Some(url) = &file.url {
+                parse_conninfo(url)
+                    .map_err(|e| UserError { message: format!("{} (in `[database] url`)", e.message), ..e })?
+                    .apply("config file (url)", &mut merged, &mut origins);
+            }
+            let keys = Partial {
+                host: file.host.clone(),
+                port: file.port.map(|p| p.to_string()),
+                user: file.user.clone(),
+                password: file.password.clone(),
+                dbname: file.dbname.clone(),
+                sslmode: file.sslmode.clone(),
+                sslrootcert: file.sslrootcert.as_ref().map(|p| p.display().to_string()),
+                passfile: file.passfile.as_ref().map(|p| p.display().to_string()),
+                connect_timeout: file.connect_timeout.map(|d| d.0.as_secs().to_string()),
+                application_name: file.application_name.clone(),
+            };
+            keys.apply("config file", &mut merged, &mut origins);
+        }
+        let env = &sources.env;
+        let from_env = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+        for (name, key) in [
+            (EnvVars::PGHOST, "host"),
+            (EnvVars::PGPORT, "port"),
+            (EnvVars::PGUSER, "user"),
+            (EnvVars::PGPASSWORD, "password"),
+            (EnvVars::PGDATABASE, "dbname"),
+            (EnvVars::PGSSLMODE, "sslmode"),
+            (EnvVars::PGSSLROOTCERT, "sslrootcert"),
+            (EnvVars::PGPASSFILE, "passfile"),
+            (EnvVars::PGCONNECT_TIMEOUT, "connect_timeout"),
+            (EnvVars::PGAPPNAME, "application_name"),
+        ] {
+            if let Some(value) = from_env(name) {
+                let mut layer = Partial::default();
+                layer.set(key, value)?;
+                layer.apply(name, &mut merged, &mut origins);
+            }
+        }
+        if let Some((url, label)) = sources.url {
+            parse_conninfo(url)
+                .map_err(|e| UserError { message: format!("{} (in {label})", e.message), ..e })?
+                .apply(label, &mut merged, &mut origins);
+        }
+
+        let host = merged.host.unwrap_or_else(|| {
+            origins.insert("host", "default".into());
+            if Path::new(DEFAULT_SOCKET_DIR).is_dir() { DEFAULT_SOCKET_DIR.into() } else { "localhost".into() }
+        });
+        let port = match &merged.port {
+            None => 5432,
+            Some(port) => port.parse().map_err(|_| {
+                UserError::usage(format!("Invalid port `{port}` (from {})", origins["port"]))
+                    .with_hint("A port is a number between 1 and 65535")
+            })?,
+        };
+        let user = merged.user.or_else(|| sources.os_user.clone()).unwrap_or_else(|| "postgres".into());
+        let dbname = merged.dbname.unwrap_or_else(|| user.clone());
+        let sslmode = match &merged.sslmode {
+            None => SslMode::Prefer,
+            Some(mode) => mode.parse()?,
+        };
+        let connect_timeout = match &merged.connect_timeout {
+            None => Duration::from_secs(10),
+            Some(text) => {
+                // libpq: an integer number of seconds; campctl.toml's durations arrive here already as seconds.
+                let secs: u64 = text.parse().map_err(|_| {
+                    UserError::usage(format!("Invalid connect_timeout `{text}` (from {})", origins["connect_timeout"]))
+                        .with_hint("PGCONNECT_TIMEOUT is a whole number of seconds, e.g. `10`")
+                })?;
+                Duration::from_secs(secs.max(2))
+            }
+        };
+        let mut params = Self {
+            host,
+            port,
+            user,
+            password: merged.password.map(Secret),
+            dbname,
+            sslmode,
+            sslrootcert: merged.sslrootcert.map(PathBuf::from),
+            passfile: merged.passfile.map(PathBuf::from),
+            connect_timeout,
+            application_name: merged.application_name.unwrap_or_else(|| "campctl".into()),
+            origins,
+        };
+        if params.password.is_none() {
+            params.password_from_passfile(sources.home.as_deref());
+        }
+        // libpq reads ~/.postgresql/root.crt when no sslrootcert is given.
+        if params.sslrootcert.is_none()
+            && let Some(default) = sources.home.as_ref().map(|home| home.join(".postgresql/root.crt"))
+            && default.is_file()
+        {
+            params.sslrootcert = Some(default);
+            params.origins.insert("sslrootcert", "default (~/.postgresql/root.crt)".into());
+        }
+        Ok(params)
+    }
+
+    /// `host:port`, or the socket path, for messages.
+    pub fn target(&self) -> String {
+        if self.is_socket() {
+            format!("{}/.s.PGSQL.{}", self.host, self.port)
+        } else if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// Whether `host` is a unix socket directory.
+    pub fn is_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+
+    /// The password file to read: `passfile`, `PGPASSFILE` or `~/.pgpass`.
+    pub fn passfile_path(&self, home: Option<&Path>) -> Option<PathBuf> {
+        self.passfile.clone().or_else(|| home.map(|home| home.join(".pgpass")))
+    }
+
+    fn password_from_passfile(&mut self, home: Option<&Path>) {
+        let Some(path) = self.passfile_path(home) else { return };
+        let Ok(text) = fs_err::read_to_string(&path) else { return };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = fs_err::metadata(&path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    "password file `{}` has group or world access; permissions should be u=rw (0600) or less, ignoring it",
+                    path.display()
+                );
+                return;
+            }
+        }
+        // libpq matches a socket connection against the host name `localhost`.
+        let host = if self.is_socket() { "localhost" } else { self.host.as_str() };
+        let port = self.port.to_string();
+        for line in text.lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let fields = split_pgpass_line(line);
+            let [h, p, d, u, password] = fields.as_slice() else { continue };
+            let matches = |pattern: &str, value: &str| pattern == "*" || pattern == value;
+            if matches(h, host) && matches(p, &port) && matches(d, &self.dbname) && matches(u, &self.user) {
+                tracing::debug!("password for `{}` taken from `{}`", self.user, path.display());
+                self.password = Some(Secret(password.clone()));
+                self.origins.insert("password", format!("password file {}", path.display()));
+                return;
+            }
+        }
+    }
+
+    /// The environment of a child `pg_dump` / `pg_restore` / `psql`: every libpq variable campctl resolves is set
+    /// (the password only here, never in argv), and the ones it does not model are removed.
+    pub fn child_env(&self) -> (Vec<(&'static str, String)>, Vec<&'static str>) {
+        let mut set = vec![
+            (EnvVars::PGHOST, self.host.clone()),
+            (EnvVars::PGPORT, self.port.to_string()),
+            (EnvVars::PGUSER, self.user.clone()),
+            (EnvVars::PGDATABASE, self.dbname.clone()),
+            (EnvVars::PGSSLMODE, self.sslmode.to_string()),
+            (EnvVars::PGCONNECT_TIMEOUT, self.connect_timeout.as_secs().to_string()),
+            (EnvVars::PGAPPNAME, self.application_name.clone()),
+        ];
+        let mut remove = vec!["PGHOSTADDR", "PGSERVICE", "PGSERVICEFILE", "PGSSLCERT", "PGSSLKEY", "PGOPTIONS"];
+        match &self.sslrootcert {
+            Some(path) => set.push((EnvVars::PGSSLROOTCERT, path.display().to_string())),
+            None => remove.push(EnvVars::PGSSLROOTCERT),
+        }
+        match &self.password {
+            Some(password) => {
+                set.push((EnvVars::PGPASSWORD, password.expose().to_string()));
+                remove.push(EnvVars::PGPASSFILE);
+            }
+            None => {
+                remove.push(EnvVars::PGPASSWORD);
+                match &self.passfile {
+                    Some(path) => set.push((EnvVars::PGPASSFILE, path.display().to_string())),
+                    None => remove.push(EnvVars::PGPASSFILE),
+                }
+            }
+        }
+        (set, remove)
+    }
+
+    /// The same parameters for another database on the same server.
+    #[must_use]
+    pub fn with_dbname(&self, dbname: &str) -> Self {
+        Self { dbname: dbname.to_string(), ..self.clone() }
+    }
+}
+
+fn split_pgpass_line(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => fields.last_mut().expect("one field").extend(chars.next()),
+            ':' if fields.len() < 5 => fields.push(String::new()),
+            c => fields.last_mut().expect("one field").push(c),
+        }
+    }
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(url: &str) -> Result<ConnParams, UserError> {
+        ConnParams::resolve(&ConnSources { url: Some((url, "--db-url")), ..ConnSources::default() })
+    }
+
+    #[test]
+    fn url_components() {
+        let p = resolve("postgres://al%40ice:p%3Ass@db.example.com:6543/my%20db?sslmode=verify-full&application_name=x")
+            .expect("valid");
+        assert_eq!((p.host.as_str(), p.port, p.user.as_str()), ("db.example.com", 6543, "al@ice"));
+        assert_eq!(p.password.as_ref().map(Secret::expose), Some("p:ss"));
+        assert_eq!(p.dbname, "my db");
+        assert_eq!(p.sslmode, SslMode::VerifyFull);
+        assert_eq!(p.application_name, "x");
+        assert_eq!(format!("{:?}", p.password), "Some(********)");
+        let p = resolve("postgresql://[::1]:5433/db").expect("ipv6");
+        assert_eq!((p.host.as_str(), p.port), ("::1", 5433));
+        let p = resolve("postgres:///db?host=%2Ftmp%2Fsock").expect("socket");
+        assert_eq!(p.host, "/tmp/sock");
+    }
+
+    #[test]
+    fn key_values() {
+        let p = resolve("host=h port=1 dbname='a b' password='it\\'s' sslmode=require").expect("valid");
+        assert_eq!((p.host.as_str(), p.port, p.dbname.as_str()), ("h", 1, "a b"));
+        assert_eq!(p.password.as_ref().map(Secret::expose), Some("it's"));
+        assert!(resolve("host=h bogus=1").is_err());
+        assert!(resolve("sslmode=verify-everything host=h").is_err());
+        assert!(resolve("just-a-name").is_err());
+        assert!(resolve("postgres://h:notaport/db").is_err());
+    }
+
+    #[test]
+    fn layers_and_origins() {
+        let file = DatabaseConfig { host: Some("file-host".into()), port: Some(7000), ..Default::default() };
+        let mut env = BTreeMap::new();
+        env.insert(EnvVars::PGHOST, "env-host".to_string());
+        let sources = ConnSources {
+            file: Some(&file),
+            env,
+            url: Some(("postgres://url-user@/db", "DATABASE_URL")),
+            ..ConnSources::default()
+        };
+        let p = ConnParams::resolve(&sources).expect("valid");
+        assert_eq!((p.host.as_str(), p.port, p.user.as_str()), ("env-host", 7000, "url-user"));
+        assert_eq!(p.origins["host"], "PGHOST");
+        assert_eq!(p.origins["port"], "config file");
+        assert_eq!(p.origins["user"], "DATABASE_URL");
+    }
+
+    #[test]
+    fn pgpass_escapes() {
+        assert_eq!(split_pgpass_line(r"h:5432:*:u:pa\:ss\\"), vec!["h", "5432", "*", "u", r"pa:ss\"]);
+    }
+
+    #[test]
+    fn child_env_has_password_only_in_env() {
+        let p = resolve("postgres://u:secret@h:1/d?sslmode=verify-full&sslrootcert=/ca.pem").expect("valid");
+        let (set, _) = p.child_env();
+        assert!(set.contains(&(EnvVars::PGPASSWORD, "secret".to_string())));
+        assert!(set.contains(&(EnvVars::PGSSLMODE, "verify-full".to_string())));
+        assert!(set.contains(&(EnvVars::PGSSLROOTCERT, "/ca.pem".to_string())));
+    }
+}

@@ -1,0 +1,206 @@
+//! Connection failures, sorted into what the user can do about them and the exit code they map to.
+
+use std::error::Error as _;
+use std::fmt::Write as _;
+
+use tokio_postgres::error::SqlState;
+
+use super::conninfo::ConnParams;
+use crate::exit::{Classify, ExitStatus};
+
+/// What went wrong while connecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// Nothing answered at host:port (refused, timed out, name not resolved, socket missing).
+    Unreachable,
+    /// The password (or other credential) was rejected, or pg_hba.conf refused the connection.
+    Auth,
+    /// The server wants a password and none was configured.
+    NoPassword,
+    /// The database does not exist.
+    DatabaseNotFound,
+    /// The role does not exist.
+    RoleNotFound,
+    /// The TLS handshake failed (certificate not trusted, wrong host name).
+    Tls,
+    /// TLS was required and the server does not offer it.
+    TlsUnsupported,
+    /// `max_connections` reached.
+    TooManyConnections,
+    /// Anything else.
+    Other,
+}
+
+/// A failure of campctl's own PostgreSQL connection.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct PgError {
+    pub failure: ConnectFailure,
+    message: String,
+    hint: Option<String>,
+    #[source]
+    source: tokio_postgres::Error,
+}
+
+fn tls_detail(err: &tokio_postgres::Error) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(current) = cause {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && let Some(tls) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls.to_string());
+        }
+        cause = current.source();
+    }
+    None
+}
+
+fn has_io_error(err: &tokio_postgres::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(current) = cause {
+        if current.is::<std::io::Error>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+impl PgError {
+    /// Classifies a connect error and writes the message and hint for it.
+    pub fn connect(source: tokio_postgres::Error, params: &ConnParams) -> Self {
+        let target = params.target();
+        let user = &params.user;
+        let dbname = &params.dbname;
+        let origin = |key: &str| params.origins.get(key).map_or("the default", String::as_str).to_string();
+        let text = source.to_string();
+        let db = source.as_db_error();
+        let code = source.code();
+        let failure = if code == Some(&SqlState::INVALID_PASSWORD) {
+            ConnectFailure::Auth
+        } else if code == Some(&SqlState::INVALID_CATALOG_NAME) {
+            ConnectFailure::DatabaseNotFound
+        } else if code == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION) {
+            let message = db.map(|d| d.message()).unwrap_or_default();
+            if message.starts_with("role ") && message.ends_with("does not exist") {
+                ConnectFailure::RoleNotFound
+            } else {
+                ConnectFailure::Auth
+            }
+        } else if code == Some(&SqlState::TOO_MANY_CONNECTIONS) {
+            ConnectFailure::TooManyConnections
+        } else if db.is_some() {
+            ConnectFailure::Other
+        } else if text.contains("password missing") {
+            ConnectFailure::NoPassword
+        } else if text.contains("server does not support TLS") {
+            ConnectFailure::TlsUnsupported
+        } else if tls_detail(&source).is_some() {
+            ConnectFailure::Tls
+        } else if has_io_error(&source) || text.contains("timeout") {
+            ConnectFailure::Unreachable
+        } else {
+            ConnectFailure::Other
+        };
+        let (message, hint) = match failure {
+            ConnectFailure::Unreachable => (
+                format!("Failed to connect to PostgreSQL at `{target}`"),
+                Some(if params.is_socket() {
+                    format!(
+                        "Is PostgreSQL running locally with its socket in `{}` on port {}? The host came from {}; \
+                         set `--db-url`, PGHOST/PGPORT or `[database]` in campctl.toml",
+                        params.host,
+                        params.port,
+                        origin("host")
+                    )
+                } else {
+                    format!(
+                        "Is PostgreSQL running on host `{}` and accepting TCP/IP connections on port {}? \
+                         The host came from {} and the port from {}; set `--db-url`, PGHOST/PGPORT or `[database]` \
+                         in campctl.toml",
+                        params.host,
+                        params.port,
+                        origin("host"),
+                        origin("port")
+                    )
+                }),
+            ),
+            ConnectFailure::Auth => (
+                format!("Authentication failed for role `{user}` at `{target}`"),
+                Some(format!(
+                    "Check the password of `{user}` (it came from {}: PGPASSWORD, the password file ~/.pgpass or \
+                     the URL) and that the server's pg_hba.conf allows this client",
+                    origin("password")
+                )),
+            ),
+            ConnectFailure::NoPassword => (
+                format!("PostgreSQL at `{target}` asked for a password for role `{user}` and none was given"),
+                Some(
+                    "Set PGPASSWORD, add `host:port:db:user:password` to ~/.pgpass (mode 0600, or point PGPASSFILE \
+                     at it), or put the password in the URL"
+                        .to_string(),
+                ),
+            ),
+            ConnectFailure::DatabaseNotFound => (
+                format!("Database `{dbname}` does not exist on `{target}`"),
+                Some(format!(
+                    "Create it, or name an existing database (the name came from {}); `psql -l` lists them",
+                    origin("dbname")
+                )),
+            ),
+            ConnectFailure::RoleNotFound => (
+                format!("Role `{user}` does not exist on `{target}`"),
+                Some(format!("Check the user name (it came from {}): PGUSER, the URL or `[database] user`", origin("user"))),
+            ),
+            ConnectFailure::Tls => {
+                let mut hint = format!(
+                    "The server certificate was not accepted with sslmode={}",
+                    params.sslmode
+                );
+                if let Some(ca) = &params.sslrootcert {
+                    let _ = write!(hint, " and root certificate `{}`", ca.display());
+                }
+                hint.push_str(
+                    ": check that sslrootcert / PGSSLROOTCERT is the CA that signed the server certificate, and for \
+                     verify-full that the host name matches it",
+                );
+                (format!("TLS handshake with PostgreSQL at `{target}` failed"), Some(hint))
+            }
+            ConnectFailure::TlsUnsupported => (
+                format!("PostgreSQL at `{target}` does not accept TLS connections but sslmode={} requires TLS", params.sslmode),
+                Some("Enable ssl on the server, or use sslmode=prefer (or disable) if plaintext is acceptable".into()),
+            ),
+            ConnectFailure::TooManyConnections => (
+                format!("PostgreSQL at `{target}` refused the connection: too many clients already"),
+                Some(
+                    "See who holds the connections with `campctl stats connections` (as a superuser or with a \
+                     reserved slot) and end idle ones with `campctl stats queries --terminate-idle 10m`"
+                        .into(),
+                ),
+            ),
+            ConnectFailure::Other => (format!("Failed to connect to PostgreSQL at `{target}`"), None),
+        };
+        Self { failure, message, hint, source }
+    }
+}
+
+impl Classify for PgError {
+    fn exit_status(&self) -> ExitStatus {
+        match self.failure {
+            ConnectFailure::Auth | ConnectFailure::NoPassword => ExitStatus::Auth,
+            ConnectFailure::DatabaseNotFound | ConnectFailure::RoleNotFound => ExitStatus::NotFound,
+            ConnectFailure::Unreachable
+            | ConnectFailure::Tls
+            | ConnectFailure::TlsUnsupported
+            | ConnectFailure::TooManyConnections => ExitStatus::Usage,
+            ConnectFailure::Other => ExitStatus::Failure,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        self.hint.clone()
+    }
+}

@@ -1,0 +1,93 @@
+//! PostgreSQL: the resolved connection ([`conninfo`]), TLS ([`tls`]), connect errors ([`error`]) and connecting.
+
+pub mod conninfo;
+pub mod error;
+pub mod tls;
+
+use std::time::Duration;
+
+use tokio_postgres::Client;
+use tokio_postgres::config::SslMode as PgSslMode;
+
+pub use conninfo::{ConnParams, Secret, SslMode};
+pub use error::PgError;
+
+use crate::units::HumanDuration;
+
+/// Session settings applied to every connection campctl opens for its own SQL.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionOptions {
+    pub statement_timeout: Option<HumanDuration>,
+    pub lock_timeout: Option<HumanDuration>,
+}
+
+/// Opens a connection and applies the session settings. The connection task runs on the current runtime.
+///
+/// # Errors
+/// A [`PgError`] that names the failure (unreachable, authentication, not found, TLS) and a fix.
+pub async fn connect(params: &ConnParams, session: SessionOptions) -> anyhow::Result<Client> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&params.host)
+        .port(params.port)
+        .user(&params.user)
+        .dbname(&params.dbname)
+        .application_name(&params.application_name)
+        .connect_timeout(params.connect_timeout)
+        .keepalives_idle(Duration::from_secs(60));
+    if let Some(password) = &params.password {
+        config.password(password.expose());
+    }
+    // libpq never negotiates TLS on a unix socket; neither do we.
+    let verification = tls::verification(params.sslmode, params.sslrootcert.is_some());
+    let mode = match params.sslmode {
+        _ if params.is_socket() => PgSslMode::Disable,
+        SslMode::Disable => PgSslMode::Disable,
+        SslMode::Prefer => PgSslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
+    };
+    config.ssl_mode(mode);
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls::client_config(
+        verification,
+        params.sslrootcert.as_deref(),
+    )?);
+
+    tracing::debug!(
+        target = %params.target(), user = %params.user, dbname = %params.dbname, sslmode = %params.sslmode,
+        "connecting to PostgreSQL"
+    );
+    let mut attempt = 0;
+    let (client, connection) = loop {
+        attempt += 1;
+        match config.connect(tls.clone()).await {
+            Ok(pair) => break pair,
+            // "the database system is starting up" is worth a short wait; nothing else is retried.
+            Err(err) if attempt < 5 && err.code() == Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW) => {
+                tracing::info!("PostgreSQL at `{}` is starting up; retrying", params.target());
+                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+            }
+            Err(err) => return Err(PgError::connect(err, params).into()),
+        }
+    };
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::debug!("PostgreSQL connection closed: {err}");
+        }
+    });
+
+    let mut settings = String::new();
+    for (name, value) in [("statement_timeout", session.statement_timeout), ("lock_timeout", session.lock_timeout)] {
+        if let Some(value) = value {
+            settings.push_str(&format!("SET {name} = {};", value.0.as_millis()));
+        }
+    }
+    if !settings.is_empty() {
+        client.batch_execute(&settings).await?;
+    }
+    Ok(client)
+}
+
+/// Quotes an identifier for SQL: `a"b` becomes `"a""b"`. Every identifier a user gives goes through this.
+pub fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}

@@ -1,0 +1,288 @@
+//! Output: reports on stdout (table, JSON or CSV from one [`Report`]), notes and warnings on stderr, confirmations.
+//!
+//! Every command that reports builds one `#[derive(Serialize)]` struct; JSON is that struct, and the table and CSV
+//! views come from [`Report::tables`], so the three formats cannot drift apart.
+
+use std::io::{IsTerminal, Write};
+
+use chrono::{DateTime, Utc};
+use comfy_table::{Cell as TableCell, CellAlignment, ContentArrangement, Table as ComfyTable, presets};
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::exit::{ExitStatus, UserError};
+use crate::units::{format_bytes, format_seconds};
+
+/// One value of a table, typed so that the table view can format it for people and CSV can keep it raw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Int(i64),
+    /// A byte count: `1.5 MiB` in tables, `1572864` in CSV.
+    Bytes(i64),
+    /// A percentage 0–100: `12.5%` in tables, `12.5` in CSV.
+    Percent(f64),
+    /// A plain number with `usize` decimals.
+    Float(f64, usize),
+    /// A duration in seconds: `3m 05s` in tables, `185.0` in CSV.
+    Seconds(f64),
+    /// A point in time: `3h 02m ago` in tables, RFC 3339 in CSV.
+    Time(DateTime<Utc>),
+    Bool(bool),
+    /// Known to be absent (never vacuumed): `-` in tables, empty in CSV.
+    Null,
+    /// Not visible with the current privileges: `unknown` in tables, empty in CSV.
+    Unknown,
+}
+
+impl Cell {
+    /// `Some(v)` → the cell, `None` → [`Cell::Null`].
+    pub fn opt<T: Into<Cell>>(value: Option<T>) -> Cell {
+        value.map_or(Cell::Null, Into::into)
+    }
+
+    fn is_numeric(&self) -> bool {
+        matches!(self, Self::Int(_) | Self::Bytes(_) | Self::Percent(_) | Self::Float(..) | Self::Seconds(_))
+    }
+
+    /// The human form, for tables.
+    pub fn display(&self, now: DateTime<Utc>) -> String {
+        match self {
+            Self::Text(text) => text.clone(),
+            Self::Int(value) => value.to_string(),
+            Self::Bytes(value) => format_bytes(*value),
+            Self::Percent(value) => format!("{value:.1}%"),
+            Self::Float(value, decimals) => format!("{value:.decimals$}"),
+            Self::Seconds(value) => format_seconds(*value),
+            Self::Time(time) => {
+                let age = (now - *time).num_milliseconds() as f64 / 1000.0;
+                if age >= 0.0 { format!("{} ago", format_seconds(age)) } else { time.to_rfc3339() }
+            }
+            Self::Bool(value) => if *value { "yes" } else { "no" }.to_string(),
+            Self::Null => "-".to_string(),
+            Self::Unknown => "unknown".to_string(),
+        }
+    }
+
+    /// The raw form, for CSV.
+    pub fn raw(&self) -> String {
+        match self {
+            Self::Text(text) => text.clone(),
+            Self::Int(value) | Self::Bytes(value) => value.to_string(),
+            Self::Percent(value) | Self::Seconds(value) => format!("{value}"),
+            Self::Float(value, _) => format!("{value}"),
+            Self::Time(time) => time.to_rfc3339(),
+            Self::Bool(value) => value.to_string(),
+            Self::Null | Self::Unknown => String::new(),
+        }
+    }
+}
+
+impl From<String> for Cell {
+    fn from(value: String) -> Self {
+        Self::Text(value)
+    }
+}
+impl From<&str> for Cell {
+    fn from(value: &str) -> Self {
+        Self::Text(value.to_string())
+    }
+}
+impl From<i64> for Cell {
+    fn from(value: i64) -> Self {
+        Self::Int(value)
+    }
+}
+impl From<i32> for Cell {
+    fn from(value: i32) -> Self {
+        Self::Int(i64::from(value))
+    }
+}
+impl From<bool> for Cell {
+    fn from(value: bool) -> Self {
+        Self::Bool(value)
+    }
+}
+impl From<DateTime<Utc>> for Cell {
+    fn from(value: DateTime<Utc>) -> Self {
+        Self::Time(value)
+    }
+}
+
+/// One table of a report. Column names are snake_case (the CSV header); tables show them with spaces.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<Cell>>,
+    /// Lines printed under the table (table view only).
+    pub notes: Vec<String>,
+    /// What to print instead of an empty table.
+    pub empty: String,
+}
+
+impl Table {
+    pub fn new(title: impl Into<String>, columns: &[&'static str]) -> Self {
+        Self { title: title.into(), columns: columns.to_vec(), ..Self::default() }
+    }
+
+    pub fn row(&mut self, cells: Vec<Cell>) {
+        debug_assert_eq!(cells.len(), self.columns.len(), "row width of `{}`", self.title);
+        self.rows.push(cells);
+    }
+
+    #[must_use]
+    pub fn empty_message(mut self, message: impl Into<String>) -> Self {
+        self.empty = message.into();
+        self
+    }
+
+    fn render(&self, now: DateTime<Utc>, width: Option<u16>) -> String {
+        let mut out = format!("{}\n", self.title);
+        if self.rows.is_empty() {
+            out.push_str(&format!("  {}\n", if self.empty.is_empty() { "(none)" } else { &self.empty }));
+        } else {
+            let mut table = ComfyTable::new();
+            table.load_preset(presets::UTF8_FULL_CONDENSED);
+            if let Some(width) = width {
+                table.set_content_arrangement(ContentArrangement::Dynamic).set_width(width);
+            }
+            table.set_header(self.columns.iter().map(|c| c.replace('_', " ")));
+            for row in &self.rows {
+                table.add_row(row.iter().map(|cell| {
+                    let text = TableCell::new(cell.display(now));
+                    if cell.is_numeric() { text.set_alignment(CellAlignment::Right) } else { text }
+                }));
+            }
+            out.push_str(&table.to_string());
+            out.push('\n');
+        }
+        for note in &self.notes {
+            out.push_str(note);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A command's result: serialised as JSON, shown as tables.
+pub trait Report: Serialize {
+    /// The tables of the table view; the first is the one `--format csv` writes.
+    fn tables(&self) -> Vec<Table>;
+}
+
+/// How much to say on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Silent,
+    Quiet,
+    Default,
+    Verbose,
+}
+
+/// Writes reports to stdout and notes to stderr.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub format: OutputFormat,
+    pub verbosity: Verbosity,
+    pub color: bool,
+    pub progress: bool,
+}
+
+impl Printer {
+    /// Writes a report in the chosen format to stdout.
+    ///
+    /// # Errors
+    /// Writing to stdout failed (a broken pipe is reported as such and exits 0 in `main`).
+    pub fn report<R: Report>(&self, report: &R) -> anyhow::Result<()> {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        match self.format {
+            OutputFormat::Json => {
+                serde_json::to_writer_pretty(&mut out, report)?;
+                writeln!(out)?;
+            }
+            OutputFormat::Csv => {
+                let tables = report.tables();
+                if let Some(first) = tables.first() {
+                    if tables.len() > 1 {
+                        self.note(&format!(
+                            "CSV holds the `{}` table only; use `--format json` for the whole report",
+                            first.title
+                        ));
+                    }
+                    let mut writer = csv::Writer::from_writer(&mut out);
+                    writer.write_record(&first.columns)?;
+                    for row in &first.rows {
+                        writer.write_record(row.iter().map(Cell::raw))?;
+                    }
+                    writer.flush()?;
+                }
+            }
+            OutputFormat::Table => {
+                let now = Utc::now();
+                let width = std::io::stdout()
+                    .is_terminal()
+                    .then(|| comfy_table::Table::new().width())
+                    .flatten();
+                let rendered: Vec<String> = report.tables().iter().map(|t| t.render(now, width)).collect();
+                write!(out, "{}", rendered.join("\n"))?;
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// A status line on stderr (hidden by `-q`).
+    pub fn note(&self, message: &str) {
+        if self.verbosity >= Verbosity::Default {
+            eprintln!("{message}");
+        }
+    }
+
+    /// A warning on stderr (hidden by `-qq`).
+    pub fn warn(&self, message: &str) {
+        if self.verbosity >= Verbosity::Quiet {
+            eprintln!("{}", crate::exit::warning(message, self.color));
+        }
+    }
+
+    /// Asks before a destructive step: `--yes` answers for the user; without a terminal, refuses (exit 2).
+    ///
+    /// # Errors
+    /// No terminal and no `--yes`, or the user declined.
+    pub fn confirm(&self, question: &str, yes: bool) -> anyhow::Result<()> {
+        if yes {
+            return Ok(());
+        }
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return Err(UserError::usage(format!("Refusing to continue without confirmation: {question}"))
+                .with_hint("Run it on a terminal to confirm, or pass `--yes`")
+                .into());
+        }
+        eprint!("{question} [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            Ok(())
+        } else {
+            Err(UserError::new(ExitStatus::Usage, "Cancelled: the confirmation was declined").into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_render_for_people_and_for_csv() {
+        let now = Utc::now();
+        assert_eq!(Cell::Bytes(3 << 20).display(now), "3.0 MiB");
+        assert_eq!(Cell::Bytes(3 << 20).raw(), "3145728");
+        assert_eq!(Cell::Percent(12.345).display(now), "12.3%");
+        assert_eq!(Cell::Unknown.display(now), "unknown");
+        assert_eq!(Cell::Unknown.raw(), "");
+        assert_eq!(Cell::Time(now - chrono::Duration::seconds(125)).display(now), "2m 05s ago");
+    }
+}

@@ -1,0 +1,117 @@
+//! Resolution: clap's raw input + the environment + `campctl.toml` + built-in defaults → [`GlobalSettings`].
+//! Commands only ever see resolved settings (flag > environment > file > default, DESIGN.md "Configuration").
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::cli::{ColorChoice, GlobalArgs, LogFormat, OutputFormat};
+use crate::config_file::{self, LoadedConfig};
+use crate::env_vars::EnvVars;
+use crate::pg::conninfo::ConnSources;
+use crate::pg::{ConnParams, SessionOptions};
+use crate::printer::{Printer, Verbosity};
+
+/// Everything every command may use, resolved once.
+#[derive(Debug, Clone)]
+pub struct GlobalSettings {
+    pub format: OutputFormat,
+    pub log_format: LogFormat,
+    /// `-v` count minus `-q` count.
+    pub verbosity: i8,
+    pub color: bool,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub progress: bool,
+    pub config: LoadedConfig,
+    pub db: ConnParams,
+    pub session: SessionOptions,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// The home directory (for `~/.pgpass`, `~/.postgresql/root.crt`, `~/.config`).
+pub fn home_dir() -> Option<PathBuf> {
+    env(EnvVars::HOME).map(PathBuf::from)
+}
+
+fn os_user() -> Option<String> {
+    // SAFETY: getpwuid returns a pointer into static storage or null; we copy the name out at once.
+    unsafe {
+        let entry = libc::getpwuid(libc::geteuid());
+        if entry.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr((*entry).pw_name).to_str().ok().map(str::to_string)
+    }
+}
+
+/// Whether colour is wanted on stderr.
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => env(EnvVars::NO_COLOR).is_none() && std::io::stderr().is_terminal(),
+    }
+}
+
+impl GlobalSettings {
+    /// Loads the configuration file and resolves every global setting.
+    ///
+    /// # Errors
+    /// An unreadable or invalid file, an unknown profile, or an invalid connection parameter (exit 2).
+    pub fn resolve(args: &GlobalArgs) -> anyhow::Result<Self> {
+        let cwd = std::env::current_dir().context("Failed to read the current directory")?;
+        let candidates =
+            config_file::discovery_paths(&cwd, env(EnvVars::XDG_CONFIG_HOME).map(PathBuf::from), home_dir());
+        let config = config_file::load(args.config.as_deref(), &candidates, args.profile.as_deref())?;
+        let file = &config.sections;
+
+        let libpq: BTreeMap<&'static str, String> =
+            EnvVars::LIBPQ.iter().filter_map(|name| env(name).map(|value| (*name, value))).collect();
+        let url_label = if std::env::args_os().any(|arg| arg.to_string_lossy().starts_with("--db-url")) {
+            "--db-url"
+        } else {
+            "DATABASE_URL"
+        };
+        let db = ConnParams::resolve(&ConnSources {
+            file: Some(&file.database),
+            env: libpq,
+            url: args.db_url.as_deref().map(|url| (url, url_label)),
+            os_user: os_user(),
+            home: home_dir(),
+        })?;
+
+        let color = use_color(args.color.or(file.output.color).unwrap_or_default());
+        Ok(Self {
+            format: args.format.or(file.output.format).unwrap_or_default(),
+            log_format: args.log_format.or(file.output.log_format).unwrap_or_default(),
+            verbosity: i8::try_from(args.verbose).unwrap_or(i8::MAX) - i8::try_from(args.quiet).unwrap_or(i8::MAX),
+            color,
+            yes: args.yes,
+            dry_run: args.dry_run,
+            progress: !args.no_progress && file.output.progress.unwrap_or(true) && std::io::stderr().is_terminal(),
+            session: SessionOptions {
+                statement_timeout: file.database.statement_timeout,
+                lock_timeout: file.database.lock_timeout,
+            },
+            config,
+            db,
+        })
+    }
+
+    /// The printer for this run.
+    pub fn printer(&self) -> Printer {
+        let verbosity = match self.verbosity {
+            i8::MIN..=-2 => Verbosity::Silent,
+            -1 => Verbosity::Quiet,
+            0 => Verbosity::Default,
+            _ => Verbosity::Verbose,
+        };
+        Printer { format: self.format, verbosity, color: self.color, progress: self.progress && self.verbosity <= 0 }
+    }
+}
