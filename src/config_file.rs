@@ -24,7 +24,11 @@ pub struct FileConfig {
 
 impl FileConfig {
     fn into_parts(self) -> (Sections, BTreeMap<String, Sections>) {
-        let base = Sections { database: self.database, output: self.output, stats: self.stats };
+        let base = Sections {
+            database: self.database,
+            output: self.output,
+            stats: self.stats,
+        };
         (base, self.profiles)
     }
 }
@@ -96,7 +100,11 @@ pub enum ConfigError {
         source: Box<toml::de::Error>,
     },
     #[error("Profile `{profile}` is not defined in `{}`", path.display())]
-    UnknownProfile { path: PathBuf, profile: String, known: Vec<String> },
+    UnknownProfile {
+        path: PathBuf,
+        profile: String,
+        known: Vec<String>,
+    },
     #[error("Profile `{profile}` was requested but no configuration file was found")]
     ProfileWithoutFile { profile: String },
 }
@@ -109,9 +117,7 @@ impl Classify for ConfigError {
     fn hint(&self) -> Option<String> {
         Some(match self {
             Self::Read { .. } => "Check the path given with `--config` or `CAMPCTL_CONFIG`".to_string(),
-            Self::Parse { .. } => {
-                "Fix the key or value named above; docs/configuration.md lists every key".to_string()
-            }
+            Self::Parse { .. } => "Fix the key or value named above; docs/configuration.md lists every key".to_string(),
             Self::UnknownProfile { known, .. } if known.is_empty() => {
                 "The file defines no `[profiles.NAME]` tables".to_string()
             }
@@ -142,22 +148,36 @@ pub fn discovery_paths(cwd: &Path, xdg_config_home: Option<PathBuf>, home: Optio
 }
 
 /// Loads the explicit file, or the first file found by discovery, and applies the profile.
-pub fn load(explicit: Option<&Path>, candidates: &[PathBuf], profile: Option<&str>) -> Result<LoadedConfig, ConfigError> {
+pub fn load(
+    explicit: Option<&Path>,
+    candidates: &[PathBuf],
+    profile: Option<&str>,
+) -> Result<LoadedConfig, ConfigError> {
     let path = match explicit {
         Some(path) => Some(path.to_path_buf()),
         None => candidates.iter().find(|path| path.is_file()).cloned(),
     };
     let Some(path) = path else {
         if let Some(profile) = profile {
-            return Err(ConfigError::ProfileWithoutFile { profile: profile.to_string() });
+            return Err(ConfigError::ProfileWithoutFile {
+                profile: profile.to_string(),
+            });
         }
-        return Ok(LoadedConfig { path: None, profile: None, sections: Sections::default() });
+        return Ok(LoadedConfig {
+            path: None,
+            profile: None,
+            sections: Sections::default(),
+        });
     };
     tracing::debug!("reading configuration from `{}`", path.display());
-    let text = fs_err::read_to_string(&path)
-        .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-    let file: FileConfig =
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.clone(), source: Box::new(source) })?;
+    let text = fs_err::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let file: FileConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.clone(),
+        source: Box::new(source),
+    })?;
     let (base, mut profiles) = file.into_parts();
     let sections = match profile {
         None => base,
@@ -172,7 +192,11 @@ pub fn load(explicit: Option<&Path>, candidates: &[PathBuf], profile: Option<&st
             overlay.over(base)
         }
     };
-    Ok(LoadedConfig { path: Some(path), profile: profile.map(str::to_string), sections })
+    Ok(LoadedConfig {
+        path: Some(path),
+        profile: profile.map(str::to_string),
+        sections,
+    })
 }
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
@@ -191,10 +215,26 @@ macro_rules! impl_over {
 }
 
 impl_over!(DatabaseConfig {
-    url, host, port, user, password, dbname, sslmode, sslrootcert, passfile, connect_timeout, application_name,
-    statement_timeout, lock_timeout,
+    url,
+    host,
+    port,
+    user,
+    password,
+    dbname,
+    sslmode,
+    sslrootcert,
+    passfile,
+    connect_timeout,
+    application_name,
+    statement_timeout,
+    lock_timeout,
 });
-impl_over!(OutputConfig { format, log_format, color, progress });
+impl_over!(OutputConfig {
+    format,
+    log_format,
+    color,
+    progress
+});
 impl_over!(StatsConfig { limit, min_duration });
 
 impl Sections {
@@ -235,7 +275,10 @@ mod tests {
         let loaded = load(Some(&path), &[], Some("prod")).expect("load");
         assert_eq!(loaded.sections.database.host.as_deref(), Some("prod"));
         assert_eq!(loaded.sections.database.port, Some(5433));
-        assert!(matches!(load(Some(&path), &[], Some("nope")), Err(ConfigError::UnknownProfile { .. })));
+        assert!(matches!(
+            load(Some(&path), &[], Some("nope")),
+            Err(ConfigError::UnknownProfile { .. })
+        ));
     }
 
     #[test]

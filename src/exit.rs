@@ -70,7 +70,11 @@ pub struct UserError {
 
 impl UserError {
     pub fn new(status: ExitStatus, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), hint: None }
+        Self {
+            status,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
@@ -128,7 +132,11 @@ pub fn render(err: &anyhow::Error, color: bool) -> String {
     let mut out = String::new();
     let mut chain = err.chain();
     let head = chain.next().map(ToString::to_string).unwrap_or_default();
-    let label = if color { "error".red().bold().to_string() } else { "error".to_string() };
+    let label = if color {
+        "error".red().bold().to_string()
+    } else {
+        "error".to_string()
+    };
     let _ = writeln!(out, "{label}: {head}");
     let mut previous = head;
     for cause in chain {
@@ -141,7 +149,11 @@ pub fn render(err: &anyhow::Error, color: bool) -> String {
         previous = text;
     }
     if let Some(hint) = classify(err).and_then(Classify::hint) {
-        let label = if color { "hint".cyan().bold().to_string() } else { "hint".to_string() };
+        let label = if color {
+            "hint".cyan().bold().to_string()
+        } else {
+            "hint".to_string()
+        };
         let _ = write!(out, "\n{label}: {hint}\n");
     }
     out

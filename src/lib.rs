@@ -41,7 +41,7 @@ impl Ctx {
 pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow::Result<ExitStatus> {
     let ctx = Ctx { settings };
     match cli.command {
-        Command::Stats(args) => commands::stats::stats(*args, &ctx, &printer).await,
+        Command::Stats(args) => Box::pin(commands::stats::stats(*args, &ctx, &printer)).await,
         Command::Config(args) => commands::config::config(args, &ctx, &printer).await,
     }
 }

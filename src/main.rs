@@ -14,6 +14,9 @@ fn main() -> ExitCode {
         Err(err) => return fail(&err, settings::use_color(cli.global.color.unwrap_or_default())),
     };
     campctl::logging::setup(settings.verbosity, settings.log_format, settings.color);
+    for warning in &settings.db.warnings {
+        tracing::warn!("{warning}");
+    }
     let printer = settings.printer();
     let color = settings.color;
     let runtime = tokio::runtime::Builder::new_multi_thread()

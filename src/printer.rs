@@ -3,6 +3,7 @@
 //! Every command that reports builds one `#[derive(Serialize)]` struct; JSON is that struct, and the table and CSV
 //! views come from [`Report::tables`], so the three formats cannot drift apart.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
 use chrono::{DateTime, Utc};
@@ -29,6 +30,8 @@ pub enum Cell {
     /// A point in time: `3h 02m ago` in tables, RFC 3339 in CSV.
     Time(DateTime<Utc>),
     Bool(bool),
+    /// Free text such as a SQL statement: on one line and cut to 60 characters in tables, in full in CSV.
+    LongText(String),
     /// Known to be absent (never vacuumed): `-` in tables, empty in CSV.
     Null,
     /// Not visible with the current privileges: `unknown` in tables, empty in CSV.
@@ -42,7 +45,10 @@ impl Cell {
     }
 
     fn is_numeric(&self) -> bool {
-        matches!(self, Self::Int(_) | Self::Bytes(_) | Self::Percent(_) | Self::Float(..) | Self::Seconds(_))
+        matches!(
+            self,
+            Self::Int(_) | Self::Bytes(_) | Self::Percent(_) | Self::Float(..) | Self::Seconds(_)
+        )
     }
 
     /// The human form, for tables.
@@ -56,9 +62,21 @@ impl Cell {
             Self::Seconds(value) => format_seconds(*value),
             Self::Time(time) => {
                 let age = (now - *time).num_milliseconds() as f64 / 1000.0;
-                if age >= 0.0 { format!("{} ago", format_seconds(age)) } else { time.to_rfc3339() }
+                if age >= 0.0 {
+                    format!("{} ago", format_seconds(age))
+                } else {
+                    time.to_rfc3339()
+                }
             }
             Self::Bool(value) => if *value { "yes" } else { "no" }.to_string(),
+            Self::LongText(text) => {
+                let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                if line.chars().count() > 60 {
+                    format!("{}…", line.chars().take(59).collect::<String>())
+                } else {
+                    line
+                }
+            }
             Self::Null => "-".to_string(),
             Self::Unknown => "unknown".to_string(),
         }
@@ -67,10 +85,9 @@ impl Cell {
     /// The raw form, for CSV.
     pub fn raw(&self) -> String {
         match self {
-            Self::Text(text) => text.clone(),
+            Self::Text(text) | Self::LongText(text) => text.clone(),
             Self::Int(value) | Self::Bytes(value) => value.to_string(),
-            Self::Percent(value) | Self::Seconds(value) => format!("{value}"),
-            Self::Float(value, _) => format!("{value}"),
+            Self::Percent(value) | Self::Seconds(value) | Self::Float(value, _) => format!("{value}"),
             Self::Time(time) => time.to_rfc3339(),
             Self::Bool(value) => value.to_string(),
             Self::Null | Self::Unknown => String::new(),
@@ -123,7 +140,11 @@ pub struct Table {
 
 impl Table {
     pub fn new(title: impl Into<String>, columns: &[&'static str]) -> Self {
-        Self { title: title.into(), columns: columns.to_vec(), ..Self::default() }
+        Self {
+            title: title.into(),
+            columns: columns.to_vec(),
+            ..Self::default()
+        }
     }
 
     pub fn row(&mut self, cells: Vec<Cell>) {
@@ -140,18 +161,24 @@ impl Table {
     fn render(&self, now: DateTime<Utc>, width: Option<u16>) -> String {
         let mut out = format!("{}\n", self.title);
         if self.rows.is_empty() {
-            out.push_str(&format!("  {}\n", if self.empty.is_empty() { "(none)" } else { &self.empty }));
+            let _ = writeln!(out, "  {}", if self.empty.is_empty() { "(none)" } else { &self.empty });
         } else {
             let mut table = ComfyTable::new();
             table.load_preset(presets::UTF8_FULL_CONDENSED);
             if let Some(width) = width {
-                table.set_content_arrangement(ContentArrangement::Dynamic).set_width(width);
+                table
+                    .set_content_arrangement(ContentArrangement::Dynamic)
+                    .set_width(width);
             }
             table.set_header(self.columns.iter().map(|c| c.replace('_', " ")));
             for row in &self.rows {
                 table.add_row(row.iter().map(|cell| {
                     let text = TableCell::new(cell.display(now));
-                    if cell.is_numeric() { text.set_alignment(CellAlignment::Right) } else { text }
+                    if cell.is_numeric() {
+                        text.set_alignment(CellAlignment::Right)
+                    } else {
+                        text
+                    }
                 }));
             }
             out.push_str(&table.to_string());
@@ -256,9 +283,11 @@ impl Printer {
             return Ok(());
         }
         if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-            return Err(UserError::usage(format!("Refusing to continue without confirmation: {question}"))
-                .with_hint("Run it on a terminal to confirm, or pass `--yes`")
-                .into());
+            return Err(
+                UserError::usage(format!("Refusing to continue without confirmation: {question}"))
+                    .with_hint("Run it on a terminal to confirm, or pass `--yes`")
+                    .into(),
+            );
         }
         eprint!("{question} [y/N] ");
         let mut answer = String::new();
@@ -283,6 +312,9 @@ mod tests {
         assert_eq!(Cell::Percent(12.345).display(now), "12.3%");
         assert_eq!(Cell::Unknown.display(now), "unknown");
         assert_eq!(Cell::Unknown.raw(), "");
-        assert_eq!(Cell::Time(now - chrono::Duration::seconds(125)).display(now), "2m 05s ago");
+        assert_eq!(
+            Cell::Time(now - chrono::Duration::seconds(125)).display(now),
+            "2m 05s ago"
+        );
     }
 }

@@ -46,7 +46,10 @@ fn os_user() -> Option<String> {
         if entry.is_null() {
             return None;
         }
-        std::ffi::CStr::from_ptr((*entry).pw_name).to_str().ok().map(str::to_string)
+        std::ffi::CStr::from_ptr((*entry).pw_name)
+            .to_str()
+            .ok()
+            .map(str::to_string)
     }
 }
 
@@ -71,8 +74,10 @@ impl GlobalSettings {
         let config = config_file::load(args.config.as_deref(), &candidates, args.profile.as_deref())?;
         let file = &config.sections;
 
-        let libpq: BTreeMap<&'static str, String> =
-            EnvVars::LIBPQ.iter().filter_map(|name| env(name).map(|value| (*name, value))).collect();
+        let libpq: BTreeMap<&'static str, String> = EnvVars::LIBPQ
+            .iter()
+            .filter_map(|name| env(name).map(|value| (*name, value)))
+            .collect();
         let url_label = if std::env::args_os().any(|arg| arg.to_string_lossy().starts_with("--db-url")) {
             "--db-url"
         } else {
@@ -112,6 +117,11 @@ impl GlobalSettings {
             0 => Verbosity::Default,
             _ => Verbosity::Verbose,
         };
-        Printer { format: self.format, verbosity, color: self.color, progress: self.progress && self.verbosity <= 0 }
+        Printer {
+            format: self.format,
+            verbosity,
+            color: self.color,
+            progress: self.progress && self.verbosity <= 0,
+        }
     }
 }

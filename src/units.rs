@@ -110,7 +110,12 @@ impl FromStr for ByteSize {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (unit, size) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        for (unit, size) in [
+            ("TiB", 1u64 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ] {
             if self.0 >= size && self.0 % size == 0 {
                 return write!(f, "{}{unit}", self.0 / size);
             }
@@ -132,7 +137,11 @@ pub fn format_bytes(bytes: i64) -> String {
         unit = next;
     }
     let sign = if negative { "-" } else { "" };
-    if unit == "B" { format!("{sign}{value:.0} B") } else { format!("{sign}{value:.1} {unit}") }
+    if unit == "B" {
+        format!("{sign}{value:.0} B")
+    } else {
+        format!("{sign}{value:.1} {unit}")
+    }
 }
 
 /// Formats seconds for people: `45s`, `12m 05s`, `3h 02m`, `4d 07h`.
@@ -184,8 +193,14 @@ mod tests {
         assert!(parse("10x").is_err());
         assert!(parse("").is_err());
         assert!(parse("m").is_err());
-        assert_eq!("1500ms".parse::<HumanDuration>().map(|d| d.to_string()), Ok("1500ms".into()));
-        assert_eq!("90m".parse::<HumanDuration>().map(|d| d.to_string()), Ok("1h30m".into()));
+        assert_eq!(
+            "1500ms".parse::<HumanDuration>().map(|d| d.to_string()),
+            Ok("1500ms".into())
+        );
+        assert_eq!(
+            "90m".parse::<HumanDuration>().map(|d| d.to_string()),
+            Ok("1h30m".into())
+        );
     }
 
     #[test]

@@ -45,12 +45,26 @@ struct OutputView {
 impl Report for ShowReport<'_> {
     fn tables(&self) -> Vec<Table> {
         let mut table = Table::new("Resolved configuration", &["key", "value", "source"]);
-        let file = self.config_file.clone().unwrap_or_else(|| "(none found: built-in defaults)".into());
+        let file = self
+            .config_file
+            .clone()
+            .unwrap_or_else(|| "(none found: built-in defaults)".into());
         table.row(vec!["config_file".into(), file.into(), "".into()]);
         table.row(vec!["profile".into(), Cell::opt(self.profile), "".into()]);
         let db = self.database;
-        let source = |key: &str| Cell::Text(self.database_sources.get(key).cloned().unwrap_or_else(|| "default".into()));
-        let password = if db.password.is_some() { "******** (set)" } else { "(not set)" };
+        let source = |key: &str| {
+            Cell::Text(
+                self.database_sources
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| "default".into()),
+            )
+        };
+        let password = if db.password.is_some() {
+            "******** (set)"
+        } else {
+            "(not set)"
+        };
         for (key, value) in [
             ("database.host", db.host.clone()),
             ("database.port", db.port.to_string()),
@@ -58,24 +72,47 @@ impl Report for ShowReport<'_> {
             ("database.password", password.to_string()),
             ("database.dbname", db.dbname.clone()),
             ("database.sslmode", db.sslmode.to_string()),
-            ("database.sslrootcert", db.sslrootcert.as_ref().map_or("-".into(), |p| p.display().to_string())),
+            (
+                "database.sslrootcert",
+                db.sslrootcert.as_ref().map_or("-".into(), |p| p.display().to_string()),
+            ),
             ("database.connect_timeout", format!("{}s", db.connect_timeout.as_secs())),
             ("database.application_name", db.application_name.clone()),
         ] {
             let short = key.trim_start_matches("database.");
-            let origin = if key == "database.password" && db.password.is_none() { Cell::Null } else { source(short) };
+            let origin = if key == "database.password" && db.password.is_none() {
+                Cell::Null
+            } else {
+                source(short)
+            };
             table.row(vec![key.into(), value.into(), origin]);
         }
         for (key, value) in [
             ("database.statement_timeout", &self.statement_timeout),
             ("database.lock_timeout", &self.lock_timeout),
         ] {
-            table.row(vec![key.into(), value.clone().unwrap_or_else(|| "(server default)".into()).into(), "".into()]);
+            table.row(vec![
+                key.into(),
+                value.clone().unwrap_or_else(|| "(server default)".into()).into(),
+                "".into(),
+            ]);
         }
-        table.row(vec!["output.format".into(), format!("{:?}", self.output.format).to_lowercase().into(), "".into()]);
-        table.row(vec!["output.log_format".into(), format!("{:?}", self.output.log_format).to_lowercase().into(), "".into()]);
+        table.row(vec![
+            "output.format".into(),
+            format!("{:?}", self.output.format).to_lowercase().into(),
+            "".into(),
+        ]);
+        table.row(vec![
+            "output.log_format".into(),
+            format!("{:?}", self.output.log_format).to_lowercase().into(),
+            "".into(),
+        ]);
         table.row(vec!["output.color".into(), self.output.color.into(), "".into()]);
-        table.row(vec!["stats.limit".into(), Cell::opt(self.stats.limit.map(i64::from)), "".into()]);
+        table.row(vec![
+            "stats.limit".into(),
+            Cell::opt(self.stats.limit.map(i64::from)),
+            "".into(),
+        ]);
         table.row(vec![
             "stats.min_duration".into(),
             Cell::opt(self.stats.min_duration.map(|d| d.to_string())),
@@ -165,6 +202,23 @@ pub async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
                     settings.db.sslmode
                 ),
             });
+            let session = client
+                .query_one(
+                    "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), \
+                     current_setting('application_name')",
+                    &[],
+                )
+                .await?;
+            checks.push(Check {
+                name: "session",
+                ok: true,
+                detail: format!(
+                    "statement_timeout={} lock_timeout={} application_name={}",
+                    session.get::<_, String>(0),
+                    session.get::<_, String>(1),
+                    session.get::<_, String>(2)
+                ),
+            });
             checks.push(pg_dump_check(&server_version).await);
             let ok = checks.iter().all(|c| c.ok);
             printer.report(&CheckReport { ok, checks })?;
@@ -175,9 +229,17 @@ pub async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
 
 /// `pg_dump` must exist and be at least the server's major version (DESIGN.md, "Safety rules").
 async fn pg_dump_check(server_version: &str) -> Check {
-    let server_major: u32 = server_version.split(['.', ' ']).next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    let server_major: u32 = server_version
+        .split(['.', ' '])
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
     match tokio::process::Command::new("pg_dump").arg("--version").output().await {
-        Err(err) => Check { name: "pg_dump", ok: false, detail: format!("`pg_dump` cannot be run: {err}; install the PostgreSQL client") },
+        Err(err) => Check {
+            name: "pg_dump",
+            ok: false,
+            detail: format!("`pg_dump` cannot be run: {err}; install the PostgreSQL client"),
+        },
         Ok(output) => {
             let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
             let major: u32 = text
@@ -187,12 +249,18 @@ async fn pg_dump_check(server_version: &str) -> Check {
                 .and_then(|m| m.parse().ok())
                 .unwrap_or(0);
             if major >= server_major {
-                Check { name: "pg_dump", ok: true, detail: format!("{text} (server {server_major})") }
+                Check {
+                    name: "pg_dump",
+                    ok: true,
+                    detail: format!("{text} (server {server_major})"),
+                }
             } else {
                 Check {
                     name: "pg_dump",
                     ok: false,
-                    detail: format!("{text} is older than the server ({server_major}); install postgresql-client-{server_major}"),
+                    detail: format!(
+                        "{text} is older than the server ({server_major}); install postgresql-client-{server_major}"
+                    ),
                 }
             }
         }

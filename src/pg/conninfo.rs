@@ -112,6 +112,9 @@ pub struct ConnParams {
     /// Which layer each value came from.
     #[serde(skip)]
     pub origins: Origins,
+    /// Problems found while resolving that do not stop the run (logged once logging is set up).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 fn serialize_secs<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -147,10 +150,12 @@ impl Partial {
             "connect_timeout" => &mut self.connect_timeout,
             "application_name" => &mut self.application_name,
             other => {
-                return Err(UserError::usage(format!("Unsupported connection parameter `{other}`")).with_hint(
-                    "Supported: host, port, user, password, dbname, sslmode, sslrootcert, passfile, \
+                return Err(
+                    UserError::usage(format!("Unsupported connection parameter `{other}`")).with_hint(
+                        "Supported: host, port, user, password, dbname, sslmode, sslrootcert, passfile, \
                      connect_timeout, application_name",
-                ));
+                    ),
+                );
             }
         };
         *slot = Some(value);
@@ -166,7 +171,18 @@ impl Partial {
                 }
             )*};
         }
-        take!(host, port, user, password, dbname, sslmode, sslrootcert, passfile, connect_timeout, application_name);
+        take!(
+            host,
+            port,
+            user,
+            password,
+            dbname,
+            sslmode,
+            sslrootcert,
+            passfile,
+            connect_timeout,
+            application_name
+        );
     }
 }
 
@@ -178,25 +194,32 @@ fn parse_conninfo(input: &str) -> Result<Partial, UserError> {
     } else if trimmed.contains('=') {
         parse_key_values(trimmed)
     } else {
-        Err(UserError::usage("The database URL is neither a `postgres://` URL nor a `key=value` string")
-            .with_hint("Write e.g. `postgres://user@host:5432/dbname?sslmode=verify-full` or `host=… dbname=…`"))
+        Err(
+            UserError::usage("The database URL is neither a `postgres://` URL nor a `key=value` string")
+                .with_hint("Write e.g. `postgres://user@host:5432/dbname?sslmode=verify-full` or `host=… dbname=…`"),
+        )
     }
 }
 
 fn decode(part: &str) -> String {
-    percent_encoding::percent_decode_str(part).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn parse_url(input: &str) -> Result<Partial, UserError> {
     let invalid = |why: &str| {
-        UserError::usage(format!("Invalid database URL: {why}"))
-            .with_hint("Write e.g. `postgres://user@host:5432/dbname?sslmode=verify-full`; percent-encode `@ : / ?` in passwords")
+        UserError::usage(format!("Invalid database URL: {why}")).with_hint(
+            "Write e.g. `postgres://user@host:5432/dbname?sslmode=verify-full`; percent-encode `@ : / ?` in passwords",
+        )
     };
     let rest = input.split_once("://").map_or(input, |(_, rest)| rest);
     let (rest, query) = rest.split_once('?').map_or((rest, None), |(a, b)| (a, Some(b)));
     let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, b)| (a, Some(b)));
     let mut partial = Partial::default();
-    let (userinfo, hostport) = authority.rsplit_once('@').map_or((None, authority), |(a, b)| (Some(a), b));
+    let (userinfo, hostport) = authority
+        .rsplit_once('@')
+        .map_or((None, authority), |(a, b)| (Some(a), b));
     if let Some(userinfo) = userinfo {
         let (user, password) = userinfo.split_once(':').map_or((userinfo, None), |(a, b)| (a, Some(b)));
         if !user.is_empty() {
@@ -210,7 +233,9 @@ fn parse_url(input: &str) -> Result<Partial, UserError> {
         return Err(invalid("several hosts are not supported; give one host"));
     }
     let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
-        let (host, after) = bracketed.split_once(']').ok_or_else(|| invalid("unclosed `[` in the host"))?;
+        let (host, after) = bracketed
+            .split_once(']')
+            .ok_or_else(|| invalid("unclosed `[` in the host"))?;
         (host.to_string(), after.strip_prefix(':'))
     } else {
         let (host, port) = hostport.split_once(':').map_or((hostport, None), |(a, b)| (a, Some(b)));
@@ -226,7 +251,9 @@ fn parse_url(input: &str) -> Result<Partial, UserError> {
         partial.dbname = Some(decode(path));
     }
     for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').ok_or_else(|| invalid(&format!("parameter `{pair}` has no value")))?;
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| invalid(&format!("parameter `{pair}` has no value")))?;
         partial.set(&decode(key), decode(value))?;
     }
     Ok(partial)
@@ -243,7 +270,9 @@ fn parse_key_values(input: &str) -> Result<Partial, UserError> {
         let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && !c.is_whitespace())).collect();
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.next() != Some('=') {
-            return Err(UserError::usage(format!("Invalid connection string: `{key}` is missing `=value`")));
+            return Err(UserError::usage(format!(
+                "Invalid connection string: `{key}` is missing `=value`"
+            )));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut value = String::new();
@@ -301,7 +330,10 @@ impl ConnParams {
         if let Some(file) = sources.file {
             if let Some(url) = &file.url {
                 parse_conninfo(url)
-                    .map_err(|e| UserError { message: format!("{} (in `[database] url`)", e.message), ..e })?
+                    .map_err(|e| UserError {
+                        message: format!("{} (in `[database] url`)", e.message),
+                        ..e
+                    })?
                     .apply("config file (url)", &mut merged, &mut origins);
             }
             let keys = Partial {
@@ -340,13 +372,20 @@ impl ConnParams {
         }
         if let Some((url, label)) = sources.url {
             parse_conninfo(url)
-                .map_err(|e| UserError { message: format!("{} (in {label})", e.message), ..e })?
+                .map_err(|e| UserError {
+                    message: format!("{} (in {label})", e.message),
+                    ..e
+                })?
                 .apply(label, &mut merged, &mut origins);
         }
 
         let host = merged.host.unwrap_or_else(|| {
             origins.insert("host", "default".into());
-            if Path::new(DEFAULT_SOCKET_DIR).is_dir() { DEFAULT_SOCKET_DIR.into() } else { "localhost".into() }
+            if Path::new(DEFAULT_SOCKET_DIR).is_dir() {
+                DEFAULT_SOCKET_DIR.into()
+            } else {
+                "localhost".into()
+            }
         });
         let port = match &merged.port {
             None => 5432,
@@ -355,19 +394,28 @@ impl ConnParams {
                     .with_hint("A port is a number between 1 and 65535")
             })?,
         };
-        let user = merged.user.or_else(|| sources.os_user.clone()).unwrap_or_else(|| "postgres".into());
+        let user = merged
+            .user
+            .or_else(|| sources.os_user.clone())
+            .unwrap_or_else(|| "postgres".into());
         let dbname = merged.dbname.unwrap_or_else(|| user.clone());
         let sslmode = match &merged.sslmode {
             None => SslMode::Prefer,
-            Some(mode) => mode.parse()?,
+            Some(mode) => mode.parse().map_err(|e: UserError| UserError {
+                message: format!("{} (from {})", e.message, origins["sslmode"]),
+                ..e
+            })?,
         };
         let connect_timeout = match &merged.connect_timeout {
             None => Duration::from_secs(10),
             Some(text) => {
                 // libpq: an integer number of seconds; campctl.toml's durations arrive here already as seconds.
                 let secs: u64 = text.parse().map_err(|_| {
-                    UserError::usage(format!("Invalid connect_timeout `{text}` (from {})", origins["connect_timeout"]))
-                        .with_hint("PGCONNECT_TIMEOUT is a whole number of seconds, e.g. `10`")
+                    UserError::usage(format!(
+                        "Invalid connect_timeout `{text}` (from {})",
+                        origins["connect_timeout"]
+                    ))
+                    .with_hint("PGCONNECT_TIMEOUT is a whole number of seconds, e.g. `10`")
                 })?;
                 Duration::from_secs(secs.max(2))
             }
@@ -384,6 +432,7 @@ impl ConnParams {
             connect_timeout,
             application_name: merged.application_name.unwrap_or_else(|| "campctl".into()),
             origins,
+            warnings: Vec::new(),
         };
         if params.password.is_none() {
             params.password_from_passfile(sources.home.as_deref());
@@ -394,7 +443,9 @@ impl ConnParams {
             && default.is_file()
         {
             params.sslrootcert = Some(default);
-            params.origins.insert("sslrootcert", "default (~/.postgresql/root.crt)".into());
+            params
+                .origins
+                .insert("sslrootcert", "default (~/.postgresql/root.crt)".into());
         }
         Ok(params)
     }
@@ -422,34 +473,45 @@ impl ConnParams {
 
     fn password_from_passfile(&mut self, home: Option<&Path>) {
         let Some(path) = self.passfile_path(home) else { return };
-        let Ok(text) = fs_err::read_to_string(&path) else { return };
+        let Ok(text) = fs_err::read_to_string(&path) else {
+            return;
+        };
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             if let Ok(meta) = fs_err::metadata(&path)
                 && meta.permissions().mode() & 0o077 != 0
             {
-                tracing::warn!(
-                    "password file `{}` has group or world access; permissions should be u=rw (0600) or less, ignoring it",
+                self.warnings.push(format!(
+                    "password file `{}` has group or world access and is ignored; permissions should be u=rw (0600) \
+                     or less (`chmod 600 {}`)",
+                    path.display(),
                     path.display()
-                );
+                ));
                 return;
             }
         }
         // libpq matches a socket connection against the host name `localhost`.
-        let host = if self.is_socket() { "localhost" } else { self.host.as_str() };
+        let host = if self.is_socket() {
+            "localhost"
+        } else {
+            self.host.as_str()
+        };
         let port = self.port.to_string();
         for line in text.lines() {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;
             }
             let fields = split_pgpass_line(line);
-            let [h, p, d, u, password] = fields.as_slice() else { continue };
+            let [h, p, d, u, password] = fields.as_slice() else {
+                continue;
+            };
             let matches = |pattern: &str, value: &str| pattern == "*" || pattern == value;
             if matches(h, host) && matches(p, &port) && matches(d, &self.dbname) && matches(u, &self.user) {
                 tracing::debug!("password for `{}` taken from `{}`", self.user, path.display());
                 self.password = Some(Secret(password.clone()));
-                self.origins.insert("password", format!("password file {}", path.display()));
+                self.origins
+                    .insert("password", format!("password file {}", path.display()));
                 return;
             }
         }
@@ -467,22 +529,28 @@ impl ConnParams {
             (EnvVars::PGCONNECT_TIMEOUT, self.connect_timeout.as_secs().to_string()),
             (EnvVars::PGAPPNAME, self.application_name.clone()),
         ];
-        let mut remove = vec!["PGHOSTADDR", "PGSERVICE", "PGSERVICEFILE", "PGSSLCERT", "PGSSLKEY", "PGOPTIONS"];
-        match &self.sslrootcert {
-            Some(path) => set.push((EnvVars::PGSSLROOTCERT, path.display().to_string())),
-            None => remove.push(EnvVars::PGSSLROOTCERT),
+        let mut remove = vec![
+            "PGHOSTADDR",
+            "PGSERVICE",
+            "PGSERVICEFILE",
+            "PGSSLCERT",
+            "PGSSLKEY",
+            "PGOPTIONS",
+        ];
+        if let Some(path) = &self.sslrootcert {
+            set.push((EnvVars::PGSSLROOTCERT, path.display().to_string()));
+        } else {
+            remove.push(EnvVars::PGSSLROOTCERT);
         }
-        match &self.password {
-            Some(password) => {
-                set.push((EnvVars::PGPASSWORD, password.expose().to_string()));
+        if let Some(password) = &self.password {
+            set.push((EnvVars::PGPASSWORD, password.expose().to_string()));
+            remove.push(EnvVars::PGPASSFILE);
+        } else {
+            remove.push(EnvVars::PGPASSWORD);
+            if let Some(path) = &self.passfile {
+                set.push((EnvVars::PGPASSFILE, path.display().to_string()));
+            } else {
                 remove.push(EnvVars::PGPASSFILE);
-            }
-            None => {
-                remove.push(EnvVars::PGPASSWORD);
-                match &self.passfile {
-                    Some(path) => set.push((EnvVars::PGPASSFILE, path.display().to_string())),
-                    None => remove.push(EnvVars::PGPASSFILE),
-                }
             }
         }
         (set, remove)
@@ -491,7 +559,10 @@ impl ConnParams {
     /// The same parameters for another database on the same server.
     #[must_use]
     pub fn with_dbname(&self, dbname: &str) -> Self {
-        Self { dbname: dbname.to_string(), ..self.clone() }
+        Self {
+            dbname: dbname.to_string(),
+            ..self.clone()
+        }
     }
 }
 
@@ -513,14 +584,21 @@ mod tests {
     use super::*;
 
     fn resolve(url: &str) -> Result<ConnParams, UserError> {
-        ConnParams::resolve(&ConnSources { url: Some((url, "--db-url")), ..ConnSources::default() })
+        ConnParams::resolve(&ConnSources {
+            url: Some((url, "--db-url")),
+            ..ConnSources::default()
+        })
     }
 
     #[test]
     fn url_components() {
-        let p = resolve("postgres://al%40ice:p%3Ass@db.example.com:6543/my%20db?sslmode=verify-full&application_name=x")
-            .expect("valid");
-        assert_eq!((p.host.as_str(), p.port, p.user.as_str()), ("db.example.com", 6543, "al@ice"));
+        let p =
+            resolve("postgres://al%40ice:p%3Ass@db.example.com:6543/my%20db?sslmode=verify-full&application_name=x")
+                .expect("valid");
+        assert_eq!(
+            (p.host.as_str(), p.port, p.user.as_str()),
+            ("db.example.com", 6543, "al@ice")
+        );
         assert_eq!(p.password.as_ref().map(Secret::expose), Some("p:ss"));
         assert_eq!(p.dbname, "my db");
         assert_eq!(p.sslmode, SslMode::VerifyFull);
@@ -545,7 +623,11 @@ mod tests {
 
     #[test]
     fn layers_and_origins() {
-        let file = DatabaseConfig { host: Some("file-host".into()), port: Some(7000), ..Default::default() };
+        let file = DatabaseConfig {
+            host: Some("file-host".into()),
+            port: Some(7000),
+            ..Default::default()
+        };
         let mut env = BTreeMap::new();
         env.insert(EnvVars::PGHOST, "env-host".to_string());
         let sources = ConnSources {
@@ -555,7 +637,10 @@ mod tests {
             ..ConnSources::default()
         };
         let p = ConnParams::resolve(&sources).expect("valid");
-        assert_eq!((p.host.as_str(), p.port, p.user.as_str()), ("env-host", 7000, "url-user"));
+        assert_eq!(
+            (p.host.as_str(), p.port, p.user.as_str()),
+            ("env-host", 7000, "url-user")
+        );
         assert_eq!(p.origins["host"], "PGHOST");
         assert_eq!(p.origins["port"], "config file");
         assert_eq!(p.origins["user"], "DATABASE_URL");
@@ -563,7 +648,10 @@ mod tests {
 
     #[test]
     fn pgpass_escapes() {
-        assert_eq!(split_pgpass_line(r"h:5432:*:u:pa\:ss\\"), vec!["h", "5432", "*", "u", r"pa:ss\"]);
+        assert_eq!(
+            split_pgpass_line(r"h:5432:*:u:pa\:ss\\"),
+            vec!["h", "5432", "*", "u", r"pa:ss\"]
+        );
     }
 
     #[test]

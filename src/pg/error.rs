@@ -75,8 +75,21 @@ impl PgError {
         let target = params.target();
         let user = &params.user;
         let dbname = &params.dbname;
-        let origin = |key: &str| params.origins.get(key).map_or("the default", String::as_str).to_string();
-        let text = source.to_string();
+        let origin = |key: &str| {
+            params
+                .origins
+                .get(key)
+                .map_or("the default", String::as_str)
+                .to_string()
+        };
+        // The interesting words ("password missing") are often in a source, not in the top message.
+        let mut text = source.to_string();
+        let mut cause = source.source();
+        while let Some(current) = cause {
+            text.push_str(": ");
+            text.push_str(&current.to_string());
+            cause = current.source();
+        }
         let db = source.as_db_error();
         let code = source.code();
         let failure = if code == Some(&SqlState::INVALID_PASSWORD) {
@@ -84,7 +97,7 @@ impl PgError {
         } else if code == Some(&SqlState::INVALID_CATALOG_NAME) {
             ConnectFailure::DatabaseNotFound
         } else if code == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION) {
-            let message = db.map(|d| d.message()).unwrap_or_default();
+            let message = db.map(tokio_postgres::error::DbError::message).unwrap_or_default();
             if message.starts_with("role ") && message.ends_with("does not exist") {
                 ConnectFailure::RoleNotFound
             } else {
@@ -131,8 +144,9 @@ impl PgError {
             ConnectFailure::Auth => (
                 format!("Authentication failed for role `{user}` at `{target}`"),
                 Some(format!(
-                    "Check the password of `{user}` (it came from {}: PGPASSWORD, the password file ~/.pgpass or \
-                     the URL) and that the server's pg_hba.conf allows this client",
+                    "Check the password of role `{user}` (taken from {}; campctl reads the URL, PGPASSWORD and \
+                     ~/.pgpass) and that the server's pg_hba.conf allows this client. Over TCP the server also says \
+                     this when the role does not exist",
                     origin("password")
                 )),
             ),
@@ -153,7 +167,10 @@ impl PgError {
             ),
             ConnectFailure::RoleNotFound => (
                 format!("Role `{user}` does not exist on `{target}`"),
-                Some(format!("Check the user name (it came from {}): PGUSER, the URL or `[database] user`", origin("user"))),
+                Some(format!(
+                    "Check the user name (it came from {}): PGUSER, the URL or `[database] user`",
+                    origin("user")
+                )),
             ),
             ConnectFailure::Tls => {
                 let mut hint = format!(
@@ -167,10 +184,16 @@ impl PgError {
                     ": check that sslrootcert / PGSSLROOTCERT is the CA that signed the server certificate, and for \
                      verify-full that the host name matches it",
                 );
-                (format!("TLS handshake with PostgreSQL at `{target}` failed"), Some(hint))
+                (
+                    format!("TLS handshake with PostgreSQL at `{target}` failed"),
+                    Some(hint),
+                )
             }
             ConnectFailure::TlsUnsupported => (
-                format!("PostgreSQL at `{target}` does not accept TLS connections but sslmode={} requires TLS", params.sslmode),
+                format!(
+                    "PostgreSQL at `{target}` does not accept TLS connections but sslmode={} requires TLS",
+                    params.sslmode
+                ),
                 Some("Enable ssl on the server, or use sslmode=prefer (or disable) if plaintext is acceptable".into()),
             ),
             ConnectFailure::TooManyConnections => (
@@ -183,7 +206,12 @@ impl PgError {
             ),
             ConnectFailure::Other => (format!("Failed to connect to PostgreSQL at `{target}`"), None),
         };
-        Self { failure, message, hint, source }
+        Self {
+            failure,
+            message,
+            hint,
+            source,
+        }
     }
 }
 

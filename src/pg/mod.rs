@@ -4,6 +4,7 @@ pub mod conninfo;
 pub mod error;
 pub mod tls;
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use tokio_postgres::Client;
@@ -47,38 +48,26 @@ pub async fn connect(params: &ConnParams, session: SessionOptions) -> anyhow::Re
         SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
     };
     config.ssl_mode(mode);
-    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls::client_config(
-        verification,
-        params.sslrootcert.as_deref(),
-    )?);
+    let tls =
+        tokio_postgres_rustls::MakeRustlsConnect::new(tls::client_config(verification, params.sslrootcert.as_deref())?);
 
     tracing::debug!(
         target = %params.target(), user = %params.user, dbname = %params.dbname, sslmode = %params.sslmode,
         "connecting to PostgreSQL"
     );
-    let mut attempt = 0;
-    let (client, connection) = loop {
-        attempt += 1;
-        match config.connect(tls.clone()).await {
-            Ok(pair) => break pair,
-            // "the database system is starting up" is worth a short wait; nothing else is retried.
-            Err(err) if attempt < 5 && err.code() == Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW) => {
-                tracing::info!("PostgreSQL at `{}` is starting up; retrying", params.target());
-                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
-            }
-            Err(err) => return Err(PgError::connect(err, params).into()),
-        }
+    let client = if params.is_socket() {
+        connect_with(&config, tokio_postgres::NoTls, params).await?
+    } else {
+        connect_with(&config, tls, params).await?
     };
-    tokio::spawn(async move {
-        if let Err(err) = connection.await {
-            tracing::debug!("PostgreSQL connection closed: {err}");
-        }
-    });
 
     let mut settings = String::new();
-    for (name, value) in [("statement_timeout", session.statement_timeout), ("lock_timeout", session.lock_timeout)] {
+    for (name, value) in [
+        ("statement_timeout", session.statement_timeout),
+        ("lock_timeout", session.lock_timeout),
+    ] {
         if let Some(value) = value {
-            settings.push_str(&format!("SET {name} = {};", value.0.as_millis()));
+            let _ = write!(settings, "SET {name} = {};", value.0.as_millis());
         }
     }
     if !settings.is_empty() {
@@ -90,4 +79,31 @@ pub async fn connect(params: &ConnParams, session: SessionOptions) -> anyhow::Re
 /// Quotes an identifier for SQL: `a"b` becomes `"a""b"`. Every identifier a user gives goes through this.
 pub fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// Connects (retrying only while the server is starting up) and spawns the connection task.
+async fn connect_with<T>(config: &tokio_postgres::Config, tls: T, params: &ConnParams) -> Result<Client, PgError>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket> + Clone,
+    T::Stream: Send + 'static,
+{
+    let mut attempt = 0;
+    let (client, connection) = loop {
+        attempt += 1;
+        match config.connect(tls.clone()).await {
+            Ok(pair) => break pair,
+            // "the database system is starting up" is worth a short wait; nothing else is retried.
+            Err(err) if attempt < 5 && err.code() == Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW) => {
+                tracing::info!("PostgreSQL at `{}` is starting up; retrying", params.target());
+                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+            }
+            Err(err) => return Err(PgError::connect(err, params)),
+        }
+    };
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::debug!("PostgreSQL connection closed: {err}");
+        }
+    });
+    Ok(client)
 }

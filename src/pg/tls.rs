@@ -28,9 +28,8 @@ pub enum Verification {
 /// The verification a mode asks for, given whether a root certificate is configured.
 pub fn verification(mode: SslMode, has_root_cert: bool) -> Verification {
     match mode {
-        SslMode::Disable | SslMode::Prefer => Verification::None,
         SslMode::Require if has_root_cert => Verification::Chain,
-        SslMode::Require => Verification::None,
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => Verification::None,
         SslMode::VerifyCa => Verification::Chain,
         SslMode::VerifyFull => Verification::Full,
     }
@@ -62,17 +61,21 @@ fn root_store(root_cert: Option<&Path>) -> Result<RootCertStore, UserError> {
         })?;
         let mut reader = std::io::BufReader::new(file);
         for cert in rustls_pemfile::certs(&mut reader) {
-            let cert = cert.map_err(|e| {
-                UserError::usage(format!("`{}` is not a PEM certificate file: {e}", path.display()))
-            })?;
+            let cert =
+                cert.map_err(|e| UserError::usage(format!("`{}` is not a PEM certificate file: {e}", path.display())))?;
             store.add(cert).map_err(|e| {
-                UserError::usage(format!("`{}` holds a certificate rustls cannot use: {e}", path.display()))
+                UserError::usage(format!(
+                    "`{}` holds a certificate rustls cannot use: {e}",
+                    path.display()
+                ))
             })?;
         }
     }
     if store.is_empty() {
-        return Err(UserError::usage(format!("No certificates found in `{}`", path.display()))
-            .with_hint("sslrootcert must be a PEM file with one or more CA certificates"));
+        return Err(
+            UserError::usage(format!("No certificates found in `{}`", path.display()))
+                .with_hint("sslrootcert must be a PEM file with one or more CA certificates"),
+        );
     }
     Ok(store)
 }
@@ -81,6 +84,9 @@ fn root_store(root_cert: Option<&Path>) -> Result<RootCertStore, UserError> {
 ///
 /// # Errors
 /// A missing or unreadable root certificate file.
+///
+/// # Panics
+/// Never: ring supports rustls's default protocol versions.
 pub fn client_config(verification: Verification, root_cert: Option<&Path>) -> Result<ClientConfig, UserError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -91,12 +97,17 @@ pub fn client_config(verification: Verification, root_cert: Option<&Path>) -> Re
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny { provider }))
             .with_no_client_auth(),
-        Verification::Full => builder.with_root_certificates(root_store(root_cert)?).with_no_client_auth(),
+        Verification::Full => builder
+            .with_root_certificates(root_store(root_cert)?)
+            .with_no_client_auth(),
         Verification::Chain => {
             let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(root_store(root_cert)?), provider)
                 .build()
                 .map_err(|e| UserError::usage(format!("Cannot use the root certificates: {e}")))?;
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly { inner })).with_no_client_auth()
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(ChainOnly { inner }))
+                .with_no_client_auth()
         }
     };
     Ok(config)
@@ -158,7 +169,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        match self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),

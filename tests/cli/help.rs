@@ -1,0 +1,52 @@
+//! Every `--help` is a snapshot: the help text is the first documentation an operator reads.
+
+use crate::common::{TestContext, campctl_snapshot};
+
+#[test]
+fn help_top_level() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().arg("--help"));
+}
+
+#[test]
+fn help_short() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().arg("-h"));
+}
+
+#[test]
+fn help_stats() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["stats", "--help"]));
+}
+
+#[test]
+fn help_config() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "--help"]));
+}
+
+#[test]
+fn help_config_show() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "show", "--help"]));
+}
+
+#[test]
+fn help_config_check() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "check", "--help"]));
+}
+
+#[test]
+fn version() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().arg("--version"), @r"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    campctl [VERSION]
+
+    ----- stderr -----
+    ");
+}

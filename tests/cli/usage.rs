@@ -1,0 +1,170 @@
+//! Bad flags, bad configuration files and bad connection settings: exit 2 with a message that names the problem.
+
+use crate::common::{TestContext, campctl_snapshot};
+
+#[test]
+fn unknown_flag() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["stats", "--frobnicate"]));
+}
+
+#[test]
+fn unknown_command() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().arg("backpu"));
+}
+
+#[test]
+fn no_command() {
+    let ctx = TestContext::new();
+    let output = ctx.cmd().output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn bad_format_value() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "show", "--format", "yaml"]));
+}
+
+#[test]
+fn bad_section() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["stats", "tablez"]));
+}
+
+#[test]
+fn config_unknown_key_names_file_and_key() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[database]\nhost = \"db\"\nprot = 5432\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "show"]));
+}
+
+#[test]
+fn config_unknown_section() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[databse]\nhost = \"db\"\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "show"]));
+}
+
+#[test]
+fn config_bad_duration() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[database]\nlock_timeout = \"ten seconds\"\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "check"]));
+}
+
+#[test]
+fn config_not_toml() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[database\nhost = \n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "show"]));
+}
+
+#[test]
+fn config_explicit_path_missing() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd().args(["--config", "nope.toml", "config", "show"])
+    );
+}
+
+#[test]
+fn config_from_env_var_missing() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd()
+            .env("CAMPCTL_CONFIG", "/nonexistent/campctl.toml")
+            .args(["config", "show"])
+    );
+}
+
+#[test]
+fn unknown_profile_lists_known_ones() {
+    let ctx = TestContext::new();
+    ctx.write_file(
+        "campctl.toml",
+        "[profiles.prod.database]\nhost = \"p\"\n[profiles.staging.database]\nhost = \"s\"\n",
+    );
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["--profile", "dev", "config", "show"]));
+}
+
+#[test]
+fn profile_without_file() {
+    let ctx = TestContext::new();
+    let output = ctx
+        .cmd()
+        .args(["--profile", "prod", "config", "show"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn bad_sslmode_env() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd().env("PGSSLMODE", "verify").args(["config", "show"])
+    );
+}
+
+#[test]
+fn bad_port_env() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().env("PGPORT", "54x2").args(["config", "show"]));
+}
+
+#[test]
+fn bad_url() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd().args(["--db-url", "mysql://x", "config", "show"])
+    );
+}
+
+#[test]
+fn bad_url_parameter() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd()
+            .args(["--db-url", "postgres://h/db?sslmod=require", "config", "show"])
+    );
+}
+
+#[test]
+fn verify_full_without_root_cert() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd().args([
+            "--db-url",
+            "postgres://127.0.0.1:1/db?sslmode=verify-full",
+            "config",
+            "check"
+        ])
+    );
+}
+
+#[test]
+fn unreachable_host_names_host_and_port() {
+    let ctx = TestContext::new();
+    // Port 1 on loopback refuses at once.
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd().args(["--db-url", "postgres://127.0.0.1:1/db", "stats"])
+    );
+}
+
+#[test]
+fn missing_socket_directory() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd().env("PGHOST", "/nonexistent/socketdir").args(["stats"])
+    );
+}

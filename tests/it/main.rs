@@ -1,0 +1,8 @@
+//! Service tests: campctl against the real services (database, blob storage, cache) that the harness in
+//! `tests/common` starts.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod connection;
+mod services;
