@@ -39,7 +39,7 @@ pub struct PgError {
     message: String,
     hint: Option<String>,
     #[source]
-    source: tokio_postgres::Error,
+    source: Option<tokio_postgres::Error>,
 }
 
 fn tls_detail(err: &tokio_postgres::Error) -> Option<String> {
@@ -210,7 +210,26 @@ impl PgError {
             failure,
             message,
             hint,
-            source,
+            source: Some(source),
+        }
+    }
+
+    /// The server accepted the TCP connection (or nothing answered at all) and did not finish the startup
+    /// handshake within `connect_timeout`.
+    pub fn timeout(params: &ConnParams) -> Self {
+        Self {
+            failure: ConnectFailure::Unreachable,
+            message: format!(
+                "Timed out after {}s connecting to PostgreSQL at `{}`",
+                params.connect_timeout.as_secs(),
+                params.target()
+            ),
+            hint: Some(format!(
+                "Is `{}` really a PostgreSQL server, and is it responsive? A firewall that drops packets also looks \
+                 like this. Raise `connect_timeout` (or PGCONNECT_TIMEOUT) if the server is just slow",
+                params.target()
+            )),
+            source: None,
         }
     }
 }

@@ -90,7 +90,11 @@ where
     let mut attempt = 0;
     let (client, connection) = loop {
         attempt += 1;
-        match config.connect(tls.clone()).await {
+        // tokio-postgres bounds only the TCP connect; libpq's connect_timeout bounds the whole startup.
+        let attempt_result = tokio::time::timeout(params.connect_timeout, config.connect(tls.clone()))
+            .await
+            .map_err(|_| PgError::timeout(params))?;
+        match attempt_result {
             Ok(pair) => break pair,
             // "the database system is starting up" is worth a short wait; nothing else is retried.
             Err(err) if attempt < 5 && err.code() == Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW) => {

@@ -362,3 +362,18 @@ fn sigint_while_connecting_exits_130() {
     assert_eq!(status.code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn server_that_never_answers_times_out_with_exit_2() {
+    let ctx = TestContext::new();
+    // Accepts TCP and never speaks: only a timeout over the whole startup ends this.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let url = format!("postgres://u:p@127.0.0.1:{port}/db?sslmode=disable&connect_timeout=2");
+    let mut filters = ctx.filters();
+    filters.insert(0, (format!(r"\b{port}\b"), "[SILENT_PORT]".into()));
+    let started = Instant::now();
+    campctl_snapshot!(filters, ctx.cmd().args(["--db-url", &url, "config", "check"]));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    drop(listener);
+}
