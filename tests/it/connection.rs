@@ -377,3 +377,53 @@ fn server_that_never_answers_times_out_with_exit_2() {
     assert!(started.elapsed() < Duration::from_secs(10));
     drop(listener);
 }
+
+#[test]
+fn warnings_are_json_lines_with_log_format_json() {
+    let ctx = TestContext::new();
+    let db = ctx.db();
+    let pgpass = ctx.write_file(".pgpass", "*:*:*:*:whatever\n");
+    std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+    let output = ctx
+        .cmd()
+        .args([
+            "--log-format",
+            "json",
+            "--db-url",
+            &socket_url(db.name()),
+            "config",
+            "check",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().next().expect("a warning line");
+    let json: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+    assert_eq!(json["level"], "WARN");
+    assert!(
+        json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("group or world access")),
+        "{json}"
+    );
+    assert!(
+        output.stdout.starts_with(b"Configuration check"),
+        "stdout stays data only"
+    );
+}
+
+/// The trusted unix socket of the test cluster: no password needed, so `.pgpass` is consulted but not required.
+fn socket_url(db: &str) -> String {
+    format!(
+        "postgres:///{db}?host={}&port={}&user={}",
+        pg().socket_dir().display(),
+        pg().port(),
+        pg().superuser()
+    )
+}
