@@ -8,7 +8,10 @@ PG_PID=
 
 stop_throwaway_pg() {
   if [ -n "$PG_PID" ]; then
-    kill -INT "$PG_PID" 2>/dev/null || true # SIGINT: PostgreSQL's fast shutdown
+    # SIGINT is PostgreSQL's fast shutdown. Signal the postmaster itself: runuser does not forward signals.
+    local postmaster
+    postmaster=$(head -n 1 "$PG_WORK/data/postmaster.pid" 2>/dev/null || true)
+    kill -INT "${postmaster:-$PG_PID}" 2>/dev/null || true
     wait "$PG_PID" 2>/dev/null || true
     PG_PID=
   fi

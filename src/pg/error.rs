@@ -130,14 +130,16 @@ impl PgError {
                         origin("host")
                     )
                 } else {
+                    let (host_from, port_from) = (origin("host"), origin("port"));
+                    let sources = if host_from == port_from {
+                        format!("both came from {host_from}")
+                    } else {
+                        format!("the host came from {host_from}, the port from {port_from}")
+                    };
                     format!(
-                        "Is PostgreSQL running on host `{}` and accepting TCP/IP connections on port {}? \
-                         The host came from {} and the port from {}; set `--db-url`, PGHOST/PGPORT or `[database]` \
-                         in campctl.toml",
-                        params.host,
-                        params.port,
-                        origin("host"),
-                        origin("port")
+                        "Is PostgreSQL running on host `{}` and accepting TCP/IP connections on port {}? Host and \
+                         port: {sources}; set them with `--db-url`, PGHOST/PGPORT or `[database]` in campctl.toml",
+                        params.host, params.port
                     )
                 }),
             ),

@@ -6,3 +6,4 @@ mod common;
 
 mod connection;
 mod services;
+mod stats;

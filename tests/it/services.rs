@@ -12,21 +12,15 @@ fn connect_tls(ca_path: &std::path::Path, host: &str) -> Result<postgres::Client
     let pem = std::fs::read(ca_path).expect("read the CA file");
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-        roots
-            .add(cert.expect("parse the CA PEM"))
-            .expect("add the CA");
+        roots.add(cert.expect("parse the CA PEM")).expect("add the CA");
     }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("default TLS versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let mut config = pg().config("postgres");
-    config
-        .host(host)
-        .ssl_mode(postgres::config::SslMode::Require);
+    config.host(host).ssl_mode(postgres::config::SslMode::Require);
     config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
 }
 
@@ -52,13 +46,10 @@ fn postgres_15_runs_with_ssl_on() {
 fn postgres_tls_verifies_against_the_run_ca_only() {
     let cluster = pg();
     for host in ["127.0.0.1", "localhost"] {
-        let mut client = connect_tls(cluster.ca_path(), host)
-            .unwrap_or_else(|e| panic!("TLS to {host} with the run's CA: {e}"));
+        let mut client =
+            connect_tls(cluster.ca_path(), host).unwrap_or_else(|e| panic!("TLS to {host} with the run's CA: {e}"));
         let encrypted: bool = client
-            .query_one(
-                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-                &[],
-            )
+            .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
             .expect("query pg_stat_ssl")
             .get(0);
         assert!(encrypted, "the session to {host} is not encrypted");
@@ -90,10 +81,7 @@ fn test_databases_are_unique_and_dropped() {
     drop(first);
     let exists: bool = pg()
         .client("postgres")
-        .query_one(
-            "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)",
-            &[&name],
-        )
+        .query_one("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", &[&name])
         .expect("look the database up")
         .get(0);
     assert!(!exists, "{name} was not dropped");
