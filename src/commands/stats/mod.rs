@@ -215,7 +215,33 @@ fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
 pub async fn stats(args: StatsArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let settings = StatsSettings::resolve(args, &ctx.settings.config.sections.stats, ctx)?;
     let client = ctx.connect().await?;
+    if let Some(schemas) = &settings.schemas {
+        check_schemas_exist(&client, schemas).await?;
+    }
     Box::pin(run(&settings, &client, printer)).await
+}
+
+/// A `--schema` that does not exist is a mistake to report (exit 10), not an empty table to show.
+async fn check_schemas_exist(client: &Client, schemas: &[String]) -> anyhow::Result<()> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(array_agg(s ORDER BY s), '{}') FROM unnest($1::text[]) s \
+             WHERE NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = s)",
+            &[&schemas],
+        )
+        .await
+        .context("Failed to look up the schemas given with `--schema`")?;
+    let missing: Vec<String> = row.get(0);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
+    Err(UserError::new(
+        ExitStatus::NotFound,
+        format!("Schema {list} does not exist in this database"),
+    )
+    .with_hint("Schema names are case-sensitive; list them with `\\dn` in psql")
+    .into())
 }
 
 async fn run(settings: &StatsSettings, client: &Client, printer: &Printer) -> anyhow::Result<ExitStatus> {

@@ -312,3 +312,55 @@ fn the_configuration_file_sets_the_defaults() {
         "{queries:#}"
     );
 }
+
+#[test]
+fn a_schema_that_does_not_exist_exits_10() {
+    let ctx = TestContext::new();
+    let db = ctx.db();
+    db.execute(r#"CREATE SCHEMA "Sales"; CREATE TABLE "Sales".t (id int)"#);
+    let output = ctx
+        .cmd()
+        .args([
+            "--db-url",
+            &db.url(),
+            "stats",
+            "tables",
+            "--schema",
+            "Sales",
+            "--schema",
+            "sales",
+            "--schema",
+            "x'; DROP SCHEMA \"Sales\"; --",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Schema `sales`, `x'; DROP SCHEMA \"Sales\"; --` does not exist"),
+        "{stderr}"
+    );
+    // The quoted, mixed-case schema exists and was neither misread nor touched by the injection-shaped name.
+    let output = ctx
+        .cmd()
+        .args([
+            "--db-url",
+            &db.url(),
+            "--format",
+            "json",
+            "stats",
+            "tables",
+            "--schema",
+            "Sales",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["tables"][0]["schema"], "Sales");
+}
