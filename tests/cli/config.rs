@@ -37,7 +37,11 @@ fn show_defaults_without_file() {
 fn show_file_redacts_password() {
     let ctx = TestContext::new();
     ctx.write_file("campctl.toml", FILE);
-    let output = campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "show"]));
+    // A relative --config keeps the table's width independent of the temp dir's name.
+    let output = campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd().args(["--config", "campctl.toml", "config", "show"])
+    );
     assert!(!String::from_utf8_lossy(&output.stdout).contains("file-secret"));
 }
 

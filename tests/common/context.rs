@@ -172,3 +172,15 @@ pub fn run_and_format(
     );
     (snapshot, output)
 }
+
+/// Asserts the exit code of a finished run, showing its stderr when it differs.
+#[track_caller]
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stderr: {}\nstdout: {}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

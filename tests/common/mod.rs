@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use self::azurite::{Azurite, azurite, unique_container};
 pub use self::blob::HttpResponse;
-pub use self::context::{TestContext, apply_filters, run_and_format};
+pub use self::context::{TestContext, apply_filters, assert_exit, run_and_format};
 pub use self::database::{TestDb, describe};
 pub use self::postgres::{PgCluster, pg};
 pub use self::redis::{Redis, redis};

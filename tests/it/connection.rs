@@ -5,7 +5,7 @@ use std::io::Read as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{TestContext, campctl_snapshot, pg};
+use crate::common::{TestContext, assert_exit, campctl_snapshot, pg};
 
 fn check(ctx: &TestContext, url: &str) -> std::process::Output {
     ctx.cmd()
@@ -30,12 +30,7 @@ fn verify_full_with_the_right_ca_uses_tls() {
     let ctx = TestContext::new();
     let db = ctx.db();
     let output = check(&ctx, &tls_url("localhost", db.name(), "verify-full", pg().ca_path()));
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let detail = json["checks"][1]["detail"].as_str().expect("detail");
     assert!(detail.contains("TLSv1.3"), "{detail}");
@@ -48,12 +43,7 @@ fn verify_ca_accepts_an_ip_that_is_not_checked_against_the_name() {
     let db = ctx.db();
     // The server certificate names localhost and 127.0.0.1; ::1-less setups still pass with verify-ca.
     let output = check(&ctx, &tls_url("127.0.0.1", db.name(), "verify-ca", pg().ca_path()));
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
 }
 
 #[test]
@@ -85,12 +75,7 @@ fn require_without_ca_encrypts_without_verifying() {
         db.name()
     );
     let output = check(&ctx, &url);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert!(String::from_utf8_lossy(&output.stdout).contains("TLSv1.3"));
 }
 
@@ -121,12 +106,7 @@ fn libpq_variables_and_root_cert_env() {
         .args(["--format", "json", "config", "check"])
         .output()
         .expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
 }
 
 #[test]
@@ -143,12 +123,7 @@ fn root_cert_from_home_directory() {
         db.name()
     );
     let output = check(&ctx, &url);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
 }
 
 #[test]
@@ -174,21 +149,11 @@ fn password_from_pgpass() {
     // libpq ignores a password file that others can read; so do we.
     std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
     let output = check(&ctx, &url);
-    assert_eq!(
-        output.status.code(),
-        Some(12),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 12);
     assert!(String::from_utf8_lossy(&output.stderr).contains("group or world access"));
     std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
     let output = check(&ctx, &url);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     // PGPASSFILE points elsewhere.
     let moved = ctx.home().join("elsewhere.pgpass");
     std::fs::rename(&pgpass, &moved).expect("rename");
@@ -198,12 +163,7 @@ fn password_from_pgpass() {
         .args(["--db-url", &url, "config", "check"])
         .output()
         .expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
 }
 
 #[test]
@@ -290,12 +250,7 @@ fn session_settings_come_from_config() {
         .args(["--format", "json", "config", "check"])
         .output()
         .expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(json["checks"][2]["name"], "session");
     assert_eq!(
@@ -403,12 +358,7 @@ fn warnings_are_json_lines_with_log_format_json() {
         ])
         .output()
         .expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let line = stderr.lines().next().expect("a warning line");
     let json: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");

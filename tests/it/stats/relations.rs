@@ -3,6 +3,7 @@
 
 use super::{find, float, int, scalar, seed, stats_json};
 use crate::common::TestContext;
+use crate::common::assert_exit;
 
 #[test]
 fn tables_show_exact_sizes_tuples_and_partitions() {
@@ -261,12 +262,7 @@ fn tables_csv_is_the_first_table_with_a_header_row() {
         ])
         .output()
         .expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let csv = String::from_utf8_lossy(&output.stdout);
     let mut lines = csv.lines();
     assert_eq!(
@@ -355,12 +351,7 @@ fn a_schema_that_does_not_exist_exits_10() {
         ])
         .output()
         .expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(json["tables"][0]["schema"], "Sales");
 }

@@ -4,7 +4,7 @@
 use super::{
     find, float, in_background, int, json, pid_of, session_exists, stats, stats_json, wait_for, wait_for_state,
 };
-use crate::common::{TestContext, pg};
+use crate::common::{TestContext, assert_exit, pg};
 
 #[test]
 fn connections_count_this_databases_sessions_by_state() {
@@ -95,12 +95,7 @@ fn a_long_query_is_listed_then_terminated() {
 
     // Only PIDs that do not exist: exit 10.
     let output = stats(&ctx, &db.url(), &["queries", "--terminate", &missing, "--yes"]);
-    assert_eq!(
-        output.status.code(),
-        Some(10),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 10);
 }
 
 #[test]
