@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
+use crate::commands::backup::BackupArgs;
 use crate::commands::config::ConfigArgs;
 use crate::commands::stats::StatsArgs;
 use crate::env_vars::EnvVars;
@@ -26,6 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Back up a database (pg_dump → local directory and/or Azure Blob), a directory, or blob snapshots
+    Backup(Box<BackupArgs>),
     /// Database statistics: tables, indexes, connections, queries, vacuum, database, replication, settings
     Stats(Box<StatsArgs>),
     /// Show or check the resolved configuration

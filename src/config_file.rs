@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{Classify, ExitStatus};
-use crate::units::HumanDuration;
+use crate::units::{ByteSize, HumanDuration};
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub database: DatabaseConfig,
     pub output: OutputConfig,
     pub stats: StatsConfig,
+    pub backup: BackupConfig,
+    pub storage: StorageConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -28,6 +30,8 @@ impl FileConfig {
             database: self.database,
             output: self.output,
             stats: self.stats,
+            backup: self.backup,
+            storage: self.storage,
         };
         (base, self.profiles)
     }
@@ -40,6 +44,8 @@ pub struct Sections {
     pub database: DatabaseConfig,
     pub output: OutputConfig,
     pub stats: StatsConfig,
+    pub backup: BackupConfig,
+    pub storage: StorageConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.
@@ -82,6 +88,71 @@ pub struct StatsConfig {
     pub limit: Option<u32>,
     /// Queries running longer than this are reported (default `5m`).
     pub min_duration: Option<HumanDuration>,
+}
+
+/// `[backup]`: defaults of `campctl backup`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Which configured stores a backup writes to (`local`, `azure`); default: every configured store.
+    pub stores: Option<Vec<String>>,
+    /// `zstd[:LEVEL]`, `gzip[:LEVEL]`, `pgdump[:LEVEL]` or `none`.
+    pub compression: Option<String>,
+    /// `none`, `listed` or `all`.
+    pub row_counts: Option<String>,
+    /// Tables counted with `row_counts = "listed"` (`schema.table`).
+    pub row_count_tables: Option<Vec<String>>,
+    /// How long to wait for another run's lock (default `0`: fail at once with exit 11).
+    pub wait_lock: Option<HumanDuration>,
+    /// Expected size of a dump, to size Azure blocks (default: the database size).
+    pub expected_size: Option<ByteSize>,
+}
+
+/// `[storage]`: where backups go.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub local: Option<LocalStoreConfig>,
+    pub azure: Option<AzureStoreConfig>,
+}
+
+/// `[storage.local]`: a directory.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalStoreConfig {
+    /// Default: `/var/backups/campctl` as root, else `$XDG_DATA_HOME/campctl/backups`.
+    pub path: Option<PathBuf>,
+    /// `false` leaves the local store out when other stores are configured.
+    pub enabled: Option<bool>,
+}
+
+/// `[storage.azure]`: a Blob container with an optional prefix.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AzureStoreConfig {
+    /// `https://ACCOUNT.blob.core.windows.net` (or an Azurite endpoint `http://127.0.0.1:10000/devstoreaccount1`).
+    pub account_url: Option<String>,
+    /// Account name, when `account_url` is not given.
+    pub account: Option<String>,
+    pub container: Option<String>,
+    /// Folder inside the container, e.g. `prod/`.
+    pub prefix: Option<String>,
+    /// `auto` (default), `connection-string`, `sas`, `environment`, `workload-identity`, `managed-identity`, `cli`.
+    pub credential: Option<String>,
+    /// Secret: `AccountName=…;AccountKey=…` or `UseDevelopmentStorage=true`.
+    pub connection_string: Option<String>,
+    /// Secret: a SAS token (`sv=…&sig=…`).
+    pub sas_token: Option<String>,
+    /// Client id of a user-assigned managed identity.
+    pub managed_identity_client_id: Option<String>,
+    /// Size of staged blocks (default: chosen so 50,000 blocks cover the expected size, at least 8MiB).
+    pub block_size: Option<ByteSize>,
+    /// Blocks in flight per upload (default 4).
+    pub concurrency: Option<u32>,
+    /// Retries of one request (default 3).
+    pub max_retries: Option<u32>,
+    /// Timeout of one request (default `60s`).
+    pub timeout: Option<HumanDuration>,
 }
 
 /// A configuration file that cannot be used.
@@ -236,6 +307,47 @@ impl_over!(OutputConfig {
     progress
 });
 impl_over!(StatsConfig { limit, min_duration });
+impl_over!(BackupConfig {
+    stores,
+    compression,
+    row_counts,
+    row_count_tables,
+    wait_lock,
+    expected_size
+});
+impl_over!(LocalStoreConfig { path, enabled });
+impl_over!(AzureStoreConfig {
+    account_url,
+    account,
+    container,
+    prefix,
+    credential,
+    connection_string,
+    sas_token,
+    managed_identity_client_id,
+    block_size,
+    concurrency,
+    max_retries,
+    timeout,
+});
+
+impl<T: Over> Over for Option<T> {
+    fn over(self, base: Self) -> Self {
+        match (self, base) {
+            (Some(top), Some(base)) => Some(top.over(base)),
+            (top, base) => top.or(base),
+        }
+    }
+}
+
+impl Over for StorageConfig {
+    fn over(self, base: Self) -> Self {
+        Self {
+            local: self.local.over(base.local),
+            azure: self.azure.over(base.azure),
+        }
+    }
+}
 
 impl Sections {
     fn over(self, base: Self) -> Self {
@@ -243,6 +355,8 @@ impl Sections {
             database: self.database.over(base.database),
             output: self.output.over(base.output),
             stats: self.stats.over(base.stats),
+            backup: self.backup.over(base.backup),
+            storage: self.storage.over(base.storage),
         }
     }
 }

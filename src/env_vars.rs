@@ -44,6 +44,25 @@ impl EnvVars {
     pub const HOME: &'static str = "HOME";
     /// Base directory of user configuration files.
     pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
+    /// Base directory of user data files: the local backup store of a non-root user defaults to
+    /// `$XDG_DATA_HOME/campctl/backups` (`~/.local/share/campctl/backups`).
+    pub const XDG_DATA_HOME: &'static str = "XDG_DATA_HOME";
+    /// Secret: an Azure Storage connection string (`AccountName=…;AccountKey=…`, `BlobEndpoint=…;SharedAccessSignature=…`
+    /// or `UseDevelopmentStorage=true`); overrides `[storage.azure] connection_string` (docs/storage.md).
+    pub const AZURE_STORAGE_CONNECTION_STRING: &'static str = "AZURE_STORAGE_CONNECTION_STRING";
+    /// Secret: a SAS token (`sv=…&sig=…`) for the Azure container; overrides `[storage.azure] sas_token`.
+    pub const AZURE_STORAGE_SAS_TOKEN: &'static str = "AZURE_STORAGE_SAS_TOKEN";
+    /// The Azure Storage account name; overrides `[storage.azure] account` (the URL becomes
+    /// `https://<account>.blob.core.windows.net` unless `account_url` is set).
+    pub const AZURE_STORAGE_ACCOUNT: &'static str = "AZURE_STORAGE_ACCOUNT";
+    /// Entra ID: the tenant of the service principal or workload identity (azure_identity reads it too).
+    pub const AZURE_TENANT_ID: &'static str = "AZURE_TENANT_ID";
+    /// Entra ID: the client (application) id of the service principal or workload identity.
+    pub const AZURE_CLIENT_ID: &'static str = "AZURE_CLIENT_ID";
+    /// Secret, Entra ID: the client secret of the service principal.
+    pub const AZURE_CLIENT_SECRET: &'static str = "AZURE_CLIENT_SECRET";
+    /// Entra ID: the projected service-account token of Kubernetes workload identity.
+    pub const AZURE_FEDERATED_TOKEN_FILE: &'static str = "AZURE_FEDERATED_TOKEN_FILE";
 
     /// The libpq variables campctl reads and renders for child processes.
     pub const LIBPQ: &'static [&'static str] = &[

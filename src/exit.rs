@@ -109,6 +109,9 @@ fn classify(err: &anyhow::Error) -> Option<&dyn Classify> {
         if let Some(e) = cause.downcast_ref::<crate::config_file::ConfigError>() {
             return Some(e as &dyn Classify);
         }
+        if let Some(e) = cause.downcast_ref::<crate::storage::StoreError>() {
+            return Some(e as &dyn Classify);
+        }
         None
     })
 }

@@ -2,6 +2,7 @@
 //!
 //! `main.rs` parses the command line and calls [`run`]; [`run`] resolves settings and dispatches to one command.
 
+pub mod azure;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
@@ -11,6 +12,7 @@ pub mod logging;
 pub mod pg;
 pub mod printer;
 pub mod settings;
+pub mod storage;
 pub mod units;
 
 use cli::{Cli, Command};
@@ -41,6 +43,7 @@ impl Ctx {
 pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow::Result<ExitStatus> {
     let ctx = Ctx { settings };
     match cli.command {
+        Command::Backup(args) => Box::pin(commands::backup::backup(*args, &ctx, &printer)).await,
         Command::Stats(args) => Box::pin(commands::stats::stats(*args, &ctx, &printer)).await,
         Command::Config(args) => commands::config::config(args, &ctx, &printer).await,
     }

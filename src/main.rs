@@ -8,6 +8,9 @@ use campctl::settings::{self, GlobalSettings};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Both rustls providers are linked (ours is ring; the Azure SDK's reqwest brings aws-lc-rs): name one for the
+    // process so that no library has to guess.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let settings = match GlobalSettings::resolve(&cli.global) {
         Ok(settings) => settings,

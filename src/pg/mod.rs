@@ -1,8 +1,10 @@
 //! PostgreSQL: the resolved connection ([`conninfo`]), TLS ([`tls`]), connect errors ([`error`]) and connecting.
 
+pub mod archive;
 pub mod conninfo;
 pub mod error;
 pub mod tls;
+pub mod tools;
 
 use std::fmt::Write as _;
 use std::time::Duration;

@@ -1,0 +1,504 @@
+//! `campctl backup [DB]`: pg_dump → archive scanner → compressor → SHA-256/MD5 → every store, committed only after
+//! pg_dump exited 0 and the archive parsed to its end; the manifest is written last.
+//!
+//! Three stages connected by bounded channels keep memory bounded by configuration, never by database size:
+//! an async reader of pg_dump's stdout, a blocking thread that scans, compresses and hashes, and the async uploads
+//! (whose blocks in flight are the store's concern).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use md5::Digest as _;
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
+use tokio::sync::mpsc;
+
+use super::compression::{Compression, Compressor};
+use super::lock;
+use super::manifest::{ArchiveInfo, BackupKind, MANIFEST_VERSION, Manifest, TableEntry};
+use super::progress::Progress;
+use crate::Ctx;
+use crate::exit::{ExitStatus, UserError};
+use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
+use crate::pg::tools::PgTool;
+use crate::printer::{Cell, Printer, Report, Table};
+use crate::storage::{CommitInfo, Store, Upload};
+
+/// Bytes read from pg_dump per chunk.
+const READ_CHUNK: usize = 256 * 1024;
+/// Chunks queued between stages.
+const QUEUE: usize = 8;
+
+/// `campctl backup [DB]`, resolved.
+#[derive(Debug)]
+pub struct DumpSettings {
+    pub database: String,
+    pub compression: Compression,
+    pub row_counts: RowCounting,
+    pub row_counts_label: &'static str,
+    pub stores: Vec<Store>,
+    pub wait_lock: Duration,
+    pub expected_size: Option<u64>,
+    pub pg_dump: Option<std::path::PathBuf>,
+    pub threads: u32,
+}
+
+/// The summary printed at the end.
+#[derive(Debug, Serialize)]
+pub struct BackupReport {
+    pub name: String,
+    pub database: String,
+    pub object: String,
+    pub manifest: String,
+    pub stores: Vec<String>,
+    pub failed_stores: Vec<String>,
+    pub compression: String,
+    pub dump_bytes: u64,
+    pub size_bytes: u64,
+    pub duration_seconds: f64,
+    pub sha256: String,
+    pub tables: usize,
+    pub rows: Option<u64>,
+    pub large_objects: u64,
+}
+
+impl Report for BackupReport {
+    fn tables(&self) -> Vec<Table> {
+        let mut table = Table::new(format!("Backup `{}`", self.name), &["key", "value"]);
+        let rate = self.dump_bytes as f64 / self.duration_seconds.max(0.001);
+        for (key, value) in [
+            ("database", Cell::from(self.database.as_str())),
+            ("object", self.object.as_str().into()),
+            ("stores", self.stores.join(", ").into()),
+            ("compression", self.compression.as_str().into()),
+            ("pg_dump output", Cell::Bytes(self.dump_bytes as i64)),
+            ("stored size", Cell::Bytes(self.size_bytes as i64)),
+            ("duration", Cell::Seconds(self.duration_seconds)),
+            ("rate", format!("{}/s", crate::units::format_bytes(rate as i64)).into()),
+            ("tables", Cell::Int(self.tables as i64)),
+            ("rows", Cell::opt(self.rows.map(|r| r as i64))),
+            ("large objects", Cell::Int(self.large_objects as i64)),
+            ("sha256", self.sha256.as_str().into()),
+        ] {
+            table.row(vec![key.into(), value]);
+        }
+        if !self.failed_stores.is_empty() {
+            table
+                .notes
+                .push(format!("not committed to: {}", self.failed_stores.join(", ")));
+        }
+        vec![table]
+    }
+}
+
+/// What the scan/compress/hash stage produced.
+struct Processed {
+    summary: ArchiveSummary,
+    sha256: [u8; 32],
+    md5: [u8; 16],
+    input_bytes: u64,
+    output_bytes: u64,
+}
+
+/// Runs one database backup.
+///
+/// # Errors
+/// Connection, version, lock, pg_dump or store failures; nothing is committed unless everything before the commit
+/// succeeded.
+#[tracing::instrument(skip_all, fields(db = %settings.database))]
+pub async fn backup_database(settings: DumpSettings, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let params = ctx.settings.db.with_dbname(&settings.database);
+    let client = crate::pg::connect(&params, ctx.settings.session).await?;
+    let row = client
+        .query_one(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')::int, \
+             pg_database_size(current_database())",
+            &[],
+        )
+        .await
+        .context("Failed to read the server version")?;
+    let server_version: String = row.get(0);
+    let server_major = u32::try_from(row.get::<_, i32>(1) / 10_000).unwrap_or(0);
+    let database_size = u64::try_from(row.get::<_, i64>(2)).unwrap_or(0);
+    let tool = PgTool::find("pg_dump", settings.pg_dump.as_deref(), server_major).await?;
+
+    let started_at = Utc::now();
+    let base = format!("{}_{}", settings.database, started_at.format("%Y%m%d_%H%M%S"));
+    let prefix = format!("{}/", settings.database);
+    let object = format!("{prefix}{base}.dump{}", settings.compression.suffix());
+    let manifest_object = format!("{prefix}{base}.manifest.json");
+    let labels: Vec<String> = settings.stores.iter().map(Store::label).collect();
+
+    if ctx.settings.dry_run {
+        printer.note(&format!(
+            "dry run: would dump `{}` (PostgreSQL {server_version}, {}) with `{}` {} as `{object}` to {}",
+            settings.database,
+            crate::units::format_bytes(database_size as i64),
+            tool.path.display(),
+            tool.version,
+            labels.join(", ")
+        ));
+        return Ok(ExitStatus::Success);
+    }
+
+    let locks = lock::acquire(
+        &client,
+        &settings.stores,
+        &settings.database,
+        "backup",
+        settings.wait_lock,
+    )
+    .await?;
+    let result = run_pipeline(&settings, &tool, &params, &object, database_size, printer).await;
+    let outcome = match result {
+        Ok((uploads, processed)) => {
+            commit(
+                &settings,
+                printer,
+                CommitPlan {
+                    uploads,
+                    processed,
+                    base,
+                    object,
+                    manifest_object,
+                    started_at,
+                    server_version,
+                    pg_dump_version: tool.version.clone(),
+                },
+            )
+            .await
+        }
+        Err(err) => Err(err),
+    };
+    locks.release().await;
+    outcome
+}
+
+/// Starts pg_dump and streams its output into one upload per store. On any failure every upload is aborted.
+async fn run_pipeline(
+    settings: &DumpSettings,
+    tool: &PgTool,
+    params: &crate::pg::ConnParams,
+    object: &str,
+    database_size: u64,
+    printer: &Printer,
+) -> anyhow::Result<(Vec<(usize, Upload)>, Processed)> {
+    let expected = settings.expected_size.or(Some(database_size));
+    let mut uploads = Vec::with_capacity(settings.stores.len());
+    for (index, store) in settings.stores.iter().enumerate() {
+        let upload = store
+            .begin_upload(object, expected)
+            .await
+            .with_context(|| format!("Failed to start the upload to {}", store.label()))?;
+        uploads.push((index, upload));
+    }
+
+    let mut command = tool.command(params);
+    command
+        .arg("--format=custom")
+        .arg(format!("--compress={}", settings.compression.pg_dump_level()))
+        .arg("--no-password")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    tracing::info!("running `{}` for `{}`", tool.path.display(), settings.database);
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("Failed to start `{}`", tool.path.display()))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let stderr_task = tokio::spawn(collect_stderr(stderr));
+
+    let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(QUEUE);
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(QUEUE);
+    let reader = tokio::spawn(read_stdout(stdout, raw_tx));
+    let options = ScanOptions {
+        count_rows: settings.row_counts.clone(),
+    };
+    let (compression, threads) = (settings.compression, settings.threads);
+    let processor = tokio::task::spawn_blocking(move || process(raw_rx, &out_tx, options, compression, threads));
+
+    let progress = Progress::start(printer.progress && std::io::stderr().is_terminal(), "backup");
+    let mut upload_error = None;
+    while let Some(chunk) = out_rx.recv().await {
+        progress.set(chunk.len() as u64);
+        for (index, upload) in &mut uploads {
+            if let Err(err) = upload.write(chunk.clone()).await {
+                upload_error = Some(err.context(format!("Failed to upload to {}", settings.stores[*index].label())));
+                break;
+            }
+        }
+        if upload_error.is_some() {
+            break;
+        }
+    }
+    drop(out_rx);
+    progress.finish();
+
+    let read_result = reader.await.context("the pg_dump reader task failed")?;
+    let processed = processor.await.context("the compression task failed")?;
+    let status = if upload_error.is_some() {
+        let _ = child.start_kill();
+        child.wait().await
+    } else {
+        child.wait().await
+    }
+    .context("Failed to wait for pg_dump")?;
+    let stderr_tail = stderr_task.await.unwrap_or_default();
+
+    let failure = if let Some(err) = upload_error {
+        Some(err)
+    } else if !status.success() {
+        Some(pg_dump_failed(status, &stderr_tail))
+    } else if let Err(err) = read_result {
+        Some(err.context("Failed to read pg_dump's output"))
+    } else {
+        match processed {
+            Err(err) => Some(err),
+            Ok(processed) => return Ok((uploads, processed)),
+        }
+    };
+    for (_, upload) in uploads {
+        upload.abort().await;
+    }
+    Err(failure.expect("a failure was found"))
+}
+
+fn pg_dump_failed(status: std::process::ExitStatus, stderr_tail: &[String]) -> anyhow::Error {
+    use std::os::unix::process::ExitStatusExt as _;
+    let how = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        (None, None) => "failed".to_string(),
+    };
+    let detail = stderr_tail
+        .iter()
+        .rev()
+        .find(|l| l.contains("error"))
+        .or_else(|| stderr_tail.last());
+    let message = match detail {
+        Some(line) => format!("pg_dump {how}: {line}"),
+        None => format!("pg_dump {how}"),
+    };
+    UserError::new(ExitStatus::Failure, message + "; nothing was committed")
+        .with_hint("The lines pg_dump printed are in the log above (run with -v for all of them)")
+        .into()
+}
+
+/// Logs pg_dump's stderr and keeps its last lines for the error message.
+async fn collect_stderr(stderr: tokio::process::ChildStderr) -> Vec<String> {
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let mut tail = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("error") || line.contains("warning") {
+            tracing::warn!(target: "campctl::pg_dump", "{line}");
+        } else {
+            tracing::debug!(target: "campctl::pg_dump", "{line}");
+        }
+        if tail.len() == 20 {
+            tail.remove(0);
+        }
+        tail.push(line);
+    }
+    tail
+}
+
+async fn read_stdout(mut stdout: tokio::process::ChildStdout, tx: mpsc::Sender<Bytes>) -> anyhow::Result<()> {
+    loop {
+        let mut buffer = BytesMut::with_capacity(READ_CHUNK);
+        while buffer.len() < READ_CHUNK {
+            if stdout.read_buf(&mut buffer).await? == 0 {
+                if !buffer.is_empty() {
+                    let _ = tx.send(buffer.freeze()).await;
+                }
+                return Ok(());
+            }
+        }
+        if tx.send(buffer.freeze()).await.is_err() {
+            // The next stage stopped (its error is reported there).
+            return Ok(());
+        }
+    }
+}
+
+/// The blocking stage: archive scan, compression, hashes.
+fn process(
+    mut rx: mpsc::Receiver<Bytes>,
+    tx: &mpsc::Sender<Bytes>,
+    options: ScanOptions,
+    compression: Compression,
+    threads: u32,
+) -> anyhow::Result<Processed> {
+    let mut scanner = ArchiveScanner::new(options);
+    let mut compressor = Compressor::new(compression, threads).context("Failed to start the compressor")?;
+    let mut sha256 = sha2::Sha256::new();
+    let mut md5 = md5::Md5::new();
+    let (mut input_bytes, mut output_bytes) = (0u64, 0u64);
+    let mut emit = |bytes: Vec<u8>| -> anyhow::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        sha256.update(&bytes);
+        md5.update(&bytes);
+        output_bytes += bytes.len() as u64;
+        tx.blocking_send(Bytes::from(bytes))
+            .map_err(|_| anyhow::anyhow!("the upload stopped"))
+    };
+    while let Some(chunk) = rx.blocking_recv() {
+        input_bytes += chunk.len() as u64;
+        scanner
+            .push(&chunk)
+            .context("pg_dump's output is not a valid archive")?;
+        emit(compressor.write(&chunk).context("Compression failed")?)?;
+    }
+    let summary = scanner.finish().context("pg_dump's output is not a complete archive")?;
+    emit(compressor.finish().context("Compression failed")?)?;
+    Ok(Processed {
+        summary,
+        sha256: sha256.finalize().into(),
+        md5: md5.finalize().into(),
+        input_bytes,
+        output_bytes,
+    })
+}
+
+struct CommitPlan {
+    uploads: Vec<(usize, Upload)>,
+    processed: Processed,
+    base: String,
+    object: String,
+    manifest_object: String,
+    started_at: chrono::DateTime<Utc>,
+    server_version: String,
+    pg_dump_version: String,
+}
+
+/// Commits the archive to every store, then writes the manifest to each store that has the archive.
+async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan) -> anyhow::Result<ExitStatus> {
+    let processed = &plan.processed;
+    let sha256 = hex::encode(processed.sha256);
+    let md5 = base64::engine::general_purpose::STANDARD.encode(processed.md5);
+    let metadata: BTreeMap<String, String> = [
+        ("campctl_kind", "database".to_string()),
+        ("campctl_database", settings.database.clone()),
+        ("campctl_sha256", sha256.clone()),
+        ("campctl_compression", settings.compression.to_string()),
+        ("campctl_version", env!("CARGO_PKG_VERSION").to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let info = CommitInfo {
+        metadata,
+        content_md5: Some(processed.md5),
+        content_type: Some("application/octet-stream".into()),
+    };
+    let mut committed = Vec::new();
+    let mut failed = Vec::new();
+    for (index, upload) in plan.uploads {
+        let store = &settings.stores[index];
+        match upload.commit(info.clone()).await {
+            Ok(_) => committed.push(index),
+            Err(err) => {
+                tracing::error!("failed to commit `{}` to {}: {err:#}", plan.object, store.label());
+                failed.push(store.label());
+            }
+        }
+    }
+    if committed.is_empty() {
+        anyhow::bail!("The backup could not be committed to any store ({})", failed.join(", "));
+    }
+    let finished_at = Utc::now();
+    let summary = &processed.summary;
+    let manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        kind: BackupKind::Database,
+        name: plan.base.clone(),
+        object: plan.object.clone(),
+        database: settings.database.clone(),
+        started_at: plan.started_at,
+        finished_at,
+        duration_seconds: (finished_at - plan.started_at).num_milliseconds() as f64 / 1000.0,
+        campctl_version: env!("CARGO_PKG_VERSION").to_string(),
+        host: lock::hostname(),
+        server_version: Some(plan.server_version.clone()),
+        pg_dump_version: Some(plan.pg_dump_version.clone()),
+        archive: Some(ArchiveInfo {
+            format: "custom".into(),
+            version: summary.version.clone(),
+            compression: summary.compression.clone(),
+            toc_entries: summary.toc_entries,
+            data_bytes: summary.data_bytes,
+            large_objects: summary.large_objects,
+        }),
+        compression: settings.compression.to_string(),
+        size_bytes: processed.output_bytes,
+        sha256: sha256.clone(),
+        md5,
+        row_counts: settings.row_counts_label.to_string(),
+        tables: summary
+            .tables
+            .iter()
+            .map(|t| TableEntry {
+                schema: t.schema.clone(),
+                table: t.table.clone(),
+                rows: t.rows,
+                bytes: t.bytes,
+            })
+            .collect(),
+        file_count: None,
+        file_bytes: None,
+        stores: committed.iter().map(|i| settings.stores[*i].label()).collect(),
+        test_restore: None,
+    };
+    let manifest_bytes = Bytes::from(serde_json::to_vec_pretty(&manifest).context("Failed to encode the manifest")?);
+    let mut stores = Vec::new();
+    for index in committed {
+        let store = &settings.stores[index];
+        let info = CommitInfo {
+            content_type: Some("application/json".into()),
+            ..CommitInfo::default()
+        };
+        match store.put_new(&plan.manifest_object, manifest_bytes.clone(), info).await {
+            Ok(_) => stores.push(store.label()),
+            Err(err) => {
+                tracing::error!("failed to write the manifest to {}: {err:#}", store.label());
+                failed.push(store.label());
+            }
+        }
+    }
+    let rows = (settings.row_counts_label != "none").then(|| summary.tables.iter().filter_map(|t| t.rows).sum::<u64>());
+    let report = BackupReport {
+        name: plan.base,
+        database: settings.database.clone(),
+        object: plan.object,
+        manifest: plan.manifest_object,
+        stores,
+        failed_stores: failed.clone(),
+        compression: settings.compression.to_string(),
+        dump_bytes: processed.input_bytes,
+        size_bytes: processed.output_bytes,
+        duration_seconds: manifest.duration_seconds,
+        sha256,
+        tables: summary.tables.len(),
+        rows,
+        large_objects: summary.large_objects,
+    };
+    tracing::info!(
+        "backup `{}` committed: {} in {:.1}s",
+        report.name,
+        crate::units::format_bytes(report.size_bytes as i64),
+        report.duration_seconds
+    );
+    printer.report(&report)?;
+    Ok(if failed.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Partial
+    })
+}

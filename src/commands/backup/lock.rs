@@ -1,0 +1,131 @@
+//! One backup per database at a time: a PostgreSQL advisory lock on campctl's own session (covers every host that
+//! backs up this server) plus a lock in each store (a blob lease on Azure, a lock file locally).
+//! A held lock exits 11 and names the holder; `--wait-lock DUR` waits for it.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use tokio_postgres::Client;
+
+use crate::exit::{ExitStatus, UserError};
+use crate::storage::{LockGuard, LockHolder, Store};
+
+/// First key of campctl's advisory locks: "camp".
+const ADVISORY_CLASS: i32 = 0x6361_6D70;
+
+/// The locks of one run; released explicitly at the end (dropping them releases them too, best effort).
+pub struct RunLocks {
+    store_locks: Vec<LockGuard>,
+}
+
+impl RunLocks {
+    /// Releases every store lock. The advisory lock ends with the session.
+    pub async fn release(self) {
+        for guard in self.store_locks {
+            if let Err(err) = guard.release().await {
+                tracing::warn!("failed to release a store lock: {err:#}");
+            }
+        }
+    }
+}
+
+/// This run, as other runs will see it.
+pub fn holder(command: &str) -> LockHolder {
+    LockHolder {
+        host: hostname(),
+        pid: std::process::id(),
+        started_at: Utc::now(),
+        command: command.to_string(),
+    }
+}
+
+/// The host name, for lock holders and manifests.
+pub fn hostname() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..end]).into_owned()
+}
+
+/// Takes the advisory lock `key` on `client` and the lock `backup-<key>` in every store, waiting up to `wait`.
+///
+/// # Errors
+/// [`ExitStatus::LockHeld`] naming the holder, or a database/store error.
+pub async fn acquire(
+    client: &Client,
+    stores: &[Store],
+    key: &str,
+    command: &str,
+    wait: Duration,
+) -> anyhow::Result<RunLocks> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let taken: bool = client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                &[&ADVISORY_CLASS, &key],
+            )
+            .await
+            .context("Failed to take the advisory lock")?
+            .get(0);
+        if taken {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(held_error(client, key).await);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let holder = holder(command);
+    let mut store_locks = Vec::with_capacity(stores.len());
+    for store in stores {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match store.lock(&format!("{command}-{key}"), &holder, remaining).await {
+            Ok(guard) => store_locks.push(guard),
+            Err(err) => {
+                for guard in store_locks {
+                    let _ = guard.release().await;
+                }
+                return Err(err);
+            }
+        }
+    }
+    Ok(RunLocks { store_locks })
+}
+
+async fn held_error(client: &Client, key: &str) -> anyhow::Error {
+    let holder = client
+        .query_opt(
+            "SELECT a.pid, coalesce(a.client_hostname, host(a.client_addr), 'local socket'), \
+                    coalesce(a.application_name, ''), a.backend_start \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int4::oid \
+               AND l.objid = hashtext($2)::oid AND l.objsubid = 2 LIMIT 1",
+            &[&ADVISORY_CLASS, &key],
+        )
+        .await;
+    let who = match holder {
+        Ok(Some(row)) => {
+            let since: DateTime<Utc> = row.get(3);
+            format!(
+                "PostgreSQL backend pid {} from {} (application `{}`), connected since {}",
+                row.get::<_, i32>(0),
+                row.get::<_, String>(1),
+                row.get::<_, String>(2),
+                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        }
+        _ => "another session (not visible to this role)".to_string(),
+    };
+    UserError::new(
+        ExitStatus::LockHeld,
+        format!("Another run holds the lock of `{key}`: {who}"),
+    )
+    .with_hint("Wait for it to finish, or pass `--wait-lock 30m` to wait up to that long")
+    .into()
+}

@@ -1,0 +1,177 @@
+//! `campctl backup`: database dumps ([`dump`]) and the catalog ([`list`]), to every configured store.
+
+mod compression;
+pub mod dump;
+pub mod files;
+pub mod list;
+mod lock;
+pub mod manifest;
+mod progress;
+pub mod snapshot;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+pub use compression::Compression;
+
+use crate::Ctx;
+use crate::exit::{ExitStatus, UserError};
+use crate::pg::archive::RowCounting;
+use crate::printer::Printer;
+use crate::storage::Store;
+use crate::units::{ByteSize, HumanDuration};
+
+/// Back up a database to every configured store, or manage backups
+///
+/// Without a subcommand: `pg_dump --format=custom` of DB (default: the configured database), compressed, checksummed
+/// and committed atomically to the local store and/or Azure Blob; the manifest is written last.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: Option<BackupCommand>,
+
+    #[command(flatten)]
+    pub dump: DumpArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// The backup catalog of every configured store, newest first
+    List(list::ListArgs),
+    /// A tar.gz of a directory (e.g. uploads), streamed to every store with a manifest (runbook 2.4.2)
+    Files(files::FilesArgs),
+    /// Blob snapshots of every blob in an Azure container (runbook 2.4.1)
+    Snapshot(snapshot::SnapshotArgs),
+}
+
+/// Options of `campctl backup [DB]`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// Database to back up [default: the configured database]
+    #[arg(value_name = "DB")]
+    pub database: Option<String>,
+
+    /// zstd[:LEVEL] (default zstd:3, multi-threaded), gzip[:LEVEL], pgdump[:LEVEL] (pg_dump's own zlib) or none
+    #[arg(long, value_name = "ALGORITHM[:LEVEL]")]
+    pub compression: Option<Compression>,
+
+    /// Exact row counts in the manifest: all (default), listed (`[backup] row_count_tables`) or none
+    #[arg(long, value_name = "WHICH", value_parser = ["all", "listed", "none"])]
+    pub row_counts: Option<String>,
+
+    /// Write only to these stores (`local`, `azure`; repeatable) [default: every configured store]
+    #[arg(long = "store", value_name = "STORE")]
+    pub stores: Vec<String>,
+
+    /// Wait up to this long for another backup of the same database to finish [default: 0, exit 11]
+    #[arg(long, value_name = "DUR")]
+    pub wait_lock: Option<HumanDuration>,
+
+    /// Expected size of the dump, to size Azure blocks [default: the database size]
+    #[arg(long, value_name = "SIZE")]
+    pub expected_size: Option<ByteSize>,
+
+    /// The pg_dump to run [default: the newest in /usr/lib/postgresql/*/bin, else pg_dump on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub pg_dump: Option<PathBuf>,
+}
+
+/// Runs `campctl backup …`.
+///
+/// # Errors
+/// See the subcommands.
+pub async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let config = &ctx.settings.config.sections;
+    let stores = Store::from_config(&config.storage)?;
+    match args.command {
+        Some(BackupCommand::List(list_args)) => list::list(list_args, &stores, printer).await,
+        Some(BackupCommand::Files(files_args)) => {
+            let stores = select_stores(stores, &config.backup.stores.clone().unwrap_or_default())?;
+            Box::pin(files::backup_files(files_args, stores, ctx, printer)).await
+        }
+        Some(BackupCommand::Snapshot(snapshot_args)) => snapshot::snapshot(snapshot_args, &stores, printer).await,
+        None => {
+            let dump = args.dump;
+            let wanted: Vec<String> = if dump.stores.is_empty() {
+                config.backup.stores.clone().unwrap_or_default()
+            } else {
+                dump.stores
+            };
+            let stores = select_stores(stores, &wanted)?;
+            let compression = match (dump.compression, &config.backup.compression) {
+                (Some(c), _) => c,
+                (None, Some(text)) => text.parse()?,
+                (None, None) => Compression::DEFAULT,
+            };
+            let row_counts_label = match dump.row_counts.as_deref().or(config.backup.row_counts.as_deref()) {
+                None | Some("all") => "all",
+                Some("listed") => "listed",
+                Some("none") => "none",
+                Some(other) => {
+                    return Err(UserError::usage(format!("Invalid `[backup] row_counts = \"{other}\"`"))
+                        .with_hint("Use all, listed or none")
+                        .into());
+                }
+            };
+            let row_counts = match row_counts_label {
+                "all" => RowCounting::All,
+                "none" => RowCounting::None,
+                _ => RowCounting::Listed(listed_tables(
+                    config.backup.row_count_tables.as_deref().unwrap_or_default(),
+                )?),
+            };
+            let settings = dump::DumpSettings {
+                database: dump.database.unwrap_or_else(|| ctx.settings.db.dbname.clone()),
+                compression,
+                row_counts,
+                row_counts_label,
+                stores,
+                wait_lock: dump
+                    .wait_lock
+                    .or(config.backup.wait_lock)
+                    .map_or(Duration::ZERO, |d| d.0),
+                expected_size: dump.expected_size.or(config.backup.expected_size).map(|s| s.0),
+                pg_dump: dump.pg_dump,
+                threads: std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
+            };
+            Box::pin(dump::backup_database(settings, ctx, printer)).await
+        }
+    }
+}
+
+fn listed_tables(names: &[String]) -> anyhow::Result<HashSet<(String, String)>> {
+    names
+        .iter()
+        .map(|name| {
+            let (schema, table) = name.split_once('.').unwrap_or(("public", name.as_str()));
+            if table.is_empty() || schema.is_empty() {
+                return Err(
+                    UserError::usage(format!("Invalid table `{name}` in `[backup] row_count_tables`"))
+                        .with_hint("Write `schema.table`, e.g. `public.users`")
+                        .into(),
+                );
+            }
+            Ok((schema.to_string(), table.to_string()))
+        })
+        .collect()
+}
+
+/// Keeps the stores named in `wanted` (by kind); all of them when `wanted` is empty.
+fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
+    if wanted.is_empty() {
+        return Ok(stores);
+    }
+    for name in wanted {
+        if !stores.iter().any(|s| s.kind() == name) {
+            return Err(UserError::usage(format!("Store `{name}` is not configured"))
+                .with_hint("Configure it under `[storage.local]` or `[storage.azure]` (docs/storage.md)")
+                .into());
+        }
+    }
+    stores.retain(|s| wanted.iter().any(|w| w == s.kind()));
+    Ok(stores)
+}

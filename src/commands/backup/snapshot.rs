@@ -1,0 +1,67 @@
+//! `campctl backup snapshot` (runbook 2.4.1): a blob snapshot of every blob in a container (e.g. the uploads
+//! container), taken concurrently; failures are listed and make the exit code 3.
+
+use clap::Args;
+
+use crate::exit::{ExitStatus, UserError};
+use crate::printer::{Cell, Printer, Report, Table};
+use crate::storage::Store;
+use crate::storage::azure::SnapshotReport;
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Container to snapshot [default: the container of `[storage.azure]`]
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// Only blobs whose name starts with this
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    pub prefix: String,
+
+    /// Snapshots taken at the same time
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+impl Report for SnapshotReport {
+    fn tables(&self) -> Vec<Table> {
+        let mut summary = Table::new(
+            format!("Snapshots of container `{}`", self.container),
+            &["blobs", "snapshotted", "failed"],
+        );
+        summary.row(vec![
+            Cell::Int(self.total as i64),
+            Cell::Int(self.snapshotted as i64),
+            Cell::Int(self.failed.len() as i64),
+        ]);
+        let mut failures = Table::new("Failures", &["blob", "error"]).empty_message("none");
+        for (blob, error) in &self.failed {
+            failures.row(vec![blob.as_str().into(), error.as_str().into()]);
+        }
+        vec![summary, failures]
+    }
+}
+
+/// Runs `campctl backup snapshot`.
+///
+/// # Errors
+/// No Azure store is configured, or the container cannot be listed.
+pub async fn snapshot(args: SnapshotArgs, stores: &[Store], printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let Some(Store::Azure(azure)) = stores.iter().find(|s| matches!(s, Store::Azure(_))) else {
+        return Err(UserError::usage("`backup snapshot` needs an Azure store")
+            .with_hint("Configure `[storage.azure]` with an account and credentials (docs/storage.md)")
+            .into());
+    };
+    if args.concurrency == 0 {
+        return Err(UserError::usage("`--concurrency` must be at least 1").into());
+    }
+    let report = azure
+        .snapshot_blobs(args.container.as_deref(), &args.prefix, args.concurrency)
+        .await?;
+    printer.report(&report)?;
+    Ok(if report.failed.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Partial
+    })
+}

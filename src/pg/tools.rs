@@ -1,0 +1,139 @@
+//! The PostgreSQL client programs campctl runs as children (`pg_dump`, later `pg_restore`): finding one whose
+//! major version is at least the server's (DESIGN.md, "Safety rules"), and giving it the resolved connection
+//! through its environment only.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::ConnParams;
+use crate::exit::{ExitStatus, UserError};
+
+/// A located client program and its version.
+#[derive(Debug, Clone)]
+pub struct PgTool {
+    pub path: PathBuf,
+    /// `15.18`
+    pub version: String,
+    pub major: u32,
+}
+
+/// Parses `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` into (`15.18`, 15).
+fn parse_version(output: &str) -> Option<(String, u32)> {
+    let after = output.split(')').nth(1)?.trim_start();
+    let version = after.split_whitespace().next()?.to_string();
+    let major = version.split(['.', 'b', 'r', 'd']).next()?.parse().ok()?;
+    Some((version, major))
+}
+
+async fn probe(path: &Path) -> anyhow::Result<PgTool> {
+    let output = tokio::process::Command::new(path)
+        .arg("--version")
+        .output()
+        .await
+        .with_context(|| format!("Failed to run `{} --version`", path.display()))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let (version, major) = parse_version(&text).with_context(|| {
+        format!(
+            "`{} --version` printed `{}`, which is not a PostgreSQL version",
+            path.display(),
+            text.trim()
+        )
+    })?;
+    Ok(PgTool {
+        path: path.to_path_buf(),
+        version,
+        major,
+    })
+}
+
+/// Installed versions under Debian's layout, newest first.
+fn debian_candidates(program: &str) -> Vec<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let major = entry.file_name().to_str()?.parse().ok()?;
+            let path = entry.path().join("bin").join(program);
+            path.is_file().then_some((major, path))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().map(|(_, path)| path).collect()
+}
+
+impl PgTool {
+    /// Finds `program`: `explicit` if given, else the newest under `/usr/lib/postgresql/*/bin`, else `$PATH`.
+    /// Refuses (exit 2) a program older than the server.
+    ///
+    /// # Errors
+    /// Not found, not runnable, or older than `server_major`.
+    pub async fn find(program: &str, explicit: Option<&Path>, server_major: u32) -> anyhow::Result<Self> {
+        let candidate = match explicit {
+            Some(path) => path.to_path_buf(),
+            None => debian_candidates(program)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| PathBuf::from(program)),
+        };
+        let tool = probe(&candidate).await.map_err(|err| {
+            anyhow::Error::new(
+                UserError::usage(format!("`{program}` cannot be run ({err:#})")).with_hint(format!(
+                    "Install the PostgreSQL {server_major} client (`apt-get install postgresql-client-{server_major}`) \
+                     or name the program with `--{program_flag} PATH`",
+                    program_flag = program.replace('_', "-")
+                )),
+            )
+        })?;
+        if tool.major < server_major {
+            return Err(UserError::new(
+                ExitStatus::Usage,
+                format!(
+                    "`{}` is version {} but the server runs PostgreSQL {server_major}: an older {program} cannot dump \
+                     a newer server safely",
+                    tool.path.display(),
+                    tool.version
+                ),
+            )
+            .with_hint(format!(
+                "Install postgresql-client-{server_major} (or newer) or pass `--{} PATH` to one that is",
+                program.replace('_', "-")
+            ))
+            .into());
+        }
+        tracing::debug!("using `{}` {}", tool.path.display(), tool.version);
+        Ok(tool)
+    }
+
+    /// A command for this program with the connection in its environment and nothing secret in argv.
+    pub fn command(&self, params: &ConnParams) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.path);
+        let (set, remove) = params.child_env();
+        for name in remove {
+            command.env_remove(name);
+        }
+        command.envs(set);
+        command.kill_on_drop(true);
+        command
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(
+            parse_version("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"),
+            Some(("15.18".into(), 15))
+        );
+        assert_eq!(
+            parse_version("pg_dump (PostgreSQL) 17beta2"),
+            Some(("17beta2".into(), 17))
+        );
+        assert_eq!(parse_version("pg_dump (PostgreSQL) 9.6.24"), Some(("9.6.24".into(), 9)));
+        assert_eq!(parse_version("something else"), None);
+    }
+}

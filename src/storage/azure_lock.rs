@@ -1,0 +1,250 @@
+//! Locks of the Azure store: a blob lease on `<prefix>locks/<name>`.
+//!
+//! The lease lasts [`LEASE_SECONDS`] and a background task renews it every [`RENEW_EVERY`] while the lock is held,
+//! so a run that dies loses its lock within a minute without anyone cleaning up. The holder is written into the
+//! lock blob's metadata after the lease is taken (and cleared before it is released), so that a second run can
+//! name it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use azure_core::http::StatusCode;
+use azure_storage_blob::models::{
+    BlobClientAcquireLeaseResultHeaders as _, BlobClientGetPropertiesResultHeaders as _, BlobClientSetMetadataOptions,
+    BlockBlobClientUploadOptions,
+};
+use bytes::Bytes;
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use tokio::task::JoinHandle;
+
+use super::azure::{AzureInner, AzureStore};
+use super::errors::{http_error, is_already_exists};
+use super::local::LOCKS_DIR;
+use super::{LockHolder, StoreError};
+
+/// The lease duration (the service takes 15–60 s or infinite).
+pub const LEASE_SECONDS: i32 = 60;
+/// How often the lease is renewed while held.
+pub const RENEW_EVERY: Duration = Duration::from_secs(20);
+/// How often a waiting run tries again.
+const POLL: Duration = Duration::from_secs(1);
+/// Metadata values are HTTP header values: non-ASCII (a database name in Japanese) and `%` are percent-encoded.
+const METADATA_VALUE: &AsciiSet = &CONTROLS.add(b'%');
+
+/// A held lease; released by [`AzureLock::release`], else (best effort) on drop, else it expires.
+pub struct AzureLock {
+    store: Arc<AzureInner>,
+    blob: String,
+    lease_id: String,
+    renewal: JoinHandle<()>,
+    released: bool,
+}
+
+impl std::fmt::Debug for AzureLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureLock")
+            .field("blob", &self.blob)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Attempt {
+    Taken(String),
+    Held(String),
+}
+
+impl AzureStore {
+    pub async fn lock(&self, name: &str, holder: &LockHolder, wait: Duration) -> anyhow::Result<AzureLock> {
+        let inner = &self.inner;
+        inner.ensure_container().await?;
+        let blob = format!("{LOCKS_DIR}/{name}");
+        let deadline = Instant::now() + wait;
+        loop {
+            match try_lease(inner, &blob).await? {
+                Attempt::Taken(lease_id) => {
+                    let lock = AzureLock {
+                        store: inner.clone(),
+                        blob: blob.clone(),
+                        renewal: spawn_renewal(inner.clone(), blob.clone(), lease_id.clone()),
+                        lease_id,
+                        released: false,
+                    };
+                    let options = BlobClientSetMetadataOptions {
+                        lease_id: Some(lock.lease_id.clone()),
+                        ..BlobClientSetMetadataOptions::default()
+                    };
+                    if let Err(err) = inner
+                        .blob(&blob)
+                        .set_metadata(&holder_metadata(holder), Some(options))
+                        .await
+                    {
+                        let err = inner.error(err, &blob, "record the holder of the lock");
+                        let _ = lock.release().await;
+                        return Err(err);
+                    }
+                    return Ok(lock);
+                }
+                Attempt::Held(holder) => {
+                    if Instant::now() + POLL > deadline {
+                        return Err(StoreError::LockHeld {
+                            store: inner.label.clone(),
+                            name: name.to_string(),
+                            holder,
+                        }
+                        .into());
+                    }
+                    tracing::debug!("lock `{name}` in {} is held by {holder}; waiting", inner.label);
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+}
+
+/// One attempt: acquire the lease (creating the lock blob first if missing), or find out who holds it.
+async fn try_lease(inner: &AzureInner, blob: &str) -> anyhow::Result<Attempt> {
+    let client = inner.blob(blob);
+    for _ in 0..2 {
+        match client.acquire_lease(LEASE_SECONDS, None).await {
+            Ok(response) => {
+                let lease_id = response
+                    .lease_id()
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| anyhow::anyhow!("the service returned no lease id for `{blob}`"))?;
+                return Ok(Attempt::Taken(lease_id));
+            }
+            Err(err) if http_error(&err).is_some_and(|(status, _)| status == StatusCode::NotFound) => {
+                let options = BlockBlobClientUploadOptions {
+                    if_none_match: Some("*".into()),
+                    ..BlockBlobClientUploadOptions::default()
+                };
+                match client.upload(Bytes::new().into(), Some(options)).await {
+                    Ok(_) => {}
+                    // Another run created it meanwhile.
+                    Err(err) if is_already_exists(&err) => {}
+                    Err(err) => return Err(inner.error(err, blob, "create the lock blob")),
+                }
+            }
+            Err(err) if http_error(&err).is_some_and(|(status, _)| status == StatusCode::Conflict) => {
+                let holder = match client.get_properties(None).await {
+                    Ok(properties) => properties
+                        .metadata()
+                        .ok()
+                        .and_then(|metadata| holder_from_metadata(&metadata))
+                        .map_or_else(
+                            || format!("an unknown run (the lease on `{blob}` carries no holder yet)"),
+                            |holder| holder.to_string(),
+                        ),
+                    Err(err) => return Err(inner.error(err, blob, "read the holder of the lock")),
+                };
+                return Ok(Attempt::Held(holder));
+            }
+            Err(err) => return Err(inner.error(err, blob, "lease the lock")),
+        }
+    }
+    Ok(Attempt::Held(format!(
+        "another run (`{blob}` was recreated while we leased it)"
+    )))
+}
+
+fn spawn_renewal(inner: Arc<AzureInner>, blob: String, lease_id: String) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(RENEW_EVERY).await;
+            match inner.blob(&blob).renew_lease(lease_id.clone(), None).await {
+                Ok(_) => tracing::trace!("renewed the lease on `{blob}`"),
+                Err(err) => tracing::warn!(
+                    "Failed to renew the lease on `{blob}` in {} (another run may take the lock once it expires): {err}",
+                    inner.label
+                ),
+            }
+        }
+    })
+}
+
+fn holder_metadata(holder: &LockHolder) -> HashMap<String, String> {
+    let encode = |value: &str| utf8_percent_encode(value, METADATA_VALUE).to_string();
+    HashMap::from([
+        ("campctl_host".to_string(), encode(&holder.host)),
+        ("campctl_pid".to_string(), holder.pid.to_string()),
+        ("campctl_started_at".to_string(), holder.started_at.to_rfc3339()),
+        ("campctl_command".to_string(), encode(&holder.command)),
+    ])
+}
+
+fn holder_from_metadata(metadata: &HashMap<String, String>) -> Option<LockHolder> {
+    let get = |key: &str| {
+        metadata
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(key))
+            .map(|(_, value)| percent_decode_str(value).decode_utf8_lossy().into_owned())
+    };
+    Some(LockHolder {
+        host: get("campctl_host")?,
+        pid: get("campctl_pid")?.parse().ok()?,
+        started_at: chrono::DateTime::parse_from_rfc3339(&get("campctl_started_at")?)
+            .ok()?
+            .with_timezone(&chrono::Utc),
+        command: get("campctl_command").unwrap_or_default(),
+    })
+}
+
+impl AzureLock {
+    pub async fn release(mut self) -> anyhow::Result<()> {
+        self.released = true;
+        self.renewal.abort();
+        let client = self.store.blob(&self.blob);
+        // Clear the holder first, so that a run that takes the lock next is never named after us.
+        let options = BlobClientSetMetadataOptions {
+            lease_id: Some(self.lease_id.clone()),
+            ..BlobClientSetMetadataOptions::default()
+        };
+        if let Err(err) = client.set_metadata(&HashMap::new(), Some(options)).await {
+            tracing::debug!("Failed to clear the holder of `{}`: {err}", self.blob);
+        }
+        client
+            .release_lease(self.lease_id.clone(), None)
+            .await
+            .map(drop)
+            .map_err(|err| self.store.error(err, &self.blob, "release the lease on"))
+    }
+}
+
+impl Drop for AzureLock {
+    /// A lock dropped without release (an error path, Ctrl-C) releases its lease in the background if the runtime
+    /// still runs; otherwise the lease expires within a minute.
+    fn drop(&mut self) {
+        self.renewal.abort();
+        if self.released {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (store, blob, lease_id) = (self.store.clone(), self.blob.clone(), self.lease_id.clone());
+            runtime.spawn(async move {
+                let _ = store.blob(&blob).release_lease(lease_id, None).await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holder_round_trips_through_metadata() {
+        let holder = LockHolder {
+            host: "db-01".into(),
+            pid: 4242,
+            started_at: chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+                .expect("time")
+                .with_timezone(&chrono::Utc),
+            command: "backup 日本語 100%".into(),
+        };
+        let metadata = holder_metadata(&holder);
+        assert!(metadata.values().all(|value| value.is_ascii()));
+        assert_eq!(holder_from_metadata(&metadata), Some(holder));
+    }
+}

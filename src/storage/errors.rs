@@ -1,0 +1,76 @@
+//! Turning I/O and Azure errors into [`StoreError`]s where the user can act on them, with context otherwise.
+
+use azure_core::error::ErrorKind;
+use azure_core::http::StatusCode;
+
+use super::StoreError;
+use crate::azure::credentials::BlobAuth;
+
+/// ENOSPC and EDQUOT: the store is full.
+pub(super) fn is_no_space(err: &std::io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(code) if code == libc::ENOSPC || code == libc::EDQUOT)
+        || err.kind() == std::io::ErrorKind::StorageFull
+}
+
+/// The status and service error code of an HTTP error.
+pub(super) fn http_error(err: &azure_core::Error) -> Option<(StatusCode, Option<&str>)> {
+    match err.kind() {
+        ErrorKind::HttpResponse { status, error_code, .. } => Some((*status, error_code.as_deref())),
+        _ => None,
+    }
+}
+
+/// Whether the service answered with `status`.
+pub(super) fn is_status(err: &azure_core::Error, status: StatusCode) -> bool {
+    http_error(err).is_some_and(|(actual, _)| actual == status)
+}
+
+/// `BlobAlreadyExists` (409) or a failed `If-None-Match: *` (412, as Azurite answers).
+pub(super) fn is_already_exists(err: &azure_core::Error) -> bool {
+    matches!(
+        http_error(err),
+        Some((StatusCode::Conflict, Some("BlobAlreadyExists"))) | Some((StatusCode::PreconditionFailed, _))
+    )
+}
+
+/// Maps an Azure error: authentication failures become [`StoreError::Auth`], a missing blob
+/// [`StoreError::NotFound`]; everything else keeps the SDK's error with `action` as context.
+pub(super) fn azure_error(
+    err: azure_core::Error,
+    store: &str,
+    auth: &BlobAuth,
+    name: &str,
+    action: &str,
+) -> anyhow::Error {
+    let context = format!("Failed to {action} `{name}` in {store}");
+    let auth_failure = match err.kind() {
+        ErrorKind::Credential => Some(format!("the credential returned no token: {err}")),
+        ErrorKind::HttpResponse { status, error_code, .. }
+            if *status == StatusCode::Unauthorized || *status == StatusCode::Forbidden =>
+        {
+            Some(format!(
+                "the service answered HTTP {} `{}`",
+                u16::from(*status),
+                error_code.as_deref().unwrap_or("no error code")
+            ))
+        }
+        _ => None,
+    };
+    if let Some(detail) = auth_failure {
+        return anyhow::Error::new(StoreError::Auth {
+            store: store.to_string(),
+            credential: auth.describe(),
+            hint: format!("{} ({detail})", auth.hint()),
+        })
+        .context(context);
+    }
+    // A missing container holds no objects either.
+    if is_status(&err, StatusCode::NotFound) {
+        return anyhow::Error::new(StoreError::NotFound {
+            store: store.to_string(),
+            name: name.to_string(),
+        })
+        .context(context);
+    }
+    anyhow::Error::new(err).context(context)
+}

@@ -1,0 +1,446 @@
+//! The local directory store: `<root>/<name>`, written as `<name>.partial`, fsynced, and renamed into place.
+//!
+//! tokio's `fs` feature is not enabled (and its file I/O is `spawn_blocking` underneath anyway), so blocking file
+//! operations run in `spawn_blocking` here, with writes batched to [`WRITE_BATCH`] to keep that overhead small.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt as _};
+
+use super::errors::is_no_space;
+use super::{ObjectInfo, StoreError};
+
+pub use super::local_lock::LocalLock;
+
+/// Bytes gathered before one blocking write.
+const WRITE_BATCH: usize = 1 << 20;
+/// Bytes read per item of a download stream.
+const READ_CHUNK: usize = 1 << 20;
+/// The suffix of files being written.
+pub(super) const PARTIAL_SUFFIX: &str = ".partial";
+/// The folder of lock files, never listed.
+pub(super) const LOCKS_DIR: &str = "locks";
+
+/// A local directory store.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+/// An upload to the local store: `<name>.partial` until [`LocalUpload::commit`].
+pub struct LocalUpload {
+    label: String,
+    name: String,
+    dir: PathBuf,
+    target: PathBuf,
+    partial: PathBuf,
+    /// `None` only while a blocking write owns it, or after a failure.
+    file: Option<std::fs::File>,
+    pending: BytesMut,
+    written: u64,
+    done: bool,
+}
+
+/// Runs blocking file work off the async threads.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| anyhow::anyhow!("a file task failed: {err}"))?
+}
+
+/// Creates `dir` and its parents with mode 0700 (a store holds whole databases).
+pub(super) fn create_dirs(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// fsyncs a directory, so that a rename or link in it survives a crash.
+pub(super) fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    fs_err::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+impl LocalStore {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn label(&self) -> String {
+        format!("local:{}", self.root.display())
+    }
+
+    /// The path of an object, refusing names that would leave the store.
+    pub(super) fn path_of(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let valid = !name.is_empty()
+            && !name.starts_with('/')
+            && name
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..")
+            && !name.ends_with(PARTIAL_SUFFIX)
+            && !name.contains('\0');
+        if !valid {
+            anyhow::bail!(
+                "`{name}` is not a valid object name in {}: use relative `/`-separated names without `.`, `..` or a \
+                 `{PARTIAL_SUFFIX}` suffix",
+                self.label()
+            );
+        }
+        Ok(self.root.join(name))
+    }
+
+    fn not_found(&self, name: &str) -> anyhow::Error {
+        StoreError::NotFound {
+            store: self.label(),
+            name: name.to_string(),
+        }
+        .into()
+    }
+
+    pub async fn begin_upload(&self, name: &str) -> anyhow::Result<LocalUpload> {
+        let target = self.path_of(name)?;
+        let dir = target.parent().expect("an object path has a parent").to_path_buf();
+        let partial = PathBuf::from(format!("{}{PARTIAL_SUFFIX}", target.display()));
+        let label = self.label();
+        let (open_dir, open_partial) = (dir.clone(), partial.clone());
+        let file = blocking(move || {
+            create_dirs(&open_dir)
+                .map_err(|err| no_space_or(err, &label, &format!("create `{}`", open_dir.display())))?;
+            // Truncate a partial a crashed run left behind: the store's lock keeps two runs from one name.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&open_partial)
+                .map_err(|err| no_space_or(err, &label, &format!("create `{}`", open_partial.display())))?;
+            Ok(file)
+        })
+        .await?;
+        Ok(LocalUpload {
+            label: self.label(),
+            name: name.to_string(),
+            dir,
+            target,
+            partial,
+            file: Some(file),
+            pending: BytesMut::new(),
+            written: 0,
+            done: false,
+        })
+    }
+
+    /// Writes a small object through a partial file (`replace`: rename over it; else fail if it exists).
+    pub async fn put(&self, name: &str, bytes: Bytes, replace: bool) -> anyhow::Result<ObjectInfo> {
+        let mut upload = self.begin_upload(name).await?;
+        if let Err(err) = upload.write(bytes).await {
+            upload.abort().await;
+            return Err(err);
+        }
+        if replace {
+            upload.commit_replacing().await
+        } else {
+            upload.commit().await
+        }
+    }
+
+    pub async fn get(&self, name: &str) -> anyhow::Result<Bytes> {
+        let path = self.path_of(name)?;
+        let read = blocking(move || match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to read `{}`", path.display()))),
+        })
+        .await?;
+        read.ok_or_else(|| self.not_found(name))
+    }
+
+    pub async fn download(&self, name: &str) -> anyhow::Result<BoxStream<'static, anyhow::Result<Bytes>>> {
+        let path = self.path_of(name)?;
+        let open_path = path.clone();
+        let file = blocking(move || match std::fs::File::open(&open_path) {
+            Ok(file) => Ok(Some(file)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to open `{}`", open_path.display()))),
+        })
+        .await?
+        .ok_or_else(|| self.not_found(name))?;
+        // One chunk read ahead at most: the stream holds the file and reads the next chunk when polled.
+        let stream = stream::try_unfold((file, path), |(file, path)| async move {
+            let (file, chunk) = blocking(move || {
+                use std::io::Read as _;
+                let mut file = file;
+                let mut buffer = vec![0u8; READ_CHUNK];
+                let mut filled = 0;
+                while filled < buffer.len() {
+                    match file.read(&mut buffer[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(err) => return Err(anyhow::Error::new(err).context("Failed to read a local backup")),
+                    }
+                }
+                buffer.truncate(filled);
+                Ok((file, buffer))
+            })
+            .await
+            .map_err(|err| err.context(format!("Failed to read `{}`", path.display())))?;
+            if chunk.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some((Bytes::from(chunk), (file, path))))
+        });
+        Ok(stream.boxed())
+    }
+
+    pub async fn list(&self, prefix: &str) -> anyhow::Result<Vec<ObjectInfo>> {
+        let root = self.root.clone();
+        let prefix = prefix.to_string();
+        blocking(move || {
+            let mut objects = Vec::new();
+            if root.is_dir() {
+                walk(&root, "", &prefix, &mut objects)?;
+            }
+            objects.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(objects)
+        })
+        .await
+    }
+
+    pub async fn delete(&self, name: &str) -> anyhow::Result<()> {
+        let path = self.path_of(name)?;
+        let removed = blocking(move || match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to delete `{}`", path.display()))),
+        })
+        .await?;
+        if removed { Ok(()) } else { Err(self.not_found(name)) }
+    }
+}
+
+/// Lists `dir` (`relative` to the root) recursively into `objects`, keeping names that start with `prefix`.
+fn walk(dir: &Path, relative: &str, prefix: &str, objects: &mut Vec<ObjectInfo>) -> anyhow::Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            tracing::debug!("skipping `{}`: not UTF-8", entry.path().display());
+            continue;
+        };
+        let name = format!("{relative}{file_name}");
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            if relative.is_empty() && file_name == LOCKS_DIR {
+                continue;
+            }
+            let folder = format!("{name}/");
+            // Descend only where names can still match the prefix.
+            if folder.starts_with(prefix) || prefix.starts_with(&folder) {
+                walk(&entry.path(), &folder, prefix, objects)?;
+            }
+        } else if file_type.is_file() && !name.ends_with(PARTIAL_SUFFIX) && name.starts_with(prefix) {
+            let metadata = entry.metadata()?;
+            objects.push(ObjectInfo {
+                name,
+                size: metadata.len(),
+                last_modified: metadata.modified().ok().map(DateTime::<Utc>::from),
+                metadata: BTreeMap::new(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An I/O error as [`StoreError::NoSpace`] when the disk is full, else with `action` as context.
+fn no_space_or(err: std::io::Error, label: &str, action: &str) -> anyhow::Error {
+    if is_no_space(&err) {
+        StoreError::NoSpace {
+            store: label.to_string(),
+        }
+        .into()
+    } else {
+        anyhow::Error::new(err).context(format!("Failed to {action}"))
+    }
+}
+
+impl LocalUpload {
+    pub async fn write(&mut self, chunk: Bytes) -> anyhow::Result<()> {
+        self.written += chunk.len() as u64;
+        self.pending.extend_from_slice(&chunk);
+        if self.pending.len() >= WRITE_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Writes the pending bytes; on ENOSPC removes the partial and fails with [`StoreError::NoSpace`].
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let data = self.pending.split().freeze();
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("the upload to {} already failed", self.label))?;
+        let (label, partial) = (self.label.clone(), self.partial.clone());
+        let file = blocking(move || {
+            file.write_all(&data)
+                .map_err(|err| no_space_or(err, &label, &format!("write `{}`", partial.display())))?;
+            Ok(file)
+        })
+        .await;
+        match file {
+            Ok(file) => {
+                self.file = Some(file);
+                Ok(())
+            }
+            Err(err) => {
+                self.remove_partial().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Flushes and fsyncs the partial file.
+    async fn finish_file(&mut self) -> anyhow::Result<()> {
+        self.flush().await?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("the upload to {} already failed", self.label))?;
+        let (label, partial) = (self.label.clone(), self.partial.clone());
+        let synced = blocking(move || {
+            file.sync_all()
+                .map_err(|err| no_space_or(err, &label, &format!("fsync `{}`", partial.display())))
+        })
+        .await;
+        if let Err(err) = synced {
+            self.remove_partial().await;
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Flush, fsync, then link the partial to its name (which fails if the name exists), remove the partial and
+    /// fsync the directory.
+    pub async fn commit(mut self) -> anyhow::Result<ObjectInfo> {
+        self.finish_file().await?;
+        let (partial, target, dir, label) = (
+            self.partial.clone(),
+            self.target.clone(),
+            self.dir.clone(),
+            self.label.clone(),
+        );
+        let linked = blocking(move || {
+            match std::fs::hard_link(&partial, &target) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+                // Filesystems without hard links: rename after a check (the store's lock keeps others out).
+                Err(err) if matches!(err.raw_os_error(), Some(libc::EPERM | libc::ENOTSUP | libc::EXDEV)) => {
+                    if target.exists() {
+                        return Ok(false);
+                    }
+                    fs_err::rename(&partial, &target)?;
+                }
+                Err(err) => {
+                    return Err(no_space_or(err, &label, &format!("link `{}`", target.display())));
+                }
+            }
+            if partial.exists() {
+                fs_err::remove_file(&partial)?;
+            }
+            sync_dir(&dir)?;
+            Ok(true)
+        })
+        .await;
+        match linked {
+            Ok(true) => {
+                self.done = true;
+                self.info().await
+            }
+            Ok(false) => {
+                self.remove_partial().await;
+                Err(StoreError::AlreadyExists {
+                    store: self.label.clone(),
+                    name: self.name.clone(),
+                }
+                .into())
+            }
+            Err(err) => {
+                self.remove_partial().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Like [`Self::commit`] but renames over an existing object.
+    async fn commit_replacing(mut self) -> anyhow::Result<ObjectInfo> {
+        self.finish_file().await?;
+        let (partial, target, dir) = (self.partial.clone(), self.target.clone(), self.dir.clone());
+        let renamed = blocking(move || {
+            fs_err::rename(&partial, &target)?;
+            sync_dir(&dir)
+        })
+        .await;
+        if let Err(err) = renamed {
+            self.remove_partial().await;
+            return Err(err);
+        }
+        self.done = true;
+        self.info().await
+    }
+
+    async fn info(&self) -> anyhow::Result<ObjectInfo> {
+        let target = self.target.clone();
+        let metadata = blocking(move || Ok(fs_err::metadata(&target)?)).await?;
+        Ok(ObjectInfo {
+            name: self.name.clone(),
+            size: metadata.len(),
+            last_modified: metadata.modified().ok().map(DateTime::<Utc>::from),
+            metadata: BTreeMap::new(),
+        })
+    }
+
+    async fn remove_partial(&mut self) {
+        self.done = true;
+        self.file = None;
+        let partial = self.partial.clone();
+        let _ = blocking(move || match std::fs::remove_file(&partial) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => {
+                tracing::warn!("Failed to remove `{}`: {err}", partial.display());
+                Ok(())
+            }
+        })
+        .await;
+    }
+
+    pub async fn abort(mut self) {
+        self.remove_partial().await;
+    }
+}
+
+impl Drop for LocalUpload {
+    /// An upload dropped without commit or abort (a cancelled task, Ctrl-C) removes its partial file.
+    fn drop(&mut self) {
+        if !self.done {
+            self.file = None;
+            let _ = std::fs::remove_file(&self.partial);
+        }
+    }
+}
