@@ -27,6 +27,15 @@ pub enum ConnectionSecret {
     Sas(String),
 }
 
+impl fmt::Debug for ConnectionSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AccountKey(_) => "AccountKey([REDACTED])",
+            Self::Sas(_) => "Sas([REDACTED])",
+        })
+    }
+}
+
 /// A parsed connection string.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnectionString {
@@ -41,14 +50,10 @@ pub struct ConnectionString {
 
 impl fmt::Debug for ConnectionString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret = match self.secret {
-            ConnectionSecret::AccountKey(_) => "AccountKey=[REDACTED]",
-            ConnectionSecret::Sas(_) => "SharedAccessSignature=[REDACTED]",
-        };
         f.debug_struct("ConnectionString")
             .field("blob_endpoint", &self.blob_endpoint.as_str())
             .field("account", &self.account)
-            .field("secret", &secret)
+            .field("secret", &self.secret)
             .field("development", &self.development)
             .finish()
     }
@@ -123,10 +128,17 @@ impl ConnectionString {
 }
 
 fn parse_endpoint(text: &str) -> Result<Url, UserError> {
-    let url = Url::parse(text.trim_end_matches('/'))
-        .map_err(|err| invalid(&format!("`BlobEndpoint` `{text}` is not a URL ({err})")))?;
+    let url = Url::parse(text.trim_end_matches('/')).map_err(|err| {
+        invalid(&format!(
+            "`BlobEndpoint` `{}` is not a URL ({err})",
+            super::sas::redact_sas(text)
+        ))
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(&format!("`BlobEndpoint` `{text}` is not an http(s) URL")));
+        return Err(invalid(&format!(
+            "`BlobEndpoint` `{}` is not an http(s) URL",
+            super::sas::redact_sas(text)
+        )));
     }
     Ok(url)
 }

@@ -173,7 +173,6 @@ pub fn token_credential(
             let options = ManagedIdentityCredentialOptions {
                 user_assigned_id: managed_identity_client_id.map(|id| UserAssignedId::ClientId(id.to_string())),
                 client_options: retry.client_options(),
-                ..ManagedIdentityCredentialOptions::default()
             };
             ManagedIdentityCredential::new(Some(options))?
         }
@@ -214,10 +213,7 @@ impl ChainCredential {
 
     /// The member in use, once one returned a token.
     pub fn chosen(&self) -> Option<TokenSource> {
-        *self
-            .chosen
-            .lock()
-            .expect("the chosen credential lock is never poisoned")
+        *self.chosen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn get(&self, scopes: &[&str], options: Option<TokenRequestOptions<'_>>) -> azure_core::Result<AccessToken> {
@@ -231,10 +227,7 @@ impl ChainCredential {
             match credential.get_token(scopes, options.clone()).await {
                 Ok(token) => {
                     tracing::debug!("credential chain: using {}", source.describe());
-                    *self
-                        .chosen
-                        .lock()
-                        .expect("the chosen credential lock is never poisoned") = Some(*source);
+                    *self.chosen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(*source);
                     return Ok(token);
                 }
                 Err(err) => failures.push(format!("{}: {err}", source.describe())),

@@ -18,9 +18,12 @@
 //! (`WriteDataChunks`; the custom format has no parallel dump). The scanner therefore holds an archive complete when
 //! (1) the header and every TOC entry parsed, (2) each TOC entry whose offset flag announces data (anything but
 //! `K_OFFSET_NO_DATA`) was followed by exactly one data block of the matching type, in TOC order, with every chunk
-//! (and, if compressed, every compressed stream) whole, and (3) the stream ended exactly after the last block.
+//! whole (and every table's compressed stream, if the archive is compressed with gzip or zstd, complete), and (3) the
+//! stream ended exactly after the last block. So a stream cut at a block boundary is still incomplete unless no
+//! announced block is missing, and trailing bytes after the last block are an error.
 //! A stream that ends anywhere else is [`ArchiveError::Truncated`]; bytes that pg_dump would not write are
-//! [`ArchiveError::Malformed`].
+//! [`ArchiveError::Malformed`]. (pg_dump 15 with `-s`, `-a`, `--section`, `-t`, `--inserts`, `-B` and
+//! `--binary-upgrade` was checked to write a block for every entry it announces.)
 //!
 //! # Compression
 //! Without compression (`-Z0`, campctl's way: it compresses the stream itself) rows are counted directly. With
@@ -31,6 +34,7 @@
 
 mod data;
 mod format;
+mod head;
 mod scan;
 #[cfg(test)]
 mod tests;

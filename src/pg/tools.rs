@@ -59,7 +59,7 @@ fn debian_candidates(program: &str) -> Vec<PathBuf> {
             path.is_file().then_some((major, path))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(major, _)| std::cmp::Reverse(*major));
     found.into_iter().map(|(_, path)| path).collect()
 }
 

@@ -228,7 +228,7 @@ pub(super) fn container_client(settings: &AzureSettings, container: &str) -> any
         ..BlobContainerClientOptions::default()
     };
     BlobContainerClient::new(url, settings.auth.token_credential(), Some(options)).map_err(|err| {
-        anyhow::Error::new(err).context(format!(
+        anyhow::Error::new(super::errors::AzureRequestError::new(&err)).context(format!(
             "Failed to set up a client for container `{container}` at `{}`",
             settings.endpoint
         ))
@@ -244,8 +244,12 @@ impl AzureInner {
         self.container.blob_client(&self.blob_name(name))
     }
 
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "taking the error by value reads better in `map_err`"
+    )]
     pub(super) fn error(&self, err: azure_core::Error, name: &str, action: &str) -> anyhow::Error {
-        azure_error(err, &self.label, &self.settings.auth, name, action)
+        azure_error(&err, &self.label, &self.settings.auth, name, action)
     }
 
     /// Creates the container once per store if it does not exist. A credential that may not create containers
@@ -264,14 +268,18 @@ impl AzureInner {
                             status == StatusCode::Forbidden || status == StatusCode::Unauthorized
                         }) =>
                     {
-                        tracing::debug!("may not create container `{}`: {err}", self.settings.container);
+                        tracing::debug!(
+                            "may not create container `{}`: {}",
+                            self.settings.container,
+                            super::errors::describe(&err)
+                        );
                         Ok(())
                     }
                     Err(err) => Err(self.error(err, &self.settings.container, "create the container")),
                 }
             })
-            .await
-            .map(|()| ())
+            .await?;
+        Ok(())
     }
 
     /// Every committed blob under `<prefix><prefix_within>` (all pages), with metadata.

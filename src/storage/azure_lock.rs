@@ -19,7 +19,7 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_enco
 use tokio::task::JoinHandle;
 
 use super::azure::{AzureInner, AzureStore};
-use super::errors::{http_error, is_already_exists};
+use super::errors::{describe, http_error, is_already_exists};
 use super::local::LOCKS_DIR;
 use super::{LockHolder, StoreError};
 
@@ -156,8 +156,9 @@ fn spawn_renewal(inner: Arc<AzureInner>, blob: String, lease_id: String) -> Join
             match inner.blob(&blob).renew_lease(lease_id.clone(), None).await {
                 Ok(_) => tracing::trace!("renewed the lease on `{blob}`"),
                 Err(err) => tracing::warn!(
-                    "Failed to renew the lease on `{blob}` in {} (another run may take the lock once it expires): {err}",
-                    inner.label
+                    "Failed to renew the lease on `{blob}` in {} (another run may take the lock once it expires): {}",
+                    inner.label,
+                    describe(&err)
                 ),
             }
         }
@@ -202,7 +203,7 @@ impl AzureLock {
             ..BlobClientSetMetadataOptions::default()
         };
         if let Err(err) = client.set_metadata(&HashMap::new(), Some(options)).await {
-            tracing::debug!("Failed to clear the holder of `{}`: {err}", self.blob);
+            tracing::debug!("Failed to clear the holder of `{}`: {}", self.blob, describe(&err));
         }
         client
             .release_lease(self.lease_id.clone(), None)

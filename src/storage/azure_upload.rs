@@ -56,6 +56,16 @@ pub struct AzureUpload {
     failed: bool,
 }
 
+impl std::fmt::Debug for AzureUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureUpload")
+            .field("name", &self.name)
+            .field("blocks", &self.blocks.len())
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AzureUpload {
     pub(super) fn new(store: Arc<AzureInner>, name: &str, expected_size: Option<u64>) -> Self {
         let block_size = store

@@ -5,6 +5,7 @@ use azure_core::http::StatusCode;
 
 use super::StoreError;
 use crate::azure::credentials::BlobAuth;
+use crate::azure::sas::redact_sas;
 
 /// ENOSPC and EDQUOT: the store is full.
 pub(super) fn is_no_space(err: &std::io::Error) -> bool {
@@ -29,14 +30,14 @@ pub(super) fn is_status(err: &azure_core::Error, status: StatusCode) -> bool {
 pub(super) fn is_already_exists(err: &azure_core::Error) -> bool {
     matches!(
         http_error(err),
-        Some((StatusCode::Conflict, Some("BlobAlreadyExists"))) | Some((StatusCode::PreconditionFailed, _))
+        Some((StatusCode::Conflict, Some("BlobAlreadyExists")) | (StatusCode::PreconditionFailed, _))
     )
 }
 
 /// Maps an Azure error: authentication failures become [`StoreError::Auth`], a missing blob
 /// [`StoreError::NotFound`]; everything else keeps the SDK's error with `action` as context.
 pub(super) fn azure_error(
-    err: azure_core::Error,
+    err: &azure_core::Error,
     store: &str,
     auth: &BlobAuth,
     name: &str,
@@ -44,7 +45,7 @@ pub(super) fn azure_error(
 ) -> anyhow::Error {
     let context = format!("Failed to {action} `{name}` in {store}");
     let auth_failure = match err.kind() {
-        ErrorKind::Credential => Some(format!("the credential returned no token: {err}")),
+        ErrorKind::Credential => Some(format!("the credential returned no token: {}", describe(err))),
         ErrorKind::HttpResponse { status, error_code, .. }
             if *status == StatusCode::Unauthorized || *status == StatusCode::Forbidden =>
         {
@@ -60,17 +61,46 @@ pub(super) fn azure_error(
         return anyhow::Error::new(StoreError::Auth {
             store: store.to_string(),
             credential: auth.describe(),
-            hint: format!("{} ({detail})", auth.hint()),
+            hint: format!(
+                "{} ({})",
+                auth.hint(),
+                detail.split_whitespace().collect::<Vec<_>>().join(" ")
+            ),
         })
         .context(context);
     }
     // A missing container holds no objects either.
-    if is_status(&err, StatusCode::NotFound) {
+    if is_status(err, StatusCode::NotFound) {
         return anyhow::Error::new(StoreError::NotFound {
             store: store.to_string(),
             name: name.to_string(),
         })
         .context(context);
     }
-    anyhow::Error::new(err).context(context)
+    anyhow::Error::new(AzureRequestError::new(err)).context(context)
+}
+
+/// An SDK error as text without secrets: the SDK's messages repeat the request URL, SAS signature included.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AzureRequestError(String);
+
+impl AzureRequestError {
+    pub fn new(err: &azure_core::Error) -> Self {
+        Self(describe(err))
+    }
+}
+
+/// The error and its sources on one line, each only once, with SAS signatures redacted.
+pub(super) fn describe(err: &azure_core::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&dyn std::error::Error> = Some(err);
+    while let Some(cause) = current {
+        let text = cause.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = cause.source();
+    }
+    redact_sas(&parts.join(": "))
 }

@@ -108,7 +108,7 @@ impl LocalStore {
 
     pub async fn begin_upload(&self, name: &str) -> anyhow::Result<LocalUpload> {
         let target = self.path_of(name)?;
-        let dir = target.parent().expect("an object path has a parent").to_path_buf();
+        let dir = target.parent().map_or_else(|| self.root.clone(), Path::to_path_buf);
         let partial = PathBuf::from(format!("{}{PARTIAL_SUFFIX}", target.display()));
         let label = self.label();
         let (open_dir, open_partial) = (dir.clone(), partial.clone());
@@ -269,6 +269,15 @@ fn no_space_or(err: std::io::Error, label: &str, action: &str) -> anyhow::Error 
         .into()
     } else {
         anyhow::Error::new(err).context(format!("Failed to {action}"))
+    }
+}
+
+impl std::fmt::Debug for LocalUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalUpload")
+            .field("partial", &self.partial)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
     }
 }
 

@@ -104,20 +104,22 @@ impl Classify for StoreError {
     }
 }
 
-/// A configured store.
-#[derive(Debug)]
+/// A configured store (cheap to clone: the Azure clients are shared).
+#[derive(Debug, Clone)]
 pub enum Store {
     Local(local::LocalStore),
     Azure(azure::AzureStore),
 }
 
 /// An upload in progress to one store.
+#[derive(Debug)]
 pub enum Upload {
     Local(local::LocalUpload),
     Azure(azure::AzureUpload),
 }
 
 /// A held lock; released by [`LockGuard::release`] (and, best effort, on drop).
+#[derive(Debug)]
 pub enum LockGuard {
     Local(local::LocalLock),
     Azure(azure::AzureLock),

@@ -13,7 +13,7 @@ use crate::azure::credentials::{
     BlobAuth, ChainCredential, CredentialChoice, EnvLookup, TokenSource, token_credential,
 };
 use crate::azure::pipeline::RetryPolicy;
-use crate::azure::sas::{AccountSas, looks_like_sas};
+use crate::azure::sas::{AccountSas, looks_like_sas, redact_sas};
 use crate::config_file::{AzureStoreConfig, StorageConfig};
 use crate::env_vars::EnvVars;
 use crate::exit::UserError;
@@ -252,7 +252,7 @@ pub fn azure_settings(config: &AzureStoreConfig, env: EnvLookup<'_>) -> anyhow::
 fn account_url(config: &AzureStoreConfig, env: EnvLookup<'_>) -> anyhow::Result<Url> {
     if let Some(text) = &config.account_url {
         let url = Url::parse(text.trim().trim_end_matches('/'))
-            .map_err(|err| key_error("account_url", format!("`{text}` is not a URL ({err})")))?;
+            .map_err(|err| key_error("account_url", format!("`{}` is not a URL ({err})", redact_sas(text))))?;
         if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
             return Err(key_error(
                 "account_url",
@@ -331,9 +331,9 @@ mod tests {
 
     #[test]
     fn default_is_one_local_store_and_disabled_local_with_nothing_else_is_an_error() {
-        let stores = stores(&StorageConfig::default(), &no_env).expect("default");
-        assert_eq!(stores.len(), 1);
-        assert_eq!(stores[0].kind(), "local");
+        let resolved = stores(&StorageConfig::default(), &no_env).expect("default");
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].kind(), "local");
         let config = StorageConfig {
             local: Some(LocalStoreConfig {
                 path: None,

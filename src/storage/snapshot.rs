@@ -8,7 +8,7 @@ use futures::stream::{self, StreamExt as _};
 use serde::Serialize;
 
 use super::azure::{AzureStore, container_client, list_container};
-use super::errors::azure_error;
+use super::errors::{azure_error, describe};
 
 /// The outcome of [`AzureStore::snapshot_blobs`].
 #[derive(Debug, Clone, Default, Serialize)]
@@ -45,7 +45,7 @@ impl AzureStore {
         let label = self.label();
         let items = list_container(&client, prefix, false).await.map_err(|err| {
             azure_error(
-                err,
+                &err,
                 &label,
                 &settings.auth,
                 &format!("{container_name}/{prefix}"),
@@ -62,9 +62,9 @@ impl AzureStore {
                         Ok(response) => match response.snapshot() {
                             Ok(Some(snapshot)) => Ok(snapshot),
                             Ok(None) => Err("the service returned no snapshot timestamp".to_string()),
-                            Err(err) => Err(err.to_string()),
+                            Err(err) => Err(describe(&err)),
                         },
-                        Err(err) => Err(err.to_string()),
+                        Err(err) => Err(describe(&err)),
                     };
                     (name, result)
                 }

@@ -1,8 +1,11 @@
 //! `campctl backup` end to end: real PostgreSQL, real pg_dump, a local store and Azurite.
 
 mod failures;
+mod files;
+mod interop;
 mod round_trip;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -37,10 +40,11 @@ impl BackupEnv {
         let container = azure.then(|| {
             let container = unique_container();
             azurite().create_container(&container);
-            config.push_str(&format!(
+            let _ = write!(
+                config,
                 "\n[storage.azure]\nconnection_string = \"{}\"\ncontainer = \"{container}\"\nprefix = \"pg/\"\n",
                 azurite().connection_string()
-            ));
+            );
             container
         });
         ctx.write_file("campctl.toml", config);

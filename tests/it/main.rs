@@ -4,7 +4,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod archive;
 mod backup;
 mod connection;
 mod services;
 mod stats;
+mod storage;

@@ -267,7 +267,7 @@ pub async fn backup_files(
     let (tx, mut rx) = mpsc::channel::<Bytes>(4);
     let (root_name, skip) = (name.clone(), args.skip_unreadable);
     let source_for_thread = source.clone();
-    let archiver = tokio::task::spawn_blocking(move || archive(&source_for_thread, &root_name, skip, tx));
+    let tar_task = tokio::task::spawn_blocking(move || archive(&source_for_thread, &root_name, skip, tx));
     let progress = Progress::start(printer.progress, "files backup");
     let mut failure = None;
     while let Some(chunk) = rx.recv().await {
@@ -284,8 +284,8 @@ pub async fn backup_files(
     }
     drop(rx);
     progress.finish();
-    let archived = archiver.await.context("the archiving task failed")?;
-    let archived = match (failure, archived) {
+    let outcome = tar_task.await.context("the archiving task failed")?;
+    let archived = match (failure, outcome) {
         (Some(err), _) | (None, Err(err)) => {
             for upload in uploads {
                 upload.abort().await;
@@ -293,7 +293,7 @@ pub async fn backup_files(
             release(locks).await;
             return Err(err);
         }
-        (None, Ok(archived)) => archived,
+        (None, Ok(done)) => done,
     };
     if !archived.unreadable.is_empty() && !args.skip_unreadable {
         for upload in uploads {

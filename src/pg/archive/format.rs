@@ -25,7 +25,10 @@ pub(super) const BLK_DATA: u8 = 1;
 pub(super) const BLK_BLOBS: u8 = 3;
 /// `archCustom` of `ArchiveFormat` in `pg_backup.h`.
 const FORMAT_CUSTOM: u8 = 1;
-/// `archDirectory`: the `toc.dat` of a directory-format archive has the same header.
+/// `archTar`: the `toc.dat` of a tar-format archive, and of a directory-format one (`pg_backup_directory.c` writes
+/// "'tar' in the format field of the toc.dat file"), starts with the same header.
+const FORMAT_TAR: u8 = 3;
+/// `archDirectory`, which no archive records, but which names the same thing.
 const FORMAT_DIRECTORY: u8 = 5;
 /// `K_OFFSET_NO_DATA` (`pg_backup_archiver.h`): the entry has no data block. `K_OFFSET_POS_NOT_SET` (1, written when
 /// pg_dump's output cannot seek, e.g. a pipe) and `K_OFFSET_POS_SET` (2) both announce a block.
@@ -122,13 +125,19 @@ pub(super) enum ParseError {
     NotAnArchive,
     /// A version outside 1.12 to 1.16.
     UnsupportedVersion(String),
-    /// A valid header of another archive format (the `toc.dat` of a directory-format archive).
-    WrongFormat(u8),
+    /// A valid header of another archive format (the `toc.dat` of a directory- or tar-format archive).
+    WrongFormat,
 }
 
 /// Decodes a `WriteInt` integer: a sign byte (non-zero means negative) and `bytes.len() - 1` little-endian magnitude
 /// bytes. `None` if the magnitude does not fit an `i64`.
+#[inline]
 pub(super) fn decode_int(bytes: &[u8]) -> Option<i64> {
+    // The common case: 4-byte integers, as every real pg_dump writes them.
+    if let &[sign, a, b, c, d] = bytes {
+        let value = i64::from(u32::from_le_bytes([a, b, c, d]));
+        return Some(if sign == 0 { value } else { -value });
+    }
     let (&sign, magnitude) = bytes.split_first()?;
     let mut value: u64 = 0;
     for (index, &byte) in magnitude.iter().enumerate() {
@@ -246,7 +255,7 @@ pub(super) fn parse_header(data: &[u8]) -> Result<(Header, usize), ParseError> {
     let position = cursor.position;
     match cursor.byte()? {
         FORMAT_CUSTOM => {}
-        FORMAT_DIRECTORY => return Err(ParseError::WrongFormat(FORMAT_DIRECTORY)),
+        FORMAT_TAR | FORMAT_DIRECTORY => return Err(ParseError::WrongFormat),
         other => {
             return Err(malformed(
                 format!("the header gives an unknown archive format {other}"),

@@ -4,10 +4,9 @@
 //! (kept until the item can be parsed whole), or of an integer split between two pushes, and where it is in the
 //! current block. Chunk payloads, almost all of the bytes, are never copied: they are counted in place.
 
-use std::collections::HashMap;
-
 use super::data::DataStream;
-use super::format::{self, BLK_BLOBS, BLK_DATA, Cursor, Header, ParseError, TocEntry};
+use super::format::{self, BLK_BLOBS, BLK_DATA, TocEntry};
+use super::head::{Head, HeadParser};
 use super::{ArchiveError, ArchiveSummary, RowCounting, ScanOptions, TableData};
 
 /// Room for the longest fixed-size item: a block header (type byte, then an integer of at most 1 + 8 bytes).
@@ -18,26 +17,21 @@ const SCRATCH: usize = 64 * 1024;
 /// Where the scanner is in the archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    Header,
-    TocCount,
-    Toc {
-        remaining: u64,
-    },
+    /// In the header or the table of contents (see [`HeadParser`]).
+    Head,
     /// At a block boundary: a block header follows, or the end of the archive.
     BlockHeader,
     /// In a block (or a large object): a chunk length follows; zero ends the data.
     ChunkLength,
     /// In a chunk: this many payload bytes follow.
-    Payload {
-        remaining: u64,
-    },
+    Payload { remaining: u64 },
     /// In a `BLOBS` block: a large object's OID follows; zero ends the block.
     LargeObjectOid,
 }
 
 /// The block being read.
 struct Block {
-    /// Index into `ArchiveScanner::data_entries`.
+    /// Index into `Head::data_entries`.
     entry: usize,
     /// The current table data, or the current large object's data.
     stream: DataStream,
@@ -51,20 +45,15 @@ pub struct ArchiveScanner {
     offset: u64,
     /// Bytes pushed so far.
     received: u64,
-    /// Header and TOC bytes not parsed yet, and how long they must be before parsing is worth retrying.
-    head: Vec<u8>,
-    head_need: usize,
     /// The start of a fixed-size item split across pushes.
     pending: [u8; PENDING],
     pending_len: usize,
-    header: Option<Header>,
+    /// Parses the header and TOC; `None` once they are complete and in `head`.
+    parser: Option<HeadParser>,
+    head: Option<Head>,
     /// Bytes of an integer: the sign byte and the header's integer size.
     int_width: usize,
-    toc_entries: usize,
-    /// The TOC entries that announce data, in TOC order, and their indexes by dump ID.
-    data_entries: Vec<TocEntry>,
-    by_dump_id: HashMap<i64, usize>,
-    /// The index in `data_entries` whose block comes next.
+    /// The index in `Head::data_entries` whose block comes next.
     next_entry: usize,
     block: Option<Block>,
     tables: Vec<TableData>,
@@ -79,18 +68,14 @@ impl ArchiveScanner {
     pub fn new(options: ScanOptions) -> Self {
         Self {
             options,
-            state: State::Header,
+            state: State::Head,
             offset: 0,
             received: 0,
-            head: Vec::new(),
-            head_need: 0,
             pending: [0; PENDING],
             pending_len: 0,
-            header: None,
+            parser: Some(HeadParser::new()),
+            head: None,
             int_width: 0,
-            toc_entries: 0,
-            data_entries: Vec::new(),
-            by_dump_id: HashMap::new(),
             next_entry: 0,
             block: None,
             tables: Vec::new(),
@@ -128,32 +113,25 @@ impl ArchiveScanner {
         if let Some(error) = self.failed.take() {
             return Err(error);
         }
-        let what = match self.state {
-            State::Header if self.received == 0 => "before its header (the stream is empty)".to_owned(),
-            State::Header => "inside its header".to_owned(),
-            State::TocCount | State::Toc { .. } => format!(
-                "inside its table of contents, after {} {}",
-                self.toc_entries,
-                if self.toc_entries == 1 { "entry" } else { "entries" }
-            ),
-            State::BlockHeader if self.pending_len > 0 => format!(
-                "inside the block header of {}",
-                self.data_entries
-                    .get(self.next_entry)
-                    .map_or_else(|| "a data block".to_owned(), describe)
-            ),
-            State::BlockHeader => match self.data_entries.get(self.next_entry) {
-                Some(entry) => format!(
-                    "before the data of {} ({} of {} data blocks missing)",
-                    describe(entry),
-                    self.data_entries.len() - self.next_entry,
-                    self.data_entries.len()
-                ),
-                None => return Ok(self.summary()),
-            },
-            State::ChunkLength | State::Payload { .. } | State::LargeObjectOid => {
-                format!("inside the data of {}", self.current_description())
+        let what = match (&self.parser, &self.head) {
+            (Some(parser), _) => parser.truncation(self.received),
+            (None, Some(head)) if self.state == State::BlockHeader => {
+                let next = head.data_entries.get(self.next_entry);
+                match next {
+                    _ if self.pending_len > 0 => format!(
+                        "inside the block header of {}",
+                        next.map_or_else(|| "a data block".to_owned(), describe)
+                    ),
+                    Some(entry) => format!(
+                        "before the data of {} ({} of {} data blocks missing)",
+                        describe(entry),
+                        head.data_entries.len() - self.next_entry,
+                        head.data_entries.len()
+                    ),
+                    None => return Ok(self.summary()),
+                }
             }
+            _ => format!("inside the data of {}", self.current_description()),
         };
         Err(ArchiveError::Truncated {
             what,
@@ -162,7 +140,9 @@ impl ArchiveScanner {
     }
 
     fn summary(self) -> ArchiveSummary {
-        let header = self.header.expect("a scanner past the TOC has read the header");
+        let Head {
+            header, toc_entries, ..
+        } = self.head.expect("a scanner past the TOC has read it");
         ArchiveSummary {
             version: header.version.to_string(),
             compression: header.compression.to_string(),
@@ -170,7 +150,7 @@ impl ArchiveScanner {
             server_version: header.server_version,
             pg_dump_version: header.pg_dump_version,
             created: header.created,
-            toc_entries: self.toc_entries,
+            toc_entries,
             data_bytes: self.tables.iter().map(|table| table.bytes).sum(),
             tables: self.tables,
             large_objects: self.large_objects,
@@ -198,12 +178,18 @@ impl ArchiveScanner {
                     };
                 }
                 State::ChunkLength | State::LargeObjectOid => {
+                    if self.state == State::ChunkLength && self.pending_len == 0 {
+                        self.whole_chunks(&mut input)?;
+                        if input.is_empty() {
+                            break;
+                        }
+                    }
                     let Some(item) = self.take_fixed(&mut input, self.int_width) else {
                         break;
                     };
                     let at = self.offset;
                     self.offset += self.int_width as u64;
-                    let value = self.decode_int(&item[..self.int_width], at)?;
+                    let value = decode_int(&item[..self.int_width], at)?;
                     if self.state == State::ChunkLength {
                         self.chunk_length(value, at)?;
                     } else {
@@ -217,18 +203,62 @@ impl ArchiveScanner {
                     };
                     let at = self.offset;
                     self.offset += width as u64;
-                    let dump_id = self.decode_int(&item[1..width], at + 1)?;
+                    let dump_id = decode_int(&item[1..width], at + 1)?;
                     self.block_header(item[0], dump_id, at)?;
                 }
-                State::Header | State::TocCount | State::Toc { .. } => {
-                    self.head.extend_from_slice(input);
-                    input = &[];
-                    if let Some(rest) = self.parse_head()? {
-                        return self.feed(&rest);
-                    }
+                State::Head => {
+                    let parser = self
+                        .parser
+                        .as_mut()
+                        .expect("the parser lives until the TOC is complete");
+                    let Some((head, rest)) = parser.push(input, &mut self.offset)? else {
+                        break;
+                    };
+                    self.int_width = 1 + head.header.int_size;
+                    self.head = Some(head);
+                    self.parser = None;
+                    self.scratch = vec![0; SCRATCH];
+                    self.state = State::BlockHeader;
+                    return self.feed(&rest);
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The fast path, where almost all of the time goes (without compression pg_dump writes each COPY row as a chunk
+    /// of its own): feeds the whole chunks at the start of `input` to the block's stream, with none of the per-item
+    /// state changes. It stops before anything else (a split chunk, the end of the data, an invalid length), which
+    /// the general path then handles.
+    #[inline]
+    fn whole_chunks(&mut self, input: &mut &[u8]) -> Result<(), ArchiveError> {
+        let width = self.int_width;
+        let block = self.block.as_mut().expect("a chunk belongs to a block");
+        let mut rest = *input;
+        let mut outcome = Ok(());
+        while let Some(length) = rest.get(..width).and_then(format::decode_int) {
+            let Some(end) = usize::try_from(length)
+                .ok()
+                .filter(|&length| length > 0)
+                .map(|length| width + length)
+            else {
+                break;
+            };
+            let Some(payload) = rest.get(width..end) else {
+                break;
+            };
+            if let Err(what) = block.stream.feed(payload, &mut self.scratch) {
+                outcome = Err(what);
+                break;
+            }
+            rest = &rest[end..];
+        }
+        let consumed = input.len() - rest.len();
+        if let Err(what) = outcome {
+            return Err(self.malformed_data(&what, self.offset + consumed as u64));
+        }
+        self.offset += consumed as u64;
+        *input = rest;
         Ok(())
     }
 
@@ -252,117 +282,34 @@ impl ArchiveScanner {
         Some(self.pending)
     }
 
-    fn decode_int(&self, bytes: &[u8], at: u64) -> Result<i64, ArchiveError> {
-        format::decode_int(bytes).ok_or_else(|| malformed(format!("an integer of {} bytes overflows", bytes.len()), at))
-    }
-
-    /// Parses as much of the header and TOC as `head` holds. Returns the bytes after the TOC once it is complete.
-    fn parse_head(&mut self) -> Result<Option<Vec<u8>>, ArchiveError> {
-        if self.head.len() < self.head_need {
-            return Ok(None);
-        }
-        let mut position = 0;
-        let outcome = loop {
-            let data = &self.head[position..];
-            let step = match self.state {
-                State::Header => format::parse_header(data).map(|(header, used)| {
-                    self.int_width = 1 + header.int_size;
-                    self.header = Some(header);
-                    self.state = State::TocCount;
-                    used
-                }),
-                State::TocCount => {
-                    let mut cursor = Cursor::new(data, self.int_width - 1);
-                    match cursor.int() {
-                        Ok(count) => match u64::try_from(count) {
-                            Ok(remaining) => {
-                                self.state = State::Toc { remaining };
-                                Ok(cursor.position)
-                            }
-                            Err(_) => Err(ParseError::Malformed {
-                                what: format!("the table of contents claims {count} entries"),
-                                position: 0,
-                            }),
-                        },
-                        Err(error) => Err(error),
-                    }
-                }
-                State::Toc { remaining: 0 } => break Ok(()),
-                State::Toc { remaining } => {
-                    let header = self.header.as_ref().expect("the TOC follows the header");
-                    let mut cursor = Cursor::new(data, header.int_size);
-                    format::parse_toc_entry(&mut cursor, header).and_then(|entry| {
-                        self.toc_entries += 1;
-                        self.state = State::Toc {
-                            remaining: remaining - 1,
-                        };
-                        if entry.has_data {
-                            let index = self.data_entries.len();
-                            if self.by_dump_id.insert(entry.dump_id, index).is_some() {
-                                return Err(ParseError::Malformed {
-                                    what: format!("two TOC entries with data have the ID {}", entry.dump_id),
-                                    position: 0,
-                                });
-                            }
-                            self.data_entries.push(entry);
-                        }
-                        Ok(cursor.position)
-                    })
-                }
-                _ => unreachable!("parse_head runs only before the data blocks"),
-            };
-            match step {
-                Ok(used) => position += used,
-                Err(error) => break Err(error),
-            }
-        };
-        let start = self.offset;
-        self.offset += position as u64;
-        match outcome {
-            Ok(()) => {
-                let rest = self.head.split_off(position);
-                self.head = Vec::new();
-                self.scratch = vec![0; SCRATCH];
-                self.state = State::BlockHeader;
-                Ok(Some(rest))
-            }
-            Err(ParseError::Short(need)) => {
-                self.head.drain(..position);
-                self.head_need = need;
-                Ok(None)
-            }
-            Err(ParseError::Malformed { what, position: at }) => Err(malformed(what, self.offset + at as u64)),
-            Err(ParseError::NotAnArchive) => Err(ArchiveError::NotAnArchive),
-            Err(ParseError::UnsupportedVersion(version)) => Err(ArchiveError::UnsupportedVersion { version }),
-            Err(ParseError::WrongFormat(_)) => Err(ArchiveError::WrongFormat {
-                format: format!("the `toc.dat` of a directory-format archive (its header starts at byte {start})"),
-            }),
-        }
-    }
-
     fn block_header(&mut self, kind: u8, dump_id: i64, at: u64) -> Result<(), ArchiveError> {
         if kind != BLK_DATA && kind != BLK_BLOBS {
             return Err(malformed(format!("a data block has the unknown type {kind}"), at));
         }
-        let Some(&index) = self.by_dump_id.get(&dump_id) else {
+        let head = self.head.as_ref().expect("blocks follow the TOC");
+        let Some(&index) = head.by_dump_id.get(&dump_id) else {
             return Err(malformed(
                 format!("a data block belongs to dump ID {dump_id}, which has no data in the table of contents"),
                 at,
             ));
         };
+        let entry = &head.data_entries[index];
         if index < self.next_entry {
-            let entry = describe(&self.data_entries[index]);
-            return Err(malformed(format!("a second data block holds the data of {entry}"), at));
-        }
-        if index > self.next_entry {
-            let missing = describe(&self.data_entries[self.next_entry]);
-            let found = describe(&self.data_entries[index]);
             return Err(malformed(
-                format!("the data of {missing} is missing: the block there holds the data of {found}"),
+                format!("a second data block holds the data of {}", describe(entry)),
                 at,
             ));
         }
-        let entry = &self.data_entries[index];
+        if index > self.next_entry {
+            let missing = describe(&head.data_entries[self.next_entry]);
+            return Err(malformed(
+                format!(
+                    "the data of {missing} is missing: the block there holds the data of {}",
+                    describe(entry)
+                ),
+                at,
+            ));
+        }
         if (kind == BLK_BLOBS) != (entry.desc == "BLOBS") {
             return Err(malformed(
                 format!(
@@ -373,25 +320,21 @@ impl ArchiveScanner {
             ));
         }
         self.next_entry = index + 1;
-        if kind == BLK_BLOBS {
-            self.block = Some(Block {
-                entry: index,
-                stream: DataStream::skipped(),
-            });
+        let stream = if kind == BLK_BLOBS {
             self.state = State::LargeObjectOid;
-            return Ok(());
-        }
-        let count_rows = entry.copy
-            && entry.desc == "TABLE DATA"
-            && match &self.options.count_rows {
-                RowCounting::None => false,
-                RowCounting::All => true,
-                RowCounting::Listed(tables) => tables.contains(&(entry.namespace.clone(), entry.tag.clone())),
-            };
-        let compression = self.header.as_ref().expect("data follows the header").compression;
-        let stream = DataStream::measured(compression, count_rows).map_err(|what| malformed(what, at))?;
+            DataStream::skipped()
+        } else {
+            let count_rows = entry.copy
+                && entry.desc == "TABLE DATA"
+                && match &self.options.count_rows {
+                    RowCounting::None => false,
+                    RowCounting::All => true,
+                    RowCounting::Listed(tables) => tables.contains(&(entry.namespace.clone(), entry.tag.clone())),
+                };
+            self.state = State::ChunkLength;
+            DataStream::measured(head.header.compression, count_rows).map_err(|what| malformed(what, at))?
+        };
         self.block = Some(Block { entry: index, stream });
-        self.state = State::ChunkLength;
         Ok(())
     }
 
@@ -411,15 +354,15 @@ impl ArchiveScanner {
                 at,
             ));
         }
-        let block = self.block.as_mut().expect("a chunk belongs to a block");
-        let entry = &self.data_entries[block.entry];
+        let head = self.head.as_ref().expect("blocks follow the TOC");
+        let Block { entry: index, stream } = self.block.take().expect("a chunk belongs to a block");
+        let entry = &head.data_entries[index];
         if entry.desc == "BLOBS" {
-            // The end of one large object's data; its OID was counted.
+            // The end of one large object's data (its OID was counted); the block goes on.
+            self.block = Some(Block { entry: index, stream });
             self.state = State::LargeObjectOid;
             return Ok(());
         }
-        let Block { entry: index, stream } = self.block.take().expect("checked above");
-        let entry = &self.data_entries[index];
         let totals = stream
             .finish()
             .map_err(|what| malformed(format!("{what} in the data of {}", describe(entry)), at))?;
@@ -451,15 +394,19 @@ impl ArchiveScanner {
 
     /// The entry whose data is being read, for messages.
     fn current_description(&self) -> String {
-        self.block.as_ref().map_or_else(
-            || "a data block".to_owned(),
-            |block| describe(&self.data_entries[block.entry]),
-        )
+        match (&self.block, &self.head) {
+            (Some(block), Some(head)) => describe(&head.data_entries[block.entry]),
+            _ => "a data block".to_owned(),
+        }
     }
 
     fn malformed_data(&self, what: &str, at: u64) -> ArchiveError {
         malformed(format!("{what} in the data of {}", self.current_description()), at)
     }
+}
+
+fn decode_int(bytes: &[u8], at: u64) -> Result<i64, ArchiveError> {
+    format::decode_int(bytes).ok_or_else(|| malformed(format!("an integer of {} bytes overflows", bytes.len()), at))
 }
 
 fn malformed(what: impl Into<String>, offset: u64) -> ArchiveError {

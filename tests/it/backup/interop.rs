@@ -1,0 +1,49 @@
+//! Interop: what campctl stores in Azure is read by an independent client, Microsoft's Python SDK
+//! (azure-storage-blob, pinned in tests/requirements.txt and installed by scripts/test into .pydeps/).
+
+use super::BackupEnv;
+use crate::common::azurite;
+
+#[test]
+fn the_python_sdk_lists_and_downloads_the_same_bytes_and_metadata() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pydeps = root.join(".pydeps");
+    assert!(
+        pydeps.join("azure/storage/blob").is_dir(),
+        "the Python azure-storage-blob package is missing: run scripts/test (it installs tests/requirements.txt into .pydeps/)"
+    );
+    let env = BackupEnv::with_azure();
+    env.db
+        .execute("CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 5000) g");
+    let report = env.backup(&["--store", "azure"]);
+    let object = format!("pg/{}", report["object"].as_str().expect("object"));
+    let output = std::process::Command::new("python3")
+        .arg(root.join("tests/interop_blob.py"))
+        .args([
+            azurite().connection_string().as_str(),
+            env.container.as_deref().expect("container"),
+            &object,
+        ])
+        .env("PYTHONPATH", &pydeps)
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json from python");
+    assert_eq!(seen["sha256"], report["sha256"], "{seen}");
+    assert_eq!(seen["size"], report["size_bytes"], "{seen}");
+    assert_eq!(seen["metadata"]["campctl_sha256"], report["sha256"], "{seen}");
+    assert_eq!(seen["metadata"]["campctl_database"], env.db.name(), "{seen}");
+    assert!(seen["content_md5"].is_string(), "Content-MD5 is set: {seen}");
+    let listed: Vec<&str> = seen["listed"]
+        .as_array()
+        .expect("listed")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(listed.contains(&object.as_str()), "{listed:?}");
+    assert!(listed.iter().any(|name| name.ends_with(".manifest.json")), "{listed:?}");
+}
