@@ -50,3 +50,27 @@ fn version() {
     ----- stderr -----
     ");
 }
+
+#[test]
+fn help_backup() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "--help"]));
+}
+
+#[test]
+fn help_backup_list() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "list", "--help"]));
+}
+
+#[test]
+fn help_backup_files() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "files", "--help"]));
+}
+
+#[test]
+fn help_backup_snapshot() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "snapshot", "--help"]));
+}

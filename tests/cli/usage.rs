@@ -168,3 +168,29 @@ fn missing_socket_directory() {
         ctx.cmd().env("PGHOST", "/nonexistent/socketdir").args(["stats"])
     );
 }
+
+#[test]
+fn backup_bad_compression() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "--compression", "lz4"]));
+}
+
+#[test]
+fn backup_bad_compression_in_config() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[backup]\ncompression = \"zstd:99\"\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "--dry-run"]));
+}
+
+#[test]
+fn backup_unknown_store() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "--store", "s3", "--dry-run"]));
+}
+
+#[test]
+fn storage_unknown_key() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[storage.azure]\ncontainer = \"c\"\nblocksize = \"8MiB\"\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "list"]));
+}

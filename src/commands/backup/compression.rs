@@ -61,8 +61,10 @@ impl FromStr for Compression {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = || {
-            UserError::usage(format!("Invalid compression `{text}`"))
-                .with_hint("Use zstd[:1-19], gzip[:1-9], pgdump[:1-9] or none, e.g. `zstd:3`")
+            UserError::usage(format!(
+                "Invalid compression `{text}`: use zstd[:1-19], gzip[:1-9], pgdump[:1-9] or none"
+            ))
+            .with_hint("For example `zstd:3` (the default) or `gzip:6`")
         };
         let (name, level) = text.split_once(':').map_or((text, None), |(n, l)| (n, Some(l)));
         let parse_level = |default: u32, max: u32| -> Result<u32, UserError> {
