@@ -191,6 +191,9 @@ fn backup_unknown_store() {
 #[test]
 fn storage_unknown_key() {
     let ctx = TestContext::new();
-    ctx.write_file("campctl.toml", "[storage.azure]\ncontainer = \"c\"\nblocksize = \"8MiB\"\n");
+    ctx.write_file(
+        "campctl.toml",
+        "[storage.azure]\ncontainer = \"c\"\nblocksize = \"8MiB\"\n",
+    );
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "list"]));
 }

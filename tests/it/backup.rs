@@ -3,6 +3,7 @@
 mod failures;
 mod files;
 mod interop;
+mod outages;
 mod round_trip;
 
 use std::fmt::Write as _;
@@ -87,7 +88,7 @@ impl BackupEnv {
     }
 }
 
-fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
+pub fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
