@@ -42,7 +42,7 @@ impl CuttingProxy {
                     outbound.try_clone().expect("clone"),
                 );
                 let (sent, cut, sockets) = (sent.clone(), cut_flag.clone(), sockets_all.clone());
-                std::thread::spawn(move || pipe(up_in, up_out, Some((sent, cut_after, cut, sockets))));
+                std::thread::spawn(move || pipe(up_in, up_out, Some(&(sent, cut_after, cut, sockets))));
                 std::thread::spawn(move || pipe(outbound, inbound, None));
             }
         });
@@ -59,13 +59,13 @@ impl CuttingProxy {
 
 type CutState = (Arc<AtomicU64>, u64, Arc<AtomicBool>, Arc<Mutex<Vec<TcpStream>>>);
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, counter: Option<CutState>) {
-    let mut buffer = [0u8; 64 * 1024];
+fn pipe(mut from: TcpStream, mut to: TcpStream, counter: Option<&CutState>) {
+    let mut buffer = vec![0u8; 64 * 1024];
     while let Ok(n) = from.read(&mut buffer) {
         if n == 0 || to.write_all(&buffer[..n]).is_err() {
             break;
         }
-        if let Some((sent, limit, cut, sockets)) = &counter
+        if let Some((sent, limit, cut, sockets)) = counter
             && sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64 > *limit
         {
             cut.store(true, Ordering::SeqCst);
