@@ -174,3 +174,21 @@ fn ctrl_c_kills_pg_dump_and_commits_nothing() {
     assert!(!alive, "pg_dump must be killed on Ctrl-C");
     assert_nothing_committed(&env);
 }
+
+#[test]
+fn a_wrong_azure_key_exits_12_naming_the_credential() {
+    let env = BackupEnv::with_azure();
+    let config = std::fs::read_to_string(env.ctx.home().join("campctl.toml")).expect("config");
+    let key = crate::common::azurite().key().to_string();
+    let wrong = format!("{}AAAA", &key[..key.len() - 6]) + "==";
+    env.ctx.write_file("campctl.toml", config.replace(&key, &wrong));
+    let output = env.run(&["backup", "--store", "azure"]);
+    assert_exit(&output, 12);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("connection string"),
+        "the credential tried is named: {stderr}"
+    );
+    assert!(!stderr.contains(&wrong), "the key is never printed: {stderr}");
+    assert!(!stderr.contains("sig="), "no SAS signature in errors: {stderr}");
+}

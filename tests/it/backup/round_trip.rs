@@ -181,3 +181,34 @@ fn backup_list_is_newest_first_and_marks_archives_without_manifest() {
     let limited: serde_json::Value = serde_json::from_slice(&limited.stdout).expect("json");
     assert_eq!(limited["backups"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn listed_row_counts_count_only_the_listed_tables() {
+    let env = BackupEnv::local();
+    env.db.execute(
+        "CREATE TABLE counted AS SELECT g FROM generate_series(1, 321) g; \
+         CREATE TABLE skipped AS SELECT g FROM generate_series(1, 50) g;",
+    );
+    let config = std::fs::read_to_string(env.ctx.home().join("campctl.toml")).expect("config");
+    env.ctx.write_file(
+        "campctl.toml",
+        config + "\n[backup]\nrow_count_tables = [\"public.counted\"]\n",
+    );
+    let report = env.backup(&["--row-counts", "listed"]);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.local.join(report["manifest"].as_str().expect("manifest"))).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(manifest["row_counts"], "listed");
+    let rows = |table: &str| {
+        manifest["tables"]
+            .as_array()
+            .expect("tables")
+            .iter()
+            .find(|t| t["table"] == table)
+            .expect("table")["rows"]
+            .clone()
+    };
+    assert_eq!(rows("counted"), 321);
+    assert_eq!(rows("skipped"), serde_json::Value::Null);
+}
