@@ -251,22 +251,25 @@ async fn run_pipeline(
     .context("Failed to wait for pg_dump")?;
     let stderr_tail = stderr_task.await.unwrap_or_default();
 
-    let failure = if let Some(err) = upload_error {
-        Some(err)
-    } else if !status.success() {
-        Some(pg_dump_failed(status, &stderr_tail))
-    } else if let Err(err) = read_result {
-        Some(err.context("Failed to read pg_dump's output"))
-    } else {
-        match processed {
-            Err(err) => Some(err),
-            Ok(processed) => return Ok((uploads, processed)),
-        }
+    // When the scan stops first, pg_dump dies of SIGPIPE: then the scanner's error is the cause worth reporting.
+    let killed_by_sigpipe = {
+        use std::os::unix::process::ExitStatusExt as _;
+        status.signal() == Some(libc::SIGPIPE)
+    };
+    let failure = match (upload_error, processed) {
+        (Some(err), _) => err,
+        (None, Err(err)) if killed_by_sigpipe => err,
+        (None, _) if !status.success() => pg_dump_failed(status, &stderr_tail),
+        (None, Err(err)) => err,
+        (None, Ok(processed)) => match read_result {
+            Err(err) => err.context("Failed to read pg_dump's output"),
+            Ok(()) => return Ok((uploads, processed)),
+        },
     };
     for (_, upload) in uploads {
         upload.abort().await;
     }
-    Err(failure.expect("a failure was found"))
+    Err(failure)
 }
 
 fn pg_dump_failed(status: std::process::ExitStatus, stderr_tail: &[String]) -> anyhow::Error {

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
+use futures::StreamExt as _;
 use serde::Serialize;
 
 use super::manifest::{self, BackupKind};
@@ -109,8 +110,14 @@ pub async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<Vec<Cata
     let objects = store.list("").await?;
     let mut entries = Vec::new();
     let mut described = BTreeSet::new();
-    for object in objects.iter().filter(|o| o.name.ends_with(".manifest.json")) {
-        let bytes = store.get(&object.name).await?;
+    // Manifests are small; read several at once (each is a round trip on Azure), keeping the listing's order.
+    let fetched: Vec<_> = futures::stream::iter(objects.iter().filter(|o| o.name.ends_with(".manifest.json")))
+        .map(|object| async move { (object, store.get(&object.name).await) })
+        .buffered(8)
+        .collect()
+        .await;
+    for (object, bytes) in fetched {
+        let bytes = bytes?;
         let manifest = match manifest::parse(&bytes) {
             Ok(manifest) => manifest,
             Err(err) => {

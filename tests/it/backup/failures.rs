@@ -140,7 +140,7 @@ fn ctrl_c_kills_pg_dump_and_commits_nothing() {
         &env.ctx,
         "slow_pg_dump",
         &format!(
-            "[ \"$1\" = --version ] && exec {real} --version\n{real} \"$@\" | head -c 2000\necho $$ > {pidfile}\nexec sleep 60",
+            "[ \"$1\" = --version ] && exec {real} --version\n{real} \"$@\" | head -c 2000\necho $$ > {pidfile}.tmp && mv {pidfile}.tmp {pidfile}\nexec sleep 60",
             real = real_pg_dump().display(),
             pidfile = env.ctx.home().join("stand-in.pid").display()
         ),
@@ -168,10 +168,16 @@ fn ctrl_c_kills_pg_dump_and_commits_nothing() {
         .trim()
         .parse()
         .expect("pid");
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: probing a pid with signal 0.
-    let alive = unsafe { libc::kill(stand_in, 0) } == 0;
-    assert!(!alive, "pg_dump must be killed on Ctrl-C");
+    // Killed means gone or a zombie (its new parent may not reap it at once).
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{stand_in}/stat"))
+            .is_ok_and(|stat| stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!running(), "pg_dump must be killed on Ctrl-C");
     assert_nothing_committed(&env);
 }
 
