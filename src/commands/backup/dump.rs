@@ -257,10 +257,10 @@ async fn run_pipeline(
         status.signal() == Some(libc::SIGPIPE)
     };
     let failure = match (upload_error, processed) {
-        (Some(err), _) => err,
-        (None, Err(err)) if killed_by_sigpipe => err,
-        (None, _) if !status.success() => pg_dump_failed(status, &stderr_tail),
-        (None, Err(err)) => err,
+        (None, processed) if !status.success() && !(killed_by_sigpipe && processed.is_err()) => {
+            pg_dump_failed(status, &stderr_tail)
+        }
+        (Some(err), _) | (None, Err(err)) => err,
         (None, Ok(processed)) => match read_result {
             Err(err) => err.context("Failed to read pg_dump's output"),
             Ok(()) => return Ok((uploads, processed)),
