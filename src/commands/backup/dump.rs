@@ -256,10 +256,9 @@ async fn run_pipeline(
         use std::os::unix::process::ExitStatusExt as _;
         status.signal() == Some(libc::SIGPIPE)
     };
+    let blame_pg_dump = !(status.success() || killed_by_sigpipe && processed.is_err());
     let failure = match (upload_error, processed) {
-        (None, processed) if !status.success() && !(killed_by_sigpipe && processed.is_err()) => {
-            pg_dump_failed(status, &stderr_tail)
-        }
+        (None, _) if blame_pg_dump => pg_dump_failed(status, &stderr_tail),
         (Some(err), _) | (None, Err(err)) => err,
         (None, Ok(processed)) => match read_result {
             Err(err) => err.context("Failed to read pg_dump's output"),
