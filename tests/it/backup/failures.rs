@@ -20,73 +20,43 @@ fn a_missing_database_exits_10_and_commits_nothing() {
     assert_nothing_committed(&env);
 }
 
-#[test]
-fn pg_dump_failing_commits_nothing() {
+/// Backs up through a stand-in that answers `--version` like the real pg_dump and otherwise runs `script` (`$REAL`
+/// is the real pg_dump); the run must exit 1 with `expected` on stderr and commit nothing.
+fn fails_and_commits_nothing(script: &str, expected: &str) {
     let env = BackupEnv::local();
     env.db
-        .execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
-    let failing = stand_in_pg_dump(
+        .execute("CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
+    let stand_in = stand_in_pg_dump(
         &env.ctx,
-        "failing_pg_dump",
+        "stand_in_pg_dump",
         &format!(
-            "[ \"$1\" = --version ] && exec {real} --version\n{real} \"$@\" | head -c 3000\necho 'pg_dump: error: simulated failure' >&2\nexit 1",
-            real = real_pg_dump().display()
+            "REAL={}\n[ \"$1\" = --version ] && exec \"$REAL\" --version\n{script}",
+            real_pg_dump().display()
         ),
     );
-    let output = env.run(&["backup", "--pg-dump", failing.to_str().expect("path")]);
+    let output = env.run(&["backup", "--pg-dump", stand_in.to_str().expect("path")]);
     assert_exit(&output, 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("pg_dump exited with status 1: pg_dump: error: simulated failure"),
-        "{stderr}"
-    );
+    assert!(stderr.contains(expected), "{stderr}");
     assert_nothing_committed(&env);
+}
+
+#[test]
+fn pg_dump_failing_commits_nothing() {
+    fails_and_commits_nothing(
+        "\"$REAL\" \"$@\" | head -c 3000\necho 'pg_dump: error: simulated failure' >&2\nexit 1",
+        "pg_dump exited with status 1: pg_dump: error: simulated failure",
+    );
 }
 
 #[test]
 fn a_truncated_archive_from_a_pg_dump_that_exits_0_commits_nothing() {
-    let env = BackupEnv::local();
-    env.db
-        .execute("CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
-    let truncating = stand_in_pg_dump(
-        &env.ctx,
-        "truncating_pg_dump",
-        &format!(
-            "[ \"$1\" = --version ] && exec {real} --version\n{real} \"$@\" | head -c 50000\nexit 0",
-            real = real_pg_dump().display()
-        ),
-    );
-    let output = env.run(&["backup", "--pg-dump", truncating.to_str().expect("path")]);
-    assert_exit(&output, 1);
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("not a complete archive"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_nothing_committed(&env);
+    fails_and_commits_nothing("\"$REAL\" \"$@\" | head -c 50000\nexit 0", "not a complete archive");
 }
 
 #[test]
 fn pg_dump_killed_mid_stream_commits_nothing() {
-    let env = BackupEnv::local();
-    env.db
-        .execute("CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
-    let killed = stand_in_pg_dump(
-        &env.ctx,
-        "killed_pg_dump",
-        &format!(
-            "[ \"$1\" = --version ] && exec {real} --version\n{real} \"$@\" | head -c 40000\nkill -KILL $$",
-            real = real_pg_dump().display()
-        ),
-    );
-    let output = env.run(&["backup", "--pg-dump", killed.to_str().expect("path")]);
-    assert_exit(&output, 1);
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("killed by signal 9"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_nothing_committed(&env);
+    fails_and_commits_nothing("\"$REAL\" \"$@\" | head -c 40000\nkill -KILL $$", "killed by signal 9");
 }
 
 #[test]
