@@ -55,7 +55,7 @@ pub struct DumpArgs {
     #[arg(value_name = "DB")]
     pub database: Option<String>,
 
-    /// zstd[:LEVEL] (default zstd:3, multi-threaded), gzip[:LEVEL], pgdump[:LEVEL] (pg_dump's own zlib) or none
+    /// zstd[:LEVEL] (default zstd:1, multi-threaded), gzip[:LEVEL], pgdump[:LEVEL] (pg_dump's own zlib) or none
     #[arg(long, value_name = "ALGORITHM[:LEVEL]")]
     pub compression: Option<Compression>,
 
