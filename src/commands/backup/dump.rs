@@ -6,7 +6,6 @@
 //! (whose blocks in flight are the store's concern).
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -223,7 +222,7 @@ async fn run_pipeline(
     let (compression, threads) = (settings.compression, settings.threads);
     let processor = tokio::task::spawn_blocking(move || process(raw_rx, &out_tx, options, compression, threads));
 
-    let progress = Progress::start(printer.progress && std::io::stderr().is_terminal(), "backup");
+    let progress = Progress::start(printer.progress, "backup");
     let mut upload_error = None;
     while let Some(chunk) = out_rx.recv().await {
         progress.set(chunk.len() as u64);
