@@ -18,6 +18,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
 use tokio::sync::mpsc;
 
 use super::compression::{Compression, Compressor};
+use super::fanout::{Uploads, put_manifest};
 use super::lock;
 use super::manifest::{ArchiveInfo, BackupKind, MANIFEST_VERSION, Manifest, TableEntry};
 use super::progress::Progress;
@@ -26,7 +27,7 @@ use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
 use crate::pg::tools::PgTool;
 use crate::printer::{Cell, Printer, Report, Table};
-use crate::storage::{CommitInfo, Store, Upload};
+use crate::storage::{CommitInfo, Store};
 
 /// Bytes read from pg_dump per chunk.
 const READ_CHUNK: usize = 256 * 1024;
@@ -179,23 +180,16 @@ pub async fn backup_database(settings: DumpSettings, ctx: &Ctx, printer: &Printe
 }
 
 /// Starts pg_dump and streams its output into one upload per store. On any failure every upload is aborted.
-async fn run_pipeline(
-    settings: &DumpSettings,
+async fn run_pipeline<'a>(
+    settings: &'a DumpSettings,
     tool: &PgTool,
     params: &crate::pg::ConnParams,
     object: &str,
     database_size: u64,
     printer: &Printer,
-) -> anyhow::Result<(Vec<(usize, Upload)>, Processed)> {
+) -> anyhow::Result<(Uploads<'a>, Processed)> {
     let expected = settings.expected_size.or(Some(database_size));
-    let mut uploads = Vec::with_capacity(settings.stores.len());
-    for (index, store) in settings.stores.iter().enumerate() {
-        let upload = store
-            .begin_upload(object, expected)
-            .await
-            .with_context(|| format!("Failed to start the upload to {}", store.label()))?;
-        uploads.push((index, upload));
-    }
+    let mut uploads = Uploads::begin(&settings.stores, object, expected).await?;
 
     let mut command = tool.command(params);
     command
@@ -214,7 +208,7 @@ async fn run_pipeline(
     let stderr_task = tokio::spawn(collect_stderr(stderr));
 
     let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(QUEUE);
-    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(QUEUE);
+    let (out_tx, out_rx) = mpsc::channel::<Bytes>(QUEUE);
     let reader = tokio::spawn(read_stdout(stdout, raw_tx));
     let options = ScanOptions {
         count_rows: settings.row_counts.clone(),
@@ -223,20 +217,7 @@ async fn run_pipeline(
     let processor = tokio::task::spawn_blocking(move || process(raw_rx, &out_tx, options, compression, threads));
 
     let progress = Progress::start(printer.progress, "backup");
-    let mut upload_error = None;
-    while let Some(chunk) = out_rx.recv().await {
-        progress.set(chunk.len() as u64);
-        for (index, upload) in &mut uploads {
-            if let Err(err) = upload.write(chunk.clone()).await {
-                upload_error = Some(err.context(format!("Failed to upload to {}", settings.stores[*index].label())));
-                break;
-            }
-        }
-        if upload_error.is_some() {
-            break;
-        }
-    }
-    drop(out_rx);
+    let upload_error = uploads.pump(out_rx, &progress).await;
     progress.finish();
 
     let read_result = reader.await.context("the pg_dump reader task failed")?;
@@ -264,9 +245,7 @@ async fn run_pipeline(
             Ok(()) => return Ok((uploads, processed)),
         },
     };
-    for (_, upload) in uploads {
-        upload.abort().await;
-    }
+    uploads.abort().await;
     Err(failure)
 }
 
@@ -368,8 +347,8 @@ fn process(
     })
 }
 
-struct CommitPlan {
-    uploads: Vec<(usize, Upload)>,
+struct CommitPlan<'a> {
+    uploads: Uploads<'a>,
     processed: Processed,
     base: String,
     object: String,
@@ -380,7 +359,7 @@ struct CommitPlan {
 }
 
 /// Commits the archive to every store, then writes the manifest to each store that has the archive.
-async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan) -> anyhow::Result<ExitStatus> {
+async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan<'_>) -> anyhow::Result<ExitStatus> {
     let processed = &plan.processed;
     let sha256 = hex::encode(processed.sha256);
     let md5 = base64::engine::general_purpose::STANDARD.encode(processed.md5);
@@ -399,18 +378,7 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan) ->
         content_md5: Some(processed.md5),
         content_type: Some("application/octet-stream".into()),
     };
-    let mut committed = Vec::new();
-    let mut failed = Vec::new();
-    for (index, upload) in plan.uploads {
-        let store = &settings.stores[index];
-        match upload.commit(info.clone()).await {
-            Ok(_) => committed.push(index),
-            Err(err) => {
-                tracing::error!("failed to commit `{}` to {}: {err:#}", plan.object, store.label());
-                failed.push(store.label());
-            }
-        }
-    }
+    let (committed, mut failed) = plan.uploads.commit(&plan.object, &info).await;
     if committed.is_empty() {
         anyhow::bail!("The backup could not be committed to any store ({})", failed.join(", "));
     }
@@ -426,7 +394,7 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan) ->
         finished_at,
         duration_seconds: (finished_at - plan.started_at).num_milliseconds() as f64 / 1000.0,
         campctl_version: env!("CARGO_PKG_VERSION").to_string(),
-        host: lock::hostname(),
+        host: crate::storage::hostname(),
         server_version: Some(plan.server_version.clone()),
         pg_dump_version: Some(plan.pg_dump_version.clone()),
         archive: Some(ArchiveInfo {
@@ -458,21 +426,9 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan) ->
         test_restore: None,
     };
     let manifest_bytes = Bytes::from(serde_json::to_vec_pretty(&manifest).context("Failed to encode the manifest")?);
-    let mut stores = Vec::new();
-    for index in committed {
-        let store = &settings.stores[index];
-        let info = CommitInfo {
-            content_type: Some("application/json".into()),
-            ..CommitInfo::default()
-        };
-        match store.put_new(&plan.manifest_object, manifest_bytes.clone(), info).await {
-            Ok(_) => stores.push(store.label()),
-            Err(err) => {
-                tracing::error!("failed to write the manifest to {}: {err:#}", store.label());
-                failed.push(store.label());
-            }
-        }
-    }
+    let (stores, manifest_failed) =
+        put_manifest(&settings.stores, &committed, &plan.manifest_object, manifest_bytes).await;
+    failed.extend(manifest_failed);
     let rows = (settings.row_counts_label != "none").then(|| summary.tables.iter().filter_map(|t| t.rows).sum::<u64>());
     let report = BackupReport {
         name: plan.base,

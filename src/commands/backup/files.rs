@@ -15,6 +15,7 @@ use md5::Digest as _;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::fanout::{Uploads, put_manifest};
 use super::lock;
 use super::manifest::{BackupKind, MANIFEST_VERSION, Manifest};
 use super::progress::Progress;
@@ -251,55 +252,33 @@ pub async fn backup_files(
         return Ok(ExitStatus::Success);
     }
 
-    let holder = lock::holder("files");
-    let mut locks = Vec::new();
-    for store in &stores {
-        locks.push(
-            store
-                .lock(&format!("files-{name}"), &holder, std::time::Duration::ZERO)
-                .await?,
-        );
-    }
-    let mut uploads = Vec::new();
-    for store in &stores {
-        uploads.push(store.begin_upload(&object, None).await?);
-    }
-    let (tx, mut rx) = mpsc::channel::<Bytes>(4);
+    let locks = lock::store_locks(&stores, &format!("files-{name}"), "files", std::time::Instant::now()).await?;
+    let mut uploads = match Uploads::begin(&stores, &object, None).await {
+        Ok(uploads) => uploads,
+        Err(err) => {
+            locks.release().await;
+            return Err(err);
+        }
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(4);
     let (root_name, skip) = (name.clone(), args.skip_unreadable);
     let source_for_thread = source.clone();
     let tar_task = tokio::task::spawn_blocking(move || archive(&source_for_thread, &root_name, skip, tx));
     let progress = Progress::start(printer.progress, "files backup");
-    let mut failure = None;
-    while let Some(chunk) = rx.recv().await {
-        progress.set(chunk.len() as u64);
-        for (upload, store) in uploads.iter_mut().zip(&stores) {
-            if let Err(err) = upload.write(chunk.clone()).await {
-                failure = Some(err.context(format!("Failed to upload to {}", store.label())));
-                break;
-            }
-        }
-        if failure.is_some() {
-            break;
-        }
-    }
-    drop(rx);
+    let failure = uploads.pump(rx, &progress).await;
     progress.finish();
     let outcome = tar_task.await.context("the archiving task failed")?;
     let archived = match (failure, outcome) {
         (Some(err), _) | (None, Err(err)) => {
-            for upload in uploads {
-                upload.abort().await;
-            }
-            release(locks).await;
+            uploads.abort().await;
+            locks.release().await;
             return Err(err);
         }
         (None, Ok(done)) => done,
     };
     if !archived.unreadable.is_empty() && !args.skip_unreadable {
-        for upload in uploads {
-            upload.abort().await;
-        }
-        release(locks).await;
+        uploads.abort().await;
+        locks.release().await;
         return Err(UserError::new(
             ExitStatus::Partial,
             format!(
@@ -320,13 +299,7 @@ pub async fn backup_files(
         content_md5: Some(archived.md5),
         content_type: Some("application/gzip".into()),
     };
-    let mut committed = Vec::new();
-    for (upload, store) in uploads.into_iter().zip(&stores) {
-        match upload.commit(info.clone()).await {
-            Ok(_) => committed.push(store),
-            Err(err) => tracing::error!("failed to commit `{object}` to {}: {err:#}", store.label()),
-        }
-    }
+    let (committed, _) = uploads.commit(&object, &info).await;
     let finished_at = Utc::now();
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
@@ -338,7 +311,7 @@ pub async fn backup_files(
         finished_at,
         duration_seconds: (finished_at - started_at).num_milliseconds() as f64 / 1000.0,
         campctl_version: env!("CARGO_PKG_VERSION").to_string(),
-        host: lock::hostname(),
+        host: crate::storage::hostname(),
         server_version: None,
         pg_dump_version: None,
         archive: None,
@@ -350,22 +323,12 @@ pub async fn backup_files(
         tables: Vec::new(),
         file_count: Some(archived.file_count),
         file_bytes: Some(archived.file_bytes),
-        stores: committed.iter().map(|s| s.label()).collect(),
+        stores: committed.iter().map(|&i| stores[i].label()).collect(),
         test_restore: None,
     };
     let bytes = Bytes::from(serde_json::to_vec_pretty(&manifest)?);
-    let mut written = Vec::new();
-    for store in &committed {
-        let info = CommitInfo {
-            content_type: Some("application/json".into()),
-            ..CommitInfo::default()
-        };
-        match store.put_new(&manifest_object, bytes.clone(), info).await {
-            Ok(_) => written.push(store.label()),
-            Err(err) => tracing::error!("failed to write the manifest to {}: {err:#}", store.label()),
-        }
-    }
-    release(locks).await;
+    let (written, _) = put_manifest(&stores, &committed, &manifest_object, bytes).await;
+    locks.release().await;
     if written.is_empty() {
         anyhow::bail!("The files backup could not be committed to any store");
     }
@@ -386,10 +349,4 @@ pub async fn backup_files(
     } else {
         ExitStatus::Success
     })
-}
-
-async fn release(locks: Vec<crate::storage::LockGuard>) {
-    for guard in locks {
-        let _ = guard.release().await;
-    }
 }

@@ -30,28 +30,6 @@ impl RunLocks {
     }
 }
 
-/// This run, as other runs will see it.
-pub fn holder(command: &str) -> LockHolder {
-    LockHolder {
-        host: hostname(),
-        pid: std::process::id(),
-        started_at: Utc::now(),
-        command: command.to_string(),
-    }
-}
-
-/// The host name, for lock holders and manifests.
-pub fn hostname() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: gethostname writes at most `len` bytes into the buffer we own.
-    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
-    String::from_utf8_lossy(&buffer[..end]).into_owned()
-}
-
 /// Takes the advisory lock `key` on `client` and the lock `backup-<key>` in every store, waiting up to `wait`.
 ///
 /// # Errors
@@ -81,16 +59,22 @@ pub async fn acquire(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let holder = holder(command);
+    store_locks(stores, &format!("{command}-{key}"), command, deadline).await
+}
+
+/// Takes the lock `name` in every store, waiting until `deadline`; on failure releases the ones already taken.
+///
+/// # Errors
+/// [`crate::storage::StoreError::LockHeld`] naming the holder, or a store error.
+pub async fn store_locks(stores: &[Store], name: &str, command: &str, deadline: Instant) -> anyhow::Result<RunLocks> {
+    let holder = LockHolder::current(command);
     let mut store_locks = Vec::with_capacity(stores.len());
     for store in stores {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        match store.lock(&format!("{command}-{key}"), &holder, remaining).await {
+        match store.lock(name, &holder, remaining).await {
             Ok(guard) => store_locks.push(guard),
             Err(err) => {
-                for guard in store_locks {
-                    let _ = guard.release().await;
-                }
+                RunLocks { store_locks }.release().await;
                 return Err(err);
             }
         }

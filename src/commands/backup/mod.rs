@@ -2,6 +2,7 @@
 
 mod compression;
 pub mod dump;
+mod fanout;
 pub mod files;
 pub mod list;
 mod lock;
