@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::commands::backup::BackupArgs;
 use crate::commands::config::ConfigArgs;
+use crate::commands::restore::{RestoreArgs, TestRestoreArgs};
 use crate::commands::stats::StatsArgs;
 use crate::env_vars::EnvVars;
 
@@ -29,6 +30,10 @@ pub struct Cli {
 pub enum Command {
     /// Back up a database (pg_dump → local directory and/or Azure Blob), a directory, or blob snapshots
     Backup(Box<BackupArgs>),
+    /// Restore a backup safely: restore aside, verify against the manifest, then swap
+    Restore(Box<RestoreArgs>),
+    /// Restore a backup into a scratch database, verify it, drop it; JSON / JUnit for CI
+    TestRestore(Box<TestRestoreArgs>),
     /// Database statistics: tables, indexes, connections, queries, vacuum, database, replication, settings
     Stats(Box<StatsArgs>),
     /// Show or check the resolved configuration

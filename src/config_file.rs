@@ -20,6 +20,8 @@ pub struct FileConfig {
     pub stats: StatsConfig,
     pub backup: BackupConfig,
     pub storage: StorageConfig,
+    pub restore: RestoreConfig,
+    pub test_restore: TestRestoreConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -32,6 +34,8 @@ impl FileConfig {
             stats: self.stats,
             backup: self.backup,
             storage: self.storage,
+            restore: self.restore,
+            test_restore: self.test_restore,
         };
         (base, self.profiles)
     }
@@ -46,6 +50,8 @@ pub struct Sections {
     pub stats: StatsConfig,
     pub backup: BackupConfig,
     pub storage: StorageConfig,
+    pub restore: RestoreConfig,
+    pub test_restore: TestRestoreConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.
@@ -106,6 +112,50 @@ pub struct BackupConfig {
     pub wait_lock: Option<HumanDuration>,
     /// Expected size of a dump, to size Azure blocks (default: the database size).
     pub expected_size: Option<ByteSize>,
+}
+
+/// `[restore]`: defaults of `campctl restore` (and of `test-restore` where it has no own key).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RestoreConfig {
+    /// Parallel pg_restore jobs (default 1: stream without a spool file).
+    pub jobs: Option<u32>,
+    /// Where the archive is spooled when `jobs` > 1 (default: the system temp directory).
+    pub spool_dir: Option<PathBuf>,
+    /// Database to connect to for CREATE / ALTER / DROP DATABASE (default `postgres`).
+    pub maintenance_db: Option<String>,
+    /// ANALYZE the restored database before it is swapped in (default true).
+    pub analyze: Option<bool>,
+    /// Pass `--no-owner` to pg_restore (default true, as in the runbook).
+    pub no_owner: Option<bool>,
+    /// Pass `--no-acl` to pg_restore (default true, as in the runbook).
+    pub no_acl: Option<bool>,
+    /// How long the swap waits for the target's sessions to end (default `30s`).
+    pub swap_timeout: Option<HumanDuration>,
+    /// How long to wait for another run's lock on the database (default `0`: exit 11 at once).
+    pub wait_lock: Option<HumanDuration>,
+}
+
+/// `[test_restore]`: defaults of `campctl test-restore`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestRestoreConfig {
+    /// A separate server for the scratch database (URL or key/value string; default: the configured server).
+    pub target_url: Option<String>,
+    /// Parallel pg_restore jobs (default: `[restore] jobs`).
+    pub jobs: Option<u32>,
+    /// SQL checks run in the restored scratch database: `[[test_restore.checks]]`.
+    pub checks: Option<Vec<SqlCheck>>,
+}
+
+/// One user-defined check: the first column of the first row of `sql` must equal `expect`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SqlCheck {
+    pub name: String,
+    pub sql: String,
+    /// `true`/`false`, a number, or a string compared with the value's text.
+    pub expect: toml::Value,
 }
 
 /// `[storage]`: where backups go.
@@ -315,6 +365,21 @@ impl_over!(BackupConfig {
     wait_lock,
     expected_size
 });
+impl_over!(RestoreConfig {
+    jobs,
+    spool_dir,
+    maintenance_db,
+    analyze,
+    no_owner,
+    no_acl,
+    swap_timeout,
+    wait_lock
+});
+impl_over!(TestRestoreConfig {
+    target_url,
+    jobs,
+    checks
+});
 impl_over!(LocalStoreConfig { path, enabled });
 impl_over!(AzureStoreConfig {
     account_url,
@@ -357,6 +422,8 @@ impl Sections {
             stats: self.stats.over(base.stats),
             backup: self.backup.over(base.backup),
             storage: self.storage.over(base.storage),
+            restore: self.restore.over(base.restore),
+            test_restore: self.test_restore.over(base.test_restore),
         }
     }
 }

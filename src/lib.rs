@@ -3,6 +3,7 @@
 //! `main.rs` parses the command line and calls [`run`]; [`run`] resolves settings and dispatches to one command.
 
 pub mod azure;
+pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
@@ -44,6 +45,10 @@ pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow
     let ctx = Ctx { settings };
     match cli.command {
         Command::Backup(args) => Box::pin(commands::backup::backup(*args, &ctx, &printer)).await,
+        Command::Restore(args) => Box::pin(commands::restore::swap::restore(*args, &ctx, &printer)).await,
+        Command::TestRestore(args) => {
+            Box::pin(commands::restore::test_restore::test_restore(*args, &ctx, &printer)).await
+        }
         Command::Stats(args) => Box::pin(commands::stats::stats(*args, &ctx, &printer)).await,
         Command::Config(args) => commands::config::config(args, &ctx, &printer).await,
     }

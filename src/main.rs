@@ -28,11 +28,18 @@ fn main() -> ExitCode {
         .build()
         .expect("a tokio runtime can be built");
     let result = runtime.block_on(async {
-        tokio::select! {
+        let result = tokio::select! {
             biased;
             () = interrupted() => Ok(ExitStatus::Interrupted),
             result = campctl::run(cli, settings, printer) => result,
+        };
+        // Scratch databases and the like, also after an interrupt (the command's children are killed by now);
+        // a second Ctrl-C stops waiting.
+        tokio::select! {
+            () = campctl::cleanup::run_all() => {}
+            () = interrupted() => {}
         }
+        result
     });
     // Do not wait for blocking tasks (e.g. a child's stderr reader) after an interrupt.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));

@@ -300,6 +300,34 @@ impl Printer {
     }
 }
 
+impl Printer {
+    /// Asks before replacing a database: the user types its name (as GitHub does before deleting a repository).
+    /// `--yes` answers for the user; without a terminal, refuses (exit 2).
+    ///
+    /// # Errors
+    /// No terminal and no `--yes`, or the name typed was not `expected`.
+    pub fn confirm_typed(&self, question: &str, expected: &str, yes: bool) -> anyhow::Result<()> {
+        if yes {
+            return Ok(());
+        }
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return Err(
+                UserError::usage(format!("Refusing to continue without confirmation: {question}"))
+                    .with_hint("Run it on a terminal to confirm, or pass `--yes`")
+                    .into(),
+            );
+        }
+        eprint!("{question}\nType the database name `{expected}` to continue: ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim_end_matches(['\r', '\n']) == expected {
+            Ok(())
+        } else {
+            Err(UserError::new(ExitStatus::Usage, "Cancelled: the name typed did not match").into())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,8 @@ pub fn home_dir() -> Option<PathBuf> {
     env(EnvVars::HOME).map(PathBuf::from)
 }
 
-fn os_user() -> Option<String> {
+/// The effective OS user's name (libpq's default user).
+pub fn os_user() -> Option<String> {
     // SAFETY: getpwuid returns a pointer into static storage or null; we copy the name out at once.
     unsafe {
         let entry = libc::getpwuid(libc::geteuid());

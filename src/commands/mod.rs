@@ -2,4 +2,5 @@
 
 pub mod backup;
 pub mod config;
+pub mod restore;
 pub mod stats;

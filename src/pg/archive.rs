@@ -76,6 +76,9 @@ pub struct ArchiveSummary {
     /// The header's creation time, `YYYY-MM-DD HH:MM:SS` in pg_dump's local time zone (the archive has no zone).
     pub created: String,
     pub toc_entries: usize,
+    /// `(schema, table)` of every `TABLE` entry: the tables the archive defines, with or without data (a
+    /// partitioned table has none; its partitions do).
+    pub table_definitions: Vec<(String, String)>,
     /// One per `TABLE DATA` entry, in archive order.
     pub tables: Vec<TableData>,
     /// Large objects in the `BLOBS` blocks.

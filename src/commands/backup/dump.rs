@@ -216,7 +216,7 @@ async fn run_pipeline<'a>(
     let (compression, threads) = (settings.compression, settings.threads);
     let processor = tokio::task::spawn_blocking(move || process(raw_rx, &out_tx, options, compression, threads));
 
-    let progress = Progress::start(printer.progress, "backup");
+    let progress = Progress::start(printer.progress, "backup: stored");
     let upload_error = uploads.pump(out_rx, &progress).await;
     progress.finish();
 

@@ -87,13 +87,13 @@ impl Report for CatalogReport {
     }
 }
 
-fn is_archive(name: &str) -> bool {
+pub(crate) fn is_archive(name: &str) -> bool {
     [".dump", ".dump.zst", ".dump.gz", ".tar.gz"]
         .iter()
         .any(|suffix| name.ends_with(suffix))
 }
 
-fn base_of(name: &str) -> &str {
+pub(crate) fn base_of(name: &str) -> &str {
     for suffix in [".manifest.json", ".dump.zst", ".dump.gz", ".dump", ".tar.gz"] {
         if let Some(base) = name.strip_suffix(suffix) {
             return base;

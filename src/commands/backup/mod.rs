@@ -5,9 +5,9 @@ pub mod dump;
 mod fanout;
 pub mod files;
 pub mod list;
-mod lock;
+pub(crate) mod lock;
 pub mod manifest;
-mod progress;
+pub mod progress;
 pub mod snapshot;
 
 use std::collections::HashSet;

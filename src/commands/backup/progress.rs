@@ -21,15 +21,16 @@ pub struct Progress {
 
 impl Progress {
     /// A spinner on stderr when `interactive`, else periodic `info!` lines labelled `what`.
+    ///
+    /// # Panics
+    /// Never: the template is a constant.
     pub fn start(interactive: bool, what: &'static str) -> Self {
         let bytes = Arc::new(AtomicU64::new(0));
         if interactive {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {msg} {binary_bytes} stored, {binary_bytes_per_sec}, {elapsed}",
-                )
-                .expect("a valid template"),
+                ProgressStyle::with_template("{spinner} {msg} {binary_bytes}, {binary_bytes_per_sec}, {elapsed}")
+                    .expect("a valid template"),
             );
             bar.set_message(what);
             bar.enable_steady_tick(Duration::from_millis(120));
@@ -49,7 +50,7 @@ impl Progress {
                 let done = counter.load(Ordering::Relaxed);
                 let rate = done as f64 / start.elapsed().as_secs_f64().max(0.001);
                 tracing::info!(
-                    "{what}: {} stored, {}/s, {:.0}s elapsed",
+                    "{what} {}, {}/s, {:.0}s elapsed",
                     format_bytes(done as i64),
                     format_bytes(rate as i64),
                     start.elapsed().as_secs_f64()

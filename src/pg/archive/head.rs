@@ -13,6 +13,8 @@ use super::format::{self, Cursor, Header, ParseError, TocEntry};
 pub(super) struct Head {
     pub header: Header,
     pub toc_entries: usize,
+    /// `(schema, table)` of every `TABLE` entry (table definitions, with or without data), in TOC order.
+    pub table_definitions: Vec<(String, String)>,
     /// The TOC entries that announce data, in TOC order (the order of their blocks), and their indexes by dump ID.
     pub data_entries: Vec<TocEntry>,
     pub by_dump_id: HashMap<i64, usize>,
@@ -34,6 +36,7 @@ pub(super) struct HeadParser {
     need: usize,
     header: Option<Header>,
     toc_entries: usize,
+    table_definitions: Vec<(String, String)>,
     data_entries: Vec<TocEntry>,
     by_dump_id: HashMap<i64, usize>,
 }
@@ -46,6 +49,7 @@ impl HeadParser {
             need: 0,
             header: None,
             toc_entries: 0,
+            table_definitions: Vec::new(),
             data_entries: Vec::new(),
             by_dump_id: HashMap::new(),
         }
@@ -75,6 +79,7 @@ impl HeadParser {
                 let head = Head {
                     header: self.header.take().expect("the TOC follows the header"),
                     toc_entries: self.toc_entries,
+                    table_definitions: std::mem::take(&mut self.table_definitions),
                     data_entries: std::mem::take(&mut self.data_entries),
                     by_dump_id: std::mem::take(&mut self.by_dump_id),
                 };
@@ -122,6 +127,10 @@ impl HeadParser {
                 let header = self.header.as_ref().expect("the TOC follows the header");
                 let mut cursor = Cursor::new(data, header.int_size);
                 let entry = format::parse_toc_entry(&mut cursor, header)?;
+                if entry.desc == "TABLE" {
+                    self.table_definitions
+                        .push((entry.namespace.clone(), entry.tag.clone()));
+                }
                 if entry.has_data {
                     let index = self.data_entries.len();
                     if self.by_dump_id.insert(entry.dump_id, index).is_some() {

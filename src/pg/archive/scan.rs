@@ -141,7 +141,10 @@ impl ArchiveScanner {
 
     fn summary(self) -> ArchiveSummary {
         let Head {
-            header, toc_entries, ..
+            header,
+            toc_entries,
+            table_definitions,
+            ..
         } = self.head.expect("a scanner past the TOC has read it");
         ArchiveSummary {
             version: header.version.to_string(),
@@ -151,6 +154,7 @@ impl ArchiveScanner {
             pg_dump_version: header.pg_dump_version,
             created: header.created,
             toc_entries,
+            table_definitions,
             data_bytes: self.tables.iter().map(|table| table.bytes).sum(),
             tables: self.tables,
             large_objects: self.large_objects,

@@ -1,0 +1,443 @@
+//! Download and verify: the stored object streams from its store through SHA-256, then whatever decompression the
+//! backup used (recognised by its magic bytes: zstd, gzip or none), then the archive scanner (which checks that
+//! the bytes form a complete custom-format archive and counts each table's rows), and on to a sink: a spool file,
+//! or `pg_restore`'s stdin.
+//!
+//! The archive's format version is checked against what the chosen `pg_restore` reads as soon as the first bytes
+//! are decompressed ([`Fetch::head`]), before the caller creates any database. When the sink is `pg_restore` itself
+//! (`--jobs 1`), the last chunk is held back until the checksum and the archive's end have been verified, so
+//! `pg_restore` can never finish on a damaged archive; the caller then drops the half-restored copy.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use futures::StreamExt as _;
+use sha2::Digest as _;
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
+use tokio::sync::{mpsc, oneshot};
+
+use super::select::Selected;
+use crate::commands::backup::progress::Progress;
+use crate::exit::{ExitStatus, UserError};
+use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
+
+/// Chunks queued between stages: memory stays near (2 × QUEUE) chunks whatever the backup's size.
+const QUEUE: usize = 8;
+
+/// What a verified download produced.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Hex SHA-256 of the stored object.
+    pub sha256: String,
+    /// Bytes of the stored object.
+    pub stored_bytes: u64,
+    /// Bytes of the decompressed archive.
+    pub archive_bytes: u64,
+    /// `zstd`, `gzip` or `none`: the compression found on the stored object.
+    pub compression: &'static str,
+    /// The archive's contents, with every table's rows counted.
+    pub summary: ArchiveSummary,
+    /// Whether the checksum was compared with a manifest.
+    pub checksum_verified: bool,
+    pub seconds: f64,
+}
+
+/// The archive version in the header: `(major, minor, revision)`.
+pub type ArchiveVersion = (u8, u8, u8);
+
+/// The newest archive format version that pg_restore of this major version reads (`K_VERS_MAX` of its
+/// `pg_backup_archiver.h`): 1.13 up to 11, 1.14 in 12–15, 1.15 in 16, 1.16 from 17.
+pub fn readable_version(pg_restore_major: u32) -> (u8, u8) {
+    match pg_restore_major {
+        0..=11 => (1, 13),
+        12..=15 => (1, 14),
+        16 => (1, 15),
+        _ => (1, 16),
+    }
+}
+
+/// The pg_dump major versions that write an archive version.
+fn writer_of(version: (u8, u8)) -> &'static str {
+    match version {
+        (1, 16..) => "pg_dump 17 or newer",
+        (1, 15) => "pg_dump 16",
+        (1, 14) => "pg_dump 12 to 15",
+        _ => "an older pg_dump",
+    }
+}
+
+/// The error for an archive the chosen pg_restore cannot read (exit 2: install a newer client).
+pub fn unreadable_version(version: &str, readable: (u8, u8), pg_restore: &str, major: u32) -> anyhow::Error {
+    let parsed: Vec<u8> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    let writer = match parsed.as_slice() {
+        [a, b, ..] => writer_of((*a, *b)),
+        _ => "a newer pg_dump",
+    };
+    UserError::usage(format!(
+        "The backup's archive format is version {version}, written by {writer}; `{pg_restore}` (PostgreSQL {major}) \
+         reads versions up to {}.{}. Nothing was changed",
+        readable.0, readable.1
+    ))
+    .with_hint(format!(
+        "Install a newer PostgreSQL client (e.g. `apt-get install postgresql-client-{}`) or pass `--pg-restore PATH`",
+        major.max(16) + 1
+    ))
+    .into()
+}
+
+/// A verification failure: the backup is damaged or is not what its manifest says (exit 1).
+fn mismatch(message: String) -> anyhow::Error {
+    UserError::new(ExitStatus::Failure, message)
+        .with_hint("Nothing was changed. Try an older backup (`campctl backup list`), and check the store's health")
+        .into()
+}
+
+/// A download in progress; see the module documentation.
+pub struct Fetch {
+    out: mpsc::Receiver<Bytes>,
+    head: Option<oneshot::Receiver<ArchiveVersion>>,
+    processor: tokio::task::JoinHandle<anyhow::Result<Fetched>>,
+    downloader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        self.downloader.abort();
+    }
+}
+
+impl Fetch {
+    /// Starts downloading `selected`; `readable` is the newest archive version the chosen pg_restore reads.
+    ///
+    /// # Errors
+    /// The object cannot be opened (not found: exit 10; authentication: exit 12).
+    pub async fn start(selected: &Selected, readable: (u8, u8), progress: Arc<Progress>) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let mut stream = selected.store.download(&selected.object).await?;
+        let (raw_tx, raw_rx) = mpsc::channel::<anyhow::Result<Bytes>>(QUEUE);
+        let (out_tx, out_rx) = mpsc::channel::<Bytes>(QUEUE);
+        let (head_tx, head_rx) = oneshot::channel();
+        let downloader = tokio::spawn(async move {
+            while let Some(item) = stream.next().await {
+                let failed = item.is_err();
+                if let Ok(chunk) = &item {
+                    progress.set(chunk.len() as u64);
+                }
+                if raw_tx.send(item).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let expected = selected.manifest.as_ref().map(|m| (m.sha256.clone(), m.size_bytes));
+        let label = format!("`{}` in {}", selected.object, selected.origin);
+        let processor = tokio::task::spawn_blocking(move || {
+            let mut stage = Stage {
+                out: out_tx,
+                head: Some(head_tx),
+                readable,
+                scanner: ArchiveScanner::new(ScanOptions {
+                    count_rows: RowCounting::All,
+                }),
+                pending_head: Vec::new(),
+                archive_bytes: 0,
+            };
+            process(raw_rx, &mut stage, expected.as_ref(), &label, started)
+        });
+        Ok(Self {
+            out: out_rx,
+            head: Some(head_rx),
+            processor,
+            downloader,
+        })
+    }
+
+    /// Waits until the header has been read and its version found readable.
+    ///
+    /// # Errors
+    /// The download, the decompression or the header failed, or pg_restore cannot read the version.
+    pub async fn head(&mut self) -> anyhow::Result<ArchiveVersion> {
+        let receiver = self.head.take().context("the header was already awaited")?;
+        if let Ok(version) = receiver.await {
+            return Ok(version);
+        }
+        // The processor stopped before it sent the header: its error says why.
+        match (&mut self.processor).await.context("the verification task failed")? {
+            Err(err) => Err(err),
+            Ok(_) => Err(mismatch("The backup holds no archive".into())),
+        }
+    }
+
+    /// Streams the rest into `sink` and returns the verified result. With `hold_back`, the last chunk is written only
+    /// once everything is verified. The sink is shut down (closed) on success only.
+    ///
+    /// # Errors
+    /// A verification failure (exit 1), a download error, or a failed write to the sink.
+    pub async fn finish_into<W: AsyncWrite + Unpin>(
+        mut self,
+        sink: &mut W,
+        hold_back: bool,
+    ) -> anyhow::Result<Fetched> {
+        let mut pending: Option<Bytes> = None;
+        let mut write_error = None;
+        while let Some(chunk) = self.out.recv().await {
+            let to_write = if hold_back { pending.replace(chunk) } else { Some(chunk) };
+            if let Some(chunk) = to_write
+                && let Err(err) = sink.write_all(&chunk).await
+            {
+                write_error = Some(err);
+                break;
+            }
+        }
+        // Stop the processor if the sink failed: it must not wait on a full queue.
+        self.out.close();
+        while self.out.try_recv().is_ok() {}
+        let processed = (&mut self.processor).await.context("the verification task failed")?;
+        if let Some(err) = write_error {
+            // A verification failure explains a sink that gave up (pg_restore reading garbage) better than EPIPE.
+            processed?;
+            return Err(anyhow::Error::new(err).context("Failed to write the archive"));
+        }
+        let fetched = processed?;
+        if let Some(chunk) = pending {
+            sink.write_all(&chunk).await.context("Failed to write the archive")?;
+        }
+        sink.shutdown().await.context("Failed to close the archive stream")?;
+        Ok(fetched)
+    }
+}
+
+/// The blocking stage's state after decompression.
+struct Stage {
+    out: mpsc::Sender<Bytes>,
+    head: Option<oneshot::Sender<ArchiveVersion>>,
+    readable: (u8, u8),
+    scanner: ArchiveScanner,
+    /// Decompressed bytes held until the header's version is known.
+    pending_head: Vec<u8>,
+    archive_bytes: u64,
+}
+
+impl Stage {
+    /// Passes decompressed bytes on: header check first, then the scanner, then the sink.
+    fn push(&mut self, data: Vec<u8>) -> anyhow::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let data = if self.head.is_some() {
+            self.pending_head.extend_from_slice(&data);
+            if self.pending_head.len() < 8 {
+                return Ok(());
+            }
+            let version = check_header(&self.pending_head, self.readable)?;
+            if let Some(head) = self.head.take() {
+                let _ = head.send(version);
+            }
+            std::mem::take(&mut self.pending_head)
+        } else {
+            data
+        };
+        self.archive_bytes += data.len() as u64;
+        self.scanner
+            .push(&data)
+            .map_err(|err| mismatch(format!("The backup is not a valid archive: {err}")))?;
+        // A closed receiver means the sink stopped; the caller reports why.
+        let _ = self.out.blocking_send(Bytes::from(data));
+        Ok(())
+    }
+}
+
+/// Checks `PGDMP` and the version bytes against what pg_restore reads.
+fn check_header(head: &[u8], readable: (u8, u8)) -> anyhow::Result<ArchiveVersion> {
+    if head.starts_with(b"--") || head.starts_with(b"SET ") {
+        return Err(UserError::usage(
+            "The backup is a plain SQL script (pg_dump --format=plain), not a custom-format archive",
+        )
+        .with_hint("Restore it with `psql -f FILE` into an empty database; campctl restores custom-format archives")
+        .into());
+    }
+    if !head.starts_with(b"PGDMP") {
+        return Err(mismatch(
+            "The backup is not a pg_dump custom-format archive: it does not start with `PGDMP` after decompression"
+                .into(),
+        ));
+    }
+    let version = (head[5], head[6], head[7]);
+    if (version.0, version.1) > readable {
+        return Err(UserError::new(
+            ExitStatus::Usage,
+            format!("archive version {}.{}.{}", version.0, version.1, version.2),
+        )
+        .into());
+    }
+    Ok(version)
+}
+
+/// Decompression of the stored object, chosen from its first bytes.
+enum Decoder {
+    Zstd(zstd::stream::write::Decoder<'static, Vec<u8>>),
+    Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
+    Plain,
+}
+
+impl Decoder {
+    fn detect(first: &[u8]) -> std::io::Result<(Self, &'static str)> {
+        Ok(if first.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
+            (Self::Zstd(zstd::stream::write::Decoder::new(Vec::new())?), "zstd")
+        } else if first.starts_with(&[0x1F, 0x8B]) {
+            (Self::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())), "gzip")
+        } else {
+            (Self::Plain, "none")
+        })
+    }
+
+    fn feed(&mut self, input: &[u8]) -> std::io::Result<Vec<u8>> {
+        match self {
+            Self::Zstd(decoder) => {
+                decoder.write_all(input)?;
+                decoder.flush()?;
+                Ok(std::mem::take(decoder.get_mut()))
+            }
+            Self::Gzip(decoder) => {
+                decoder.write_all(input)?;
+                Ok(std::mem::take(decoder.get_mut()))
+            }
+            Self::Plain => Ok(input.to_vec()),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Self::Zstd(mut decoder) => {
+                decoder.flush()?;
+                Ok(decoder.into_inner())
+            }
+            Self::Gzip(decoder) => decoder.finish(),
+            Self::Plain => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The blocking stage: hash, decompress, check, scan. On a decompression or archive error it keeps hashing the
+/// rest of the stored object, so that a damaged object is reported as a checksum mismatch (its real cause).
+fn process(
+    mut raw: mpsc::Receiver<anyhow::Result<Bytes>>,
+    stage: &mut Stage,
+    expected: Option<&(String, u64)>,
+    label: &str,
+    started: Instant,
+) -> anyhow::Result<Fetched> {
+    let mut sha256 = sha2::Sha256::new();
+    let mut stored_bytes = 0u64;
+    let mut decoder: Option<Decoder> = None;
+    let mut compression = "none";
+    let mut failure: Option<anyhow::Error> = None;
+    while let Some(item) = raw.blocking_recv() {
+        let chunk = item.with_context(|| format!("Failed to download {label}"))?;
+        sha256.update(&chunk);
+        stored_bytes += chunk.len() as u64;
+        if failure.is_some() {
+            continue;
+        }
+        if decoder.is_none() {
+            let (new, name) = Decoder::detect(&chunk).context("Failed to start decompression")?;
+            compression = name;
+            decoder = Some(new);
+        }
+        let decoder = decoder.as_mut().expect("set above");
+        let result = decoder
+            .feed(&chunk)
+            .map_err(|err| mismatch(format!("The backup cannot be decompressed ({compression}): {err}")))
+            .and_then(|data| stage.push(data));
+        if let Err(err) = result {
+            if is_version_refusal(&err) || expected.is_none() {
+                return Err(err);
+            }
+            // Stop feeding the sink at once; keep hashing to name the cause.
+            let (closed, _) = mpsc::channel(1);
+            stage.out = closed;
+            failure = Some(err);
+        }
+    }
+    let sha256 = hex::encode(sha256.finalize());
+    if let Some((expected_sha, expected_size)) = expected
+        && (*expected_sha != sha256 || *expected_size != stored_bytes)
+    {
+        let message = if *expected_size == stored_bytes {
+            format!(
+                "Checksum mismatch: {label} has SHA-256 {sha256}, but its manifest records {expected_sha}; the stored \
+                 backup is damaged"
+            )
+        } else {
+            format!(
+                "Size mismatch: {label} has {stored_bytes} bytes, but its manifest records {expected_size}; the stored \
+                 backup is truncated or was replaced"
+            )
+        };
+        let err = mismatch(message);
+        return Err(match failure {
+            Some(cause) => err.context(format!("{cause:#}")),
+            None => err,
+        });
+    }
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    match decoder {
+        Some(decoder) => {
+            let rest = decoder
+                .finish()
+                .map_err(|err| mismatch(format!("The backup's {compression} stream is incomplete: {err}")))?;
+            stage.push(rest)?;
+        }
+        None => return Err(mismatch(format!("{label} is empty"))),
+    }
+    if stage.head.is_some() {
+        // Fewer than 8 bytes in all.
+        check_header(&stage.pending_head, stage.readable)?;
+        return Err(mismatch(format!("{label} is too short to be an archive")));
+    }
+    let scanner = std::mem::replace(&mut stage.scanner, ArchiveScanner::new(ScanOptions::default()));
+    let summary = scanner
+        .finish()
+        .map_err(|err| mismatch(format!("The backup is not a complete archive: {err}")))?;
+    Ok(Fetched {
+        sha256,
+        stored_bytes,
+        archive_bytes: stage.archive_bytes,
+        compression,
+        summary,
+        checksum_verified: expected.is_some(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Whether a fetch failed in the download or its checksum (rather than in decompressing or reading the archive).
+pub fn is_download_failure(err: &anyhow::Error) -> bool {
+    let head = err.to_string();
+    ["Checksum mismatch", "Size mismatch", "Failed to download"]
+        .iter()
+        .any(|prefix| head.starts_with(prefix))
+        || err
+            .chain()
+            .any(|c| c.downcast_ref::<crate::storage::StoreError>().is_some())
+}
+
+/// The header check refuses a version pg_restore cannot read with [`ExitStatus::Usage`]: no need to hash on.
+fn is_version_refusal(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<UserError>()
+        .is_some_and(|e| e.status == ExitStatus::Usage)
+}
+
+/// Turns the header check's bare version refusal into the full message naming pg_restore.
+pub fn explain_version(err: anyhow::Error, pg_restore: &str, major: u32) -> anyhow::Error {
+    match err.downcast_ref::<UserError>() {
+        Some(e) if e.status == ExitStatus::Usage && e.message.starts_with("archive version ") => {
+            let version = e.message.trim_start_matches("archive version ").to_string();
+            unreadable_version(&version, readable_version(major), pg_restore, major)
+        }
+        _ => err,
+    }
+}

@@ -1,0 +1,128 @@
+//! `campctl restore` and `campctl test-restore`: restores that cannot lose the database, and restore tests a CI
+//! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`]), and restore it into a new
+//! database ([`run`]); `restore` then verifies and swaps ([`swap`]), `test-restore` checks and drops
+//! ([`test_restore`]).
+
+pub mod fetch;
+mod junit;
+pub mod run;
+pub mod select;
+pub mod swap;
+pub mod test_restore;
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+pub use swap::RestoreArgs;
+pub use test_restore::TestRestoreArgs;
+
+use crate::exit::{ExitStatus, UserError};
+use crate::pg::tools::PgTool;
+use crate::storage::Store;
+
+/// Options shared by `restore` and `test-restore`: which backup, from where, and how pg_restore runs.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// `latest` (default), a backup name (`<db>_<YYYYMMDD>_<HHMMSS>`), a local path, or a blob URL
+    #[arg(value_name = "BACKUP")]
+    pub backup: Option<String>,
+
+    /// Database whose backups `latest` means [default: the configured database]
+    #[arg(long, value_name = "NAME")]
+    pub db: Option<String>,
+
+    /// Look only in these stores (`local`, `azure`; repeatable) [default: every configured store]
+    #[arg(long = "store", value_name = "STORE")]
+    pub stores: Vec<String>,
+
+    /// Parallel pg_restore jobs; more than 1 spools the archive to a file first [default: 1, streaming]
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
+
+    /// Directory for the spool file of `--jobs` > 1 [default: the system temp directory]
+    #[arg(long, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
+
+    /// Restore ownership (pg_restore without `--no-owner`); the roles must exist on the server
+    #[arg(long)]
+    pub keep_owner: bool,
+
+    /// Restore privileges (pg_restore without `--no-acl`); the roles must exist on the server
+    #[arg(long)]
+    pub keep_acl: bool,
+
+    /// The pg_restore to run [default: the newest in /usr/lib/postgresql/*/bin, else pg_restore on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub pg_restore: Option<PathBuf>,
+}
+
+/// Keeps the stores named in `wanted` (by kind); all of them when `wanted` is empty.
+fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
+    for name in wanted {
+        if !stores.iter().any(|s| s.kind() == name) {
+            return Err(UserError::usage(format!("Store `{name}` is not configured"))
+                .with_hint("Configure it under `[storage.local]` or `[storage.azure]` (docs/storage.md)")
+                .into());
+        }
+    }
+    if !wanted.is_empty() {
+        stores.retain(|s| wanted.iter().any(|w| w == s.kind()));
+    }
+    Ok(stores)
+}
+
+/// The server's major version (`server_version_num` / 10000).
+async fn server_major(client: &tokio_postgres::Client) -> anyhow::Result<u32> {
+    let num: String = client
+        .query_one("SELECT current_setting('server_version_num')", &[])
+        .await?
+        .get(0);
+    Ok(num.parse::<u32>().unwrap_or(0) / 10000)
+}
+
+/// Refuses, before anything is downloaded, an archive version the manifest says pg_restore cannot read.
+fn check_manifest_version(selected: &select::Selected, tool: &PgTool) -> anyhow::Result<()> {
+    let Some(version) = selected
+        .manifest
+        .as_ref()
+        .and_then(|m| m.archive.as_ref())
+        .map(|a| a.version.clone())
+    else {
+        return Ok(());
+    };
+    let parts: Vec<u8> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    let readable = fetch::readable_version(tool.major);
+    if let [major, minor, ..] = parts.as_slice()
+        && (*major, *minor) > readable
+    {
+        return Err(fetch::unreadable_version(
+            &version,
+            readable,
+            &tool.path.display().to_string(),
+            tool.major,
+        ));
+    }
+    Ok(())
+}
+
+/// Warns that a plain archive cannot be verified.
+fn warn_unverified(selected: &select::Selected, printer: &crate::printer::Printer) {
+    if selected.manifest.is_none() {
+        printer.warn(&format!(
+            "`{}` has no campctl manifest: its checksum cannot be verified; rows are compared with what the archive \
+             itself holds",
+            selected.name
+        ));
+    }
+}
+
+/// A SQL string literal (`standard_conforming_strings` is on in every supported server).
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Exit status of a run whose checks failed.
+fn failed_or(ok: bool) -> ExitStatus {
+    if ok { ExitStatus::Success } else { ExitStatus::Failure }
+}

@@ -1,0 +1,543 @@
+//! The shared core of `restore` and `test-restore`: verify the download, create a new database, run `pg_restore`
+//! into it, and compare what arrived with what the backup recorded.
+//!
+//! The new database is registered for cleanup (crate::cleanup) before it is created, so an error or Ctrl-C at any
+//! later point drops it.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use tokio::io::AsyncBufReadExt as _;
+
+use super::fetch::{self, Fetch, Fetched};
+use super::select::Selected;
+use crate::cleanup::{self, Pending};
+use crate::commands::backup::progress::Progress;
+use crate::exit::{ExitStatus, UserError};
+use crate::pg::tools::PgTool;
+use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
+use crate::units::format_bytes;
+
+/// How to run pg_restore.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// Parallel jobs; 1 streams straight into pg_restore, more spool to a file first.
+    pub jobs: u32,
+    /// Directory of the spool file (`--jobs` > 1).
+    pub spool_dir: PathBuf,
+    pub no_owner: bool,
+    pub no_acl: bool,
+    pub progress: bool,
+}
+
+/// The steps of a restore, for reporting which one failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Download and checksum.
+    Download,
+    /// Decompression, format version and completeness of the archive.
+    Archive,
+    /// Creating the database and running pg_restore.
+    PgRestore,
+}
+
+/// A failure and the step it happened in.
+#[derive(Debug)]
+pub struct StepError {
+    pub step: Step,
+    pub error: anyhow::Error,
+}
+
+/// A restored database, still registered for cleanup.
+#[derive(Debug)]
+pub struct Restored {
+    pub fetched: Fetched,
+    /// Download + verification (overlaps the restore when streaming).
+    pub fetch_seconds: f64,
+    /// From the start of pg_restore to its successful exit.
+    pub restore_seconds: f64,
+    /// Drops the database unless disarmed.
+    pub cleanup: Pending,
+}
+
+/// `<db><tag><YYYYMMDD_HHMMSS>`, shortened so it fits PostgreSQL's 63-byte identifiers.
+pub fn derived_name(database: &str, tag: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    let suffix = format!("{tag}{}", now.format("%Y%m%d_%H%M%S"));
+    let mut base = database.to_string();
+    while base.len() + suffix.len() > 63 {
+        base.pop();
+    }
+    format!("{base}{suffix}")
+}
+
+/// Whether a database exists.
+///
+/// # Errors
+/// The query failed.
+pub async fn database_exists(client: &tokio_postgres::Client, name: &str) -> anyhow::Result<bool> {
+    Ok(client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some())
+}
+
+/// Verifies the download and restores it into the new database `database` (created here with `create_options`,
+/// e.g. `TEMPLATE template0`) on the server of `server` (connected to a maintenance database).
+///
+/// # Errors
+/// The step that failed and why; the new database is dropped before this returns.
+pub async fn restore_into(
+    selected: &Selected,
+    tool: &PgTool,
+    server: &ConnParams,
+    database: &str,
+    create_options: &str,
+    options: &RestoreOptions,
+) -> Result<Restored, StepError> {
+    let readable = fetch::readable_version(tool.major);
+    let fail = |step| move |error| StepError { step, error };
+    let progress = Arc::new(Progress::start(options.progress, "restore: downloaded"));
+    let mut download = Fetch::start(selected, readable, progress.clone())
+        .await
+        .map_err(fail(Step::Download))?;
+    let tool_name = tool.path.display().to_string();
+    if let Err(error) = download.head().await {
+        let step = if fetch::is_download_failure(&error) {
+            Step::Download
+        } else {
+            Step::Archive
+        };
+        return Err(StepError {
+            step,
+            error: fetch::explain_version(error, &tool_name, tool.major),
+        });
+    }
+    let started = Instant::now();
+    if options.jobs <= 1 {
+        let cleanup = create_database(server, database, create_options)
+            .await
+            .map_err(fail(Step::PgRestore))?;
+        let outcome = stream_restore(download, tool, server, database, options).await;
+        progress.finish();
+        return finish(outcome, cleanup, started).await;
+    }
+
+    // Spool: verify everything before any database exists.
+    let spool = spool_file(&options.spool_dir, selected).map_err(fail(Step::Download))?;
+    let mut file = tokio::fs::File::from_std(
+        spool
+            .reopen()
+            .context("Failed to open the spool file")
+            .map_err(fail(Step::Download))?,
+    );
+    let fetched = download.finish_into(&mut file, false).await.map_err(|error| StepError {
+        step: if fetch::is_download_failure(&error) {
+            Step::Download
+        } else {
+            Step::Archive
+        },
+        error,
+    });
+    progress.finish();
+    let fetched = fetched?;
+    drop(file);
+    let fetch_seconds = fetched.seconds;
+    tracing::info!(
+        "verified {} ({} archive) in {:.1}s; restoring with {} jobs",
+        selected.name,
+        format_bytes(fetched.archive_bytes as i64),
+        fetch_seconds,
+        options.jobs
+    );
+    let cleanup = create_database(server, database, create_options)
+        .await
+        .map_err(fail(Step::PgRestore))?;
+    let restore_started = Instant::now();
+    let outcome = run_pg_restore(tool, server, database, options, Some(spool.path()))
+        .await
+        .map(|()| fetched);
+    drop(spool);
+    finish(outcome, cleanup, restore_started).await
+}
+
+async fn finish(
+    outcome: Result<Fetched, StepError>,
+    cleanup: Pending,
+    started: Instant,
+) -> Result<Restored, StepError> {
+    match outcome {
+        Ok(fetched) => Ok(Restored {
+            fetch_seconds: fetched.seconds,
+            restore_seconds: started.elapsed().as_secs_f64(),
+            fetched,
+            cleanup,
+        }),
+        Err(failure) => {
+            if let Err(err) = cleanup.run_now().await {
+                tracing::error!("failed to drop the half-restored database: {err:#}");
+            }
+            Err(failure)
+        }
+    }
+}
+
+/// A temp file in `dir` after checking that the archive fits.
+fn spool_file(dir: &Path, selected: &Selected) -> anyhow::Result<tempfile::NamedTempFile> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("Failed to create the spool directory `{}`", dir.display()))?;
+    if let Some(manifest) = &selected.manifest {
+        let inner_compressed = manifest.compression == "none" || manifest.compression.starts_with("pgdump");
+        let archive = manifest.archive.as_ref().map_or(0, |a| a.data_bytes);
+        let needed = if inner_compressed {
+            manifest.size_bytes
+        } else {
+            manifest.size_bytes.max(archive)
+        } + (64 << 20);
+        let free = free_space(dir)?;
+        if free < needed {
+            return Err(UserError::usage(format!(
+                "The spool directory `{}` has {} free, but the archive needs about {}",
+                dir.display(),
+                format_bytes(free as i64),
+                format_bytes(needed as i64)
+            ))
+            .with_hint("Pass `--spool-dir DIR` on a larger disk, or `--jobs 1` to stream without a spool file")
+            .into());
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(".campctl-restore-")
+        .suffix(".dump")
+        .tempfile_in(dir)
+        .with_context(|| format!("Failed to create a spool file in `{}`", dir.display()))
+}
+
+fn free_space(dir: &Path) -> anyhow::Result<u64> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).context("a path without NUL")?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `stat` is a valid out-pointer.
+    if unsafe { libc::statvfs(path.as_ptr(), &raw mut stat) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("Failed to stat `{}`", dir.display()));
+    }
+    Ok(stat.f_bavail * stat.f_frsize)
+}
+
+async fn create_database(server: &ConnParams, database: &str, create_options: &str) -> anyhow::Result<Pending> {
+    let client = pg::connect(server, SessionOptions::default()).await?;
+    let cleanup = cleanup::register(cleanup::Action::DropDatabase {
+        params: server.clone(),
+        name: database.to_string(),
+    });
+    let sql = format!("CREATE DATABASE {} {create_options}", quote_ident(database));
+    if let Err(err) = client.batch_execute(&sql).await {
+        // It was not created: nothing to drop (and it may be someone else's database of that name).
+        cleanup.disarm();
+        return Err(anyhow::Error::new(err).context(format!("Failed to create database `{database}`")));
+    }
+    tracing::info!("created database `{database}`");
+    Ok(cleanup)
+}
+
+/// `--jobs 1`: the download streams into pg_restore's stdin; both must succeed.
+async fn stream_restore(
+    download: Fetch,
+    tool: &PgTool,
+    server: &ConnParams,
+    database: &str,
+    options: &RestoreOptions,
+) -> Result<Fetched, StepError> {
+    let mut child = pg_restore_command(tool, server, database, options, None)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("Failed to start `{}`", tool.path.display()))
+        .map_err(|error| StepError {
+            step: Step::PgRestore,
+            error,
+        })?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let stderr_task = tokio::spawn(collect_stderr(stderr));
+    let fed = download.finish_into(&mut stdin, true).await;
+    drop(stdin);
+    if let Err(error) = fed {
+        let own_failure = fetch::is_download_failure(&error) || is_verification(&error);
+        let _ = child.start_kill();
+        let status = child.wait().await;
+        let tail = stderr_task.await.unwrap_or_default();
+        if own_failure {
+            return Err(StepError {
+                step: if fetch::is_download_failure(&error) {
+                    Step::Download
+                } else {
+                    Step::Archive
+                },
+                error,
+            });
+        }
+        // pg_restore stopped reading: its own error is the cause.
+        return Err(StepError {
+            step: Step::PgRestore,
+            error: match status {
+                Ok(status) if !status.success() => pg_restore_failed(status, &tail),
+                _ => error,
+            },
+        });
+    }
+    let status = child.wait().await.context("Failed to wait for pg_restore");
+    let tail = stderr_task.await.unwrap_or_default();
+    match status {
+        Ok(status) if status.success() => Ok(fed.expect("checked above")),
+        Ok(status) => Err(StepError {
+            step: Step::PgRestore,
+            error: pg_restore_failed(status, &tail),
+        }),
+        Err(error) => Err(StepError {
+            step: Step::PgRestore,
+            error,
+        }),
+    }
+}
+
+fn is_verification(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<UserError>()
+            .is_some_and(|e| e.status == ExitStatus::Failure)
+    })
+}
+
+async fn run_pg_restore(
+    tool: &PgTool,
+    server: &ConnParams,
+    database: &str,
+    options: &RestoreOptions,
+    file: Option<&Path>,
+) -> Result<(), StepError> {
+    let fail = |error| StepError {
+        step: Step::PgRestore,
+        error,
+    };
+    let mut child = pg_restore_command(tool, server, database, options, file)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("Failed to start `{}`", tool.path.display()))
+        .map_err(fail)?;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let tail = collect_stderr(stderr).await;
+    let status = child
+        .wait()
+        .await
+        .context("Failed to wait for pg_restore")
+        .map_err(fail)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(fail(pg_restore_failed(status, &tail)))
+    }
+}
+
+fn pg_restore_command(
+    tool: &PgTool,
+    server: &ConnParams,
+    database: &str,
+    options: &RestoreOptions,
+    file: Option<&Path>,
+) -> tokio::process::Command {
+    let mut command = tool.command(&server.with_dbname(database));
+    // `--dbname=NAME` would be parsed as a connection string if NAME held `=`; `dbname='…'` is always literal.
+    command.arg("--exit-on-error").arg("--no-password").arg("--verbose");
+    if options.no_owner {
+        command.arg("--no-owner");
+    }
+    if options.no_acl {
+        command.arg("--no-acl");
+    }
+    if options.jobs > 1 {
+        command.arg(format!("--jobs={}", options.jobs));
+    }
+    command.arg(format!("--dbname={}", conninfo_dbname(database)));
+    if let Some(file) = file {
+        command.arg(file);
+    }
+    command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    tracing::info!("running `{}` into `{database}`", tool.path.display());
+    command
+}
+
+/// `dbname='…'` with libpq's quoting, so any database name is taken literally.
+fn conninfo_dbname(database: &str) -> String {
+    format!("dbname='{}'", database.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn pg_restore_failed(status: std::process::ExitStatus, tail: &[String]) -> anyhow::Error {
+    use std::os::unix::process::ExitStatusExt as _;
+    let how = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        (None, None) => "failed".to_string(),
+    };
+    let detail: Vec<&str> = tail
+        .iter()
+        .filter(|l| l.contains("error") || l.contains("ERROR") || l.contains("DETAIL"))
+        .map(String::as_str)
+        .collect();
+    let message = if detail.is_empty() {
+        format!("pg_restore {how}")
+    } else {
+        format!("pg_restore {how}: {}", detail.join(" "))
+    };
+    UserError::new(ExitStatus::Failure, message)
+        .with_hint(
+            "The half-restored copy was dropped and nothing else was changed. A missing role or extension on this \
+             server is the usual cause: create it, or keep the default `--no-owner --no-acl`",
+        )
+        .into()
+}
+
+/// Logs pg_restore's stderr (`--verbose` lines at debug) and keeps the last lines for the error message.
+async fn collect_stderr(stderr: tokio::process::ChildStderr) -> Vec<String> {
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let mut tail = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("error") || line.contains("warning") {
+            tracing::warn!(target: "campctl::pg_restore", "{line}");
+        } else {
+            tracing::debug!(target: "campctl::pg_restore", "{line}");
+        }
+        if tail.len() == 40 {
+            tail.remove(0);
+        }
+        tail.push(line);
+    }
+    tail
+}
+
+/// One table's expected and restored rows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableCount {
+    pub schema: String,
+    pub table: String,
+    /// From the manifest (or, without one, from the archive itself); `None` when not counted.
+    pub expected: Option<u64>,
+    /// `None` when the table is missing from the restored database.
+    pub restored: Option<u64>,
+}
+
+impl TableCount {
+    pub fn matches(&self) -> bool {
+        match (self.expected, self.restored) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(expected), Some(restored)) => expected == restored,
+        }
+    }
+
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.table)
+    }
+}
+
+/// What the tables of a restored database hold, against the backup.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub counts: Vec<TableCount>,
+    /// Tables the archive defines (`TABLE` entries).
+    pub expected_tables: usize,
+    /// User tables in the restored database (relkind r or p, outside system and extension-owned ones).
+    pub restored_tables: usize,
+    pub seconds: f64,
+}
+
+impl Comparison {
+    pub fn mismatches(&self) -> Vec<&TableCount> {
+        self.counts.iter().filter(|c| !c.matches()).collect()
+    }
+}
+
+/// Counts every table's rows in the restored database `params` (exactly, `count(*)` of the table alone) and compares
+/// them with the manifest's counts, or the archive's own when there is no manifest.
+///
+/// # Errors
+/// The database cannot be queried.
+pub async fn compare(params: &ConnParams, selected: &Selected, fetched: &Fetched) -> anyhow::Result<Comparison> {
+    let started = Instant::now();
+    let expected: Vec<(String, String, Option<u64>)> = match &selected.manifest {
+        Some(manifest) => manifest
+            .tables
+            .iter()
+            .map(|t| (t.schema.clone(), t.table.clone(), t.rows))
+            .collect(),
+        None => fetched
+            .summary
+            .tables
+            .iter()
+            .map(|t| (t.schema.clone(), t.table.clone(), t.rows))
+            .collect(),
+    };
+    let client = pg::connect(params, SessionOptions::default()).await?;
+    let existing: HashSet<(String, String)> = client
+        .query(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND n.nspname NOT LIKE 'pg\\_toast%'",
+            &[],
+        )
+        .await
+        .context("Failed to list the restored tables")?
+        .into_iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let restored_tables: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND n.nspname NOT LIKE 'pg\\_toast%' \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                               AND d.objid = c.oid AND d.deptype = 'e')",
+            &[],
+        )
+        .await?
+        .get(0);
+    let client = &client;
+    let existing = &existing;
+    // Several counts in flight on one connection (pipelined); the server runs them one after another.
+    let counts: Vec<anyhow::Result<TableCount>> = futures::stream::iter(expected)
+        .map(|(schema, table, rows)| async move {
+            let restored = if existing.contains(&(schema.clone(), table.clone())) {
+                let sql = format!(
+                    "SELECT count(*) FROM ONLY {}.{}",
+                    quote_ident(&schema),
+                    quote_ident(&table)
+                );
+                let count: i64 = client
+                    .query_one(&sql, &[])
+                    .await
+                    .with_context(|| format!("Failed to count the rows of `{schema}.{table}`"))?
+                    .get(0);
+                Some(count as u64)
+            } else {
+                None
+            };
+            Ok(TableCount {
+                schema,
+                table,
+                expected: rows,
+                restored,
+            })
+        })
+        .buffered(4)
+        .collect()
+        .await;
+    Ok(Comparison {
+        counts: counts.into_iter().collect::<anyhow::Result<_>>()?,
+        expected_tables: fetched.summary.table_definitions.len(),
+        restored_tables: restored_tables as usize,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

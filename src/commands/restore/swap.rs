@@ -1,0 +1,573 @@
+//! `campctl restore [BACKUP]`: restore aside, verify, then swap (runbook 2.3.1, made safe).
+//!
+//! The runbook drops the database first and then hopes pg_restore succeeds. campctl verifies the download, restores
+//! into `<db>__restore_<timestamp>`, compares every table's exact row count with the manifest, runs ANALYZE, and
+//! only then swaps: it closes the target to new connections, ends its sessions, and renames the target to
+//! `<db>__pre_restore_<timestamp>` and the new copy into its place in one transaction. The previous database is kept
+//! for `cleanup` (or dropped at once with `--drop-previous`). Any failure before the swap, Ctrl-C included, leaves
+//! the target as it was and drops the half-restored copy.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use clap::Args;
+use serde::Serialize;
+
+use super::run::{self, Comparison, RestoreOptions};
+use super::select::{self, Selected};
+use super::{SourceArgs, check_manifest_version, quote_literal, select_stores, server_major, warn_unverified};
+use crate::Ctx;
+use crate::cleanup;
+use crate::commands::backup::lock;
+use crate::exit::{ExitStatus, UserError};
+use crate::pg::tools::PgTool;
+use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
+use crate::printer::{Cell, Printer, Report, Table};
+use crate::storage::Store;
+
+/// Restore a backup safely: restore aside, verify against the manifest, then swap
+///
+/// Restores into `<db>__restore_<timestamp>`, checks every table's exact row count against the backup's manifest,
+/// runs ANALYZE, then swaps it in: the target's sessions are ended and it is renamed to
+/// `<db>__pre_restore_<timestamp>` (kept until `--drop-previous` or cleanup). Nothing is changed if any step fails.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Restore into this new database instead, with no swap
+    #[arg(long, value_name = "NEWDB")]
+    pub to: Option<String>,
+
+    /// With `--to`: replace an existing non-empty database (it is kept as `<NEWDB>__pre_restore_<timestamp>`)
+    #[arg(long, requires = "to")]
+    pub replace: bool,
+
+    /// Drop the previous database after a successful swap instead of keeping it
+    #[arg(long)]
+    pub drop_previous: bool,
+
+    /// Skip ANALYZE of the restored database
+    #[arg(long)]
+    pub no_analyze: bool,
+
+    /// Wait up to this long for a backup or restore of the same database to finish [default: 0, exit 11]
+    #[arg(long, value_name = "DUR")]
+    pub wait_lock: Option<crate::units::HumanDuration>,
+}
+
+/// What a restore did, step by step.
+#[derive(Debug, Serialize)]
+pub struct RestoreReport {
+    pub backup: String,
+    pub origin: String,
+    pub target: String,
+    /// Where the previous contents are (`null` when the target did not exist or `--drop-previous` dropped it).
+    pub previous_database: Option<String>,
+    pub previous_dropped: bool,
+    /// Whether the checksum was compared with a manifest.
+    pub checksum_verified: bool,
+    pub sha256: String,
+    pub archive_bytes: u64,
+    pub tables: usize,
+    pub rows: u64,
+    pub download_seconds: f64,
+    pub restore_seconds: f64,
+    pub verify_seconds: f64,
+    pub analyze_seconds: Option<f64>,
+    pub swap_seconds: f64,
+    /// Sessions on the target that the swap ended.
+    pub sessions_ended: u64,
+    /// Wall time from the start of the download to the swapped-in database: the measured recovery time.
+    pub recovery_seconds: f64,
+}
+
+impl Report for RestoreReport {
+    fn tables(&self) -> Vec<Table> {
+        let mut table = Table::new(
+            format!("Restored `{}` into `{}`", self.backup, self.target),
+            &["step", "value"],
+        );
+        let mut row = |name: &'static str, value: Cell| table.row(vec![name.into(), value]);
+        row("origin", self.origin.as_str().into());
+        row(
+            "checksum",
+            if self.checksum_verified {
+                Cell::Text(format!("SHA-256 {} matches the manifest", &self.sha256[..12]))
+            } else {
+                "not verified (no manifest)".into()
+            },
+        );
+        row("archive", Cell::Bytes(self.archive_bytes as i64));
+        row(
+            "verified",
+            Cell::Text(format!("{} tables, {} rows match the backup", self.tables, self.rows)),
+        );
+        row("download", Cell::Seconds(self.download_seconds));
+        row("pg_restore", Cell::Seconds(self.restore_seconds));
+        row("row counts", Cell::Seconds(self.verify_seconds));
+        row(
+            "analyze",
+            self.analyze_seconds.map_or(Cell::Text("skipped".into()), Cell::Seconds),
+        );
+        row("swap", Cell::Seconds(self.swap_seconds));
+        row("sessions ended", Cell::Int(self.sessions_ended as i64));
+        row(
+            "previous database",
+            match (&self.previous_database, self.previous_dropped) {
+                (Some(name), false) => Cell::Text(format!("kept as `{name}`")),
+                (Some(name), true) => Cell::Text(format!("`{name}` dropped")),
+                (None, _) => Cell::Text("none (the target did not exist)".into()),
+            },
+        );
+        row("recovery time", Cell::Seconds(self.recovery_seconds));
+        vec![table]
+    }
+}
+
+/// The target as it is before the restore.
+struct TargetInfo {
+    owner: String,
+    create_options: String,
+    empty: bool,
+}
+
+async fn target_info(
+    client: &tokio_postgres::Client,
+    server: &ConnParams,
+    target: &str,
+) -> anyhow::Result<Option<TargetInfo>> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT pg_get_userbyid(datdba)::text, pg_encoding_to_char(encoding)::text, datcollate::text, \
+                    datctype::text, datallowconn \
+             FROM pg_database WHERE datname = $1",
+            &[&target],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let allow: bool = row.get(4);
+    if !allow {
+        return Err(UserError::usage(format!(
+            "Database `{target}` does not allow connections (a previous restore may have stopped during its swap)"
+        ))
+        .with_hint(format!(
+            "Check it, then `ALTER DATABASE {} ALLOW_CONNECTIONS true`",
+            quote_ident(target)
+        ))
+        .into());
+    }
+    let create_options = format!(
+        "TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+        quote_literal(row.get(1)),
+        quote_literal(row.get(2)),
+        quote_literal(row.get(3))
+    );
+    let target_client = pg::connect(&server.with_dbname(target), SessionOptions::default()).await?;
+    let relations: i64 = target_client
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'",
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(Some(TargetInfo {
+        owner: row.get(0),
+        create_options,
+        empty: relations == 0,
+    }))
+}
+
+/// Runs `campctl restore`.
+///
+/// # Errors
+/// Bad input (exit 2), no such backup (10), a lock held (11), authentication (12), a verification mismatch or a
+/// failed pg_restore (1); the target is unchanged in every case.
+pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
+    let config = &ctx.settings.config.sections;
+    let stores = select_stores(Store::from_config(&config.storage)?, &args.source.stores)?;
+    let source_db = args.source.db.clone().unwrap_or_else(|| ctx.settings.db.dbname.clone());
+    let target = args.to.clone().unwrap_or_else(|| source_db.clone());
+    let maintenance = config
+        .restore
+        .maintenance_db
+        .clone()
+        .unwrap_or_else(|| "postgres".into());
+    if target == maintenance {
+        return Err(UserError::usage(format!(
+            "Cannot restore into `{target}`: it is the maintenance database campctl connects to"
+        ))
+        .with_hint("Set `[restore] maintenance_db` to another database, or restore with `--to NEWDB`")
+        .into());
+    }
+    let server = ctx.settings.db.with_dbname(&maintenance);
+    let client = pg::connect(&server, ctx.settings.session).await?;
+    let tool = PgTool::find(
+        "pg_restore",
+        args.source.pg_restore.as_deref(),
+        server_major(&client).await?,
+    )
+    .await?;
+
+    let selected = select::select(args.source.backup.as_deref(), &source_db, &stores).await?;
+    warn_unverified(&selected, printer);
+    check_manifest_version(&selected, &tool)?;
+
+    let existing = target_info(&client, &server, &target).await?;
+    if let (Some(info), Some(_), false) = (&existing, &args.to, args.replace)
+        && !info.empty
+    {
+        return Err(UserError::usage(format!("Database `{target}` exists and is not empty"))
+            .with_hint(
+                "Pass `--replace` to swap it out (it is kept as `<NEWDB>__pre_restore_<timestamp>`), or choose another \
+             name",
+            )
+            .into());
+    }
+    let now = Utc::now();
+    let aside = run::derived_name(&target, "__restore_", now);
+    let previous = existing
+        .as_ref()
+        .map(|_| run::derived_name(&target, "__pre_restore_", now));
+    let options = restore_options(&args.source, config, ctx.settings.progress && printer.progress);
+
+    printer.note(&format!(
+        "Restoring `{}` from {} into `{target}` on {}",
+        selected.name,
+        selected.origin,
+        ctx.settings.db.target()
+    ));
+    if ctx.settings.dry_run {
+        print_plan(
+            printer,
+            &selected,
+            &target,
+            &aside,
+            previous.as_deref(),
+            &options,
+            &args,
+        );
+        return Ok(ExitStatus::Success);
+    }
+    if let (Some(info), Some(previous)) = (&existing, &previous)
+        && !info.empty
+    {
+        printer.confirm_typed(
+            &format!(
+                "This replaces database `{target}` with backup `{}`; its current contents are kept as `{previous}`{}.",
+                selected.name,
+                if args.drop_previous { " and then DROPPED" } else { "" }
+            ),
+            &target,
+            ctx.settings.yes,
+        )?;
+    }
+    let wait = args
+        .wait_lock
+        .or(config.restore.wait_lock)
+        .map_or(Duration::ZERO, |d| d.0);
+    let locks = lock::acquire(&client, &[], &target, "restore", wait).await?;
+
+    let create_options = existing
+        .as_ref()
+        .map_or_else(|| "TEMPLATE template0".to_string(), |i| i.create_options.clone());
+    let restored = run::restore_into(&selected, &tool, &server, &aside, &create_options, &options)
+        .await
+        .map_err(|failure| failure.error)?;
+    let aside_params = server.with_dbname(&aside);
+    let checked = verify_and_analyze(&aside_params, &selected, &restored, !args.no_analyze && analyze(config)).await;
+    let (comparison, analyze_seconds) = match checked {
+        Ok(done) => done,
+        Err(err) => {
+            drop_quietly(restored.cleanup).await;
+            return Err(err);
+        }
+    };
+
+    let swap_started = Instant::now();
+    let swap_timeout = config.restore.swap_timeout.map_or(Duration::from_secs(30), |d| d.0);
+    let swapped = match &previous {
+        Some(previous) => swap(&client, &server, &target, &aside, previous, swap_timeout).await,
+        None => rename(&client, &aside, &target).await.map(|()| 0),
+    };
+    let sessions_ended = match swapped {
+        Ok(ended) => ended,
+        Err(err) => {
+            drop_quietly(restored.cleanup).await;
+            return Err(err.context(format!("The swap failed; `{target}` is unchanged")));
+        }
+    };
+    restored.cleanup.disarm();
+    let swap_seconds = swap_started.elapsed().as_secs_f64();
+    let recovery_seconds = started.elapsed().as_secs_f64();
+    if let Some(info) = &existing {
+        set_owner(&client, &target, &info.owner).await;
+    }
+    let mut previous_dropped = false;
+    if let (Some(previous), true) = (&previous, args.drop_previous) {
+        cleanup::drop_database(&server, previous).await?;
+        previous_dropped = true;
+    }
+    locks.release().await;
+
+    let report = RestoreReport {
+        backup: selected.name.clone(),
+        origin: selected.origin.clone(),
+        target: target.clone(),
+        previous_database: previous,
+        previous_dropped,
+        checksum_verified: restored.fetched.checksum_verified,
+        sha256: restored.fetched.sha256.clone(),
+        archive_bytes: restored.fetched.archive_bytes,
+        tables: comparison.counts.len(),
+        rows: comparison.counts.iter().filter_map(|c| c.restored).sum(),
+        download_seconds: restored.fetch_seconds,
+        restore_seconds: restored.restore_seconds,
+        verify_seconds: comparison.seconds,
+        analyze_seconds,
+        swap_seconds,
+        sessions_ended,
+        recovery_seconds,
+    };
+    printer.report(&report)?;
+    Ok(ExitStatus::Success)
+}
+
+fn analyze(config: &crate::config_file::Sections) -> bool {
+    config.restore.analyze.unwrap_or(true)
+}
+
+/// pg_restore options from flags, then `[restore]`, then defaults.
+pub(super) fn restore_options(
+    source: &SourceArgs,
+    config: &crate::config_file::Sections,
+    progress: bool,
+) -> RestoreOptions {
+    RestoreOptions {
+        jobs: source.jobs.or(config.restore.jobs).unwrap_or(1).max(1),
+        spool_dir: source
+            .spool_dir
+            .clone()
+            .or_else(|| config.restore.spool_dir.clone())
+            .unwrap_or_else(std::env::temp_dir),
+        no_owner: !source.keep_owner && config.restore.no_owner.unwrap_or(true),
+        no_acl: !source.keep_acl && config.restore.no_acl.unwrap_or(true),
+        progress,
+    }
+}
+
+fn print_plan(
+    printer: &Printer,
+    selected: &Selected,
+    target: &str,
+    aside: &str,
+    previous: Option<&str>,
+    options: &RestoreOptions,
+    args: &RestoreArgs,
+) {
+    let mode = if options.jobs > 1 {
+        format!(
+            "spool to `{}`, verify, then pg_restore --jobs={}",
+            options.spool_dir.display(),
+            options.jobs
+        )
+    } else {
+        "stream into pg_restore while verifying".to_string()
+    };
+    printer.note("Dry run: nothing will be changed. The plan:");
+    printer.note(&format!(
+        "  1. download `{}` from {} and verify its {}",
+        selected.object,
+        selected.origin,
+        if selected.manifest.is_some() {
+            "SHA-256 against the manifest"
+        } else {
+            "archive (no manifest)"
+        }
+    ));
+    printer.note(&format!("  2. CREATE DATABASE {}; {mode}", quote_ident(aside)));
+    printer.note("  3. compare every table's exact row count with the backup; ANALYZE");
+    match previous {
+        Some(previous) => {
+            printer.note(&format!(
+                "  4. close `{target}` to new connections, end its sessions, rename it to `{previous}` and `{aside}` to \
+                 `{target}`"
+            ));
+            if args.drop_previous {
+                printer.note(&format!("  5. DROP DATABASE {}", quote_ident(previous)));
+            }
+        }
+        None => printer.note(&format!("  4. rename `{aside}` to `{target}` (it does not exist yet)")),
+    }
+}
+
+/// Compares row counts (exit 1 on a mismatch) and runs ANALYZE.
+async fn verify_and_analyze(
+    params: &ConnParams,
+    selected: &Selected,
+    restored: &run::Restored,
+    analyze: bool,
+) -> anyhow::Result<(Comparison, Option<f64>)> {
+    let comparison = run::compare(params, selected, &restored.fetched).await?;
+    let mismatches = comparison.mismatches();
+    if !mismatches.is_empty() || comparison.restored_tables != comparison.expected_tables {
+        let mut details: Vec<String> = mismatches
+            .iter()
+            .take(5)
+            .map(|c| match c.restored {
+                None => format!("`{}` is missing", c.qualified()),
+                Some(rows) => format!(
+                    "`{}` has {rows} rows, the backup recorded {}",
+                    c.qualified(),
+                    c.expected.unwrap_or_default()
+                ),
+            })
+            .collect();
+        if comparison.restored_tables != comparison.expected_tables {
+            details.push(format!(
+                "{} tables were restored, the archive defines {}",
+                comparison.restored_tables, comparison.expected_tables
+            ));
+        }
+        return Err(UserError::new(
+            ExitStatus::Failure,
+            format!("The restored copy does not match the backup: {}", details.join("; ")),
+        )
+        .with_hint("The target is unchanged and the copy was dropped. `campctl test-restore` reports every table")
+        .into());
+    }
+    let analyze_seconds = if analyze {
+        let started = Instant::now();
+        let client = pg::connect(params, SessionOptions::default()).await?;
+        client.batch_execute("ANALYZE").await.context("ANALYZE failed")?;
+        Some(started.elapsed().as_secs_f64())
+    } else {
+        None
+    };
+    Ok((comparison, analyze_seconds))
+}
+
+async fn drop_quietly(cleanup: cleanup::Pending) {
+    if let Err(err) = cleanup.run_now().await {
+        tracing::error!("failed to drop the restored copy: {err:#}");
+    }
+}
+
+async fn rename(client: &tokio_postgres::Client, from: &str, to: &str) -> anyhow::Result<()> {
+    end_sessions(client, from, Instant::now() + Duration::from_secs(10)).await?;
+    client
+        .batch_execute(&format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote_ident(from),
+            quote_ident(to)
+        ))
+        .await
+        .with_context(|| format!("Failed to rename `{from}` to `{to}`"))
+}
+
+/// Ends every other session on `database` until none is left or `deadline` passes; returns how many were ended.
+async fn end_sessions(client: &tokio_postgres::Client, database: &str, deadline: Instant) -> anyhow::Result<u64> {
+    let mut ended = 0u64;
+    loop {
+        let row = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)), count(*) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&database],
+            )
+            .await
+            .with_context(|| format!("Failed to end the sessions on `{database}`"))?;
+        let (terminated, present): (i64, i64) = (row.get(0), row.get(1));
+        ended += terminated as u64;
+        if present == 0 {
+            return Ok(ended);
+        }
+        if Instant::now() >= deadline {
+            return Err(UserError::new(
+                ExitStatus::Failure,
+                format!("{present} sessions on `{database}` did not end"),
+            )
+            .with_hint(
+                "This role may lack the right to end other roles' sessions (pg_signal_backend); end them by hand, or \
+                 raise `[restore] swap_timeout`",
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Closes `target`, ends its sessions and renames it to `previous` and `aside` to `target` in one transaction.
+async fn swap(
+    client: &tokio_postgres::Client,
+    server: &ConnParams,
+    target: &str,
+    aside: &str,
+    previous: &str,
+    timeout: Duration,
+) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + timeout;
+    // Our own connections to the copy (counting, ANALYZE) may still be closing.
+    end_sessions(client, aside, deadline).await?;
+    let reopen = cleanup::register(cleanup::Action::AllowConnections {
+        params: server.clone(),
+        name: target.to_string(),
+    });
+    let result = async {
+        client
+            .batch_execute(&format!(
+                "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+                quote_ident(target)
+            ))
+            .await
+            .with_context(|| format!("Failed to close `{target}` to new connections"))?;
+        let ended = end_sessions(client, target, deadline).await?;
+        client
+            .batch_execute(&format!(
+                "BEGIN; ALTER DATABASE {t} RENAME TO {p}; ALTER DATABASE {a} RENAME TO {t}; COMMIT",
+                t = quote_ident(target),
+                p = quote_ident(previous),
+                a = quote_ident(aside)
+            ))
+            .await
+            .context("Failed to rename the databases")?;
+        anyhow::Ok(ended)
+    }
+    .await;
+    match result {
+        Ok(ended) => {
+            reopen.disarm();
+            if let Err(err) = client
+                .batch_execute(&format!(
+                    "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+                    quote_ident(previous)
+                ))
+                .await
+            {
+                tracing::warn!("`{previous}` still refuses connections: {err}");
+            }
+            tracing::info!("swapped `{aside}` in as `{target}`; the previous database is `{previous}`");
+            Ok(ended)
+        }
+        Err(err) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            if let Err(reopen_err) = reopen.run_now().await {
+                tracing::error!("`{target}` still refuses connections: {reopen_err:#}");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Gives the swapped-in database the previous one's owner, when that is not us.
+async fn set_owner(client: &tokio_postgres::Client, target: &str, owner: &str) {
+    let sql = format!("ALTER DATABASE {} OWNER TO {}", quote_ident(target), quote_ident(owner));
+    if let Err(err) = client.batch_execute(&sql).await {
+        tracing::warn!("could not give `{target}` back to its owner `{owner}`: {err}");
+    }
+}

@@ -1,0 +1,561 @@
+//! `campctl test-restore [BACKUP]`: restore into a scratch database, compare with what the backup recorded, drop it
+//! (runbook 2.5.1, weekly and in CI). Each check is timed and reported as a table, JSON or JUnit; the result is
+//! written into the backup's manifest so `backup list` shows it as verified.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use serde::Serialize;
+
+use super::run::{self, Comparison, Restored, Step};
+use super::select::{self, Selected};
+use super::{SourceArgs, check_manifest_version, failed_or, select_stores, server_major, warn_unverified};
+use crate::Ctx;
+use crate::commands::backup::manifest::{self, TestRestoreResult};
+use crate::config_file::SqlCheck;
+use crate::exit::ExitStatus;
+use crate::pg::conninfo::ConnSources;
+use crate::pg::tools::PgTool;
+use crate::pg::{self, ConnParams, SessionOptions};
+use crate::printer::{Cell, Printer, Report, Table};
+use crate::storage::{CommitInfo, Store};
+
+/// Restore a backup into a scratch database, verify it against its manifest, drop it
+///
+/// Checks, each timed: download + checksum, archive readable, pg_restore --exit-on-error, table count, every
+/// table's exact row count, and the SQL checks of `[[test_restore.checks]]`. Exit 0 when all pass, 1 when any
+/// fails. The result is recorded in the backup's manifest (`backup list` shows it as verified).
+#[derive(Debug, Args)]
+pub struct TestRestoreArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Restore on this server instead of the configured one (URL or key/value string)
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
+
+    /// Keep the scratch database for inspection (drop it yourself)
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Also write the result as JUnit XML to PATH (one testcase per check)
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
+    /// Do not record the result in the backup's manifest
+    #[arg(long)]
+    pub no_record: bool,
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckOutcome {
+    Pass,
+    Fail,
+    /// Not run because an earlier step failed.
+    Skip,
+}
+
+/// One check of a test-restore.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub outcome: CheckOutcome,
+    pub seconds: f64,
+    pub detail: String,
+}
+
+/// What a test-restore found.
+#[derive(Debug, Serialize)]
+pub struct TestRestoreReport {
+    pub backup: String,
+    pub origin: String,
+    /// The database the backup was taken of.
+    pub database: String,
+    /// `host:port` of the server restored on.
+    pub server: String,
+    pub scratch_database: String,
+    /// Whether the scratch database was kept (`--keep`).
+    pub kept: bool,
+    pub passed: bool,
+    pub started_at: DateTime<Utc>,
+    pub duration_seconds: f64,
+    /// From the start of the download to a restored database: the measured recovery time.
+    pub restore_seconds: Option<f64>,
+    /// The stores whose manifest of this backup now records this result.
+    pub recorded_in: Vec<String>,
+    pub host: String,
+    pub checks: Vec<CheckResult>,
+}
+
+impl Report for TestRestoreReport {
+    fn tables(&self) -> Vec<Table> {
+        let title = format!(
+            "Test restore of `{}` into `{}`: {}",
+            self.backup,
+            self.scratch_database,
+            if self.passed { "PASSED" } else { "FAILED" }
+        );
+        let mut table = Table::new(title, &["check", "result", "time", "detail"]);
+        for check in &self.checks {
+            table.row(vec![
+                check.name.as_str().into(),
+                match check.outcome {
+                    CheckOutcome::Pass => "pass".into(),
+                    CheckOutcome::Fail => "FAIL".into(),
+                    CheckOutcome::Skip => "skipped".into(),
+                },
+                Cell::Seconds(check.seconds),
+                Cell::LongText(check.detail.clone()),
+            ]);
+        }
+        if let Some(seconds) = self.restore_seconds {
+            table.notes.push(format!(
+                "Recovery time (download to restored database): {}",
+                crate::units::format_seconds(seconds)
+            ));
+        }
+        if self.kept {
+            table.notes.push(format!(
+                "The scratch database `{}` was kept (--keep)",
+                self.scratch_database
+            ));
+        }
+        vec![table]
+    }
+}
+
+impl TestRestoreReport {
+    fn check(&mut self, name: impl Into<String>, outcome: CheckOutcome, seconds: f64, detail: impl Into<String>) {
+        self.checks.push(CheckResult {
+            name: name.into(),
+            outcome,
+            seconds,
+            detail: detail.into(),
+        });
+    }
+}
+
+/// The server to restore on: `--target-url`, `[test_restore] target_url`, or the configured one.
+fn target_server(args: &TestRestoreArgs, ctx: &Ctx) -> anyhow::Result<ConnParams> {
+    let config = &ctx.settings.config.sections;
+    let (url, label) = match (&args.target_url, &config.test_restore.target_url) {
+        (Some(url), _) => (url, "--target-url"),
+        (None, Some(url)) => (url, "[test_restore] target_url"),
+        (None, None) => return Ok(ctx.settings.db.clone()),
+    };
+    Ok(ConnParams::resolve(&ConnSources {
+        file: None,
+        env: BTreeMap::new(),
+        url: Some((url.as_str(), label)),
+        os_user: crate::settings::os_user(),
+        home: crate::settings::home_dir(),
+    })?)
+}
+
+/// Runs `campctl test-restore`.
+///
+/// # Errors
+/// Bad input (exit 2), no such backup (10), authentication (12); failed checks are not errors: they exit 1 with
+/// the report.
+pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let started_at = Utc::now();
+    let started = Instant::now();
+    let config = &ctx.settings.config.sections;
+    let stores = select_stores(Store::from_config(&config.storage)?, &args.source.stores)?;
+    let source_db = args.source.db.clone().unwrap_or_else(|| ctx.settings.db.dbname.clone());
+    let maintenance = config
+        .restore
+        .maintenance_db
+        .clone()
+        .unwrap_or_else(|| "postgres".into());
+    let target = target_server(&args, ctx)?;
+    let server = target.with_dbname(&maintenance);
+    let client = pg::connect(&server, ctx.settings.session).await?;
+    let tool = PgTool::find(
+        "pg_restore",
+        args.source.pg_restore.as_deref(),
+        server_major(&client).await?,
+    )
+    .await?;
+    drop(client);
+
+    let selected = select::select(args.source.backup.as_deref(), &source_db, &stores).await?;
+    warn_unverified(&selected, printer);
+    check_manifest_version(&selected, &tool)?;
+    let database = selected.source_database().unwrap_or_else(|| source_db.clone());
+    let scratch = run::derived_name(&database, "__test_restore_", started_at);
+    let mut options = super::swap::restore_options(&args.source, config, ctx.settings.progress && printer.progress);
+    if args.source.jobs.is_none()
+        && let Some(jobs) = config.test_restore.jobs
+    {
+        options.jobs = jobs.max(1);
+    }
+    let checks = config.test_restore.checks.clone().unwrap_or_default();
+
+    printer.note(&format!(
+        "Test-restoring `{}` from {} into `{scratch}` on {}",
+        selected.name,
+        selected.origin,
+        target.target()
+    ));
+    if ctx.settings.dry_run {
+        printer.note("Dry run: nothing will be changed. The checks:");
+        for name in [
+            "download + checksum",
+            "archive readable",
+            "pg_restore",
+            "table count",
+            "row counts",
+        ] {
+            printer.note(&format!("  - {name}"));
+        }
+        for check in &checks {
+            printer.note(&format!("  - sql: {} (`{}` = {})", check.name, check.sql, check.expect));
+        }
+        return Ok(ExitStatus::Success);
+    }
+
+    let mut report = TestRestoreReport {
+        backup: selected.name.clone(),
+        origin: selected.origin.clone(),
+        database,
+        server: target.target(),
+        scratch_database: scratch.clone(),
+        kept: false,
+        passed: false,
+        started_at,
+        duration_seconds: 0.0,
+        restore_seconds: None,
+        recorded_in: Vec::new(),
+        host: crate::storage::hostname(),
+        checks: Vec::new(),
+    };
+    let restore_started = Instant::now();
+    match run::restore_into(&selected, &tool, &server, &scratch, "TEMPLATE template0", &options).await {
+        Ok(restored) => {
+            report.restore_seconds = Some(restore_started.elapsed().as_secs_f64());
+            restore_checks(&mut report, &restored, &selected, options.jobs);
+            let scratch_params = server.with_dbname(&scratch);
+            let compared = run::compare(&scratch_params, &selected, &restored.fetched).await;
+            let compared = match compared {
+                Ok(comparison) => comparison,
+                Err(err) => {
+                    drop_scratch(restored, false).await;
+                    return Err(err);
+                }
+            };
+            comparison_checks(&mut report, &compared);
+            sql_checks(&mut report, &scratch_params, &checks).await;
+            report.kept = args.keep;
+            drop_scratch(restored, args.keep).await;
+        }
+        Err(failure) if crate::exit::status_of(&failure.error) == ExitStatus::Failure => {
+            failed_steps(&mut report, failure.step, &failure.error, checks.len());
+        }
+        Err(failure) => return Err(failure.error),
+    }
+    report.passed = report.checks.iter().all(|c| c.outcome == CheckOutcome::Pass);
+    report.duration_seconds = started.elapsed().as_secs_f64();
+
+    if !args.no_record {
+        report.recorded_in = record(&selected, &stores, &report).await;
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, super::junit::render(&report))
+            .with_context(|| format!("Failed to write the JUnit report to `{}`", path.display()))?;
+    }
+    printer.report(&report)?;
+    if !report.passed {
+        let failed: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| c.outcome == CheckOutcome::Fail)
+            .map(|c| c.name.as_str())
+            .collect();
+        printer.warn(&format!("test-restore FAILED: {}", failed.join(", ")));
+    }
+    Ok(failed_or(report.passed))
+}
+
+async fn drop_scratch(restored: Restored, keep: bool) {
+    if keep {
+        restored.cleanup.disarm();
+        return;
+    }
+    if let Err(err) = restored.cleanup.run_now().await {
+        tracing::error!("failed to drop the scratch database: {err:#}");
+    }
+}
+
+/// The first three checks, from a successful restore.
+fn restore_checks(report: &mut TestRestoreReport, restored: &Restored, selected: &Selected, jobs: u32) {
+    let fetched = &restored.fetched;
+    report.check(
+        "download + checksum",
+        CheckOutcome::Pass,
+        restored.fetch_seconds,
+        if fetched.checksum_verified {
+            format!(
+                "{} bytes, SHA-256 {} matches the manifest",
+                fetched.stored_bytes,
+                &fetched.sha256[..16]
+            )
+        } else {
+            format!(
+                "{} bytes, SHA-256 {}; no manifest to compare with (not verified)",
+                fetched.stored_bytes,
+                &fetched.sha256[..16]
+            )
+        },
+    );
+    let summary = &fetched.summary;
+    let archive_detail = format!(
+        "format {} ({} compression outside, {} inside), {} TOC entries, {} tables with data, {} large objects",
+        summary.version,
+        fetched.compression,
+        summary.compression,
+        summary.toc_entries,
+        summary.tables.len(),
+        summary.large_objects
+    );
+    let version_matches = selected
+        .manifest
+        .as_ref()
+        .and_then(|m| m.archive.as_ref())
+        .is_none_or(|a| a.version == summary.version);
+    report.check(
+        "archive readable",
+        if version_matches {
+            CheckOutcome::Pass
+        } else {
+            CheckOutcome::Fail
+        },
+        0.0,
+        if version_matches {
+            archive_detail
+        } else {
+            format!("{archive_detail}; the manifest records another format version")
+        },
+    );
+    report.check(
+        "pg_restore",
+        CheckOutcome::Pass,
+        restored.restore_seconds,
+        format!(
+            "pg_restore --exit-on-error succeeded ({jobs} job{})",
+            if jobs == 1 { "" } else { "s" }
+        ),
+    );
+}
+
+fn comparison_checks(report: &mut TestRestoreReport, comparison: &Comparison) {
+    let tables_ok = comparison.restored_tables == comparison.expected_tables;
+    report.check(
+        "table count",
+        if tables_ok {
+            CheckOutcome::Pass
+        } else {
+            CheckOutcome::Fail
+        },
+        0.0,
+        format!(
+            "{} tables restored, the archive defines {}",
+            comparison.restored_tables, comparison.expected_tables
+        ),
+    );
+    let per_table = comparison.seconds / comparison.counts.len().max(1) as f64;
+    for count in &comparison.counts {
+        let (outcome, detail) = match (count.expected, count.restored) {
+            (_, None) => (CheckOutcome::Fail, "missing from the restored database".to_string()),
+            (None, Some(rows)) => (CheckOutcome::Pass, format!("{rows} rows (not counted in the backup)")),
+            (Some(expected), Some(rows)) if expected == rows => (CheckOutcome::Pass, format!("{rows} rows")),
+            (Some(expected), Some(rows)) => (
+                CheckOutcome::Fail,
+                format!("{rows} rows restored, the backup recorded {expected}"),
+            ),
+        };
+        report.check(format!("rows {}", count.qualified()), outcome, per_table, detail);
+    }
+}
+
+/// Runs the user's checks read-only in the scratch database.
+async fn sql_checks(report: &mut TestRestoreReport, params: &ConnParams, checks: &[SqlCheck]) {
+    if checks.is_empty() {
+        return;
+    }
+    let client = match pg::connect(params, SessionOptions::default()).await {
+        Ok(client) => client,
+        Err(err) => {
+            for check in checks {
+                report.check(
+                    format!("sql {}", check.name),
+                    CheckOutcome::Fail,
+                    0.0,
+                    format!("{err:#}"),
+                );
+            }
+            return;
+        }
+    };
+    let _ = client.batch_execute("SET default_transaction_read_only = on").await;
+    for check in checks {
+        let started = Instant::now();
+        let (outcome, detail) = match first_value(&client, &check.sql).await {
+            Ok(actual) => {
+                if expect_matches(&check.expect, actual.as_deref()) {
+                    (
+                        CheckOutcome::Pass,
+                        format!("{} = {}", display(actual.as_deref()), check.expect),
+                    )
+                } else {
+                    (
+                        CheckOutcome::Fail,
+                        format!("got {}, expected {}", display(actual.as_deref()), check.expect),
+                    )
+                }
+            }
+            Err(err) => (CheckOutcome::Fail, format!("the query failed: {err}")),
+        };
+        report.check(
+            format!("sql {}", check.name),
+            outcome,
+            started.elapsed().as_secs_f64(),
+            detail,
+        );
+    }
+}
+
+fn display(value: Option<&str>) -> String {
+    value.map_or_else(|| "NULL".to_string(), str::to_string)
+}
+
+/// The first column of the first row, as text (`None` for NULL or no row).
+async fn first_value(client: &tokio_postgres::Client, sql: &str) -> Result<Option<String>, tokio_postgres::Error> {
+    for message in client.simple_query(sql).await? {
+        if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+            return Ok(row.get(0).map(str::to_string));
+        }
+    }
+    Ok(None)
+}
+
+/// `expect = true` matches `t`/`true`; a number matches numerically; a string matches the text exactly.
+fn expect_matches(expect: &toml::Value, actual: Option<&str>) -> bool {
+    let Some(actual) = actual else {
+        return false;
+    };
+    match expect {
+        toml::Value::Boolean(b) => match actual {
+            "t" | "true" => *b,
+            "f" | "false" => !*b,
+            _ => false,
+        },
+        toml::Value::Integer(i) => actual.trim().parse::<i64>().is_ok_and(|a| a == *i),
+        toml::Value::Float(f) => actual.trim().parse::<f64>().is_ok_and(|a| (a - f).abs() < 1e-9),
+        toml::Value::String(s) => actual == s,
+        other => actual == other.to_string(),
+    }
+}
+
+/// A restore that failed at `step`: that check fails, the earlier ones pass, the rest are skipped.
+fn failed_steps(report: &mut TestRestoreReport, step: Step, error: &anyhow::Error, sql_checks: usize) {
+    let steps = [
+        (Step::Download, "download + checksum"),
+        (Step::Archive, "archive readable"),
+        (Step::PgRestore, "pg_restore"),
+    ];
+    let mut failed = false;
+    for (this, name) in steps {
+        if failed {
+            report.check(name, CheckOutcome::Skip, 0.0, "skipped: an earlier check failed");
+        } else if this == step {
+            report.check(name, CheckOutcome::Fail, 0.0, format!("{error:#}"));
+            failed = true;
+        } else {
+            report.check(name, CheckOutcome::Pass, 0.0, "");
+        }
+    }
+    report.check(
+        "table count",
+        CheckOutcome::Skip,
+        0.0,
+        "skipped: an earlier check failed",
+    );
+    report.check(
+        "row counts",
+        CheckOutcome::Skip,
+        0.0,
+        "skipped: an earlier check failed",
+    );
+    if sql_checks > 0 {
+        report.check(
+            format!("{sql_checks} sql checks"),
+            CheckOutcome::Skip,
+            0.0,
+            "skipped: an earlier check failed",
+        );
+    }
+}
+
+/// Writes the result into the backup's manifest (an atomic replace) in every store that holds this backup (same
+/// name and checksum); returns the stores written to.
+async fn record(selected: &Selected, stores: &[Store], report: &TestRestoreReport) -> Vec<String> {
+    let (Some(object), Some(manifest)) = (&selected.manifest_object, &selected.manifest) else {
+        return Vec::new();
+    };
+    let mut targets = vec![(selected.store.clone(), object.clone())];
+    let layout_name = manifest::manifest_name(&format!("{}/", manifest.database), &manifest.name);
+    for store in stores {
+        if !targets
+            .iter()
+            .any(|(s, o)| s.label() == store.label() && *o == layout_name)
+        {
+            targets.push((store.clone(), layout_name.clone()));
+        }
+    }
+    let result = TestRestoreResult {
+        at: report.started_at,
+        passed: report.passed,
+        duration_seconds: report.duration_seconds,
+        restore_seconds: report.restore_seconds.unwrap_or_default(),
+    };
+    let mut recorded = Vec::new();
+    for (store, object) in targets {
+        let written = async {
+            let mut current = match store.get(&object).await {
+                Ok(bytes) => manifest::parse(&bytes)?,
+                Err(_) if store.label() != selected.store.label() => return Ok(false),
+                Err(err) => return Err(err),
+            };
+            if current.sha256 != manifest.sha256 {
+                return Ok(false);
+            }
+            current.test_restore = Some(result.clone());
+            let info = CommitInfo {
+                content_type: Some("application/json".into()),
+                ..CommitInfo::default()
+            };
+            store
+                .put(&object, Bytes::from(serde_json::to_vec_pretty(&current)?), info)
+                .await?;
+            anyhow::Ok(true)
+        }
+        .await;
+        match written {
+            Ok(true) => recorded.push(store.label()),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(
+                "could not record the result in `{object}` of {}: {err:#}",
+                store.label()
+            ),
+        }
+    }
+    recorded
+}
