@@ -130,6 +130,8 @@ pub struct RestoreConfig {
     pub no_owner: Option<bool>,
     /// Pass `--no-acl` to pg_restore (default true, as in the runbook).
     pub no_acl: Option<bool>,
+    /// With one job, verify the whole backup before creating the new database, then stream it again (default true).
+    pub verify_first: Option<bool>,
     /// How long the swap waits for the target's sessions to end (default `30s`).
     pub swap_timeout: Option<HumanDuration>,
     /// How long to wait for another run's lock on the database (default `0`: exit 11 at once).
@@ -372,6 +374,7 @@ impl_over!(RestoreConfig {
     analyze,
     no_owner,
     no_acl,
+    verify_first,
     swap_timeout,
     wait_lock
 });

@@ -74,3 +74,15 @@ fn help_backup_snapshot() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "snapshot", "--help"]));
 }
+
+#[test]
+fn help_restore() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["restore", "--help"]));
+}
+
+#[test]
+fn help_test_restore() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["test-restore", "--help"]));
+}

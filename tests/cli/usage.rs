@@ -197,3 +197,32 @@ fn storage_unknown_key() {
     );
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "list"]));
 }
+
+#[test]
+fn restore_replace_needs_to() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["restore", "--replace"]));
+}
+
+#[test]
+fn restore_jobs_out_of_range() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["restore", "--jobs", "0"]));
+}
+
+#[test]
+fn test_restore_check_without_expect() {
+    let ctx = TestContext::new();
+    ctx.write_file(
+        "campctl.toml",
+        "[[test_restore.checks]]\nname = \"users\"\nsql = \"SELECT count(*) FROM users\"\n",
+    );
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["test-restore"]));
+}
+
+#[test]
+fn restore_unknown_key_in_restore_section() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[restore]\njobz = 4\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["restore"]));
+}

@@ -7,6 +7,8 @@ mod common;
 mod archive;
 mod backup;
 mod connection;
+mod restore;
+mod restore_safety;
 mod services;
 mod stats;
 mod storage;

@@ -376,10 +376,10 @@ fn process(
                  backup is truncated or was replaced"
             )
         };
-        let err = mismatch(message);
+        // The damage explains any decompression or archive error it caused: report it first.
         return Err(match failure {
-            Some(cause) => err.context(format!("{cause:#}")),
-            None => err,
+            Some(cause) => mismatch(format!("{message} (reading it failed too: {cause})")),
+            None => mismatch(message),
         });
     }
     if let Some(err) = failure {
@@ -439,5 +439,54 @@ pub fn explain_version(err: anyhow::Error, pg_restore: &str, major: u32) -> anyh
             unreadable_version(&version, readable_version(major), pg_restore, major)
         }
         _ => err,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pg_restore_reads_versions_up_to_its_own() {
+        assert_eq!(readable_version(11), (1, 13));
+        assert_eq!(readable_version(15), (1, 14));
+        assert_eq!(readable_version(16), (1, 15));
+        assert_eq!(readable_version(17), (1, 16));
+    }
+
+    #[test]
+    fn header_check_refuses_newer_archives_and_sql_scripts() {
+        let header = |minor| [b'P', b'G', b'D', b'M', b'P', 1, minor, 0];
+        assert_eq!(check_header(&header(14), (1, 14)).expect("readable"), (1, 14, 0));
+        let newer = check_header(&header(16), (1, 14)).expect_err("too new");
+        assert!(is_version_refusal(&newer));
+        let explained = explain_version(newer, "/usr/bin/pg_restore", 15).to_string();
+        assert!(
+            explained.contains("version 1.16.0, written by pg_dump 17 or newer"),
+            "{explained}"
+        );
+        let script = check_header(b"--\n-- PostgreSQL database dump", (1, 14)).expect_err("a script");
+        assert!(script.to_string().contains("plain SQL script"), "{script}");
+        let garbage = check_header(b"\x00\x01garbage!", (1, 14)).expect_err("garbage");
+        assert!(!is_version_refusal(&garbage));
+    }
+
+    #[test]
+    fn decoders_are_chosen_by_magic_bytes() {
+        let data = b"PGDMP\x01\x0e\x00 and more".repeat(100);
+        let zstd = zstd::encode_all(&data[..], 1).expect("zstd");
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(&data).expect("gzip");
+        let gzip = gzip.finish().expect("gzip");
+        for (stored, name) in [(zstd, "zstd"), (gzip, "gzip"), (data.clone(), "none")] {
+            let (mut decoder, detected) = Decoder::detect(&stored).expect("detect");
+            assert_eq!(detected, name);
+            let mut out = Vec::new();
+            for chunk in stored.chunks(7) {
+                out.extend(decoder.feed(chunk).expect("feed"));
+            }
+            out.extend(decoder.finish().expect("finish"));
+            assert_eq!(out, data, "{name}");
+        }
     }
 }

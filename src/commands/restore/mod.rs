@@ -44,6 +44,16 @@ pub struct SourceArgs {
     #[arg(long, value_name = "DIR")]
     pub spool_dir: Option<PathBuf>,
 
+    /// With one job: download and verify the whole backup before creating any database, then stream it again
+    /// [default: on for restore, off for test-restore]
+    #[arg(long, overrides_with = "no_verify_first")]
+    pub verify_first: bool,
+
+    /// With one job: verify while streaming into pg_restore (one read); a damaged backup then fails the restore of
+    /// the new copy, which is dropped
+    #[arg(long, overrides_with = "verify_first")]
+    pub no_verify_first: bool,
+
     /// Restore ownership (pg_restore without `--no-owner`); the roles must exist on the server
     #[arg(long)]
     pub keep_owner: bool,

@@ -29,6 +29,9 @@ pub struct RestoreOptions {
     pub jobs: u32,
     /// Directory of the spool file (`--jobs` > 1).
     pub spool_dir: PathBuf,
+    /// With one job: download and verify the whole backup once before creating anything, then stream it again into
+    /// pg_restore (two reads, no spool file).
+    pub verify_first: bool,
     pub no_owner: bool,
     pub no_acl: bool,
     pub progress: bool,
@@ -100,22 +103,36 @@ pub async fn restore_into(
 ) -> Result<Restored, StepError> {
     let readable = fetch::readable_version(tool.major);
     let fail = |step| move |error| StepError { step, error };
-    let progress = Arc::new(Progress::start(options.progress, "restore: downloaded"));
-    let mut download = Fetch::start(selected, readable, progress.clone())
-        .await
-        .map_err(fail(Step::Download))?;
-    let tool_name = tool.path.display().to_string();
-    if let Err(error) = download.head().await {
-        let step = if fetch::is_download_failure(&error) {
+    let fetch_failed = |error: anyhow::Error| StepError {
+        step: if fetch::is_download_failure(&error) {
             Step::Download
         } else {
             Step::Archive
-        };
-        return Err(StepError {
-            step,
-            error: fetch::explain_version(error, &tool_name, tool.major),
-        });
+        },
+        error: fetch::explain_version(error, &tool.path.display().to_string(), tool.major),
+    };
+    let progress = Arc::new(Progress::start(options.progress, "restore: downloaded"));
+    if options.jobs <= 1 && options.verify_first {
+        // A first pass that only verifies: nothing is created unless the whole backup checks out.
+        let mut check = Fetch::start(selected, readable, progress.clone())
+            .await
+            .map_err(fail(Step::Download))?;
+        check.head().await.map_err(fetch_failed)?;
+        let verified = check
+            .finish_into(&mut tokio::io::sink(), false)
+            .await
+            .map_err(fetch_failed)?;
+        tracing::info!(
+            "verified {} ({} archive) in {:.1}s; restoring",
+            selected.name,
+            format_bytes(verified.archive_bytes as i64),
+            verified.seconds
+        );
     }
+    let mut download = Fetch::start(selected, readable, progress.clone())
+        .await
+        .map_err(fail(Step::Download))?;
+    download.head().await.map_err(fetch_failed)?;
     let started = Instant::now();
     if options.jobs <= 1 {
         let cleanup = create_database(server, database, create_options)
@@ -127,20 +144,24 @@ pub async fn restore_into(
     }
 
     // Spool: verify everything before any database exists.
-    let spool = spool_file(&options.spool_dir, selected).map_err(fail(Step::Download))?;
+    let spool = spool_file(&options.spool_dir, selected)
+        .await
+        .map_err(fail(Step::Download))?;
     let mut file = tokio::fs::File::from_std(
         spool
             .reopen()
             .context("Failed to open the spool file")
             .map_err(fail(Step::Download))?,
     );
-    let fetched = download.finish_into(&mut file, false).await.map_err(|error| StepError {
-        step: if fetch::is_download_failure(&error) {
-            Step::Download
+    let fetched = download.finish_into(&mut file, false).await.map_err(|error| {
+        if is_no_space(&error) {
+            StepError {
+                step: Step::Download,
+                error: spool_too_small(&options.spool_dir, "filled up while spooling the archive"),
+            }
         } else {
-            Step::Archive
-        },
-        error,
+            fetch_failed(error)
+        }
     });
     progress.finish();
     let fetched = fetched?;
@@ -164,6 +185,20 @@ pub async fn restore_into(
     finish(outcome, cleanup, restore_started).await
 }
 
+fn is_no_space(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(libc::ENOSPC))
+    })
+}
+
+fn spool_too_small(dir: &Path, what: &str) -> anyhow::Error {
+    UserError::usage(format!("The spool directory `{}` {what}", dir.display()))
+        .with_hint("Pass `--spool-dir DIR` on a larger disk, or `--jobs 1` to stream without a spool file")
+        .into()
+}
+
 async fn finish(
     outcome: Result<Fetched, StepError>,
     cleanup: Pending,
@@ -185,29 +220,39 @@ async fn finish(
     }
 }
 
-/// A temp file in `dir` after checking that the archive fits.
-fn spool_file(dir: &Path, selected: &Selected) -> anyhow::Result<tempfile::NamedTempFile> {
+/// A temp file in `dir` after checking that the archive fits: its size from the manifest, else at least the stored
+/// object's size.
+async fn spool_file(dir: &Path, selected: &Selected) -> anyhow::Result<tempfile::NamedTempFile> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("Failed to create the spool directory `{}`", dir.display()))?;
-    if let Some(manifest) = &selected.manifest {
-        let inner_compressed = manifest.compression == "none" || manifest.compression.starts_with("pgdump");
-        let archive = manifest.archive.as_ref().map_or(0, |a| a.data_bytes);
-        let needed = if inner_compressed {
-            manifest.size_bytes
-        } else {
-            manifest.size_bytes.max(archive)
-        } + (64 << 20);
-        let free = free_space(dir)?;
-        if free < needed {
-            return Err(UserError::usage(format!(
-                "The spool directory `{}` has {} free, but the archive needs about {}",
-                dir.display(),
+    let needed = match &selected.manifest {
+        Some(manifest) => {
+            let inner_compressed = manifest.compression == "none" || manifest.compression.starts_with("pgdump");
+            let archive = manifest.archive.as_ref().map_or(0, |a| a.data_bytes);
+            if inner_compressed {
+                manifest.size_bytes
+            } else {
+                manifest.size_bytes.max(archive)
+            }
+        }
+        None => selected
+            .store
+            .list(&selected.object)
+            .await?
+            .iter()
+            .find(|o| o.name == selected.object)
+            .map_or(0, |o| o.size),
+    } + (64 << 20);
+    let free = free_space(dir)?;
+    if free < needed {
+        return Err(spool_too_small(
+            dir,
+            &format!(
+                "has {} free, but the archive needs about {}",
                 format_bytes(free as i64),
                 format_bytes(needed as i64)
-            ))
-            .with_hint("Pass `--spool-dir DIR` on a larger disk, or `--jobs 1` to stream without a spool file")
-            .into());
-        }
+            ),
+        ));
     }
     tempfile::Builder::new()
         .prefix(".campctl-restore-")
@@ -540,4 +585,30 @@ pub async fn compare(params: &ConnParams, selected: &Selected, fetched: &Fetched
         restored_tables: restored_tables as usize,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_names_fit_in_63_bytes() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-29T03:00:00Z")
+            .expect("a time")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            derived_name("camp_backend_db", "__restore_", now),
+            "camp_backend_db__restore_20261129_030000"
+        );
+        let long = "ü".repeat(40);
+        let name = derived_name(&long, "__pre_restore_", now);
+        assert!(name.len() <= 63, "{name}");
+        assert!(name.ends_with("__pre_restore_20261129_030000"));
+    }
+
+    #[test]
+    fn database_names_are_literal_in_conninfo() {
+        assert_eq!(conninfo_dbname("a b"), "dbname='a b'");
+        assert_eq!(conninfo_dbname("it's\\x=1"), "dbname='it\\'s\\\\x=1'");
+    }
 }

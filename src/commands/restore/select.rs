@@ -31,14 +31,23 @@ pub struct Selected {
 impl Selected {
     /// The database the backup was taken of: the manifest's, else the archive name's `<db>_<date>_<time>` prefix.
     pub fn source_database(&self) -> Option<String> {
-        if let Some(manifest) = &self.manifest {
-            return Some(manifest.database.clone());
+        match &self.manifest {
+            Some(manifest) => Some(manifest.database.clone()),
+            None => database_of_name(&self.name),
         }
-        let mut parts = self.name.rsplitn(3, '_');
-        let (time, date, db) = (parts.next()?, parts.next()?, parts.next()?);
-        let stamp = |s: &str, n| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-        (stamp(time, 6) && stamp(date, 8) && !db.is_empty()).then(|| db.to_string())
     }
+}
+
+/// `camp_backend_db` of `camp_backend_db_20261129_030000` (also of a file name such as `…_030000.sql.gz`).
+fn database_of_name(name: &str) -> Option<String> {
+    let stem = match name.rsplit_once('_') {
+        Some((head, time)) => &name[..head.len() + 1 + time.split('.').next().unwrap_or(time).len()],
+        None => name,
+    };
+    let mut parts = stem.rsplitn(3, '_');
+    let (time, date, db) = (parts.next()?, parts.next()?, parts.next()?);
+    let stamp = |s: &str, n| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    (stamp(time, 6) && stamp(date, 8) && !db.is_empty()).then(|| db.to_string())
 }
 
 /// Finds the backup `spec` names (`None` or `latest`: the newest backup of `database`).
@@ -139,15 +148,7 @@ async fn latest(database: &str, stores: &[Store]) -> anyhow::Result<Selected> {
 
 async fn by_name(spec: &str, stores: &[Store]) -> anyhow::Result<Selected> {
     let base = base_of(spec);
-    let Some(database) = (Selected {
-        name: base.to_string(),
-        store: stores[0].clone(),
-        object: String::new(),
-        manifest: None,
-        manifest_object: None,
-        origin: String::new(),
-    })
-    .source_database() else {
+    let Some(database) = database_of_name(base) else {
         return Err(UserError::usage(format!(
             "`{spec}` is neither `latest`, a backup name (`<db>_<YYYYMMDD>_<HHMMSS>`), a path nor a blob URL"
         ))
@@ -290,4 +291,23 @@ fn redact_query(url: &url::Url) -> String {
         url.set_query(Some("REDACTED"));
     }
     url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_of_name;
+
+    #[test]
+    fn backup_names_carry_their_database() {
+        assert_eq!(
+            database_of_name("camp_backend_db_20261129_030000").as_deref(),
+            Some("camp_backend_db")
+        );
+        assert_eq!(
+            database_of_name("camp_backend_db_20250111_030000.sql.gz").as_deref(),
+            Some("camp_backend_db")
+        );
+        assert_eq!(database_of_name("backup.sql.gz"), None);
+        assert_eq!(database_of_name("db_2026112_030000"), None);
+    }
 }

@@ -63,7 +63,8 @@ pub struct RestoreReport {
     pub backup: String,
     pub origin: String,
     pub target: String,
-    /// Where the previous contents are (`null` when the target did not exist or `--drop-previous` dropped it).
+    /// The database holding the previous contents (`null` when the target did not exist); with `--drop-previous`
+    /// it names the database that was dropped (`previous_dropped` is then true).
     pub previous_database: Option<String>,
     pub previous_dropped: bool,
     /// Whether the checksum was compared with a manifest.
@@ -234,7 +235,12 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let previous = existing
         .as_ref()
         .map(|_| run::derived_name(&target, "__pre_restore_", now));
-    let options = restore_options(&args.source, config, ctx.settings.progress && printer.progress);
+    let options = restore_options(
+        &args.source,
+        config,
+        ctx.settings.progress && printer.progress,
+        config.restore.verify_first.unwrap_or(true),
+    );
 
     printer.note(&format!(
         "Restoring `{}` from {} into `{target}` on {}",
@@ -271,7 +277,20 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
         .wait_lock
         .or(config.restore.wait_lock)
         .map_or(Duration::ZERO, |d| d.0);
-    let locks = lock::acquire(&client, &[], &target, "restore", wait).await?;
+    // The advisory lock that `backup` takes lives in the target database (advisory locks are per database), so take
+    // it there; the swap ends this session (and so frees the lock) after closing the target to new connections.
+    // Two restores into the same name exclude each other through the maintenance database, also when the target
+    // does not exist yet.
+    let _restore_lock = lock::acquire(&client, &[], &format!("restore {target}"), "restore", wait).await?;
+    let lock_session = match &existing {
+        Some(_) => {
+            let session = pg::connect(&server.with_dbname(&target), ctx.settings.session).await?;
+            let locks = lock::acquire(&session, &[], &target, "restore", wait).await?;
+            let pid: i32 = session.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+            Some((session, locks, pid))
+        }
+        None => None,
+    };
 
     let create_options = existing
         .as_ref()
@@ -291,9 +310,11 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
 
     let swap_started = Instant::now();
     let swap_timeout = config.restore.swap_timeout.map_or(Duration::from_secs(30), |d| d.0);
-    let swapped = match &previous {
-        Some(previous) => swap(&client, &server, &target, &aside, previous, swap_timeout).await,
-        None => rename(&client, &aside, &target).await.map(|()| 0),
+    let swapped = match (&previous, lock_session) {
+        (Some(previous), Some(lock_session)) => {
+            swap(&client, &server, &target, &aside, previous, swap_timeout, lock_session).await
+        }
+        _ => rename(&client, &aside, &target).await.map(|()| 0),
     };
     let sessions_ended = match swapped {
         Ok(ended) => ended,
@@ -313,7 +334,6 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
         cleanup::drop_database(&server, previous).await?;
         previous_dropped = true;
     }
-    locks.release().await;
 
     let report = RestoreReport {
         backup: selected.name.clone(),
@@ -347,8 +367,15 @@ pub(super) fn restore_options(
     source: &SourceArgs,
     config: &crate::config_file::Sections,
     progress: bool,
+    verify_first_default: bool,
 ) -> RestoreOptions {
+    let verify_first = match (source.verify_first, source.no_verify_first) {
+        (true, _) => true,
+        (_, true) => false,
+        _ => verify_first_default,
+    };
     RestoreOptions {
+        verify_first,
         jobs: source.jobs.or(config.restore.jobs).unwrap_or(1).max(1),
         spool_dir: source
             .spool_dir
@@ -459,7 +486,7 @@ async fn drop_quietly(cleanup: cleanup::Pending) {
 }
 
 async fn rename(client: &tokio_postgres::Client, from: &str, to: &str) -> anyhow::Result<()> {
-    end_sessions(client, from, Instant::now() + Duration::from_secs(10)).await?;
+    end_sessions(client, from, Instant::now() + Duration::from_secs(10), 0).await?;
     client
         .batch_execute(&format!(
             "ALTER DATABASE {} RENAME TO {}",
@@ -471,14 +498,20 @@ async fn rename(client: &tokio_postgres::Client, from: &str, to: &str) -> anyhow
 }
 
 /// Ends every other session on `database` until none is left or `deadline` passes; returns how many were ended.
-async fn end_sessions(client: &tokio_postgres::Client, database: &str, deadline: Instant) -> anyhow::Result<u64> {
+/// `spare` is our own session there, which is closing: waited for but neither ended nor counted.
+async fn end_sessions(
+    client: &tokio_postgres::Client,
+    database: &str,
+    deadline: Instant,
+    spare: i32,
+) -> anyhow::Result<u64> {
     let mut ended = 0u64;
     loop {
         let row = client
             .query_one(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)), count(*) FROM pg_stat_activity \
-                 WHERE datname = $1 AND pid <> pg_backend_pid()",
-                &[&database],
+                "SELECT count(*) FILTER (WHERE pid <> $2 AND pg_terminate_backend(pid)), count(*) \
+                 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&database, &spare],
             )
             .await
             .with_context(|| format!("Failed to end the sessions on `{database}`"))?;
@@ -510,10 +543,12 @@ async fn swap(
     aside: &str,
     previous: &str,
     timeout: Duration,
+    lock_session: (tokio_postgres::Client, lock::RunLocks, i32),
 ) -> anyhow::Result<u64> {
     let deadline = Instant::now() + timeout;
     // Our own connections to the copy (counting, ANALYZE) may still be closing.
-    end_sessions(client, aside, deadline).await?;
+    end_sessions(client, aside, deadline, 0).await?;
+    let (session, locks, spare) = lock_session;
     let reopen = cleanup::register(cleanup::Action::AllowConnections {
         params: server.clone(),
         name: target.to_string(),
@@ -526,7 +561,10 @@ async fn swap(
             ))
             .await
             .with_context(|| format!("Failed to close `{target}` to new connections"))?;
-        let ended = end_sessions(client, target, deadline).await?;
+        // Nobody can connect now: let go of the lock (its session is on the target).
+        locks.release().await;
+        drop(session);
+        let ended = end_sessions(client, target, deadline, spare).await?;
         client
             .batch_execute(&format!(
                 "BEGIN; ALTER DATABASE {t} RENAME TO {p}; ALTER DATABASE {a} RENAME TO {t}; COMMIT",

@@ -191,7 +191,9 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
     check_manifest_version(&selected, &tool)?;
     let database = selected.source_database().unwrap_or_else(|| source_db.clone());
     let scratch = run::derived_name(&database, "__test_restore_", started_at);
-    let mut options = super::swap::restore_options(&args.source, config, ctx.settings.progress && printer.progress);
+    // The scratch database is throwaway: stream and verify in one read unless asked otherwise.
+    let mut options =
+        super::swap::restore_options(&args.source, config, ctx.settings.progress && printer.progress, false);
     if args.source.jobs.is_none()
         && let Some(jobs) = config.test_restore.jobs
     {
@@ -558,4 +560,20 @@ async fn record(selected: &Selected, stores: &[Store], report: &TestRestoreRepor
         }
     }
     recorded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expect_matches;
+
+    #[test]
+    fn expectations_compare_by_type() {
+        assert!(expect_matches(&toml::Value::Boolean(true), Some("t")));
+        assert!(!expect_matches(&toml::Value::Boolean(true), Some("f")));
+        assert!(expect_matches(&toml::Value::Integer(42), Some("42")));
+        assert!(!expect_matches(&toml::Value::Integer(42), Some("41")));
+        assert!(expect_matches(&toml::Value::Float(0.5), Some("0.50")));
+        assert!(expect_matches(&toml::Value::String("ok".into()), Some("ok")));
+        assert!(!expect_matches(&toml::Value::String("ok".into()), None));
+    }
 }
