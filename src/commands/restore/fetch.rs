@@ -27,6 +27,9 @@ use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOption
 /// Chunks queued between stages: memory stays near (2 × QUEUE) chunks whatever the backup's size.
 const QUEUE: usize = 8;
 
+/// Largest piece of decompressed data queued for the sink.
+const PIECE: usize = 1 << 20;
+
 /// What a verified download produced.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -243,8 +246,17 @@ impl Stage {
         self.scanner
             .push(&data)
             .map_err(|err| mismatch(format!("The backup is not a valid archive: {err}")))?;
-        // A closed receiver means the sink stopped; the caller reports why.
-        let _ = self.out.blocking_send(Bytes::from(data));
+        // Pieces of at most PIECE bytes (slices of one buffer, no copy): the queue then holds a bounded number of
+        // bytes however well the backup compresses. A closed receiver means the sink stopped; the caller reports why.
+        let data = Bytes::from(data);
+        let mut offset = 0;
+        while offset < data.len() {
+            let end = (offset + PIECE).min(data.len());
+            if self.out.blocking_send(data.slice(offset..end)).is_err() {
+                break;
+            }
+            offset = end;
+        }
         Ok(())
     }
 }
