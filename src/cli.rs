@@ -30,9 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Back up a database (pg_dump → local directory and/or Azure Blob), a directory, or blob snapshots
     Backup(Box<BackupArgs>),
-    /// Restore a backup safely: restore aside, verify against the manifest, then swap
+    // The summaries of restore and test-restore come from their Args' doc comments (with the long description).
     Restore(Box<RestoreArgs>),
-    /// Restore a backup into a scratch database, verify it, drop it; JSON / JUnit for CI
     TestRestore(Box<TestRestoreArgs>),
     /// Database statistics: tables, indexes, connections, queries, vacuum, database, replication, settings
     Stats(Box<StatsArgs>),

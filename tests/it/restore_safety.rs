@@ -851,3 +851,32 @@ fn a_spool_directory_that_fills_up_with_an_archive_without_manifest_says_what_to
     assert!(text.contains("--jobs 1"), "suggests streaming: {text}");
     drop(tmpfs);
 }
+
+#[test]
+fn a_named_backup_of_another_database_is_not_restored_over_the_configured_one() {
+    let env = Env::local();
+    let report = backed_up(&env);
+    let name = report["name"].as_str().expect("name");
+    let other = env.ctx.db();
+    other.execute("CREATE TABLE keep (id int); INSERT INTO keep VALUES (1)");
+    let before = fingerprint(other.name());
+
+    // The configured database is `other`; the backup is of the env's database.
+    let output = env
+        .ctx
+        .cmd()
+        .args(["--db-url", &other.url(), "restore", name, "--yes"])
+        .output()
+        .expect("run campctl");
+    assert_exit(&output, 2);
+    let text = stderr(&output);
+    assert!(text.contains(&format!("is a backup of `{}`", env.db.name())), "{text}");
+    assert!(text.contains("--to"), "{text}");
+    assert_eq!(
+        fingerprint(other.name()),
+        before,
+        "the configured database is untouched"
+    );
+    assert_nothing_created(other.name());
+    assert_nothing_created(env.db.name());
+}

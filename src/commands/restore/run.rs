@@ -69,12 +69,24 @@ pub struct Restored {
 
 /// `<db><tag><YYYYMMDD_HHMMSS>`, shortened so it fits PostgreSQL's 63-byte identifiers.
 pub fn derived_name(database: &str, tag: &str, now: chrono::DateTime<chrono::Utc>) -> String {
-    let suffix = format!("{tag}{}", now.format("%Y%m%d_%H%M%S"));
+    fit(database, &format!("{tag}{}", now.format("%Y%m%d_%H%M%S")))
+}
+
+/// [`derived_name`] with this process's id after the timestamp, for names that two runs may want in one second.
+pub fn unique_derived_name(database: &str, tag: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    fit(
+        database,
+        &format!("{tag}{}_{}", now.format("%Y%m%d_%H%M%S"), std::process::id()),
+    )
+}
+
+/// `database` + `suffix`, with the database part shortened (by whole characters) to fit in 63 bytes.
+fn fit(database: &str, suffix: &str) -> String {
     let mut base = database.to_string();
     while base.len() + suffix.len() > 63 {
         base.pop();
     }
-    format!("{base}{suffix}")
+    base + suffix
 }
 
 /// Whether a database exists.
@@ -280,9 +292,17 @@ async fn create_database(server: &ConnParams, database: &str, create_options: &s
     });
     let sql = format!("CREATE DATABASE {} {create_options}", quote_ident(database));
     if let Err(err) = client.batch_execute(&sql).await {
-        // It was not created: nothing to drop (and it may be someone else's database of that name).
+        // It was not created: nothing to drop (and it may be someone else's database of that name). Not the
+        // backup's fault either: a usage error, never a failed check.
         cleanup.disarm();
-        return Err(anyhow::Error::new(err).context(format!("Failed to create database `{database}`")));
+        let reason = err
+            .as_db_error()
+            .map_or_else(|| err.to_string(), |e| e.message().to_string());
+        return Err(
+            UserError::usage(format!("Failed to create database `{database}`: {reason}"))
+                .with_hint("The role needs CREATEDB on this server, and the name must be free")
+                .into(),
+        );
     }
     tracing::info!("created database `{database}`");
     Ok(cleanup)
@@ -604,6 +624,12 @@ mod tests {
         let name = derived_name(&long, "__pre_restore_", now);
         assert!(name.len() <= 63, "{name}");
         assert!(name.ends_with("__pre_restore_20261129_030000"));
+        let unique = unique_derived_name(&long, "__test_restore_", now);
+        assert!(unique.len() <= 63, "{unique}");
+        assert!(
+            unique.ends_with(&format!("__test_restore_20261129_030000_{}", std::process::id())),
+            "{unique}"
+        );
     }
 
     #[test]

@@ -138,12 +138,21 @@ async fn target_info(
     client: &tokio_postgres::Client,
     server: &ConnParams,
     target: &str,
+    server_major: u32,
 ) -> anyhow::Result<Option<TargetInfo>> {
+    // PostgreSQL 15 added ICU as a database-wide locale provider.
+    let icu = if server_major >= 15 {
+        "CASE WHEN datlocprovider = 'i' THEN daticulocale END"
+    } else {
+        "NULL::text"
+    };
     let Some(row) = client
         .query_opt(
-            "SELECT pg_get_userbyid(datdba)::text, pg_encoding_to_char(encoding)::text, datcollate::text, \
-                    datctype::text, datallowconn \
-             FROM pg_database WHERE datname = $1",
+            &format!(
+                "SELECT pg_get_userbyid(datdba)::text, pg_encoding_to_char(encoding)::text, datcollate::text, \
+                        datctype::text, datallowconn, {icu} \
+                 FROM pg_database WHERE datname = $1"
+            ),
             &[&target],
         )
         .await?
@@ -161,12 +170,18 @@ async fn target_info(
         ))
         .into());
     }
-    let create_options = format!(
+    let mut create_options = format!(
         "TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
         quote_literal(row.get(1)),
         quote_literal(row.get(2)),
         quote_literal(row.get(3))
     );
+    if let Some(icu_locale) = row.get::<_, Option<String>>(5) {
+        create_options = format!(
+            "{create_options} LOCALE_PROVIDER icu ICU_LOCALE {}",
+            quote_literal(&icu_locale)
+        );
+    }
     let target_client = pg::connect(&server.with_dbname(target), SessionOptions::default()).await?;
     let relations: i64 = target_client
         .query_one(
@@ -189,7 +204,6 @@ async fn target_info(
 /// Bad input (exit 2), no such backup (10), a lock held (11), authentication (12), a verification mismatch or a
 /// failed pg_restore (1); the target is unchanged in every case.
 pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let started = Instant::now();
     let config = &ctx.settings.config.sections;
     let stores = select_stores(Store::from_config(&config.storage)?, &args.source.stores)?;
     let source_db = args.source.db.clone().unwrap_or_else(|| ctx.settings.db.dbname.clone());
@@ -208,18 +222,29 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     }
     let server = ctx.settings.db.with_dbname(&maintenance);
     let client = pg::connect(&server, ctx.settings.session).await?;
-    let tool = PgTool::find(
-        "pg_restore",
-        args.source.pg_restore.as_deref(),
-        server_major(&client).await?,
-    )
-    .await?;
+    let server_major = server_major(&client).await?;
+    let tool = PgTool::find("pg_restore", args.source.pg_restore.as_deref(), server_major).await?;
 
     let selected = select::select(args.source.backup.as_deref(), &source_db, &stores).await?;
     warn_unverified(&selected, printer);
     check_manifest_version(&selected, &tool)?;
 
-    let existing = target_info(&client, &server, &target).await?;
+    // A named backup of another database must not silently replace the configured one.
+    if let Some(source) = selected.source_database()
+        && source != target
+        && args.to.is_none()
+        && args.source.db.is_none()
+    {
+        return Err(UserError::usage(format!(
+            "`{}` is a backup of `{source}`, but the target is the configured database `{target}`",
+            selected.name
+        ))
+        .with_hint(format!(
+            "Name the target: `--to {target}` to restore it there anyway, or `--db {source}` to restore `{source}`"
+        ))
+        .into());
+    }
+    let existing = target_info(&client, &server, &target, server_major).await?;
     if let (Some(info), Some(_), false) = (&existing, &args.to, args.replace)
         && !info.empty
     {
@@ -273,6 +298,8 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
             ctx.settings.yes,
         )?;
     }
+    // The recovery time runs from here: after the confirmation, before the download.
+    let started = Instant::now();
     let wait = args
         .wait_lock
         .or(config.restore.wait_lock)
@@ -399,22 +426,31 @@ fn print_plan(
 ) {
     let mode = if options.jobs > 1 {
         format!(
-            "spool to `{}`, verify, then pg_restore --jobs={}",
-            options.spool_dir.display(),
-            options.jobs
+            "pg_restore --jobs={} from the verified spool file in `{}`",
+            options.jobs,
+            options.spool_dir.display()
         )
+    } else if options.verify_first {
+        "download again and stream it into pg_restore (verified again as it streams)".to_string()
     } else {
-        "stream into pg_restore while verifying".to_string()
+        "stream into pg_restore while verifying (`--no-verify-first`: the checksum is known at the end)".to_string()
+    };
+    let verify = if options.jobs > 1 {
+        format!("spool it to `{}` and verify", options.spool_dir.display())
+    } else if options.verify_first {
+        "verify it (`--verify-first`)".to_string()
+    } else {
+        "stream it".to_string()
     };
     printer.note("Dry run: nothing will be changed. The plan:");
     printer.note(&format!(
-        "  1. download `{}` from {} and verify its {}",
+        "  1. download `{}` from {} and {verify}: {}, archive complete, pg_restore can read its version",
         selected.object,
         selected.origin,
         if selected.manifest.is_some() {
-            "SHA-256 against the manifest"
+            "SHA-256 and size against the manifest"
         } else {
-            "archive (no manifest)"
+            "no manifest, so no checksum"
         }
     ));
     printer.note(&format!("  2. CREATE DATABASE {}; {mode}", quote_ident(aside)));

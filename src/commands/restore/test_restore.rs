@@ -88,7 +88,7 @@ pub struct TestRestoreReport {
     pub duration_seconds: f64,
     /// From the start of the download to a restored database: the measured recovery time.
     pub restore_seconds: Option<f64>,
-    /// The stores whose manifest of this backup now records this result.
+    /// The store whose manifest of this backup now records this result (the copy that was tested).
     pub recorded_in: Vec<String>,
     pub host: String,
     pub checks: Vec<CheckResult>,
@@ -190,7 +190,7 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
     warn_unverified(&selected, printer);
     check_manifest_version(&selected, &tool)?;
     let database = selected.source_database().unwrap_or_else(|| source_db.clone());
-    let scratch = run::derived_name(&database, "__test_restore_", started_at);
+    let scratch = run::unique_derived_name(&database, "__test_restore_", started_at);
     // The scratch database is throwaway: stream and verify in one read unless asked otherwise.
     let mut options =
         super::swap::restore_options(&args.source, config, ctx.settings.progress && printer.progress, false);
@@ -267,7 +267,7 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
     report.duration_seconds = started.elapsed().as_secs_f64();
 
     if !args.no_record {
-        report.recorded_in = record(&selected, &stores, &report).await;
+        report.recorded_in = record(&selected, &report).await;
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, super::junit::render(&report))
@@ -506,60 +506,40 @@ fn failed_steps(report: &mut TestRestoreReport, step: Step, error: &anyhow::Erro
     }
 }
 
-/// Writes the result into the backup's manifest (an atomic replace) in every store that holds this backup (same
-/// name and checksum); returns the stores written to.
-async fn record(selected: &Selected, stores: &[Store], report: &TestRestoreReport) -> Vec<String> {
-    let (Some(object), Some(manifest)) = (&selected.manifest_object, &selected.manifest) else {
+/// Writes the result into the manifest of the copy that was tested (an atomic replace); returns that store. Other
+/// stores hold their own copies, which this run did not read.
+async fn record(selected: &Selected, report: &TestRestoreReport) -> Vec<String> {
+    let Some(object) = &selected.manifest_object else {
         return Vec::new();
     };
-    let mut targets = vec![(selected.store.clone(), object.clone())];
-    let layout_name = manifest::manifest_name(&format!("{}/", manifest.database), &manifest.name);
-    for store in stores {
-        if !targets
-            .iter()
-            .any(|(s, o)| s.label() == store.label() && *o == layout_name)
-        {
-            targets.push((store.clone(), layout_name.clone()));
-        }
+    let written = async {
+        let mut current = manifest::parse(&selected.store.get(object).await?)?;
+        current.test_restore = Some(TestRestoreResult {
+            at: report.started_at,
+            passed: report.passed,
+            duration_seconds: report.duration_seconds,
+            restore_seconds: report.restore_seconds.unwrap_or_default(),
+        });
+        let info = CommitInfo {
+            content_type: Some("application/json".into()),
+            ..CommitInfo::default()
+        };
+        selected
+            .store
+            .put(object, Bytes::from(serde_json::to_vec_pretty(&current)?), info)
+            .await
     }
-    let result = TestRestoreResult {
-        at: report.started_at,
-        passed: report.passed,
-        duration_seconds: report.duration_seconds,
-        restore_seconds: report.restore_seconds.unwrap_or_default(),
-    };
-    let mut recorded = Vec::new();
-    for (store, object) in targets {
-        let written = async {
-            let mut current = match store.get(&object).await {
-                Ok(bytes) => manifest::parse(&bytes)?,
-                Err(_) if store.label() != selected.store.label() => return Ok(false),
-                Err(err) => return Err(err),
-            };
-            if current.sha256 != manifest.sha256 {
-                return Ok(false);
-            }
-            current.test_restore = Some(result.clone());
-            let info = CommitInfo {
-                content_type: Some("application/json".into()),
-                ..CommitInfo::default()
-            };
-            store
-                .put(&object, Bytes::from(serde_json::to_vec_pretty(&current)?), info)
-                .await?;
-            anyhow::Ok(true)
-        }
-        .await;
-        match written {
-            Ok(true) => recorded.push(store.label()),
-            Ok(false) => {}
-            Err(err) => tracing::warn!(
+    .await;
+    match written {
+        Ok(()) => vec![selected.origin.clone()],
+        Err(err) => {
+            tracing::warn!(
                 "could not record the result in `{object}` of {}: {err:#}",
-                store.label()
-            ),
+                selected.origin
+            );
+            Vec::new()
         }
     }
-    recorded
 }
 
 #[cfg(test)]
