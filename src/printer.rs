@@ -282,13 +282,7 @@ impl Printer {
         if yes {
             return Ok(());
         }
-        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-            return Err(
-                UserError::usage(format!("Refusing to continue without confirmation: {question}"))
-                    .with_hint("Run it on a terminal to confirm, or pass `--yes`")
-                    .into(),
-            );
-        }
+        require_terminal(question)?;
         eprint!("{question} [y/N] ");
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
@@ -298,6 +292,18 @@ impl Printer {
             Err(UserError::new(ExitStatus::Usage, "Cancelled: the confirmation was declined").into())
         }
     }
+}
+
+/// A confirmation needs someone to answer it: without a terminal, refuse (exit 2) and point at `--yes`.
+fn require_terminal(question: &str) -> anyhow::Result<()> {
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        return Ok(());
+    }
+    Err(
+        UserError::usage(format!("Refusing to continue without confirmation: {question}"))
+            .with_hint("Run it on a terminal to confirm, or pass `--yes`")
+            .into(),
+    )
 }
 
 impl Printer {
@@ -310,13 +316,7 @@ impl Printer {
         if yes {
             return Ok(());
         }
-        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-            return Err(
-                UserError::usage(format!("Refusing to continue without confirmation: {question}"))
-                    .with_hint("Run it on a terminal to confirm, or pass `--yes`")
-                    .into(),
-            );
-        }
+        require_terminal(question)?;
         eprint!("{question}\nType the database name `{expected}` to continue: ");
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;

@@ -119,6 +119,36 @@ impl PgTool {
     }
 }
 
+/// How a child ended: `exited with status 1`, `was killed by signal 9`.
+pub fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt as _;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        (None, None) => "failed".to_string(),
+    }
+}
+
+/// Logs a child's stderr (lines naming an error or warning at warn, the rest at debug) and returns its last
+/// `keep` lines for the error message.
+pub async fn collect_stderr(stderr: tokio::process::ChildStderr, program: &'static str, keep: usize) -> Vec<String> {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let mut tail = std::collections::VecDeque::with_capacity(keep);
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("error") || line.contains("warning") {
+            tracing::warn!(target: "campctl::child", "{program}: {line}");
+        } else {
+            tracing::debug!(target: "campctl::child", "{program}: {line}");
+        }
+        if tail.len() == keep {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+    tail.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub mod postgres;
 pub mod process;
 pub mod redis;
 pub mod tls;
+pub mod tmpfs;
 
 use std::any::Any;
 use std::sync::OnceLock;
@@ -32,6 +33,7 @@ pub use self::database::{TestDb, describe};
 pub use self::postgres::{PgCluster, pg};
 pub use self::redis::{Redis, redis};
 pub use self::tls::{ServerCert, TestCa};
+pub use self::tmpfs::Tmpfs;
 
 /// Runs a `campctl` command and snapshots its outcome, like uv's `uv_snapshot!`:
 ///

@@ -286,6 +286,28 @@ impl PgCluster {
         }
     }
 
+    /// Runs the cluster's client `tool` (`pg_dump`, `pg_restore`, ...) from [`Self::bin_dir`] against database `db`
+    /// as the superuser over TCP, with `args`; the password goes through the environment, never argv. Returns stdout.
+    ///
+    /// # Panics
+    /// With the tool's stderr if it cannot be run or fails.
+    pub fn run_tool(&self, tool: &str, db: &str, args: &[&str]) -> Vec<u8> {
+        let output = Command::new(self.bin_dir.join(tool))
+            .env_clear()
+            .env("PGPASSWORD", &self.password)
+            .env("PGSSLMODE", "disable")
+            .args(["-h", HOST, "-p", &self.port.to_string(), "-U", SUPERUSER, "-d", db])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("run {tool}: {e}"));
+        assert!(
+            output.status.success(),
+            "{tool} {args:?} on {db} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    }
+
     /// A new, empty database, dropped when the guard drops.
     pub fn create_database(&'static self) -> TestDb {
         TestDb::create(self)

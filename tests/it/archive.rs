@@ -58,30 +58,7 @@ INSERT INTO public.c SELECT generate_series(1, 40);
 
 /// Runs the harness's pg_dump on `db` with `args`; the password goes through the environment, never argv.
 fn pg_dump(db: &TestDb, args: &[&str]) -> Vec<u8> {
-    let pg = pg();
-    let output = Command::new(pg.bin_dir().join("pg_dump"))
-        .env_clear()
-        .env("PGPASSWORD", pg.password())
-        .env("PGSSLMODE", "disable")
-        .args([
-            "-h",
-            pg.host(),
-            "-p",
-            &pg.port().to_string(),
-            "-U",
-            pg.superuser(),
-            "-d",
-            db.name(),
-        ])
-        .args(args)
-        .output()
-        .expect("run pg_dump");
-    assert!(
-        output.status.success(),
-        "pg_dump {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    pg().run_tool("pg_dump", db.name(), args)
 }
 
 /// The TOC entry count `pg_restore --list` reads from `archive` on its stdin.

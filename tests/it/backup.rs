@@ -4,7 +4,7 @@ mod failures;
 mod files;
 mod interop;
 mod outages;
-mod round_trip;
+pub(crate) mod round_trip;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -12,36 +12,23 @@ mod test_restore;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use crate::backup::round_trip::{LARGE_OBJECTS, TABLES};
 use crate::common::{TestContext, TestDb, assert_exit, azurite, describe, pg, unique_container};
 
-/// The awkward database (as in `backup/round_trip.rs`): an extension type, quoted, mixed-case and non-ASCII names,
-/// several schemas, a partitioned table, large objects, a materialized view and an empty table.
-pub const SEED: &str = r#"
-CREATE EXTENSION citext;
-CREATE SCHEMA "Sales";
-CREATE SCHEMA ventes;
-CREATE TABLE users (id bigserial PRIMARY KEY, email citext UNIQUE, bio text, avatar bytea, prefs jsonb);
-INSERT INTO users (email, bio, avatar, prefs)
-  SELECT 'u' || g || '@example.com', E'line one\nline two\twith tab \\ backslash ' || g,
-         decode(md5(g::text), 'hex'), jsonb_build_object('n', g, 'tags', jsonb_build_array('a', 'b'))
-  FROM generate_series(1, 3000) g;
-CREATE TABLE "Sales"."Order Lines" ("Id" int PRIMARY KEY, "Qty" int);
-INSERT INTO "Sales"."Order Lines" SELECT g, g % 7 FROM generate_series(1, 1234) g;
-CREATE TABLE ventes."données_été" (clé int, valeur text);
-INSERT INTO ventes."données_été" SELECT g, 'é' || g FROM generate_series(1, 77) g;
-CREATE TABLE measurements (at date NOT NULL, v int) PARTITION BY RANGE (at);
-CREATE TABLE measurements_2025 PARTITION OF measurements FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
-CREATE TABLE measurements_2026 PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
-INSERT INTO measurements SELECT date '2025-06-01' + (g % 400), g FROM generate_series(1, 500) g;
-CREATE TABLE empty_table (x int);
-CREATE MATERIALIZED VIEW user_counts AS SELECT count(*) AS n FROM users;
-CREATE VIEW "Sales"."Big Orders" AS SELECT * FROM "Sales"."Order Lines" WHERE "Qty" > 5;
+/// The awkward database of `backup/round_trip.rs` (an extension type, quoted, mixed-case and non-ASCII names,
+/// several schemas, a partitioned table, large objects, a materialized view and an empty table), plus a view, a
+/// function, an expression index and a comment.
+pub fn seed() -> String {
+    format!("{TABLES}{EXTRA}{LARGE_OBJECTS}")
+}
+
+/// What [`seed`] adds to the round-trip database, before its large objects.
+const EXTRA: &str = r#"CREATE VIEW "Sales"."Big Orders" AS SELECT * FROM "Sales"."Order Lines" WHERE "Qty" > 5;
 CREATE FUNCTION ventes.double(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x * 2';
 CREATE INDEX users_bio ON users (lower(bio));
 COMMENT ON TABLE users IS 'the users, with ''quotes''';
-SELECT lo_from_bytea(0, 'large object one'), lo_from_bytea(0, 'large object two');
 "#;
 
 /// A test's campctl configuration (`campctl.toml` in the temp HOME): the test's own database, a local store, and
@@ -307,39 +294,10 @@ pub fn content_digest(db: &str) -> Vec<(String, String)> {
     digest
 }
 
-/// Runs the harness's `tool` (`pg_dump`, …) from the cluster's bin dir against database `db`; the password goes
-/// through the environment, never argv. Returns stdout; panics with stderr on failure.
-pub fn run_pg_tool(tool: &str, db: &str, args: &[&str]) -> Vec<u8> {
-    let pg = pg();
-    let output = Command::new(pg.bin_dir().join(tool))
-        .env_clear()
-        .env("PGPASSWORD", pg.password())
-        .env("PGSSLMODE", "disable")
-        .args([
-            "-h",
-            pg.host(),
-            "-p",
-            &pg.port().to_string(),
-            "-U",
-            pg.superuser(),
-            "-d",
-            db,
-        ])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
-    assert!(
-        output.status.success(),
-        "{tool} {args:?} on {db} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
-
 /// `pg_dump --schema-only` of `db`, without what names the dump itself: the `-- Dumped from/by` comments, the
 /// random `\restrict` / `\unrestrict` keys of newer pg_dump releases, and any line naming the database.
 pub fn schema_dump(db: &str) -> String {
-    let dump = String::from_utf8(run_pg_tool("pg_dump", db, &["--schema-only"])).expect("the dump is UTF-8");
+    let dump = String::from_utf8(pg().run_tool("pg_dump", db, &["--schema-only"])).expect("the dump is UTF-8");
     dump.lines()
         .filter(|line| {
             !line.starts_with("-- Dumped from")

@@ -4,11 +4,11 @@
 //! target database is untouched (same oid, same rows) and no scratch database is left behind.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::backup::{BackupEnv, stand_in_pg_dump};
-use crate::common::{assert_exit, azurite, pg, unique_suffix};
+use crate::common::{Tmpfs, assert_exit, azurite, pg, unique_suffix};
 
 const SEED: &str = r"
 CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL, note text);
@@ -623,13 +623,12 @@ fn replacing_the_database_without_a_terminal_needs_yes_and_dry_run_changes_nothi
 
 /// The real pg_dump of the test's database into `path` (`format` is `c` or `p`).
 fn pg_dump_to(env: &BackupEnv, format: &str, path: &Path) {
-    let output = Command::new(pg().bin_dir().join("pg_dump"))
-        .args([&format!("--format={format}"), "--compress=0", "--file"])
-        .arg(path)
-        .arg(format!("--dbname={}", env.db.url()))
-        .output()
-        .expect("run pg_dump");
-    assert!(output.status.success(), "pg_dump: {}", stderr(&output));
+    let format = format!("--format={format}");
+    pg().run_tool(
+        "pg_dump",
+        env.db.name(),
+        &[&format, "--compress=0", "--file", path_str(path)],
+    );
 }
 
 #[test]
@@ -761,39 +760,12 @@ fn a_missing_file_or_a_database_without_backups_exits_10() {
 
 // 10. A spool directory without space.
 
-/// A tmpfs mounted on a temp dir, unmounted on drop.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("run mount");
-        assert!(
-            status.success(),
-            "`mount -t tmpfs` failed ({status}): this test needs root (CAP_SYS_ADMIN)"
-        );
-        Self { dir }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
 #[test]
 fn a_spool_directory_without_space_exits_2_before_anything_is_created() {
     let env = Env::local();
     backed_up(&env);
     let tmpfs = Tmpfs::mount("1m");
-    let spool = tmpfs.dir.path().join("spool");
+    let spool = tmpfs.path().join("spool");
     let before = fingerprint(env.db.name());
 
     let output = env.run(&["restore", "--jobs", "2", "--spool-dir", path_str(&spool), "--yes"]);
@@ -830,7 +802,7 @@ fn a_spool_directory_that_fills_up_with_an_archive_without_manifest_says_what_to
         "bigger than the spool directory"
     );
     let tmpfs = Tmpfs::mount("1m");
-    let spool = tmpfs.dir.path().join("spool");
+    let spool = tmpfs.path().join("spool");
     let target = format!("{}_x", env.db.name());
 
     let output = env.run(&[

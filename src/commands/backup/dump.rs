@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use md5::Digest as _;
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
+use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
 
 use super::compression::{Compression, Compressor};
@@ -205,7 +205,7 @@ async fn run_pipeline<'a>(
         .with_context(|| format!("Failed to start `{}`", tool.path.display()))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let stderr_task = tokio::spawn(collect_stderr(stderr));
+    let stderr_task = tokio::spawn(crate::pg::tools::collect_stderr(stderr, "pg_dump", 20));
 
     let (raw_tx, raw_rx) = mpsc::channel::<Bytes>(QUEUE);
     let (out_tx, out_rx) = mpsc::channel::<Bytes>(QUEUE);
@@ -250,12 +250,7 @@ async fn run_pipeline<'a>(
 }
 
 fn pg_dump_failed(status: std::process::ExitStatus, stderr_tail: &[String]) -> anyhow::Error {
-    use std::os::unix::process::ExitStatusExt as _;
-    let how = match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(signal)) => format!("was killed by signal {signal}"),
-        (None, None) => "failed".to_string(),
-    };
+    let how = crate::pg::tools::describe_exit(status);
     let detail = stderr_tail
         .iter()
         .rev()
@@ -268,24 +263,6 @@ fn pg_dump_failed(status: std::process::ExitStatus, stderr_tail: &[String]) -> a
     UserError::new(ExitStatus::Failure, message + "; nothing was committed")
         .with_hint("The lines pg_dump printed are in the log above (run with -v for all of them)")
         .into()
-}
-
-/// Logs pg_dump's stderr and keeps its last lines for the error message.
-async fn collect_stderr(stderr: tokio::process::ChildStderr) -> Vec<String> {
-    let mut lines = tokio::io::BufReader::new(stderr).lines();
-    let mut tail = Vec::new();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if line.contains("error") || line.contains("warning") {
-            tracing::warn!(target: "campctl::pg_dump", "{line}");
-        } else {
-            tracing::debug!(target: "campctl::pg_dump", "{line}");
-        }
-        if tail.len() == 20 {
-            tail.remove(0);
-        }
-        tail.push(line);
-    }
-    tail
 }
 
 async fn read_stdout(mut stdout: tokio::process::ChildStdout, tx: mpsc::Sender<Bytes>) -> anyhow::Result<()> {

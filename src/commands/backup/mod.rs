@@ -162,7 +162,7 @@ fn listed_tables(names: &[String]) -> anyhow::Result<HashSet<(String, String)>> 
 }
 
 /// Keeps the stores named in `wanted` (by kind); all of them when `wanted` is empty.
-fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
+pub(crate) fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
     if wanted.is_empty() {
         return Ok(stores);
     }

@@ -17,9 +17,9 @@ use clap::Args;
 pub use swap::RestoreArgs;
 pub use test_restore::TestRestoreArgs;
 
-use crate::exit::{ExitStatus, UserError};
+use crate::commands::backup::select_stores;
+use crate::exit::ExitStatus;
 use crate::pg::tools::PgTool;
-use crate::storage::Store;
 
 /// Options shared by `restore` and `test-restore`: which backup, from where, and how pg_restore runs.
 #[derive(Debug, Args)]
@@ -65,21 +65,6 @@ pub struct SourceArgs {
     /// The pg_restore to run [default: the newest in /usr/lib/postgresql/*/bin, else pg_restore on PATH]
     #[arg(long, value_name = "PATH")]
     pub pg_restore: Option<PathBuf>,
-}
-
-/// Keeps the stores named in `wanted` (by kind); all of them when `wanted` is empty.
-fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
-    for name in wanted {
-        if !stores.iter().any(|s| s.kind() == name) {
-            return Err(UserError::usage(format!("Store `{name}` is not configured"))
-                .with_hint("Configure it under `[storage.local]` or `[storage.azure]` (docs/storage.md)")
-                .into());
-        }
-    }
-    if !wanted.is_empty() {
-        stores.retain(|s| wanted.iter().any(|w| w == s.kind()));
-    }
-    Ok(stores)
 }
 
 /// The server's major version (`server_version_num` / 10000).

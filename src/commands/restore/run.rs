@@ -11,14 +11,13 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use futures::StreamExt as _;
-use tokio::io::AsyncBufReadExt as _;
 
 use super::fetch::{self, Fetch, Fetched};
 use super::select::Selected;
 use crate::cleanup::{self, Pending};
 use crate::commands::backup::progress::Progress;
 use crate::exit::{ExitStatus, UserError};
-use crate::pg::tools::PgTool;
+use crate::pg::tools::{self, PgTool};
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 use crate::units::format_bytes;
 
@@ -326,7 +325,7 @@ async fn stream_restore(
         })?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let stderr_task = tokio::spawn(collect_stderr(stderr));
+    let stderr_task = tokio::spawn(tools::collect_stderr(stderr, "pg_restore", 40));
     let fed = download.finish_into(&mut stdin, true).await;
     drop(stdin);
     if let Err(error) = fed {
@@ -392,7 +391,7 @@ async fn run_pg_restore(
         .with_context(|| format!("Failed to start `{}`", tool.path.display()))
         .map_err(fail)?;
     let stderr = child.stderr.take().expect("stderr is piped");
-    let tail = collect_stderr(stderr).await;
+    let tail = tools::collect_stderr(stderr, "pg_restore", 40).await;
     let status = child
         .wait()
         .await
@@ -441,12 +440,7 @@ fn conninfo_dbname(database: &str) -> String {
 }
 
 fn pg_restore_failed(status: std::process::ExitStatus, tail: &[String]) -> anyhow::Error {
-    use std::os::unix::process::ExitStatusExt as _;
-    let how = match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(signal)) => format!("was killed by signal {signal}"),
-        (None, None) => "failed".to_string(),
-    };
+    let how = tools::describe_exit(status);
     let detail: Vec<&str> = tail
         .iter()
         .filter(|l| l.contains("error") || l.contains("ERROR") || l.contains("DETAIL"))
@@ -463,24 +457,6 @@ fn pg_restore_failed(status: std::process::ExitStatus, tail: &[String]) -> anyho
              server is the usual cause: create it, or keep the default `--no-owner --no-acl`",
         )
         .into()
-}
-
-/// Logs pg_restore's stderr (`--verbose` lines at debug) and keeps the last lines for the error message.
-async fn collect_stderr(stderr: tokio::process::ChildStderr) -> Vec<String> {
-    let mut lines = tokio::io::BufReader::new(stderr).lines();
-    let mut tail = Vec::new();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if line.contains("error") || line.contains("warning") {
-            tracing::warn!(target: "campctl::pg_restore", "{line}");
-        } else {
-            tracing::debug!(target: "campctl::pg_restore", "{line}");
-        }
-        if tail.len() == 40 {
-            tail.remove(0);
-        }
-        tail.push(line);
-    }
-    tail
 }
 
 /// One table's expected and restored rows.

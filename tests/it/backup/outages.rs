@@ -3,12 +3,11 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::BackupEnv;
-use crate::common::{TestContext, assert_exit, azurite, unique_container};
+use crate::common::{TestContext, Tmpfs, assert_exit, azurite, unique_container};
 
 /// A TCP proxy to Azurite that drops every connection once `cut_after` bytes went upstream.
 struct CuttingProxy {
@@ -125,16 +124,7 @@ fn a_full_local_disk_commits_nothing() {
     let env = BackupEnv::local();
     env.db
         .execute("CREATE TABLE t AS SELECT g, decode(md5(g::text), 'hex') AS b FROM generate_series(1, 200000) g");
-    let mount = tempfile::tempdir().expect("tempdir");
-    let status = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(mount.path())
-        .status()
-        .expect("run mount");
-    assert!(
-        status.success(),
-        "`mount -t tmpfs` failed: this test needs root (CAP_SYS_ADMIN)"
-    );
+    let mount = Tmpfs::mount("2m");
     let store = mount.path().join("store");
     env.ctx.write_file(
         "campctl.toml",
@@ -147,7 +137,7 @@ fn a_full_local_disk_commits_nothing() {
     let output = env.run(&["backup", "--compression", "none"]);
     let mut left = Vec::new();
     super::collect(&store, &store, &mut left);
-    let _ = Command::new("umount").arg(mount.path()).status();
+    drop(mount);
     assert_exit(&output, 1);
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("out of space"),

@@ -3,7 +3,15 @@
 use super::{BackupEnv, decompress, pg_restore_list};
 use crate::common::{assert_exit, azurite};
 
-const SEED: &str = r#"
+/// The awkward database: an extension type, quoted, mixed-case and non-ASCII names, several schemas, a partitioned
+/// table, a materialized view, an empty table ([`TABLES`]) and large objects ([`LARGE_OBJECTS`]). `restore.rs` seeds
+/// the same plus a few objects of its own.
+fn seed() -> String {
+    format!("{TABLES}{LARGE_OBJECTS}")
+}
+
+/// The schemas, tables and rows of [`seed`].
+pub(crate) const TABLES: &str = r#"
 CREATE EXTENSION citext;
 CREATE SCHEMA "Sales";
 CREATE SCHEMA ventes;
@@ -22,8 +30,11 @@ CREATE TABLE measurements_2026 PARTITION OF measurements FOR VALUES FROM ('2026-
 INSERT INTO measurements SELECT date '2025-06-01' + (g % 400), g FROM generate_series(1, 500) g;
 CREATE TABLE empty_table (x int);
 CREATE MATERIALIZED VIEW user_counts AS SELECT count(*) AS n FROM users;
-SELECT lo_from_bytea(0, 'large object one'), lo_from_bytea(0, 'large object two');
 "#;
+
+/// The large objects of [`seed`]; last, so that they take the OIDs after those of the other objects.
+pub(crate) const LARGE_OBJECTS: &str =
+    "SELECT lo_from_bytea(0, 'large object one'), lo_from_bytea(0, 'large object two');\n";
 
 fn counts(env: &BackupEnv) -> Vec<(String, String, i64)> {
     let mut client = env.db.client();
@@ -69,7 +80,7 @@ fn manifest_counts(manifest: &serde_json::Value) -> Vec<(String, String, i64)> {
 #[test]
 fn every_compression_round_trips_through_pg_restore_with_exact_row_counts() {
     let env = BackupEnv::local();
-    env.db.execute(SEED);
+    env.db.execute(&seed());
     let expected = counts(&env);
     for compression in ["zstd", "gzip:1", "pgdump:1", "none"] {
         let report = env.backup(&["--compression", compression]);

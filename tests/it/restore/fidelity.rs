@@ -1,7 +1,7 @@
 //! What a restore brings back: the same schema and the same rows as the source, whether it restores into a new
 //! database, swaps the backup in for the live one, or spools the archive for parallel jobs.
 
-use super::{RestoreEnv, SEED, content_digest, database_exists, drop_database_quietly, schema_dump, table_counts};
+use super::{RestoreEnv, content_digest, database_exists, drop_database_quietly, schema_dump, seed, table_counts};
 
 /// Asserts two schema dumps are equal, showing the first lines that differ rather than two whole dumps.
 #[track_caller]
@@ -41,7 +41,7 @@ fn total_rows(counts: &[(String, String, i64)]) -> i64 {
 #[test]
 fn restore_to_a_new_database_reproduces_the_schema_and_every_row() {
     let env = RestoreEnv::local();
-    env.db.execute(SEED);
+    env.db.execute(&seed());
     let source = env.db.name();
     let source_counts = table_counts(source);
     assert_eq!(source_counts.len(), 6, "the seed's leaf tables: {source_counts:?}");
@@ -97,7 +97,7 @@ fn restore_to_a_new_database_reproduces_the_schema_and_every_row() {
 #[test]
 fn default_restore_swaps_the_backup_in_and_keeps_the_previous_database() {
     let env = RestoreEnv::local();
-    env.db.execute(SEED);
+    env.db.execute(&seed());
     let db = env.db.name();
     let backed_up = table_counts(db);
     let backed_up_content = content_digest(db);
@@ -156,7 +156,7 @@ fn default_restore_swaps_the_backup_in_and_keeps_the_previous_database() {
 #[test]
 fn parallel_jobs_restore_through_a_spool_file_that_is_removed() {
     let env = RestoreEnv::local();
-    env.db.execute(SEED);
+    env.db.execute(&seed());
     let source = env.db.name();
     let backup = env.backup();
     // A directory that does not exist yet: only the spool path creates it.

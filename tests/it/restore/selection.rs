@@ -2,8 +2,7 @@
 //! plain archive of the runbook's scripts without a manifest.
 
 use super::{
-    RestoreEnv, SEED, content_digest, database_exists, drop_database_quietly, run_pg_tool, table_counts,
-    wait_for_next_backup_second,
+    RestoreEnv, content_digest, database_exists, drop_database_quietly, seed, table_counts, wait_for_next_backup_second,
 };
 use crate::common::{assert_exit, azurite, pg};
 
@@ -161,7 +160,7 @@ fn an_unknown_backup_or_a_database_without_backups_exits_10() {
 #[test]
 fn a_runbook_archive_without_a_manifest_restores_with_a_warning() {
     let env = RestoreEnv::local();
-    env.db.execute(SEED);
+    env.db.execute(&seed());
     let source = env.db.name();
     // The runbook's backup script: `pg_dump --format=custom --file=..._YYYYMMDD_HHMMSS.sql.gz` (not gzip at all).
     let dir = env.ctx.home().join("var/backups/postgresql");
@@ -169,7 +168,7 @@ fn a_runbook_archive_without_a_manifest_restores_with_a_warning() {
     let file_name = "camp_backend_db_20250111_030000.sql.gz";
     let path = dir.join(file_name);
     let path_arg = path.to_str().expect("UTF-8 path");
-    run_pg_tool("pg_dump", source, &["--format=custom", "--file", path_arg]);
+    pg().run_tool("pg_dump", source, &["--format=custom", "--file", path_arg]);
     assert!(
         std::fs::read(&path).expect("the archive").starts_with(b"PGDMP"),
         "a custom-format archive"

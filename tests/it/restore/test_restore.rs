@@ -1,7 +1,7 @@
 //! `campctl test-restore`: a pass, a manifest that does not match, SQL checks from the configuration, `--keep` and
 //! `--target-url`; its JSON and JUnit reports; the result recorded in the manifest for `backup list`.
 
-use super::{RestoreEnv, SEED, database_exists, drop_database_quietly, table_counts};
+use super::{RestoreEnv, database_exists, drop_database_quietly, seed, table_counts};
 use crate::common::{assert_exit, azurite, pg};
 
 /// One element of a parsed XML document.
@@ -263,7 +263,7 @@ const SMALL_SEED: &str = "CREATE TABLE users (id int PRIMARY KEY, name text); \
 #[test]
 fn a_good_backup_passes_with_json_and_junit_reports_and_is_marked_verified() {
     let env = RestoreEnv::local();
-    env.db.execute(SEED);
+    env.db.execute(&seed());
     let db = env.db.name();
     let backup = env.backup();
     let name = backup["name"].as_str().expect("name");
@@ -315,7 +315,7 @@ fn a_good_backup_passes_with_json_and_junit_reports_and_is_marked_verified() {
 #[test]
 fn a_row_count_that_does_not_match_the_manifest_fails_and_is_recorded() {
     let env = RestoreEnv::local();
-    env.db.execute(SEED);
+    env.db.execute(&seed());
     let backup = env.backup();
     let name = backup["name"].as_str().expect("name");
     env.edit_local_manifest(&backup, |manifest| {

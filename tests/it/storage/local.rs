@@ -7,6 +7,7 @@ use bytes::Bytes;
 use campctl::storage::{LockHolder, StoreError};
 
 use super::fixture::{Fixture, data, holder, info, store_error};
+use crate::common::Tmpfs;
 
 /// A lock left by a process that is gone (same host) is taken over.
 #[tokio::test]
@@ -52,37 +53,10 @@ async fn dropped_lock_guard_removes_the_file() {
     guard.release().await.expect("release");
 }
 
-/// A tmpfs mounted here and unmounted on drop.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("run mount");
-        assert!(
-            status.success(),
-            "`mount -t tmpfs` failed ({status}): the out-of-space test needs root (CAP_SYS_ADMIN)"
-        );
-        Self { dir }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
 #[tokio::test]
 async fn out_of_space_is_no_space_and_removes_the_partial() {
     let tmpfs = Tmpfs::mount("1m");
-    let root = tmpfs.dir.path().join("store");
+    let root = tmpfs.path().join("store");
     let config = campctl::config_file::StorageConfig {
         local: Some(campctl::config_file::LocalStoreConfig {
             path: Some(root.clone()),
