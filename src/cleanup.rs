@@ -16,13 +16,26 @@ use anyhow::Context as _;
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 
 /// Something to undo.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Action {
     /// `DROP DATABASE name`, after ending its sessions, over a connection made with `params` (a maintenance
     /// database on the same server).
     DropDatabase { params: ConnParams, name: String },
     /// `ALTER DATABASE name ALLOW_CONNECTIONS true`.
     AllowConnections { params: ConnParams, name: String },
+    /// Cancel the statement a session is running (a VACUUM, a REINDEX): dropping our end of the connection does not
+    /// stop the server's work.
+    CancelQuery {
+        params: ConnParams,
+        token: tokio_postgres::CancelToken,
+        what: String,
+    },
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 impl Action {
@@ -30,6 +43,7 @@ impl Action {
         match self {
             Self::DropDatabase { name, .. } => format!("dropping the scratch database `{name}`"),
             Self::AllowConnections { name, .. } => format!("allowing connections to `{name}` again"),
+            Self::CancelQuery { what, .. } => format!("cancelling {what} on the server"),
         }
     }
 }
@@ -105,6 +119,7 @@ pub async fn run_all() {
 async fn run(action: &Action) -> anyhow::Result<()> {
     match action {
         Action::DropDatabase { params, name } => drop_database(params, name).await,
+        Action::CancelQuery { params, token, .. } => pg::cancel(token, params).await,
         Action::AllowConnections { params, name } => {
             let client = pg::connect(params, SessionOptions::default()).await?;
             client

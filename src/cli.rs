@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::commands::backup::BackupArgs;
 use crate::commands::config::ConfigArgs;
+use crate::commands::maintenance::vacuum::VacuumArgs;
 use crate::commands::restore::{RestoreArgs, TestRestoreArgs};
 use crate::commands::stats::StatsArgs;
 use crate::env_vars::EnvVars;
@@ -33,6 +34,8 @@ pub enum Command {
     // The summaries of restore and test-restore come from their Args' doc comments (with the long description).
     Restore(Box<RestoreArgs>),
     TestRestore(Box<TestRestoreArgs>),
+    /// VACUUM / ANALYZE / VACUUM FULL with a dead-tuple and size report before and after
+    Vacuum(Box<VacuumArgs>),
     /// Database statistics: tables, indexes, connections, queries, vacuum, database, replication, settings
     Stats(Box<StatsArgs>),
     /// Show or check the resolved configuration

@@ -2,5 +2,6 @@
 
 pub mod backup;
 pub mod config;
+pub mod maintenance;
 pub mod restore;
 pub mod stats;

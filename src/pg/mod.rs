@@ -29,6 +29,51 @@ pub struct SessionOptions {
 /// # Errors
 /// A [`PgError`] that names the failure (unreachable, authentication, not found, TLS) and a fix.
 pub async fn connect(params: &ConnParams, session: SessionOptions) -> anyhow::Result<Client> {
+    connect_inner(params, session, None).await
+}
+
+/// [`connect`], with the server's notices and warnings (e.g. `VACUUM (SKIP_LOCKED)`'s "skipping …") sent to the
+/// returned receiver.
+///
+/// # Errors
+/// See [`connect`].
+pub async fn connect_with_notices(
+    params: &ConnParams,
+    session: SessionOptions,
+) -> anyhow::Result<(
+    Client,
+    tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::error::DbError>,
+)> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    Ok((connect_inner(params, session, Some(tx)).await?, rx))
+}
+
+/// Asks the server to cancel what the session of `token` is running (the protocol's cancel request, over a new
+/// connection with the same TLS rules).
+///
+/// # Errors
+/// The server could not be reached.
+pub async fn cancel(token: &tokio_postgres::CancelToken, params: &ConnParams) -> anyhow::Result<()> {
+    if params.is_socket() {
+        token.cancel_query(tokio_postgres::NoTls).await?;
+    } else {
+        let verification = tls::verification(params.sslmode, params.sslrootcert.is_some());
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls::client_config(
+            verification,
+            params.sslrootcert.as_deref(),
+        )?);
+        token.cancel_query(tls).await?;
+    }
+    Ok(())
+}
+
+type NoticeSender = tokio::sync::mpsc::UnboundedSender<tokio_postgres::error::DbError>;
+
+async fn connect_inner(
+    params: &ConnParams,
+    session: SessionOptions,
+    notices: Option<NoticeSender>,
+) -> anyhow::Result<Client> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(&params.host)
@@ -58,9 +103,9 @@ pub async fn connect(params: &ConnParams, session: SessionOptions) -> anyhow::Re
         "connecting to PostgreSQL"
     );
     let client = if params.is_socket() {
-        connect_with(&config, tokio_postgres::NoTls, params).await?
+        connect_with(&config, tokio_postgres::NoTls, params, notices).await?
     } else {
-        connect_with(&config, tls, params).await?
+        connect_with(&config, tls, params, notices).await?
     };
 
     let mut settings = String::new();
@@ -84,7 +129,12 @@ pub fn quote_ident(ident: &str) -> String {
 }
 
 /// Connects (retrying only while the server is starting up) and spawns the connection task.
-async fn connect_with<T>(config: &tokio_postgres::Config, tls: T, params: &ConnParams) -> Result<Client, PgError>
+async fn connect_with<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    params: &ConnParams,
+    notices: Option<NoticeSender>,
+) -> Result<Client, PgError>
 where
     T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket> + Clone,
     T::Stream: Send + 'static,
@@ -106,9 +156,25 @@ where
             Err(err) => return Err(PgError::connect(err, params)),
         }
     };
+    let mut connection = connection;
     tokio::spawn(async move {
-        if let Err(err) = connection.await {
-            tracing::debug!("PostgreSQL connection closed: {err}");
+        // Drive the connection; pass notices on when asked to, else log them at debug.
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = futures::StreamExt::next(&mut messages).await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notice(notice)) => {
+                    if let Some(tx) = &notices {
+                        let _ = tx.send(notice);
+                    } else {
+                        tracing::debug!("PostgreSQL notice: {}", notice.message());
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::debug!("PostgreSQL connection closed: {err}");
+                    break;
+                }
+            }
         }
     });
     Ok(client)

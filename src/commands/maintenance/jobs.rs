@@ -1,0 +1,268 @@
+//! Parallel sessions for maintenance statements: one work item (a table's statements) per session at a time, as
+//! vacuumdb and reindexdb do, capped by the server's free connections.
+//!
+//! While a statement runs, a cancel of it is registered with [`crate::cleanup`]: on Ctrl-C `main` sends the
+//! protocol's cancel request, because closing our end of the connection would not stop a running VACUUM FULL or
+//! REINDEX on the server. The server's notices are read per statement, so that `SKIP_LOCKED`'s "skipping …" warning
+//! turns into a skipped item instead of a silent success.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_postgres::Client;
+use tokio_postgres::error::{DbError, SqlState};
+
+use crate::cleanup;
+use crate::pg::{self, ConnParams, SessionOptions};
+use crate::printer::Printer;
+
+/// One maintenance session.
+pub struct Session {
+    client: Client,
+    notices: UnboundedReceiver<DbError>,
+    params: ConnParams,
+}
+
+/// How one work item ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Not done because a lock was not available (`SKIP_LOCKED`): the server's message.
+    Skipped(String),
+    /// The statement failed (lock timeout, statement timeout, …): the server's message.
+    Failed(String),
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Skipped(_) => "skipped",
+            Self::Failed(_) => "FAILED",
+        }
+    }
+
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Self::Done => None,
+            Self::Skipped(message) | Self::Failed(message) => Some(message),
+        }
+    }
+}
+
+/// The statements of one item (run in order, one session; the first failure or skip ends the item).
+#[derive(Debug, Clone)]
+pub struct Work {
+    /// What it is about, e.g. `public.users`: for progress and cancel messages.
+    pub label: String,
+    pub statements: Vec<String>,
+}
+
+/// The result of one [`Work`], in input order.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub outcome: Outcome,
+    pub seconds: f64,
+}
+
+impl Session {
+    /// Runs one statement with a registered cancel; classifies the result.
+    pub async fn run(&mut self, sql: &str, label: &str) -> Outcome {
+        while self.notices.try_recv().is_ok() {}
+        let cancel = cleanup::register(cleanup::Action::CancelQuery {
+            params: self.params.clone(),
+            token: self.client.cancel_token(),
+            what: format!("the maintenance of `{label}`"),
+        });
+        tracing::debug!("running `{sql}`");
+        let result = self.client.batch_execute(sql).await;
+        cancel.disarm();
+        if let Err(err) = result {
+            let message = err.as_db_error().map_or_else(
+                || format!("{err}"),
+                |db| {
+                    let what = match *db.code() {
+                        SqlState::LOCK_NOT_AVAILABLE => "lock timeout: ",
+                        SqlState::QUERY_CANCELED => "cancelled (statement_timeout?): ",
+                        _ => "",
+                    };
+                    format!("{what}{}", db.message())
+                },
+            );
+            return Outcome::Failed(message);
+        }
+        // The warning arrives before the command completes, so it is queued by now.
+        while let Ok(notice) = self.notices.try_recv() {
+            if *notice.code() == SqlState::LOCK_NOT_AVAILABLE {
+                return Outcome::Skipped(notice.message().to_string());
+            }
+            tracing::debug!("notice: {}", notice.message());
+        }
+        Outcome::Done
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Opens up to `wanted` sessions, fewer when the server has fewer free connections (one is always opened).
+///
+/// # Errors
+/// The first connection failed.
+pub async fn open(
+    params: &ConnParams,
+    options: SessionOptions,
+    wanted: usize,
+    printer: &Printer,
+) -> anyhow::Result<Vec<Session>> {
+    let (client, notices) = pg::connect_with_notices(params, options).await?;
+    let free: i64 = client
+        .query_one(
+            "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int \
+                    - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')",
+            &[],
+        )
+        .await?
+        .get(0);
+    // Leave one connection free for everyone else.
+    let allowed = usize::try_from(free - 1).unwrap_or(0) + 1;
+    let count = wanted.max(1).min(allowed);
+    if count < wanted {
+        printer.warn(&format!(
+            "--jobs {wanted}: the server has {} free connections; using {count}",
+            free.max(0)
+        ));
+    }
+    let mut sessions = vec![Session {
+        client,
+        notices,
+        params: params.clone(),
+    }];
+    while sessions.len() < count {
+        let (client, notices) = pg::connect_with_notices(params, options).await?;
+        sessions.push(Session {
+            client,
+            notices,
+            params: params.clone(),
+        });
+    }
+    Ok(sessions)
+}
+
+/// Runs every item on the sessions in parallel (each session takes the next item when it is free) and returns the
+/// results in input order. `setup` runs once on every session first (e.g. `SET default_statistics_target = 1`).
+pub async fn run_all(sessions: &mut [Session], setup: &[String], items: &[Work], progress: &Counter) -> Vec<Finished> {
+    let queue = Arc::new(Mutex::new((0..items.len()).collect::<VecDeque<usize>>()));
+    let results: Arc<Mutex<Vec<Option<Finished>>>> = Arc::new(Mutex::new(vec![None; items.len()]));
+    let workers = sessions.iter_mut().map(|session| {
+        let queue = queue.clone();
+        let results = results.clone();
+        async move {
+            for sql in setup {
+                if let Outcome::Failed(message) = session.run(sql, "session setup").await {
+                    tracing::warn!("`{sql}` failed: {message}");
+                }
+            }
+            loop {
+                let next = queue
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .pop_front();
+                let Some(index) = next else {
+                    return;
+                };
+                let work = &items[index];
+                progress.start(&work.label);
+                let started = Instant::now();
+                let mut outcome = Outcome::Done;
+                for sql in &work.statements {
+                    outcome = session.run(sql, &work.label).await;
+                    if outcome != Outcome::Done {
+                        break;
+                    }
+                }
+                progress.finish_one(&work.label, &outcome);
+                results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[index] = Some(Finished {
+                    outcome,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+        }
+    });
+    futures::future::join_all(workers).await;
+    let results = std::mem::take(&mut *results.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or(Finished {
+                outcome: Outcome::Failed("not run".into()),
+                seconds: 0.0,
+            })
+        })
+        .collect()
+}
+
+/// Progress over a known number of items: a bar on a terminal, a log line at most every 30 s otherwise.
+pub struct Counter {
+    bar: Option<ProgressBar>,
+    total: usize,
+    state: Mutex<(usize, Instant)>,
+}
+
+impl Counter {
+    /// # Panics
+    /// Never: the template is a constant.
+    pub fn new(interactive: bool, total: usize, what: &str) -> Self {
+        let bar = interactive.then(|| {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix} {pos}/{len} {wide_msg} {elapsed}")
+                    .expect("a valid template"),
+            );
+            bar.set_prefix(what.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Self {
+            bar,
+            total,
+            state: Mutex::new((0, Instant::now())),
+        }
+    }
+
+    fn start(&self, label: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(label.to_string());
+        }
+    }
+
+    fn finish_one(&self, label: &str, outcome: &Outcome) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.0 += 1;
+        if outcome != &Outcome::Done {
+            tracing::warn!(
+                "{label}: {} ({})",
+                outcome.label(),
+                outcome.detail().unwrap_or_default()
+            );
+        }
+        if state.1.elapsed() >= Duration::from_secs(30) {
+            tracing::info!("{} of {} done", state.0, self.total);
+            state.1 = Instant::now();
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
