@@ -86,3 +86,9 @@ fn help_test_restore() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["test-restore", "--help"]));
 }
+
+#[test]
+fn help_vacuum() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["vacuum", "--help"]));
+}

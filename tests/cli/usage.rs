@@ -226,3 +226,27 @@ fn restore_unknown_key_in_restore_section() {
     ctx.write_file("campctl.toml", "[restore]\njobz = 4\n");
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["restore"]));
 }
+
+#[test]
+fn vacuum_full_with_jobs() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["vacuum", "--full", "--jobs", "2"]));
+}
+
+#[test]
+fn vacuum_ratio_out_of_range() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["vacuum", "--min-dead-ratio", "20"]));
+}
+
+#[test]
+fn vacuum_missing_stats_only_needs_analyze_only() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["vacuum", "--missing-stats-only"]));
+}
+
+#[test]
+fn vacuum_analyze_only_conflicts_with_full() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["vacuum", "--analyze-only", "--full"]));
+}
