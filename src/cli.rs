@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::commands::backup::BackupArgs;
 use crate::commands::config::ConfigArgs;
+use crate::commands::maintenance::reindex::ReindexArgs;
 use crate::commands::maintenance::vacuum::VacuumArgs;
 use crate::commands::restore::{RestoreArgs, TestRestoreArgs};
 use crate::commands::stats::StatsArgs;
@@ -36,6 +37,8 @@ pub enum Command {
     TestRestore(Box<TestRestoreArgs>),
     /// VACUUM / ANALYZE / VACUUM FULL with a dead-tuple and size report before and after
     Vacuum(Box<VacuumArgs>),
+    /// REINDEX [CONCURRENTLY] with bloat-based selection and invalid-index cleanup, sizes before and after
+    Reindex(Box<ReindexArgs>),
     /// Database statistics: tables, indexes, connections, queries, vacuum, database, replication, settings
     Stats(Box<StatsArgs>),
     /// Show or check the resolved configuration

@@ -50,6 +50,7 @@ pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow
             Box::pin(commands::restore::test_restore::test_restore(*args, &ctx, &printer)).await
         }
         Command::Vacuum(args) => Box::pin(commands::maintenance::vacuum::vacuum(*args, &ctx, &printer)).await,
+        Command::Reindex(args) => Box::pin(commands::maintenance::reindex::reindex(*args, &ctx, &printer)).await,
         Command::Stats(args) => Box::pin(commands::stats::stats(*args, &ctx, &printer)).await,
         Command::Config(args) => commands::config::config(args, &ctx, &printer).await,
     }

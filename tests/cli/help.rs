@@ -92,3 +92,9 @@ fn help_vacuum() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["vacuum", "--help"]));
 }
+
+#[test]
+fn help_reindex() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["reindex", "--help"]));
+}

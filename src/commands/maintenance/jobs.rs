@@ -155,9 +155,43 @@ pub async fn open(
 
 /// Runs every item on the sessions in parallel (each session takes the next item when it is free) and returns the
 /// results in input order. `setup` runs once on every session first (e.g. `SET default_statistics_target = 1`).
+/// The first failure or skip ends an item.
 pub async fn run_all(sessions: &mut [Session], setup: &[String], items: &[Work], progress: &Counter) -> Vec<Finished> {
+    run_items(sessions, setup, items, progress, false)
+        .await
+        .into_iter()
+        .map(|steps| {
+            let seconds = steps.iter().map(|step| step.seconds).sum();
+            let outcome = steps
+                .into_iter()
+                .map(|step| step.outcome)
+                .find(|outcome| *outcome != Outcome::Done)
+                .unwrap_or(Outcome::Done);
+            Finished { outcome, seconds }
+        })
+        .collect()
+}
+
+/// [`run_all`], but every statement of an item runs even after one failed (one index of a table failing does not
+/// stop the next), and each statement's result is returned: `result[item][statement]`.
+pub async fn run_each(
+    sessions: &mut [Session],
+    setup: &[String],
+    items: &[Work],
+    progress: &Counter,
+) -> Vec<Vec<Finished>> {
+    run_items(sessions, setup, items, progress, true).await
+}
+
+async fn run_items(
+    sessions: &mut [Session],
+    setup: &[String],
+    items: &[Work],
+    progress: &Counter,
+    keep_going: bool,
+) -> Vec<Vec<Finished>> {
     let queue = Arc::new(Mutex::new((0..items.len()).collect::<VecDeque<usize>>()));
-    let results: Arc<Mutex<Vec<Option<Finished>>>> = Arc::new(Mutex::new(vec![None; items.len()]));
+    let results: Arc<Mutex<Vec<Option<Vec<Finished>>>>> = Arc::new(Mutex::new(vec![None; items.len()]));
     let workers = sessions.iter_mut().map(|session| {
         let queue = queue.clone();
         let results = results.clone();
@@ -177,19 +211,25 @@ pub async fn run_all(sessions: &mut [Session], setup: &[String], items: &[Work],
                 };
                 let work = &items[index];
                 progress.start(&work.label);
-                let started = Instant::now();
-                let mut outcome = Outcome::Done;
+                let mut steps = Vec::with_capacity(work.statements.len());
+                let mut first_problem = Outcome::Done;
                 for sql in &work.statements {
-                    outcome = session.run(sql, &work.label).await;
-                    if outcome != Outcome::Done {
+                    let started = Instant::now();
+                    let outcome = session.run(sql, &work.label).await;
+                    let done = outcome == Outcome::Done;
+                    if !done && first_problem == Outcome::Done {
+                        first_problem = outcome.clone();
+                    }
+                    steps.push(Finished {
+                        outcome,
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
+                    if !done && !keep_going {
                         break;
                     }
                 }
-                progress.finish_one(&work.label, &outcome);
-                results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[index] = Some(Finished {
-                    outcome,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
+                progress.finish_one(&work.label, &first_problem);
+                results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[index] = Some(steps);
             }
         }
     });
@@ -197,10 +237,16 @@ pub async fn run_all(sessions: &mut [Session], setup: &[String], items: &[Work],
     let results = std::mem::take(&mut *results.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     results
         .into_iter()
-        .map(|r| {
-            r.unwrap_or(Finished {
-                outcome: Outcome::Failed("not run".into()),
-                seconds: 0.0,
+        .zip(items)
+        .map(|(steps, work)| {
+            steps.unwrap_or_else(|| {
+                vec![
+                    Finished {
+                        outcome: Outcome::Failed("not run".into()),
+                        seconds: 0.0,
+                    };
+                    work.statements.len().max(1)
+                ]
             })
         })
         .collect()

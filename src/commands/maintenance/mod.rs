@@ -3,5 +3,16 @@
 //! parallel sessions (cancelled on the server on Ctrl-C).
 
 pub mod jobs;
+pub mod reindex;
 pub mod scope;
 pub mod vacuum;
+
+/// A ratio between 0 and 1 (`--min-dead-ratio 0.2`, `--min-bloat-ratio 0.3`).
+fn parse_ratio(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("`{text}` is not between 0 and 1 (0.2 means 20%)"))
+    }
+}

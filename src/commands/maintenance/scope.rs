@@ -16,7 +16,8 @@ use crate::pg::quote_ident;
 /// `--table`, `--schema`, `--exclude-schema`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ScopeArgs {
-    /// Only this table, optionally with columns for ANALYZE: `users`, `public.users(email,name)` (repeatable)
+    /// Only this table (repeatable); SQL name rules, e.g. `users`, `'public."Order Lines"'`; vacuum also takes
+    /// columns for ANALYZE: `public.users(email,name)`
     #[arg(long = "table", short = 't', value_name = "TABLE[(COL,…)]")]
     pub tables: Vec<String>,
 

@@ -65,7 +65,7 @@ pub struct VacuumArgs {
     pub min_dead_tuples: Option<u64>,
 
     /// Only tables whose dead tuples are at least this share of all tuples (0.2 = 20%)
-    #[arg(long, value_name = "RATIO", value_parser = parse_ratio)]
+    #[arg(long, value_name = "RATIO", value_parser = super::parse_ratio)]
     pub min_dead_ratio: Option<f64>,
 
     /// Also tables whose transaction-id age is at least N (wraparound risk), oldest first
@@ -76,15 +76,6 @@ pub struct VacuumArgs {
     #[arg(long, short = 'j', value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub jobs: u32,
-}
-
-fn parse_ratio(text: &str) -> Result<f64, String> {
-    let value: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!("`{text}` is not between 0 and 1 (0.2 means 20%)"))
-    }
 }
 
 /// Measured state of one table.
@@ -674,8 +665,8 @@ mod tests {
 
     #[test]
     fn ratios_are_between_zero_and_one() {
-        assert_eq!(parse_ratio("0.2"), Ok(0.2));
-        assert!(parse_ratio("20").is_err());
-        assert!(parse_ratio("x").is_err());
+        assert_eq!(super::super::parse_ratio("0.2"), Ok(0.2));
+        assert!(super::super::parse_ratio("20").is_err());
+        assert!(super::super::parse_ratio("x").is_err());
     }
 }
