@@ -21,7 +21,7 @@ pub struct ScopeArgs {
     #[arg(long = "table", short = 't', value_name = "TABLE[(COL,…)]")]
     pub tables: Vec<String>,
 
-    /// Only tables in this schema (repeatable)
+    /// Only tables in this schema (repeatable; SQL name rules: quote capitals, `'"Sales"'`)
     #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
 
@@ -149,25 +149,42 @@ pub async fn resolve_relation(client: &Client, spec: &str, what: &str) -> anyhow
     Ok((row.get(0), row.get(1), row.get(2), kind.chars().next().unwrap_or('?')))
 }
 
-/// Checks that every named schema exists.
+/// Resolves schema names with SQL's rules (unquoted names fold to lower case; `'"Sales"'` keeps its case) and
+/// checks that each exists.
 ///
 /// # Errors
-/// Exit 10 naming the first missing schema.
-pub async fn check_schemas(client: &Client, schemas: &[String]) -> anyhow::Result<()> {
+/// Exit 10 naming the first missing schema, exit 2 for a name that is not valid SQL.
+pub async fn resolve_schemas(client: &Client, schemas: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut resolved = Vec::with_capacity(schemas.len());
     for schema in schemas {
-        let exists = client
-            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[schema])
-            .await?
-            .is_some();
-        if !exists {
-            return Err(
-                UserError::new(ExitStatus::NotFound, format!("Schema `{schema}` does not exist"))
-                    .with_hint("Schema names are matched exactly (no case folding); `\\dn` in psql lists them")
-                    .into(),
-            );
+        let row = client
+            .query_one(
+                "SELECT p[1], cardinality(p), EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = p[1]) \
+                 FROM parse_ident($1) AS p",
+                &[schema],
+            )
+            .await
+            .map_err(|err| name_error(err, schema))?;
+        let (name, parts, exists): (String, i32, bool) = (row.get(0), row.get(1), row.get(2));
+        if parts != 1 {
+            return Err(UserError::usage(format!("`{schema}` is not a schema name")).into());
         }
+        if !exists {
+            return Err(UserError::new(ExitStatus::NotFound, format!("Schema `{schema}` does not exist"))
+                .with_hint("Names follow SQL: unquoted names fold to lower case; quote others, e.g. `--schema '\"Sales\"'`")
+                .into());
+        }
+        resolved.push(name);
     }
-    Ok(())
+    Ok(resolved)
+}
+
+/// Checks that every named schema exists (see [`resolve_schemas`]).
+///
+/// # Errors
+/// See [`resolve_schemas`].
+pub async fn check_schemas(client: &Client, schemas: &[String]) -> anyhow::Result<()> {
+    resolve_schemas(client, schemas).await.map(drop)
 }
 
 /// The tables in scope: the `--table`s, else every table and materialized view of the database outside the system
@@ -176,8 +193,8 @@ pub async fn check_schemas(client: &Client, schemas: &[String]) -> anyhow::Resul
 /// # Errors
 /// A missing table, column or schema (exit 10), an invalid name (exit 2).
 pub async fn tables(client: &Client, scope: &ScopeArgs) -> anyhow::Result<Vec<Relation>> {
-    check_schemas(client, &scope.schemas).await?;
-    check_schemas(client, &scope.exclude_schemas).await?;
+    let schemas = resolve_schemas(client, &scope.schemas).await?;
+    let exclude_schemas = resolve_schemas(client, &scope.exclude_schemas).await?;
     if !scope.tables.is_empty() {
         let mut relations = Vec::new();
         for spec in &scope.tables {
@@ -225,7 +242,7 @@ pub async fn tables(client: &Client, scope: &ScopeArgs) -> anyhow::Result<Vec<Re
                AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' \
                AND (cardinality($1::text[]) = 0 OR n.nspname = ANY($1)) AND NOT (n.nspname = ANY($2)) \
              ORDER BY c.relpages DESC, n.nspname, c.relname",
-            &[&scope.schemas, &scope.exclude_schemas],
+            &[&schemas, &exclude_schemas],
         )
         .await?;
     Ok(rows
