@@ -81,8 +81,9 @@ pub struct VacuumArgs {
 /// Measured state of one table.
 #[derive(Debug, Clone, Copy, Serialize, Default)]
 pub struct TableState {
-    pub live_tuples: i64,
-    pub dead_tuples: i64,
+    /// From the cumulative statistics; `null` after a VACUUM FULL without ANALYZE, which does not update them.
+    pub live_tuples: Option<i64>,
+    pub dead_tuples: Option<i64>,
     /// `pg_table_size` (heap, TOAST, free space and visibility maps); `null` while another session holds an
     /// exclusive lock on the table (measuring it would wait for that lock).
     pub size_bytes: Option<i64>,
@@ -123,7 +124,8 @@ pub struct VacuumReport {
     pub skipped: usize,
     pub failed: usize,
     pub dead_tuples_before: i64,
-    pub dead_tuples_after: i64,
+    /// `null` after VACUUM FULL without ANALYZE (the statistics are not updated by it).
+    pub dead_tuples_after: Option<i64>,
     pub size_bytes_before: i64,
     pub size_bytes_after: i64,
     pub seconds: f64,
@@ -155,7 +157,7 @@ impl Report for VacuumReport {
                 plan.row(vec![
                     t.schema.as_str().into(),
                     t.table.as_str().into(),
-                    Cell::Int(t.before.dead_tuples),
+                    Cell::opt(t.before.dead_tuples),
                     Cell::Percent(dead_percent(&t.before)),
                     t.before.size_bytes.map_or(Cell::Unknown, Cell::Bytes),
                     Cell::opt(t.before.xid_age),
@@ -198,9 +200,11 @@ impl Report for VacuumReport {
                 t.schema.as_str().into(),
                 t.table.as_str().into(),
                 t.status.as_str().into(),
-                Cell::Int(t.before.dead_tuples),
-                t.after.map_or(Cell::Null, |_| Cell::Int(after.dead_tuples)),
-                t.after.map_or(Cell::Null, |_| Cell::Int(after.live_tuples)),
+                Cell::opt(t.before.dead_tuples),
+                t.after
+                    .map_or(Cell::Null, |_| after.dead_tuples.map_or(Cell::Unknown, Cell::Int)),
+                t.after
+                    .map_or(Cell::Null, |_| after.live_tuples.map_or(Cell::Unknown, Cell::Int)),
                 t.before.size_bytes.map_or(Cell::Unknown, Cell::Bytes),
                 t.after
                     .map_or(Cell::Null, |_| after.size_bytes.map_or(Cell::Unknown, Cell::Bytes)),
@@ -214,7 +218,10 @@ impl Report for VacuumReport {
             self.skipped,
             self.failed,
             self.dead_tuples_before,
-            self.dead_tuples_after,
+            self.dead_tuples_after.map_or_else(
+                || "unknown (VACUUM FULL without ANALYZE)".to_string(),
+                |d| d.to_string()
+            ),
             crate::units::format_bytes(self.size_bytes_before),
             crate::units::format_bytes(self.size_bytes_after),
             crate::units::format_seconds(self.seconds),
@@ -240,11 +247,12 @@ fn capitalised(text: &str) -> String {
 }
 
 fn dead_percent(state: &TableState) -> f64 {
-    let total = state.live_tuples + state.dead_tuples;
+    let (live, dead) = (state.live_tuples.unwrap_or(0), state.dead_tuples.unwrap_or(0));
+    let total = live + dead;
     if total == 0 {
         0.0
     } else {
-        100.0 * state.dead_tuples as f64 / total as f64
+        100.0 * dead as f64 / total as f64
     }
 }
 
@@ -273,8 +281,8 @@ pub async fn measure(client: &tokio_postgres::Client, oids: &[u32]) -> anyhow::R
             (
                 row.get(0),
                 TableState {
-                    live_tuples: row.get(1),
-                    dead_tuples: row.get(2),
+                    live_tuples: Some(row.get(1)),
+                    dead_tuples: Some(row.get(2)),
                     size_bytes: row.get(3),
                     xid_age: row.get(4),
                     missing_stats: row.get::<_, Option<bool>>(5).unwrap_or(false),
@@ -345,15 +353,15 @@ fn reason(args: &VacuumArgs, state: &TableState) -> Option<String> {
     let dead_rule = args.min_dead_tuples.is_some() || args.min_dead_ratio.is_some();
     let mut dead_ok = dead_rule;
     if let Some(min) = args.min_dead_tuples {
-        dead_ok &= state.dead_tuples as u64 >= min;
+        dead_ok &= state.dead_tuples.unwrap_or(0) as u64 >= min;
     }
     if let Some(ratio) = args.min_dead_ratio {
-        dead_ok &= dead_percent(state) >= ratio * 100.0 && state.dead_tuples > 0;
+        dead_ok &= dead_percent(state) >= ratio * 100.0 && state.dead_tuples.unwrap_or(0) > 0;
     }
     if dead_ok {
         reasons.push(format!(
             "{} dead tuples ({:.1}%)",
-            state.dead_tuples,
+            state.dead_tuples.unwrap_or(0),
             dead_percent(state)
         ));
     }
@@ -439,7 +447,7 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
         let old = |s: &TableState| s.xid_age.is_some_and(|a| a as u64 >= min);
         chosen.sort_by_key(|(_, state, _)| (!old(state), std::cmp::Reverse(state.xid_age.unwrap_or(0))));
     } else if args.min_dead_tuples.is_some() || args.min_dead_ratio.is_some() {
-        chosen.sort_by_key(|(_, state, _)| std::cmp::Reverse(state.dead_tuples));
+        chosen.sort_by_key(|(_, state, _)| std::cmp::Reverse(state.dead_tuples.unwrap_or(0)));
     }
 
     let mut report = VacuumReport {
@@ -465,8 +473,8 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
         done: 0,
         skipped: 0,
         failed: 0,
-        dead_tuples_before: chosen.iter().map(|(_, s, _)| s.dead_tuples).sum(),
-        dead_tuples_after: 0,
+        dead_tuples_before: chosen.iter().filter_map(|(_, s, _)| s.dead_tuples).sum(),
+        dead_tuples_after: None,
         size_bytes_before: chosen.iter().filter_map(|(_, s, _)| s.size_bytes).sum(),
         size_bytes_after: 0,
         seconds: 0.0,
@@ -544,6 +552,7 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
     drop(sessions);
 
     let after = measure(&client, &chosen.iter().map(|(r, _, _)| r.oid).collect::<Vec<_>>()).await?;
+    let stale_counts = mode.full && !mode.analyze;
     for ((relation, _, _), (row, result)) in chosen.iter().zip(report.tables.iter_mut().zip(&results)) {
         row.status = match result.outcome {
             Outcome::Done => "done",
@@ -553,7 +562,13 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
         .into();
         row.detail = result.outcome.detail().map(str::to_string);
         row.seconds = result.seconds;
-        row.after = Some(state_of(&after, relation.oid));
+        let mut state = state_of(&after, relation.oid);
+        if stale_counts && result.outcome == Outcome::Done {
+            // VACUUM FULL rewrites the table but does not report to the statistics; only ANALYZE would.
+            state.live_tuples = None;
+            state.dead_tuples = None;
+        }
+        row.after = Some(state);
     }
     report.done = results.iter().filter(|r| r.outcome == Outcome::Done).count();
     report.skipped = results
@@ -564,12 +579,18 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
         .count();
-    report.dead_tuples_after = report
-        .tables
-        .iter()
-        .filter_map(|t| t.after)
-        .map(|s| s.dead_tuples)
-        .sum();
+    report.dead_tuples_after = if stale_counts {
+        None
+    } else {
+        Some(
+            report
+                .tables
+                .iter()
+                .filter_map(|t| t.after)
+                .filter_map(|s| s.dead_tuples)
+                .sum(),
+        )
+    };
     report.size_bytes_after = report
         .tables
         .iter()
