@@ -23,6 +23,8 @@ pub enum Action {
     DropDatabase { params: ConnParams, name: String },
     /// `ALTER DATABASE name ALLOW_CONNECTIONS true`.
     AllowConnections { params: ConnParams, name: String },
+    /// Tell the user something about the interrupted work (e.g. what a cancelled REINDEX CONCURRENTLY leaves).
+    Note { message: String },
     /// Cancel the statement a session is running (a VACUUM, a REINDEX): dropping our end of the connection does not
     /// stop the server's work.
     CancelQuery {
@@ -44,6 +46,7 @@ impl Action {
             Self::DropDatabase { name, .. } => format!("dropping the scratch database `{name}`"),
             Self::AllowConnections { name, .. } => format!("allowing connections to `{name}` again"),
             Self::CancelQuery { what, .. } => format!("cancelling {what} on the server"),
+            Self::Note { message } => message.clone(),
         }
     }
 }
@@ -107,6 +110,10 @@ pub async fn run_all() {
         let Some((_, action)) = next else {
             return;
         };
+        if let Action::Note { message } = &action {
+            tracing::warn!("{message}");
+            continue;
+        }
         tracing::warn!("cleaning up: {}", action.describe());
         match tokio::time::timeout(Duration::from_secs(30), run(&action)).await {
             Ok(Ok(())) => {}
@@ -120,6 +127,8 @@ async fn run(action: &Action) -> anyhow::Result<()> {
     match action {
         Action::DropDatabase { params, name } => drop_database(params, name).await,
         Action::CancelQuery { params, token, .. } => pg::cancel(token, params).await,
+        // `run_all` has logged it already.
+        Action::Note { .. } => Ok(()),
         Action::AllowConnections { params, name } => {
             let client = pg::connect(params, SessionOptions::default()).await?;
             client

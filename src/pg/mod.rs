@@ -99,7 +99,7 @@ async fn connect_inner(
         tokio_postgres_rustls::MakeRustlsConnect::new(tls::client_config(verification, params.sslrootcert.as_deref())?);
 
     tracing::debug!(
-        target = %params.target(), user = %params.user, dbname = %params.dbname, sslmode = %params.sslmode,
+        server = %params.target(), user = %params.user, dbname = %params.dbname, sslmode = %params.sslmode,
         "connecting to PostgreSQL"
     );
     let client = if params.is_socket() {

@@ -799,3 +799,46 @@ fn ctrl_c_cancels_the_waiting_vacuum_on_the_server() {
     );
     assert!(!env.stat("public", "t").vacuumed, "the VACUUM never ran");
 }
+
+// 9. Privileges.
+
+#[test]
+fn a_table_the_role_may_not_vacuum_fails_with_exit_3_instead_of_passing_as_done() {
+    let env = Env::new(&format!(
+        "{}{}",
+        table_sql("theirs", 1000),
+        "DELETE FROM theirs WHERE id % 2 = 0;"
+    ));
+    let role = format!("{}_visitor", env.db.name());
+    let pg = crate::common::pg();
+    pg.execute(
+        "postgres",
+        &format!(
+            "CREATE ROLE \"{role}\" LOGIN PASSWORD 'visitor'; GRANT CONNECT ON DATABASE \"{}\" TO \"{role}\"",
+            env.db.name()
+        ),
+    );
+    let url = format!(
+        "postgres://{role}:visitor@{}:{}/{}?sslmode=disable",
+        pg.host(),
+        pg.port(),
+        env.db.name()
+    );
+    let output = env
+        .ctx
+        .cmd()
+        .args(["--format", "json", "--db-url", &url, "vacuum", "--table", "theirs"])
+        .write_stdin("")
+        .output()
+        .expect("run campctl");
+    pg.execute("postgres", &format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\""));
+    assert_exit(&output, 3);
+    let report = json_report(&output);
+    assert_counts(&report, 0, 0, 1);
+    let detail = row(&report, "theirs")["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(detail.contains("skipping") && detail.contains("owner"), "{report:#}");
+    assert!(stderr(&output).contains("public.theirs"), "{}", stderr(&output));
+}

@@ -19,6 +19,9 @@ use crate::cleanup;
 use crate::pg::{self, ConnParams, SessionOptions};
 use crate::printer::Printer;
 
+/// How a lock timeout's message starts in [`Outcome::Failed`].
+const LOCK_TIMEOUT: &str = "lock timeout: ";
+
 /// One maintenance session.
 pub struct Session {
     client: Client,
@@ -85,7 +88,7 @@ impl Session {
                 || format!("{err}"),
                 |db| {
                     let what = match *db.code() {
-                        SqlState::LOCK_NOT_AVAILABLE => "lock timeout: ",
+                        SqlState::LOCK_NOT_AVAILABLE => LOCK_TIMEOUT,
                         SqlState::QUERY_CANCELED => "cancelled (statement_timeout?): ",
                         _ => "",
                     };
@@ -98,6 +101,11 @@ impl Session {
         while let Ok(notice) = self.notices.try_recv() {
             if *notice.code() == SqlState::LOCK_NOT_AVAILABLE {
                 return Outcome::Skipped(notice.message().to_string());
+            }
+            // "skipping "t" --- only table or database owner can vacuum it": the server did not do the work asked
+            // for. Unlike SKIP_LOCKED, nobody asked for that: a failure.
+            if notice.message().starts_with("skipping ") {
+                return Outcome::Failed(notice.message().to_string());
             }
             tracing::debug!("notice: {}", notice.message());
         }
@@ -224,7 +232,21 @@ async fn run_items(
                         outcome,
                         seconds: started.elapsed().as_secs_f64(),
                     });
-                    if !done && !keep_going {
+                    // A lock that timed out on one statement will time out on the next ones of the same table
+                    // too (and each failed REINDEX CONCURRENTLY would leave a `_ccnew`): stop there.
+                    let lock_timeout = matches!(&steps.last().map(|s: &Finished| &s.outcome),
+                        Some(Outcome::Failed(message)) if message.starts_with(LOCK_TIMEOUT));
+                    if !done && (!keep_going || lock_timeout) {
+                        if keep_going {
+                            while steps.len() < work.statements.len() {
+                                steps.push(Finished {
+                                    outcome: Outcome::Failed(
+                                        "not tried: an earlier statement on this table hit the lock timeout".into(),
+                                    ),
+                                    seconds: 0.0,
+                                });
+                            }
+                        }
                         break;
                     }
                 }

@@ -17,6 +17,7 @@ use self::measure::{Bloat, Candidate};
 use super::jobs::{self, Counter, Outcome, Work};
 use super::scope::{self, ScopeArgs};
 use crate::Ctx;
+use crate::cleanup;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::quote_ident;
 use crate::printer::{Cell, Printer, Report, Table};
@@ -450,7 +451,7 @@ pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     };
     let client = ctx.connect().await?;
     let candidates = find(&client, &args).await?;
-    let bloats = measure::bloat(&client, &candidates).await?;
+    let bloats = measure::bloat(&client, &candidates, selection.min_bloat_ratio.is_some()).await?;
 
     let mut chosen: Vec<(Candidate, Bloat, Action, String)> = Vec::new();
     let mut left_out = Vec::new();
@@ -548,7 +549,17 @@ pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let mut sessions = jobs::open(&ctx.settings.db, ctx.settings.session, args.jobs as usize, printer).await?;
     report.jobs = sessions.len();
     let counter = Counter::new(printer.progress, work.len(), "reindex");
+    // If this run is interrupted, say what a cancelled REINDEX CONCURRENTLY leaves behind and how to clean it up.
+    let note = selection.concurrently.then(|| {
+        cleanup::register(cleanup::Action::Note {
+            message: "a cancelled REINDEX CONCURRENTLY leaves an invalid `<index>_ccnew` index;                       `campctl reindex --invalid` drops it"
+                .into(),
+        })
+    });
     let results = jobs::run_each(&mut sessions, &[], &work, &counter).await;
+    if let Some(note) = note {
+        note.disarm();
+    }
     counter.finish();
     drop(sessions);
 

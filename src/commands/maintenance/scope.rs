@@ -196,6 +196,13 @@ pub async fn tables(client: &Client, scope: &ScopeArgs) -> anyhow::Result<Vec<Re
     let schemas = resolve_schemas(client, &scope.schemas).await?;
     let exclude_schemas = resolve_schemas(client, &scope.exclude_schemas).await?;
     if !scope.tables.is_empty() {
+        if !scope.schemas.is_empty() || !scope.exclude_schemas.is_empty() {
+            return Err(
+                UserError::usage("--table cannot be combined with --schema or --exclude-schema")
+                    .with_hint("Qualify the table instead: `--table 'sales.orders'`")
+                    .into(),
+            );
+        }
         let mut relations = Vec::new();
         for spec in &scope.tables {
             let (name, columns) = split_columns(spec)?;

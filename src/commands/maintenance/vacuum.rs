@@ -136,9 +136,9 @@ impl Report for VacuumReport {
         if self.dry_run {
             let mut plan = Table::new(
                 format!(
-                    "Plan: {} of {} tables in `{}` (dry run)",
+                    "Plan: {} of {} in `{}` (dry run)",
                     self.mode,
-                    self.tables.len(),
+                    tables(self.tables.len()),
                     self.database
                 ),
                 &[
@@ -175,9 +175,9 @@ impl Report for VacuumReport {
         }
         let mut table = Table::new(
             format!(
-                "{} of {} tables in `{}`",
+                "{} of {} in `{}`",
                 capitalised(&self.mode),
-                self.tables.len(),
+                tables(self.tables.len()),
                 self.database
             ),
             &[
@@ -235,6 +235,14 @@ impl Report for VacuumReport {
             ));
         }
         vec![table]
+    }
+}
+
+fn tables(count: usize) -> String {
+    if count == 1 {
+        "1 table".into()
+    } else {
+        format!("{count} tables")
     }
 }
 
@@ -443,7 +451,7 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
         .collect();
     let not_selected = oids.len() - chosen.len();
     if let Some(min) = args.min_xid_age {
-        // Wraparound first: the oldest tables over the age threshold lead, the rest keep their order.
+        // Wraparound first: the tables over the age threshold lead, oldest first; the rest follow by age too.
         let old = |s: &TableState| s.xid_age.is_some_and(|a| a as u64 >= min);
         chosen.sort_by_key(|(_, state, _)| (!old(state), std::cmp::Reverse(state.xid_age.unwrap_or(0))));
     } else if args.min_dead_tuples.is_some() || args.min_dead_ratio.is_some() {
@@ -504,7 +512,8 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
         )?;
     }
 
-    let mut sessions = jobs::open(&ctx.settings.db, ctx.settings.session, args.jobs as usize, printer).await?;
+    let wanted = (args.jobs as usize).min(chosen.len());
+    let mut sessions = jobs::open(&ctx.settings.db, ctx.settings.session, wanted, printer).await?;
     report.jobs = sessions.len();
     let work: Vec<Work> = chosen
         .iter()

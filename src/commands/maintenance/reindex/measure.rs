@@ -195,7 +195,7 @@ pub async fn candidates(
 /// # Errors
 /// Reading the block size or the extension list failed. A failing `pgstatindex` (no privilege, an index that turned
 /// invalid) falls back to the estimate.
-pub async fn bloat(client: &Client, candidates: &[Candidate]) -> anyhow::Result<Vec<Bloat>> {
+pub async fn bloat(client: &Client, candidates: &[Candidate], use_pgstatindex: bool) -> anyhow::Result<Vec<Bloat>> {
     let block_size: i64 = client
         .query_one("SELECT current_setting('block_size')::int8", &[])
         .await?
@@ -208,7 +208,8 @@ pub async fn bloat(client: &Client, candidates: &[Candidate]) -> anyhow::Result<
         )
         .await?
         .map(|row| row.get(0));
-    let pgstatindex = extension.map(|schema| {
+    // pgstatindex reads the whole index: only worth it when bloat decides what is rebuilt.
+    let pgstatindex = extension.filter(|_| use_pgstatindex).map(|schema| {
         format!(
             "SELECT avg_leaf_density::float8, leaf_pages::int8, empty_pages::int8, deleted_pages::int8 \
              FROM {}.pgstatindex($1::oid::regclass)",
