@@ -150,14 +150,13 @@ pub async fn open(
         notices,
         params: params.clone(),
     }];
-    while sessions.len() < count {
-        let (client, notices) = pg::connect_with_notices(params, options).await?;
-        sessions.push(Session {
-            client,
-            notices,
-            params: params.clone(),
-        });
-    }
+    // The others at once: each connection costs a round trip or three (TLS, authentication).
+    let more = futures::future::try_join_all((1..count).map(|_| pg::connect_with_notices(params, options))).await?;
+    sessions.extend(more.into_iter().map(|(client, notices)| Session {
+        client,
+        notices,
+        params: params.clone(),
+    }));
     Ok(sessions)
 }
 

@@ -265,22 +265,31 @@ fn dead_percent(state: &TableState) -> f64 {
 }
 
 /// Reads the state of the given tables.
-pub async fn measure(client: &tokio_postgres::Client, oids: &[u32]) -> anyhow::Result<Vec<(u32, TableState)>> {
+///
+/// `with_stats` also finds the tables without statistics (`pg_stats`, filtered by privilege, is costly to scan).
+pub async fn measure(
+    client: &tokio_postgres::Client,
+    oids: &[u32],
+    with_stats: bool,
+) -> anyhow::Result<Vec<(u32, TableState)>> {
     let rows = client
         .query(
-            "SELECT c.oid, coalesce(s.n_live_tup, 0), coalesce(s.n_dead_tup, 0), \
-                    CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.relation = c.oid AND l.granted \
-                                          AND l.mode = 'AccessExclusiveLock') \
+            "WITH locked AS MATERIALIZED (SELECT l.relation FROM pg_locks l WHERE l.granted \
+                                           AND l.mode = 'AccessExclusiveLock' AND l.relation IS NOT NULL), \
+                  analyzed AS MATERIALIZED (SELECT DISTINCT st.schemaname, st.tablename FROM pg_stats st \
+                                            WHERE $2) \
+             SELECT c.oid, coalesce(s.n_live_tup, 0), coalesce(s.n_dead_tup, 0), \
+                    CASE WHEN NOT EXISTS (SELECT 1 FROM locked l WHERE l.relation = c.oid) \
                          THEN pg_table_size(c.oid) END, \
                     CASE WHEN c.relkind IN ('r', 'm') \
                          THEN greatest(age(c.relfrozenxid), coalesce(age(t.relfrozenxid), 0))::int8 END, \
-                    s.last_analyze IS NULL AND s.last_autoanalyze IS NULL AND NOT EXISTS \
-                      (SELECT 1 FROM pg_stats st WHERE st.schemaname = n.nspname AND st.tablename = c.relname) \
+                    $2 AND s.last_analyze IS NULL AND s.last_autoanalyze IS NULL AND NOT EXISTS \
+                      (SELECT 1 FROM analyzed a WHERE a.schemaname = n.nspname AND a.tablename = c.relname) \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_class t ON t.oid = c.reltoastrelid \
              LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid \
              WHERE c.oid = ANY($1)",
-            &[&oids],
+            &[&oids, &with_stats],
         )
         .await?;
     Ok(rows
@@ -434,7 +443,7 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
         .into());
     }
     let oids: Vec<u32> = relations.iter().map(|r| r.oid).collect();
-    let before = measure(&client, &oids).await?;
+    let before = measure(&client, &oids, args.missing_stats_only).await?;
     let state_of = |states: &[(u32, TableState)], oid: u32| {
         states
             .iter()
@@ -560,7 +569,12 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
     }
     drop(sessions);
 
-    let after = measure(&client, &chosen.iter().map(|(r, _, _)| r.oid).collect::<Vec<_>>()).await?;
+    let after = measure(
+        &client,
+        &chosen.iter().map(|(r, _, _)| r.oid).collect::<Vec<_>>(),
+        false,
+    )
+    .await?;
     let stale_counts = mode.full && !mode.analyze;
     for ((relation, _, _), (row, result)) in chosen.iter().zip(report.tables.iter_mut().zip(&results)) {
         row.status = match result.outcome {

@@ -120,12 +120,15 @@ impl Bloat {
 }
 
 const CANDIDATES: &str = "\
+    WITH locked AS MATERIALIZED (SELECT l.relation FROM pg_locks l WHERE l.granted \
+                                  AND l.mode = 'AccessExclusiveLock' AND l.relation IS NOT NULL \
+                                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())), \
+         building AS MATERIALIZED (SELECT p.relid FROM pg_stat_progress_create_index p \
+                                   WHERE p.pid <> pg_backend_pid()) \
     SELECT c.oid, n.nspname::text, t.relname::text, t.oid, c.relname::text, am.amname::text, i.indisvalid, \
            i.indisexclusion, \
-           EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.relid = t.oid AND p.pid <> pg_backend_pid()), \
-           CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.relation IN (c.oid, t.oid) AND l.granted \
-                                 AND l.mode = 'AccessExclusiveLock' \
-                                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) \
+           EXISTS (SELECT 1 FROM building b WHERE b.relid = t.oid), \
+           CASE WHEN NOT EXISTS (SELECT 1 FROM locked l WHERE l.relation IN (c.oid, t.oid)) \
                 THEN pg_relation_size(c.oid) END, \
            (SELECT o.option_value FROM pg_options_to_table(c.reloptions) o WHERE o.option_name = 'fillfactor'), \
            c.relpages::int8, c.reltuples::float8, t.reltuples::float8, w.expression, w.all_stats, w.width \
@@ -292,11 +295,12 @@ pub async fn sizes_by_name(client: &Client, names: &[(String, String)]) -> anyho
     let (schemas, indexes): (Vec<&str>, Vec<&str>) = names.iter().map(|(s, i)| (s.as_str(), i.as_str())).unzip();
     let rows = client
         .query(
-            "SELECT x.nspname, x.relname, \
-                    CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.relation IN (c.oid, i.indrelid) \
-                                          AND l.granted AND l.mode = 'AccessExclusiveLock' \
-                                          AND l.database = (SELECT oid FROM pg_database \
-                                                            WHERE datname = current_database())) \
+            "WITH locked AS MATERIALIZED (SELECT l.relation FROM pg_locks l WHERE l.granted \
+                                           AND l.mode = 'AccessExclusiveLock' AND l.relation IS NOT NULL \
+                                           AND l.database = (SELECT oid FROM pg_database \
+                                                             WHERE datname = current_database())) \
+             SELECT x.nspname, x.relname, \
+                    CASE WHEN NOT EXISTS (SELECT 1 FROM locked l WHERE l.relation IN (c.oid, i.indrelid)) \
                          THEN pg_relation_size(c.oid) END \
              FROM unnest($1::text[], $2::text[]) AS x(nspname, relname) \
              JOIN pg_namespace n ON n.nspname = x.nspname \
