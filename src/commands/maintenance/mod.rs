@@ -16,3 +16,13 @@ fn parse_ratio(text: &str) -> Result<f64, String> {
         Err(format!("`{text}` is not between 0 and 1 (0.2 means 20%)"))
     }
 }
+
+/// Exit 3 after a report: `N of M <things> failed: a (why), b (why)`.
+fn partial_failure(things: &str, failed: &[String], total: usize, hint: &str) -> anyhow::Error {
+    crate::exit::UserError::new(
+        crate::exit::ExitStatus::Partial,
+        format!("{} of {total} {things} failed: {}", failed.len(), failed.join(", ")),
+    )
+    .with_hint(hint)
+    .into()
+}

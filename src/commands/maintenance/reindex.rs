@@ -607,22 +607,15 @@ pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
             .filter(|i| i.status == "failed")
             .map(|i| format!("{}.{} ({})", i.schema, i.index, i.detail.as_deref().unwrap_or("failed")))
             .collect();
-        return Err(UserError::new(
-            ExitStatus::Partial,
-            format!(
-                "{} of {} indexes failed: {}",
-                report.failed,
-                report.indexes.len(),
-                failed.join(", ")
-            ),
-        )
-        .with_hint(
+        return Err(super::partial_failure(
+            "indexes",
+            &failed,
+            report.indexes.len(),
             "A lock timeout means another session held the table: retry later or raise `[database] lock_timeout`; \
              a duplicate key means the table holds duplicates of a unique index's key. A failed or cancelled \
              REINDEX CONCURRENTLY can leave an invalid `<index>_ccnew` index behind: `campctl reindex --invalid` \
              removes it",
-        )
-        .into());
+        ));
     }
     Ok(ExitStatus::Success)
 }

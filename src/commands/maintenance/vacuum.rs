@@ -638,20 +638,13 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
             .filter(|t| t.status == "failed")
             .map(|t| format!("{}.{} ({})", t.schema, t.table, t.detail.as_deref().unwrap_or("failed")))
             .collect();
-        return Err(UserError::new(
-            ExitStatus::Partial,
-            format!(
-                "{} of {} tables failed: {}",
-                report.failed,
-                report.tables.len(),
-                names.join(", ")
-            ),
-        )
-        .with_hint(
+        return Err(super::partial_failure(
+            "tables",
+            &names,
+            report.tables.len(),
             "A lock timeout means another session held the table: retry later, raise `[database] lock_timeout`, or \
              pass --skip-locked to skip such tables",
-        )
-        .into());
+        ));
     }
     Ok(ExitStatus::Success)
 }
