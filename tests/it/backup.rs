@@ -33,22 +33,15 @@ impl BackupEnv {
         let ctx = TestContext::new();
         let db = ctx.db();
         let local = ctx.home().join("backups");
-        let mut config = format!(
-            "[database]\nurl = \"{}\"\n\n[storage.local]\npath = \"{}\"\n",
-            db.url(),
-            local.display()
-        );
         let container = azure.then(|| {
             let container = unique_container();
             azurite().create_container(&container);
-            let _ = write!(
-                config,
-                "\n[storage.azure]\nconnection_string = \"{}\"\ncontainer = \"{container}\"\nprefix = \"pg/\"\n",
-                azurite().connection_string()
-            );
             container
         });
-        ctx.write_file("campctl.toml", config);
+        ctx.write_file(
+            "campctl.toml",
+            store_config(&db.url(), &local, container.as_deref(), ""),
+        );
         Self {
             ctx,
             db,
@@ -86,6 +79,25 @@ impl BackupEnv {
             .filter(|f| !f.starts_with("locks/"))
             .collect()
     }
+}
+
+/// `campctl.toml` for the database `url`, a local store at `local`, Azurite's `container` (prefix `pg/`) if given,
+/// and `extra` appended.
+pub fn store_config(url: &str, local: &Path, container: Option<&str>, extra: &str) -> String {
+    let mut config = format!(
+        "[database]\nurl = \"{url}\"\n\n[storage.local]\npath = \"{}\"\n",
+        local.display()
+    );
+    if let Some(container) = container {
+        let _ = write!(
+            config,
+            "\n[storage.azure]\nconnection_string = \"{}\"\ncontainer = \"{container}\"\nprefix = \"pg/\"\n",
+            azurite().connection_string()
+        );
+    }
+    config.push('\n');
+    config.push_str(extra);
+    config
 }
 
 pub fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {

@@ -10,7 +10,6 @@ mod fidelity;
 mod selection;
 mod test_restore;
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -79,20 +78,10 @@ impl RestoreEnv {
 
     /// Writes `campctl.toml` with the database `url`, the stores, and `extra` appended.
     pub fn write_config(&self, url: &str, extra: &str) {
-        let mut config = format!(
-            "[database]\nurl = \"{url}\"\n\n[storage.local]\npath = \"{}\"\n",
-            self.local.display()
+        self.ctx.write_file(
+            "campctl.toml",
+            crate::backup::store_config(url, &self.local, self.container.as_deref(), extra),
         );
-        if let Some(container) = &self.container {
-            let _ = write!(
-                config,
-                "\n[storage.azure]\nconnection_string = \"{}\"\ncontainer = \"{container}\"\nprefix = \"pg/\"\n",
-                azurite().connection_string()
-            );
-        }
-        config.push('\n');
-        config.push_str(extra);
-        self.ctx.write_file("campctl.toml", config);
     }
 
     /// Runs campctl with `args` and returns the output.
