@@ -35,9 +35,8 @@ pub enum Command {
     // The summaries of restore and test-restore come from their Args' doc comments (with the long description).
     Restore(Box<RestoreArgs>),
     TestRestore(Box<TestRestoreArgs>),
-    /// VACUUM / ANALYZE / VACUUM FULL with a dead-tuple and size report before and after
+    // As for restore: the summaries and long descriptions come from the Args' doc comments.
     Vacuum(Box<VacuumArgs>),
-    /// REINDEX [CONCURRENTLY] with bloat-based selection and invalid-index cleanup, sizes before and after
     Reindex(Box<ReindexArgs>),
     /// Database statistics: tables, indexes, connections, queries, vacuum, database, replication, settings
     Stats(Box<StatsArgs>),

@@ -23,7 +23,7 @@ use crate::pg::quote_ident;
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::units::{ByteSize, format_bytes, format_seconds};
 
-/// REINDEX indexes (CONCURRENTLY by default), chosen by bloat or size, and clean up invalid indexes
+/// REINDEX [CONCURRENTLY] with bloat-based selection and invalid-index cleanup, sizes before and after
 ///
 /// Without options: `REINDEX INDEX CONCURRENTLY` of every valid index in the database, one table at a time.
 /// Choose by measured bloat (`--min-bloat-ratio`; `pgstatindex` when the pgstattuple extension is installed, else an

@@ -12,7 +12,7 @@ use crate::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::printer::{Cell, Printer, Report, Table};
 
-/// VACUUM and ANALYZE tables, with a dead-tuple and size report before and after
+/// VACUUM / ANALYZE / VACUUM FULL with a dead-tuple and size report before and after
 ///
 /// Without options: `VACUUM (ANALYZE)` of every table in the database, one session (runbook 3.1.4). Select work by
 /// measured bloat (`--min-dead-tuples`, `--min-dead-ratio`) or transaction-id age (`--min-xid-age`, oldest first);
