@@ -477,3 +477,26 @@ fn the_result_is_recorded_only_in_the_store_whose_copy_was_tested() {
     }
     assert!(env.databases("__").is_empty(), "{:?}", env.databases("__"));
 }
+
+#[test]
+fn every_compression_a_backup_may_use_is_restored_streaming_and_spooled() {
+    let env = RestoreEnv::local();
+    env.db.execute(SMALL_SEED);
+    for compression in ["gzip", "pgdump", "none", "zstd:3"] {
+        let backup = env.run_json(&["backup", "--compression", compression], 0);
+        let name = backup["name"].as_str().expect("name").to_string();
+        for jobs in ["1", "2"] {
+            let report = env.run_json(&["test-restore", &name, "--jobs", jobs], 0);
+            assert_eq!(report["passed"], true, "{compression}, --jobs {jobs}: {report:#}");
+            let rows = report["checks"]
+                .as_array()
+                .expect("checks")
+                .iter()
+                .find(|c| c["name"] == "rows public.users")
+                .map(|c| c["detail"].as_str().unwrap_or_default().to_string());
+            assert_eq!(rows.as_deref(), Some("25 rows"), "{compression}: {report:#}");
+        }
+        super::wait_for_next_backup_second(&name);
+    }
+    assert!(env.databases("__").is_empty(), "{:?}", env.databases("__"));
+}
