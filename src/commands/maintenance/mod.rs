@@ -26,3 +26,13 @@ fn partial_failure(things: &str, failed: &[String], total: usize, hint: &str) ->
     .with_hint(hint)
     .into()
 }
+
+/// `(done, skipped, failed)` of report statuses.
+fn tally<'a>(statuses: impl Iterator<Item = &'a str>) -> (usize, usize, usize) {
+    statuses.fold((0, 0, 0), |(done, skipped, failed), status| match status {
+        "done" => (done + 1, skipped, failed),
+        "skipped" => (done, skipped + 1, failed),
+        "failed" => (done, skipped, failed + 1),
+        _ => (done, skipped, failed),
+    })
+}

@@ -14,7 +14,7 @@ use clap::Args;
 use serde::Serialize;
 
 use self::measure::{Bloat, Candidate};
-use super::jobs::{self, Counter, Outcome, Work};
+use super::jobs::{self, Counter, Work};
 use super::scope::{self, ScopeArgs};
 use crate::Ctx;
 use crate::cleanup;
@@ -552,7 +552,7 @@ pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     // If this run is interrupted, say what a cancelled REINDEX CONCURRENTLY leaves behind and how to clean it up.
     let note = selection.concurrently.then(|| {
         cleanup::register(cleanup::Action::Note {
-            message: "a cancelled REINDEX CONCURRENTLY leaves an invalid `<index>_ccnew` index;                       `campctl reindex --invalid` drops it"
+            message: "a cancelled REINDEX CONCURRENTLY leaves an invalid `<index>_ccnew` index; `campctl reindex --invalid` drops it"
                 .into(),
         })
     });
@@ -566,12 +566,7 @@ pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     for (rows, steps) in rows_of.iter().zip(results) {
         for (row, step) in rows.iter().zip(steps) {
             let result = &mut report.indexes[*row];
-            result.status = match step.outcome {
-                Outcome::Done => "done",
-                Outcome::Skipped(_) => "skipped",
-                Outcome::Failed(_) => "failed",
-            }
-            .into();
+            result.status = step.outcome.status().into();
             result.detail = step.outcome.detail().map(str::to_string);
             result.seconds = step.seconds;
         }
@@ -593,9 +588,7 @@ pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
             .map(|(before, after)| before - after);
     }
     note_leftovers(&client, &chosen, &mut report).await?;
-    report.done = report.indexes.iter().filter(|i| i.status == "done").count();
-    report.skipped = report.indexes.iter().filter(|i| i.status == "skipped").count();
-    report.failed = report.indexes.iter().filter(|i| i.status == "failed").count();
+    (report.done, report.skipped, report.failed) = super::tally(report.indexes.iter().map(|i| i.status.as_str()));
     report.size_bytes_after = report.indexes.iter().filter_map(|i| i.size_after_bytes).sum();
     report.reclaimed_bytes = report.indexes.iter().filter_map(|i| i.reclaimed_bytes).sum();
     report.seconds = started.elapsed().as_secs_f64();

@@ -577,12 +577,7 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
     .await?;
     let stale_counts = mode.full && !mode.analyze;
     for ((relation, _, _), (row, result)) in chosen.iter().zip(report.tables.iter_mut().zip(&results)) {
-        row.status = match result.outcome {
-            Outcome::Done => "done",
-            Outcome::Skipped(_) => "skipped",
-            Outcome::Failed(_) => "failed",
-        }
-        .into();
+        row.status = result.outcome.status().into();
         row.detail = result.outcome.detail().map(str::to_string);
         row.seconds = result.seconds;
         let mut state = state_of(&after, relation.oid);
@@ -593,15 +588,7 @@ pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
         }
         row.after = Some(state);
     }
-    report.done = results.iter().filter(|r| r.outcome == Outcome::Done).count();
-    report.skipped = results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Skipped(_)))
-        .count();
-    report.failed = results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
-        .count();
+    (report.done, report.skipped, report.failed) = super::tally(results.iter().map(|r| r.outcome.status()));
     report.dead_tuples_after = if stale_counts {
         None
     } else {
