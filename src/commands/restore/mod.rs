@@ -67,6 +67,53 @@ pub struct SourceArgs {
     pub pg_restore: Option<PathBuf>,
 }
 
+/// `[restore] maintenance_db`, default `postgres`: where CREATE / ALTER / DROP DATABASE are sent from.
+fn maintenance_db(config: &crate::config_file::Sections) -> String {
+    config
+        .restore
+        .maintenance_db
+        .clone()
+        .unwrap_or_else(|| "postgres".into())
+}
+
+/// What `restore` and `test-restore` both start with.
+struct Prepared {
+    /// A session on the maintenance database of the server restored on.
+    client: tokio_postgres::Client,
+    server_major: u32,
+    tool: PgTool,
+    selected: select::Selected,
+}
+
+/// Connects to `server` (its maintenance database), finds a pg_restore at least as new as it, selects the backup
+/// of `source_db` that `source` names, and refuses an archive version that pg_restore cannot read, all before any
+/// download.
+///
+/// # Errors
+/// See [`select::select`], [`PgTool::find`] and [`crate::pg::connect`].
+async fn prepare(
+    source: &SourceArgs,
+    source_db: &str,
+    server: &crate::pg::ConnParams,
+    ctx: &crate::Ctx,
+    printer: &crate::printer::Printer,
+) -> anyhow::Result<Prepared> {
+    let config = &ctx.settings.config.sections;
+    let stores = select_stores(crate::storage::Store::from_config(&config.storage)?, &source.stores)?;
+    let client = crate::pg::connect(server, ctx.settings.session).await?;
+    let server_major = server_major(&client).await?;
+    let tool = PgTool::find("pg_restore", source.pg_restore.as_deref(), server_major).await?;
+    let selected = select::select(source.backup.as_deref(), source_db, &stores).await?;
+    warn_unverified(&selected, printer);
+    check_manifest_version(&selected, &tool)?;
+    Ok(Prepared {
+        client,
+        server_major,
+        tool,
+        selected,
+    })
+}
+
 /// The server's major version (`server_version_num` / 10000).
 async fn server_major(client: &tokio_postgres::Client) -> anyhow::Result<u32> {
     let num: String = client

@@ -15,16 +15,14 @@ use clap::Args;
 use serde::Serialize;
 
 use super::run::{self, Comparison, RestoreOptions};
-use super::select::{self, Selected};
-use super::{SourceArgs, check_manifest_version, quote_literal, select_stores, server_major, warn_unverified};
+use super::select::Selected;
+use super::{Prepared, SourceArgs, maintenance_db, prepare, quote_literal};
 use crate::Ctx;
 use crate::cleanup;
 use crate::commands::backup::lock;
 use crate::exit::{ExitStatus, UserError};
-use crate::pg::tools::PgTool;
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 use crate::printer::{Cell, Printer, Report, Table};
-use crate::storage::Store;
 
 /// Restore a backup safely: restore aside, verify against the manifest, then swap
 ///
@@ -205,14 +203,9 @@ async fn target_info(
 /// failed pg_restore (1); the target is unchanged in every case.
 pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let config = &ctx.settings.config.sections;
-    let stores = select_stores(Store::from_config(&config.storage)?, &args.source.stores)?;
     let source_db = args.source.db.clone().unwrap_or_else(|| ctx.settings.db.dbname.clone());
     let target = args.to.clone().unwrap_or_else(|| source_db.clone());
-    let maintenance = config
-        .restore
-        .maintenance_db
-        .clone()
-        .unwrap_or_else(|| "postgres".into());
+    let maintenance = maintenance_db(config);
     if target == maintenance {
         return Err(UserError::usage(format!(
             "Cannot restore into `{target}`: it is the maintenance database campctl connects to"
@@ -221,13 +214,13 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
         .into());
     }
     let server = ctx.settings.db.with_dbname(&maintenance);
-    let client = pg::connect(&server, ctx.settings.session).await?;
-    let server_major = server_major(&client).await?;
-    let tool = PgTool::find("pg_restore", args.source.pg_restore.as_deref(), server_major).await?;
-
-    let selected = select::select(args.source.backup.as_deref(), &source_db, &stores).await?;
-    warn_unverified(&selected, printer);
-    check_manifest_version(&selected, &tool)?;
+    let Prepared {
+        client,
+        server_major,
+        tool,
+        selected,
+        ..
+    } = prepare(&args.source, &source_db, &server, ctx, printer).await?;
 
     // A named backup of another database must not silently replace the configured one.
     if let Some(source) = selected.source_database()

@@ -13,17 +13,16 @@ use clap::Args;
 use serde::Serialize;
 
 use super::run::{self, Comparison, Restored, Step};
-use super::select::{self, Selected};
-use super::{SourceArgs, check_manifest_version, failed_or, select_stores, server_major, warn_unverified};
+use super::select::Selected;
+use super::{Prepared, SourceArgs, failed_or, maintenance_db, prepare};
 use crate::Ctx;
 use crate::commands::backup::manifest::{self, TestRestoreResult};
 use crate::config_file::SqlCheck;
 use crate::exit::ExitStatus;
 use crate::pg::conninfo::ConnSources;
-use crate::pg::tools::PgTool;
 use crate::pg::{self, ConnParams, SessionOptions};
 use crate::printer::{Cell, Printer, Report, Table};
-use crate::storage::{CommitInfo, Store};
+use crate::storage::CommitInfo;
 
 /// Restore a backup into a scratch database, verify it against its manifest, drop it
 ///
@@ -168,27 +167,10 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
     let started_at = Utc::now();
     let started = Instant::now();
     let config = &ctx.settings.config.sections;
-    let stores = select_stores(Store::from_config(&config.storage)?, &args.source.stores)?;
     let source_db = args.source.db.clone().unwrap_or_else(|| ctx.settings.db.dbname.clone());
-    let maintenance = config
-        .restore
-        .maintenance_db
-        .clone()
-        .unwrap_or_else(|| "postgres".into());
     let target = target_server(&args, ctx)?;
-    let server = target.with_dbname(&maintenance);
-    let client = pg::connect(&server, ctx.settings.session).await?;
-    let tool = PgTool::find(
-        "pg_restore",
-        args.source.pg_restore.as_deref(),
-        server_major(&client).await?,
-    )
-    .await?;
-    drop(client);
-
-    let selected = select::select(args.source.backup.as_deref(), &source_db, &stores).await?;
-    warn_unverified(&selected, printer);
-    check_manifest_version(&selected, &tool)?;
+    let server = target.with_dbname(&maintenance_db(config));
+    let Prepared { tool, selected, .. } = prepare(&args.source, &source_db, &server, ctx, printer).await?;
     let database = selected.source_database().unwrap_or_else(|| source_db.clone());
     let scratch = run::unique_derived_name(&database, "__test_restore_", started_at);
     // The scratch database is throwaway: stream and verify in one read unless asked otherwise.
