@@ -10,11 +10,9 @@ mod fidelity;
 mod selection;
 mod test_restore;
 
-use std::path::PathBuf;
-use std::process::Output;
-
+use crate::backup::BackupEnv;
 use crate::backup::round_trip::{LARGE_OBJECTS, TABLES};
-use crate::common::{TestContext, TestDb, assert_exit, azurite, describe, pg, unique_container};
+use crate::common::{assert_exit, describe, pg};
 
 /// The awkward database of `backup/round_trip.rs` (an extension type, quoted, mixed-case and non-ASCII names,
 /// several schemas, a partitioned table, large objects, a materialized view and an empty table), plus a view, a
@@ -32,11 +30,14 @@ COMMENT ON TABLE users IS 'the users, with ''quotes''';
 
 /// A test's campctl configuration (`campctl.toml` in the temp HOME): the test's own database, a local store, and
 /// optionally Azurite too. Dropping it drops every database named `<db>__…` that is left.
-pub struct RestoreEnv {
-    pub ctx: TestContext,
-    pub db: TestDb,
-    pub local: PathBuf,
-    pub container: Option<String>,
+pub struct RestoreEnv(BackupEnv);
+
+impl std::ops::Deref for RestoreEnv {
+    type Target = BackupEnv;
+
+    fn deref(&self) -> &BackupEnv {
+        &self.0
+    }
 }
 
 impl Drop for RestoreEnv {
@@ -50,30 +51,11 @@ impl Drop for RestoreEnv {
 
 impl RestoreEnv {
     pub fn local() -> Self {
-        Self::new(false)
+        Self(BackupEnv::local())
     }
 
     pub fn with_azure() -> Self {
-        Self::new(true)
-    }
-
-    fn new(azure: bool) -> Self {
-        let ctx = TestContext::new();
-        let db = ctx.db();
-        let local = ctx.home().join("backups");
-        let container = azure.then(|| {
-            let container = unique_container();
-            azurite().create_container(&container);
-            container
-        });
-        let env = Self {
-            ctx,
-            db,
-            local,
-            container,
-        };
-        env.write_config(&env.db.url(), "");
-        env
+        Self(BackupEnv::with_azure())
     }
 
     /// Writes `campctl.toml` with the database `url`, the stores, and `extra` appended.
@@ -82,11 +64,6 @@ impl RestoreEnv {
             "campctl.toml",
             crate::backup::store_config(url, &self.local, self.container.as_deref(), extra),
         );
-    }
-
-    /// Runs campctl with `args` and returns the output.
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.ctx.cmd().args(args).output().expect("run campctl")
     }
 
     /// Runs `campctl --format json <args>`, asserts the exit code and returns the report on stdout.
