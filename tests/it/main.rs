@@ -7,6 +7,7 @@ mod common;
 mod archive;
 mod backup;
 mod connection;
+mod hardening;
 mod reindex;
 mod restore;
 mod restore_safety;

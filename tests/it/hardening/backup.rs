@@ -1,0 +1,1 @@
+//! Hardening regressions (backup): see `mod.rs`.

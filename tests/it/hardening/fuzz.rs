@@ -1,0 +1,1 @@
+//! Hardening regressions (fuzz): see `mod.rs`.

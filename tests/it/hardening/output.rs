@@ -1,0 +1,1 @@
+//! Hardening regressions (output): see `mod.rs`.

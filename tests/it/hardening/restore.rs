@@ -1,0 +1,1 @@
+//! Hardening regressions (restore): see `mod.rs`.

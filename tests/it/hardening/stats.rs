@@ -1,0 +1,1 @@
+//! Hardening regressions (stats): see `mod.rs`.
