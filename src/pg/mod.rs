@@ -1,6 +1,8 @@
-//! PostgreSQL: the resolved connection ([`conninfo`]), TLS ([`tls`]), connect errors ([`error`]) and connecting.
+//! PostgreSQL: the resolved connection ([`conninfo`]), TLS ([`tls`]), connect errors ([`error`]), free connection
+//! slots ([`capacity`]) and connecting.
 
 pub mod archive;
+pub mod capacity;
 pub mod conninfo;
 pub mod error;
 pub mod tls;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::backup::{BackupEnv, stand_in_pg_dump};
 use crate::common::{Tmpfs, assert_exit, azurite, pg, unique_suffix};
 
-const SEED: &str = r"
+pub(crate) const SEED: &str = r"
 CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL, note text);
 INSERT INTO users SELECT g, 'u' || g || '@example.com', md5(g::text) FROM generate_series(1, 5000) g;
 CREATE TABLE events (id bigserial PRIMARY KEY, user_id int REFERENCES users, payload jsonb);
@@ -20,19 +20,19 @@ INSERT INTO events (user_id, payload)
 
 /// What "untouched" means: the database's oid, and for each table its row count and a hash of its rows.
 #[derive(Debug, PartialEq, Eq)]
-struct Fingerprint {
-    oid: u32,
-    tables: Vec<(String, i64, Option<String>)>,
+pub(crate) struct Fingerprint {
+    pub(crate) oid: u32,
+    pub(crate) tables: Vec<(String, i64, Option<String>)>,
 }
 
-fn oid_of(database: &str) -> Option<u32> {
+pub(crate) fn oid_of(database: &str) -> Option<u32> {
     pg().client("postgres")
         .query_opt("SELECT oid FROM pg_database WHERE datname = $1", &[&database])
         .expect("look up the database")
         .map(|row| row.get(0))
 }
 
-fn fingerprint(database: &str) -> Fingerprint {
+pub(crate) fn fingerprint(database: &str) -> Fingerprint {
     let oid = oid_of(database).unwrap_or_else(|| panic!("database {database} does not exist"));
     let mut client = pg().client(database);
     let names: Vec<String> = client
@@ -58,7 +58,7 @@ fn fingerprint(database: &str) -> Fingerprint {
 }
 
 /// Databases whose name starts with `prefix` (literally), sorted.
-fn databases_starting_with(prefix: &str) -> Vec<String> {
+pub(crate) fn databases_starting_with(prefix: &str) -> Vec<String> {
     pg().client("postgres")
         .query(
             "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1",
@@ -71,7 +71,7 @@ fn databases_starting_with(prefix: &str) -> Vec<String> {
 }
 
 /// Scratch databases of restores of `database` (`<db>__restore_…`, `<db>__test_restore_…`).
-fn scratch_databases(database: &str) -> Vec<String> {
+pub(crate) fn scratch_databases(database: &str) -> Vec<String> {
     let mut found = databases_starting_with(&format!("{database}__restore_"));
     found.extend(databases_starting_with(&format!("{database}__test_restore_")));
     found
@@ -85,7 +85,7 @@ fn created_besides(database: &str) -> Vec<String> {
 
 /// Asserts that no scratch database of `database` is left, polling a few seconds (cleanup may still be running).
 #[track_caller]
-fn assert_no_scratch_left(database: &str) {
+pub(crate) fn assert_no_scratch_left(database: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let left = scratch_databases(database);
@@ -99,7 +99,7 @@ fn assert_no_scratch_left(database: &str) {
 
 /// Asserts that nothing at all was created next to `database`.
 #[track_caller]
-fn assert_nothing_created(database: &str) {
+pub(crate) fn assert_nothing_created(database: &str) {
     let created = created_besides(database);
     assert!(created.is_empty(), "no database may be created: {created:?}");
 }
@@ -107,9 +107,9 @@ fn assert_nothing_created(database: &str) {
 /// Drops, when the test ends however it ends, every database created next to the named ones (see
 /// [`created_besides`]) and the named roles: a failed assertion must not leave a restored copy behind.
 #[derive(Default)]
-struct Leftovers {
-    besides: Vec<String>,
-    roles: Vec<String>,
+pub(crate) struct Leftovers {
+    pub(crate) besides: Vec<String>,
+    pub(crate) roles: Vec<String>,
 }
 
 impl Drop for Leftovers {
@@ -140,13 +140,13 @@ impl Drop for Leftovers {
 }
 
 /// A [`BackupEnv`] whose leftovers are dropped with it.
-struct Env {
-    env: BackupEnv,
-    leftovers: Leftovers,
+pub(crate) struct Env {
+    pub(crate) env: BackupEnv,
+    pub(crate) leftovers: Leftovers,
 }
 
 impl Env {
-    fn local() -> Self {
+    pub(crate) fn local() -> Self {
         Self::wrap(BackupEnv::local())
     }
 
@@ -171,12 +171,12 @@ impl std::ops::Deref for Env {
     }
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// A local-store environment whose database holds [`SEED`] and has one backup; returns the backup report.
-fn backed_up(env: &BackupEnv) -> serde_json::Value {
+pub(crate) fn backed_up(env: &BackupEnv) -> serde_json::Value {
     env.db.execute(SEED);
     env.backup(&[])
 }
@@ -186,7 +186,7 @@ fn local_archive(env: &BackupEnv, report: &serde_json::Value) -> PathBuf {
     env.local.join(report["object"].as_str().expect("object"))
 }
 
-fn local_manifest(env: &BackupEnv, report: &serde_json::Value) -> PathBuf {
+pub(crate) fn local_manifest(env: &BackupEnv, report: &serde_json::Value) -> PathBuf {
     env.local.join(report["manifest"].as_str().expect("manifest"))
 }
 
@@ -197,7 +197,7 @@ fn corrupt_middle(bytes: &mut [u8]) {
 }
 
 /// The outcome of the check `name` in a test-restore JSON report.
-fn check_outcome(report: &serde_json::Value, name: &str) -> String {
+pub(crate) fn check_outcome(report: &serde_json::Value, name: &str) -> String {
     report["checks"]
         .as_array()
         .expect("checks")
@@ -209,7 +209,7 @@ fn check_outcome(report: &serde_json::Value, name: &str) -> String {
         .to_string()
 }
 
-fn test_restore_json(env: &BackupEnv, args: &[&str]) -> (Output, serde_json::Value) {
+pub(crate) fn test_restore_json(env: &BackupEnv, args: &[&str]) -> (Output, serde_json::Value) {
     let mut all = vec!["--format", "json", "test-restore"];
     all.extend_from_slice(args);
     let output = env.run(&all);
@@ -228,7 +228,7 @@ fn assert_no_files_in(dir: &Path) {
 }
 
 /// The first `error:` line campctl printed.
-fn error_line(output: &Output) -> String {
+pub(crate) fn error_line(output: &Output) -> String {
     stderr(output)
         .lines()
         .find(|line| line.starts_with("error: "))
@@ -236,11 +236,11 @@ fn error_line(output: &Output) -> String {
         .to_string()
 }
 
-fn real_pg_restore() -> PathBuf {
+pub(crate) fn real_pg_restore() -> PathBuf {
     pg().bin_dir().join("pg_restore")
 }
 
-fn path_str(path: &Path) -> &str {
+pub(crate) fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
 

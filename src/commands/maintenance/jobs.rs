@@ -137,14 +137,7 @@ pub async fn open(
     printer: &Printer,
 ) -> anyhow::Result<Vec<Session>> {
     let (client, notices) = pg::connect_with_notices(params, options).await?;
-    let free: i64 = client
-        .query_one(
-            "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int \
-                    - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')",
-            &[],
-        )
-        .await?
-        .get(0);
+    let free = pg::capacity::free_connections(&client, Some(&params.dbname)).await?;
     // Leave one connection free for everyone else.
     let allowed = usize::try_from(free - 1).unwrap_or(0) + 1;
     let count = wanted.max(1).min(allowed);

@@ -5,6 +5,7 @@
 
 pub mod fetch;
 mod junit;
+mod preflight;
 pub mod run;
 pub mod select;
 pub mod swap;
@@ -76,6 +77,20 @@ fn maintenance_db(config: &crate::config_file::Sections) -> String {
         .unwrap_or_else(|| "postgres".into())
 }
 
+/// `server`'s maintenance database (see [`maintenance_db`]), with the name's origin recorded as
+/// `[restore] maintenance_db`: a database that does not exist is then blamed on that key, not on the URL whose
+/// host and credentials the session borrows.
+fn maintenance_server(server: &crate::pg::ConnParams, config: &crate::config_file::Sections) -> crate::pg::ConnParams {
+    let mut params = server.with_dbname(&maintenance_db(config));
+    let origin = if config.restore.maintenance_db.is_some() {
+        "`[restore] maintenance_db` in campctl.toml"
+    } else {
+        "the default of `[restore] maintenance_db` (`postgres`); set that key to a database that exists"
+    };
+    params.origins.insert("dbname", origin.to_string());
+    params
+}
+
 /// What `restore` and `test-restore` both start with.
 struct Prepared {
     /// A session on the maintenance database of the server restored on.
@@ -101,6 +116,7 @@ async fn prepare(
     let config = &ctx.settings.config.sections;
     let stores = select_stores(crate::storage::Store::from_config(&config.storage)?, &source.stores)?;
     let client = crate::pg::connect(server, ctx.settings.session).await?;
+    preflight::warn_leftovers(&client, chrono::Utc::now(), printer).await?;
     let server_major = server_major(&client).await?;
     let tool = PgTool::find("pg_restore", source.pg_restore.as_deref(), server_major).await?;
     let selected = select::select(source.backup.as_deref(), source_db, &stores).await?;

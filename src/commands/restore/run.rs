@@ -234,8 +234,14 @@ async fn finish(
 /// A temp file in `dir` after checking that the archive fits: its size from the manifest, else at least the stored
 /// object's size.
 async fn spool_file(dir: &Path, selected: &Selected) -> anyhow::Result<tempfile::NamedTempFile> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("Failed to create the spool directory `{}`", dir.display()))?;
+    // A spool directory that cannot be used is the operator's to fix (exit 2), never a failed check of the backup.
+    fs_err::create_dir_all(dir).map_err(|err| {
+        UserError::usage(format!(
+            "Failed to create the spool directory `{}`: {err}",
+            dir.display()
+        ))
+        .with_hint("Pass `--spool-dir DIR` naming a writable directory, or `--jobs 1` to stream without a spool file")
+    })?;
     let needed = match &selected.manifest {
         Some(manifest) => {
             let inner_compressed = manifest.compression == "none" || manifest.compression.starts_with("pgdump");
@@ -269,7 +275,13 @@ async fn spool_file(dir: &Path, selected: &Selected) -> anyhow::Result<tempfile:
         .prefix(".campctl-restore-")
         .suffix(".dump")
         .tempfile_in(dir)
-        .with_context(|| format!("Failed to create a spool file in `{}`", dir.display()))
+        .map_err(|err| {
+            UserError::usage(format!("Failed to create a spool file in `{}`: {err}", dir.display()))
+                .with_hint(
+                    "Pass `--spool-dir DIR` naming a writable directory, or `--jobs 1` to stream without a spool file",
+                )
+                .into()
+        })
 }
 
 fn free_space(dir: &Path) -> anyhow::Result<u64> {

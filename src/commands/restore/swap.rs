@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::run::{self, Comparison, RestoreOptions};
 use super::select::Selected;
-use super::{Prepared, SourceArgs, maintenance_db, prepare, quote_literal};
+use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, quote_literal};
 use crate::Ctx;
 use crate::cleanup;
 use crate::commands::backup::lock;
@@ -205,15 +205,17 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let config = &ctx.settings.config.sections;
     let source_db = args.source.db.clone().unwrap_or_else(|| ctx.settings.db.dbname.clone());
     let target = args.to.clone().unwrap_or_else(|| source_db.clone());
-    let maintenance = maintenance_db(config);
-    if target == maintenance {
-        return Err(UserError::usage(format!(
-            "Cannot restore into `{target}`: it is the maintenance database campctl connects to"
-        ))
-        .with_hint("Set `[restore] maintenance_db` to another database, or restore with `--to NEWDB`")
-        .into());
+    preflight::check_target_name(&target, &maintenance_db(config))?;
+    let mut options = restore_options(
+        &args.source,
+        &ctx.settings.config,
+        ctx.settings.progress && printer.progress,
+        config.restore.verify_first.unwrap_or(true),
+    )?;
+    if options.jobs > 1 {
+        preflight::check_spool_dir(&options.spool_dir)?;
     }
-    let server = ctx.settings.db.with_dbname(&maintenance);
+    let server = maintenance_server(&ctx.settings.db, config);
     let Prepared {
         client,
         server_major,
@@ -221,6 +223,8 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
         selected,
         ..
     } = prepare(&args.source, &source_db, &server, ctx, printer).await?;
+    preflight::check_not_template(&client, &target).await?;
+    preflight::cap_jobs(&client, &mut options, printer).await?;
 
     // A named backup of another database must not silently replace the configured one.
     if let Some(source) = selected.source_database()
@@ -253,13 +257,6 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let previous = existing
         .as_ref()
         .map(|_| run::derived_name(&target, "__pre_restore_", now));
-    let options = restore_options(
-        &args.source,
-        config,
-        ctx.settings.progress && printer.progress,
-        config.restore.verify_first.unwrap_or(true),
-    );
-
     printer.note(&format!(
         "Restoring `{}` from {} into `{target}` on {}",
         selected.name,
@@ -383,20 +380,25 @@ fn analyze(config: &crate::config_file::Sections) -> bool {
 }
 
 /// pg_restore options from flags, then `[restore]`, then defaults.
+///
+/// # Errors
+/// `[restore] jobs` is out of range (exit 2; `--jobs` is checked by clap).
 pub(super) fn restore_options(
     source: &SourceArgs,
-    config: &crate::config_file::Sections,
+    loaded: &crate::config_file::LoadedConfig,
     progress: bool,
     verify_first_default: bool,
-) -> RestoreOptions {
+) -> Result<RestoreOptions, UserError> {
+    let config = &loaded.sections;
     let verify_first = match (source.verify_first, source.no_verify_first) {
         (true, _) => true,
         (_, true) => false,
         _ => verify_first_default,
     };
-    RestoreOptions {
+    let configured = preflight::configured_jobs(config.restore.jobs, "[restore] jobs", loaded)?;
+    Ok(RestoreOptions {
         verify_first,
-        jobs: source.jobs.or(config.restore.jobs).unwrap_or(1).max(1),
+        jobs: source.jobs.or(configured).unwrap_or(1).max(1),
         spool_dir: source
             .spool_dir
             .clone()
@@ -405,7 +407,7 @@ pub(super) fn restore_options(
         no_owner: !source.keep_owner && config.restore.no_owner.unwrap_or(true),
         no_acl: !source.keep_acl && config.restore.no_acl.unwrap_or(true),
         progress,
-    }
+    })
 }
 
 fn print_plan(
@@ -515,6 +517,8 @@ async fn drop_quietly(cleanup: cleanup::Pending) {
 }
 
 async fn rename(client: &tokio_postgres::Client, from: &str, to: &str) -> anyhow::Result<()> {
+    // The target was checked before the work began; check again now that it is about to change.
+    preflight::check_not_template(client, to).await?;
     end_sessions(client, from, Instant::now() + Duration::from_secs(10), 0).await?;
     client
         .batch_execute(&format!(
@@ -574,6 +578,8 @@ async fn swap(
     timeout: Duration,
     lock_session: (tokio_postgres::Client, lock::RunLocks, i32),
 ) -> anyhow::Result<u64> {
+    // The target was checked before the work began; check again now that it is about to be renamed aside.
+    preflight::check_not_template(client, target).await?;
     let deadline = Instant::now() + timeout;
     // Our own connections to the copy (counting, ANALYZE) may still be closing.
     end_sessions(client, aside, deadline, 0).await?;

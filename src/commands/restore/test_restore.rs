@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::run::{self, Comparison, Restored, Step};
 use super::select::Selected;
-use super::{Prepared, SourceArgs, failed_or, maintenance_db, prepare};
+use super::{Prepared, SourceArgs, failed_or, maintenance_db, maintenance_server, preflight, prepare};
 use crate::Ctx;
 use crate::commands::backup::manifest::{self, TestRestoreResult};
 use crate::config_file::SqlCheck;
@@ -169,18 +169,36 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
     let config = &ctx.settings.config.sections;
     let source_db = args.source.db.clone().unwrap_or_else(|| ctx.settings.db.dbname.clone());
     let target = target_server(&args, ctx)?;
-    let server = target.with_dbname(&maintenance_db(config));
-    let Prepared { tool, selected, .. } = prepare(&args.source, &source_db, &server, ctx, printer).await?;
+    // Everything that can be wrong with the input is found before any work: a usage error must never be recorded
+    // as a failed test of a healthy backup.
+    // The scratch database is throwaway: stream and verify in one read unless asked otherwise.
+    let mut options = super::swap::restore_options(
+        &args.source,
+        &ctx.settings.config,
+        ctx.settings.progress && printer.progress,
+        false,
+    )?;
+    let own_jobs = preflight::configured_jobs(config.test_restore.jobs, "[test_restore] jobs", &ctx.settings.config)?;
+    if args.source.jobs.is_none()
+        && let Some(jobs) = own_jobs
+    {
+        options.jobs = jobs;
+    }
+    if options.jobs > 1 {
+        preflight::check_spool_dir(&options.spool_dir)?;
+    }
+    if let Some(path) = &args.junit {
+        preflight::check_junit_path(path)?;
+    }
+    let server = maintenance_server(&target, config);
+    let Prepared {
+        client, tool, selected, ..
+    } = prepare(&args.source, &source_db, &server, ctx, printer).await?;
     let database = selected.source_database().unwrap_or_else(|| source_db.clone());
     let scratch = run::unique_derived_name(&database, "__test_restore_", started_at);
-    // The scratch database is throwaway: stream and verify in one read unless asked otherwise.
-    let mut options =
-        super::swap::restore_options(&args.source, config, ctx.settings.progress && printer.progress, false);
-    if args.source.jobs.is_none()
-        && let Some(jobs) = config.test_restore.jobs
-    {
-        options.jobs = jobs.max(1);
-    }
+    preflight::check_target_name(&scratch, &maintenance_db(config))?;
+    preflight::check_not_template(&client, &scratch).await?;
+    preflight::cap_jobs(&client, &mut options, printer).await?;
     let checks = config.test_restore.checks.clone().unwrap_or_default();
 
     printer.note(&format!(
@@ -405,7 +423,7 @@ async fn sql_checks(report: &mut TestRestoreReport, params: &ConnParams, checks:
                     )
                 }
             }
-            Err(err) => (CheckOutcome::Fail, format!("the query failed: {err}")),
+            Err(err) => (CheckOutcome::Fail, format!("the query failed: {}", query_error(&err))),
         };
         report.check(
             format!("sql {}", check.name),
@@ -414,6 +432,40 @@ async fn sql_checks(report: &mut TestRestoreReport, params: &ConnParams, checks:
             detail,
         );
     }
+}
+
+/// The server's own words for a failed query: severity, SQLSTATE, message, where in the query (a 1-based character
+/// position, as psql shows it), detail and hint. tokio-postgres's `Display` says only "db error".
+fn query_error(err: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    use std::fmt::Write as _;
+    let Some(db) = err.as_db_error() else {
+        // Not the server's answer (the connection broke): the whole chain says what happened.
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            let _ = write!(text, ": {cause}");
+            source = cause.source();
+        }
+        return text;
+    };
+    let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    match db.position() {
+        Some(tokio_postgres::error::ErrorPosition::Original(position)) => {
+            let _ = write!(text, " (at character {position} of the query)");
+        }
+        Some(tokio_postgres::error::ErrorPosition::Internal { position, query }) => {
+            let _ = write!(text, " (at character {position} of the internal query `{query}`)");
+        }
+        None => {}
+    }
+    if let Some(detail) = db.detail() {
+        let _ = write!(text, "; detail: {detail}");
+    }
+    if let Some(hint) = db.hint() {
+        let _ = write!(text, "; hint: {hint}");
+    }
+    text
 }
 
 fn display(value: Option<&str>) -> String {
