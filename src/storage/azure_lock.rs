@@ -359,8 +359,19 @@ mod tests {
                 .with_timezone(&chrono::Utc),
             command: "backup 日本語 100%".into(),
         };
-        let metadata = holder_metadata(&holder, &new_lease_id());
+        let lease_id = new_lease_id();
+        let metadata = holder_metadata(&holder, &lease_id);
         assert!(metadata.values().all(|value| value.is_ascii()));
         assert_eq!(holder_from_metadata(&metadata), Some(holder));
+        assert_eq!(metadata_value(&metadata, LEASE_KEY), Some(lease_id));
+    }
+
+    #[test]
+    fn item_03_new_lease_ids_are_distinct_guids() {
+        let (first, second) = (new_lease_id(), new_lease_id());
+        assert_ne!(first, second);
+        let groups: Vec<usize> = first.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{first}");
+        assert!(first.chars().all(|c| c == '-' || c.is_ascii_hexdigit()), "{first}");
     }
 }

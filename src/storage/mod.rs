@@ -397,3 +397,33 @@ impl LockGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{StoreError, is_store_failure};
+
+    #[test]
+    fn item_05_a_store_outage_is_told_from_a_mistake() {
+        let outage = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
+            .context("Failed to list `appdb/` in azure:http://127.0.0.1:1/acct/c");
+        assert!(is_store_failure(&outage));
+        let full = anyhow::Error::new(StoreError::NoSpace {
+            store: "local:/b".into(),
+        });
+        assert!(is_store_failure(&full));
+        let held = anyhow::Error::new(StoreError::LockHeld {
+            store: "azure:x".into(),
+            name: "backup-appdb".into(),
+            holder: "host `h` pid 1".into(),
+        });
+        assert!(!is_store_failure(&held));
+        let auth = anyhow::Error::new(StoreError::Auth {
+            store: "azure:x".into(),
+            credential: "a connection string".into(),
+            hint: String::new(),
+        });
+        assert!(!is_store_failure(&auth.context("Failed to lease the lock")));
+        let usage = anyhow::Error::new(crate::exit::UserError::usage("bad key"));
+        assert!(!is_store_failure(&usage));
+    }
+}
