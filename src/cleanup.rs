@@ -1,5 +1,5 @@
 //! Work that must happen however a command ends: dropping a scratch database, opening a database to connections
-//! again. DESIGN.md: "Ctrl-C / SIGTERM: children are killed, uploads are not committed, scratch databases are
+//! again, releasing a backup's blob lease. DESIGN.md: "Ctrl-C / SIGTERM: children are killed, uploads are not committed, scratch databases are
 //! dropped, exit 130".
 //!
 //! A command [`register`]s an action before it creates what the action undoes and [`Pending::disarm`]s it once the
@@ -25,6 +25,9 @@ pub enum Action {
     AllowConnections { params: ConnParams, name: String },
     /// Tell the user something about the interrupted work (e.g. what a cancelled REINDEX CONCURRENTLY leaves).
     Note { message: String },
+    /// Release a store's lock that a dropped future could not release (an Azure blob lease: without this it stays
+    /// held until it expires, and the next run exits 11 meanwhile).
+    ReleaseLease { lease: crate::storage::LeaseRelease },
     /// Cancel the statement a session is running (a VACUUM, a REINDEX): dropping our end of the connection does not
     /// stop the server's work.
     CancelQuery {
@@ -46,6 +49,7 @@ impl Action {
             Self::DropDatabase { name, .. } => format!("dropping the scratch database `{name}`"),
             Self::AllowConnections { name, .. } => format!("allowing connections to `{name}` again"),
             Self::CancelQuery { what, .. } => format!("cancelling {what} on the server"),
+            Self::ReleaseLease { lease } => format!("releasing {}", lease.describe()),
             Self::Note { message } => message.clone(),
         }
     }
@@ -127,6 +131,7 @@ async fn run(action: &Action) -> anyhow::Result<()> {
     match action {
         Action::DropDatabase { params, name } => drop_database(params, name).await,
         Action::CancelQuery { params, token, .. } => pg::cancel(token, params).await,
+        Action::ReleaseLease { lease } => lease.release().await,
         // `run_all` has logged it already.
         Action::Note { .. } => Ok(()),
         Action::AllowConnections { params, name } => {

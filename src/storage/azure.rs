@@ -27,7 +27,7 @@ use super::resolve::AzureSettings;
 use super::{CommitInfo, ObjectInfo, StoreError};
 use crate::azure::sas::append_sas;
 
-pub use super::azure_lock::AzureLock;
+pub use super::azure_lock::{AzureLock, LeaseRelease};
 pub use super::azure_upload::AzureUpload;
 pub use super::snapshot::SnapshotReport;
 

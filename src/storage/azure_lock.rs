@@ -3,10 +3,17 @@
 //! The lease lasts [`LEASE_SECONDS`] and a background task renews it every [`RENEW_EVERY`] while the lock is held,
 //! so a run that dies loses its lock within a minute without anyone cleaning up. The holder is written into the
 //! lock blob's metadata after the lease is taken (and cleared before it is released), so that a second run can
-//! name it.
+//! name it, together with the lease id.
+//!
+//! A lease whose holder ran on this host and whose process is gone (a run killed with SIGKILL) is stale, as a local
+//! lock is: it is taken over at once with a warning, with `Change Lease` from the recorded lease id to a new one, which
+//! only one of several runs racing for it can win. A run that is interrupted releases its lease through the cleanup
+//! registry that `main` runs (see [`LeaseRelease`]), because a task spawned from a dropped future does not outlive
+//! the runtime's shutdown.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use azure_core::http::StatusCode;
@@ -21,7 +28,7 @@ use tokio::task::JoinHandle;
 use super::azure::{AzureInner, AzureStore};
 use super::errors::{describe, http_error, is_already_exists};
 use super::local::LOCKS_DIR;
-use super::{LockHolder, StoreError};
+use super::{LockHolder, StoreError, hostname, process_alive};
 
 /// The lease duration (the service takes 15–60 s or infinite).
 pub const LEASE_SECONDS: i32 = 60;
@@ -76,7 +83,7 @@ impl AzureStore {
                     };
                     if let Err(err) = inner
                         .blob(&blob)
-                        .set_metadata(&holder_metadata(holder), Some(options))
+                        .set_metadata(&holder_metadata(holder, &lock.lease_id), Some(options))
                         .await
                     {
                         let err = inner.error(err, &blob, "record the holder of the lock");
@@ -128,18 +135,19 @@ async fn try_lease(inner: &AzureInner, blob: &str) -> anyhow::Result<Attempt> {
                 }
             }
             Err(err) if http_error(&err).is_some_and(|(status, _)| status == StatusCode::Conflict) => {
-                let holder = match client.get_properties(None).await {
-                    Ok(properties) => properties
-                        .metadata()
-                        .ok()
-                        .and_then(|metadata| holder_from_metadata(&metadata))
-                        .map_or_else(
-                            || format!("an unknown run (the lease on `{blob}` carries no holder yet)"),
-                            |holder| holder.to_string(),
-                        ),
+                let metadata = match client.get_properties(None).await {
+                    Ok(properties) => properties.metadata().ok().unwrap_or_default(),
                     Err(err) => return Err(inner.error(err, blob, "read the holder of the lock")),
                 };
-                return Ok(Attempt::Held(holder));
+                let Some(holder) = holder_from_metadata(&metadata) else {
+                    return Ok(Attempt::Held(format!(
+                        "an unknown run (the lease on `{blob}` carries no holder yet)"
+                    )));
+                };
+                if let Some(lease_id) = take_over_stale(inner, blob, &holder, &metadata).await {
+                    return Ok(Attempt::Taken(lease_id));
+                }
+                return Ok(Attempt::Held(holder.to_string()));
             }
             Err(err) => return Err(inner.error(err, blob, "lease the lock")),
         }
@@ -165,23 +173,84 @@ fn spawn_renewal(inner: Arc<AzureInner>, blob: String, lease_id: String) -> Join
     })
 }
 
-fn holder_metadata(holder: &LockHolder) -> HashMap<String, String> {
+/// Takes over the lease of a holder on this host whose process is gone: `Change Lease` from the lease id it recorded
+/// to a new one. Returns the new lease id, or `None` when the holder is alive, elsewhere, recorded no lease id, or
+/// another run changed the lease first.
+async fn take_over_stale(
+    inner: &AzureInner,
+    blob: &str,
+    holder: &LockHolder,
+    metadata: &HashMap<String, String>,
+) -> Option<String> {
+    if holder.host != hostname() || process_alive(holder.pid) {
+        return None;
+    }
+    let old = metadata_value(metadata, LEASE_KEY)?;
+    let new = new_lease_id();
+    match inner.blob(blob).change_lease(old, new.clone(), None).await {
+        Ok(_) => {
+            tracing::warn!(
+                "taking over the stale lock `{blob}` in {}: it was held by {holder}, which is no longer running",
+                inner.label
+            );
+            Some(new)
+        }
+        Err(err) => {
+            tracing::debug!("could not take over the stale lease on `{blob}`: {}", describe(&err));
+            None
+        }
+    }
+}
+
+/// A fresh lease id (a GUID, as the service requires): a hash of this host, process, time and a counter.
+fn new_lease_id() -> String {
+    use sha2::Digest as _;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hash = sha2::Sha256::new();
+    hash.update(hostname().as_bytes());
+    hash.update(std::process::id().to_le_bytes());
+    hash.update(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+            .to_le_bytes(),
+    );
+    hash.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    let hex = hex::encode(&hash.finalize()[..16]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// The metadata key of the lease id (a stale lease can be taken over only by whoever knows it).
+const LEASE_KEY: &str = "campctl_lease";
+
+fn holder_metadata(holder: &LockHolder, lease_id: &str) -> HashMap<String, String> {
     let encode = |value: &str| utf8_percent_encode(value, METADATA_VALUE).to_string();
     HashMap::from([
         ("campctl_host".to_string(), encode(&holder.host)),
         ("campctl_pid".to_string(), holder.pid.to_string()),
         ("campctl_started_at".to_string(), holder.started_at.to_rfc3339()),
         ("campctl_command".to_string(), encode(&holder.command)),
+        (LEASE_KEY.to_string(), lease_id.to_string()),
     ])
 }
 
+fn metadata_value(metadata: &HashMap<String, String>, key: &str) -> Option<String> {
+    metadata
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(key))
+        .map(|(_, value)| percent_decode_str(value).decode_utf8_lossy().into_owned())
+}
+
 fn holder_from_metadata(metadata: &HashMap<String, String>) -> Option<LockHolder> {
-    let get = |key: &str| {
-        metadata
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(key))
-            .map(|(_, value)| percent_decode_str(value).decode_utf8_lossy().into_owned())
-    };
+    let get = |key: &str| metadata_value(metadata, key);
     Some(LockHolder {
         host: get("campctl_host")?,
         pid: get("campctl_pid")?.parse().ok()?,
@@ -196,6 +265,48 @@ impl AzureLock {
     pub async fn release(mut self) -> anyhow::Result<()> {
         self.released = true;
         self.renewal.abort();
+        self.release_handle().release().await
+    }
+
+    /// What releases this lease without the lock itself, for the interrupt cleanup registry.
+    pub fn release_handle(&self) -> LeaseRelease {
+        LeaseRelease {
+            store: self.store.clone(),
+            blob: self.blob.clone(),
+            lease_id: self.lease_id.clone(),
+        }
+    }
+}
+
+/// Releases one held lease; cheap to clone. Releasing a lease that is already released (or lost) is not an error,
+/// so the lock's own release and an interrupt cleanup may both run.
+#[derive(Clone)]
+pub struct LeaseRelease {
+    store: Arc<AzureInner>,
+    blob: String,
+    lease_id: String,
+}
+
+impl std::fmt::Debug for LeaseRelease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseRelease")
+            .field("blob", &self.blob)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LeaseRelease {
+    /// `the lease on `locks/backup-appdb` in azure:…`.
+    pub fn describe(&self) -> String {
+        format!("the lease on `{}` in {}", self.blob, self.store.label)
+    }
+
+    /// Clears the holder recorded in the lock blob, then releases the lease.
+    ///
+    /// # Errors
+    /// The service could not be reached or refused the release for another reason than the lease being gone
+    /// already (it then expires within [`LEASE_SECONDS`]).
+    pub async fn release(&self) -> anyhow::Result<()> {
         let client = self.store.blob(&self.blob);
         // Clear the holder first, so that a run that takes the lock next is never named after us.
         let options = BlobClientSetMetadataOptions {
@@ -205,11 +316,15 @@ impl AzureLock {
         if let Err(err) = client.set_metadata(&HashMap::new(), Some(options)).await {
             tracing::debug!("Failed to clear the holder of `{}`: {}", self.blob, describe(&err));
         }
-        client
-            .release_lease(self.lease_id.clone(), None)
-            .await
-            .map(drop)
-            .map_err(|err| self.store.error(err, &self.blob, "release the lease on"))
+        match client.release_lease(self.lease_id.clone(), None).await {
+            Ok(_) => Ok(()),
+            // Released already (by the lock's own release or drop), or expired and taken by another run.
+            Err(err) if http_error(&err).is_some_and(|(status, _)| status == StatusCode::Conflict) => {
+                tracing::debug!("the lease on `{}` was already released: {}", self.blob, describe(&err));
+                Ok(())
+            }
+            Err(err) => Err(self.store.error(err, &self.blob, "release the lease on")),
+        }
     }
 }
 
@@ -244,8 +359,19 @@ mod tests {
                 .with_timezone(&chrono::Utc),
             command: "backup 日本語 100%".into(),
         };
-        let metadata = holder_metadata(&holder);
+        let lease_id = new_lease_id();
+        let metadata = holder_metadata(&holder, &lease_id);
         assert!(metadata.values().all(|value| value.is_ascii()));
         assert_eq!(holder_from_metadata(&metadata), Some(holder));
+        assert_eq!(metadata_value(&metadata, LEASE_KEY), Some(lease_id));
+    }
+
+    #[test]
+    fn item_03_new_lease_ids_are_distinct_guids() {
+        let (first, second) = (new_lease_id(), new_lease_id());
+        assert_ne!(first, second);
+        let groups: Vec<usize> = first.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{first}");
+        assert!(first.chars().all(|c| c == '-' || c.is_ascii_hexdigit()), "{first}");
     }
 }

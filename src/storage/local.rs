@@ -215,6 +215,48 @@ impl LocalStore {
         .await
     }
 
+    /// The `*.partial` files directly in `folder` (e.g. `appdb`) last modified before `before`: what runs killed
+    /// mid-upload (SIGKILL, a crash) left behind. Nothing lists or removes them otherwise; a caller that holds the
+    /// folder's lock knows that none of them is being written.
+    ///
+    /// # Errors
+    /// The folder exists but cannot be read.
+    pub async fn leftover_partials(
+        &self,
+        folder: &str,
+        before: std::time::SystemTime,
+    ) -> anyhow::Result<Vec<(PathBuf, std::time::SystemTime)>> {
+        let dir = self.path_of(folder)?;
+        blocking(move || {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(err) => return Err(anyhow::Error::new(err).context(format!("Failed to list `{}`", dir.display()))),
+            };
+            let mut found = Vec::new();
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let partial = path
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.ends_with(PARTIAL_SUFFIX));
+                let modified = entry
+                    .metadata()
+                    .ok()
+                    .filter(std::fs::Metadata::is_file)
+                    .and_then(|m| m.modified().ok());
+                if let (true, Some(modified)) = (partial, modified)
+                    && modified < before
+                {
+                    found.push((path, modified));
+                }
+            }
+            found.sort();
+            Ok(found)
+        })
+        .await
+    }
+
     pub async fn delete(&self, name: &str) -> anyhow::Result<()> {
         let path = self.path_of(name)?;
         let removed = blocking(move || match std::fs::remove_file(&path) {

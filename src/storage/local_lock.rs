@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::local::{LOCKS_DIR, LocalStore, blocking, create_dirs, sync_dir};
-use super::{LockHolder, StoreError, hostname};
+use super::{LockHolder, StoreError, hostname, process_alive};
 
 /// How often a waiting run looks at the lock again.
 const POLL: Duration = Duration::from_millis(500);
@@ -129,19 +129,6 @@ fn remove_if_unchanged(path: &std::path::Path, seen: &[u8]) -> anyhow::Result<()
         },
         _ => Ok(()),
     }
-}
-
-/// Whether a process of this host is alive (`kill(pid, 0)`; EPERM means it exists under another user).
-fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks that the process exists and may be signalled.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 impl LocalLock {

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::config_file::StorageConfig;
 use crate::exit::{Classify, ExitStatus};
 
-pub use azure::{AzureLock, AzureStore, AzureUpload, SnapshotReport};
+pub use azure::{AzureLock, AzureStore, AzureUpload, LeaseRelease, SnapshotReport};
 pub use local::{LocalLock, LocalStore, LocalUpload};
 pub use resolve::{AzureSettings, default_local_path};
 
@@ -172,6 +172,32 @@ pub fn hostname() -> String {
     }
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
     String::from_utf8_lossy(&buffer[..end]).into_owned()
+}
+
+/// Whether an error of one store is that store's own failure (unreachable, timed out, out of space, a request
+/// refused), after which a run that writes to several stores carries on with the others and ends partial (exit 3);
+/// rather than a mistake that must stop the whole run: a lock held by another run (exit 11), a credential refused
+/// (exit 12), a usage or configuration error (exit 2).
+pub fn is_store_failure(err: &anyhow::Error) -> bool {
+    // A `UserError` is a decision already made with a hint (e.g. a manifest that cannot be read), not an outage.
+    !err.chain().any(<dyn std::error::Error>::is::<crate::exit::UserError>)
+        && !matches!(
+            crate::exit::status_of(err),
+            ExitStatus::LockHeld | ExitStatus::Auth | ExitStatus::Usage
+        )
+}
+
+/// Whether a process of this host is alive (`kill(pid, 0)`; EPERM means it exists under another user).
+pub(crate) fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 impl Store {
@@ -349,6 +375,16 @@ impl Upload {
 }
 
 impl LockGuard {
+    /// What releases this lock after an interrupt, when the guard's future has been dropped and the runtime is about
+    /// to stop: a lease must be released by a request, which a drop cannot wait for. `None` for a local lock (its
+    /// drop removes the file, and a stale one is taken over anyway).
+    pub fn release_handle(&self) -> Option<LeaseRelease> {
+        match self {
+            Self::Local(_) => None,
+            Self::Azure(lock) => Some(lock.release_handle()),
+        }
+    }
+
     /// Lets go of the lock.
     ///
     /// # Errors
@@ -359,5 +395,35 @@ impl LockGuard {
             Self::Local(lock) => lock.release().await,
             Self::Azure(lock) => lock.release().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{StoreError, is_store_failure};
+
+    #[test]
+    fn item_05_a_store_outage_is_told_from_a_mistake() {
+        let outage = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
+            .context("Failed to list `appdb/` in azure:http://127.0.0.1:1/acct/c");
+        assert!(is_store_failure(&outage));
+        let full = anyhow::Error::new(StoreError::NoSpace {
+            store: "local:/b".into(),
+        });
+        assert!(is_store_failure(&full));
+        let held = anyhow::Error::new(StoreError::LockHeld {
+            store: "azure:x".into(),
+            name: "backup-appdb".into(),
+            holder: "host `h` pid 1".into(),
+        });
+        assert!(!is_store_failure(&held));
+        let auth = anyhow::Error::new(StoreError::Auth {
+            store: "azure:x".into(),
+            credential: "a connection string".into(),
+            hint: String::new(),
+        });
+        assert!(!is_store_failure(&auth.context("Failed to lease the lock")));
+        let usage = anyhow::Error::new(crate::exit::UserError::usage("bad key"));
+        assert!(!is_store_failure(&usage));
     }
 }

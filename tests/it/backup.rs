@@ -3,7 +3,7 @@
 mod failures;
 mod files;
 mod interop;
-mod outages;
+pub(crate) mod outages;
 pub(crate) mod round_trip;
 
 use std::fmt::Write as _;

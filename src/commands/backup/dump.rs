@@ -18,10 +18,10 @@ use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
 
 use super::compression::{Compression, Compressor};
-use super::fanout::{Uploads, put_manifest};
-use super::lock;
+use super::fanout::{StoreFailure, Uploads, put_manifest};
 use super::manifest::{ArchiveInfo, BackupKind, MANIFEST_VERSION, Manifest, TableEntry};
 use super::progress::Progress;
+use super::{lock, naming};
 use crate::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
@@ -56,7 +56,9 @@ pub struct BackupReport {
     pub object: String,
     pub manifest: String,
     pub stores: Vec<String>,
+    /// Labels of the stores the backup is not in (exit 3), with the reasons in `failures`.
     pub failed_stores: Vec<String>,
+    pub failures: Vec<StoreFailure>,
     pub compression: String,
     pub dump_bytes: u64,
     pub size_bytes: u64,
@@ -87,10 +89,8 @@ impl Report for BackupReport {
         ] {
             table.row(vec![key.into(), value]);
         }
-        if !self.failed_stores.is_empty() {
-            table
-                .notes
-                .push(format!("not committed to: {}", self.failed_stores.join(", ")));
+        for failure in &self.failures {
+            table.notes.push(format!("not committed to {failure}"));
         }
         vec![table]
     }
@@ -111,7 +111,8 @@ struct Processed {
 /// Connection, version, lock, pg_dump or store failures; nothing is committed unless everything before the commit
 /// succeeded.
 #[tracing::instrument(skip_all, fields(db = %settings.database))]
-pub async fn backup_database(settings: DumpSettings, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub async fn backup_database(mut settings: DumpSettings, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let run_started = std::time::SystemTime::now();
     let params = ctx.settings.db.with_dbname(&settings.database);
     let client = crate::pg::connect(&params, ctx.settings.session).await?;
     let row = client
@@ -127,26 +128,24 @@ pub async fn backup_database(settings: DumpSettings, ctx: &Ctx, printer: &Printe
     let database_size = u64::try_from(row.get::<_, i64>(2)).unwrap_or(0);
     let tool = PgTool::find("pg_dump", settings.pg_dump.as_deref(), server_major).await?;
 
-    let started_at = Utc::now();
-    let base = format!("{}_{}", settings.database, started_at.format("%Y%m%d_%H%M%S"));
     let prefix = format!("{}/", settings.database);
-    let object = format!("{prefix}{base}.dump{}", settings.compression.suffix());
-    let manifest_object = format!("{prefix}{base}.manifest.json");
     let labels: Vec<String> = settings.stores.iter().map(Store::label).collect();
 
     if ctx.settings.dry_run {
+        let base = format!("{}_{}", settings.database, Utc::now().format("%Y%m%d_%H%M%S"));
         printer.note(&format!(
-            "dry run: would dump `{}` (PostgreSQL {server_version}, {}) with `{}` {} as `{object}` to {}",
+            "dry run: would dump `{}` (PostgreSQL {server_version}, {}) with `{}` {} as `{prefix}{base}.dump{}` to {}",
             settings.database,
             crate::units::format_bytes(database_size as i64),
             tool.path.display(),
             tool.version,
+            settings.compression.suffix(),
             labels.join(", ")
         ));
         return Ok(ExitStatus::Success);
     }
 
-    let locks = lock::acquire(
+    let mut locks = lock::acquire(
         &client,
         &settings.stores,
         &settings.database,
@@ -154,6 +153,14 @@ pub async fn backup_database(settings: DumpSettings, ctx: &Ctx, printer: &Printe
         settings.wait_lock,
     )
     .await?;
+    // Stores that failed while being locked (unreachable) are left out; the run ends partial (exit 3).
+    let (stores, lock_failures) = locks.usable(&settings.stores);
+    settings.stores = stores;
+    naming::warn_leftovers(&settings.stores, &prefix, run_started, printer).await;
+    // Named only now that the lock is held: a run that waited for another must not take its name.
+    let (started_at, base) = naming::unique_name(&settings.stores, &prefix, &settings.database).await;
+    let object = format!("{prefix}{base}.dump{}", settings.compression.suffix());
+    let manifest_object = format!("{prefix}{base}.manifest.json");
     let result = run_pipeline(&settings, &tool, &params, &object, database_size, printer).await;
     let outcome = match result {
         Ok((uploads, processed)) => {
@@ -169,6 +176,7 @@ pub async fn backup_database(settings: DumpSettings, ctx: &Ctx, printer: &Printe
                     started_at,
                     server_version,
                     pg_dump_version: tool.version.clone(),
+                    earlier_failures: lock_failures,
                 },
             )
             .await
@@ -333,6 +341,8 @@ struct CommitPlan<'a> {
     started_at: chrono::DateTime<Utc>,
     server_version: String,
     pg_dump_version: String,
+    /// Stores left out before the upload started (their lock could not be taken).
+    earlier_failures: Vec<StoreFailure>,
 }
 
 /// Commits the archive to every store, then writes the manifest to each store that has the archive.
@@ -355,9 +365,12 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan<'_>
         content_md5: Some(processed.md5),
         content_type: Some("application/octet-stream".into()),
     };
-    let (committed, mut failed) = plan.uploads.commit(&plan.object, &info).await;
+    let (committed, upload_failures) = plan.uploads.commit(&plan.object, &info).await;
+    let mut failed = plan.earlier_failures;
+    failed.extend(upload_failures);
     if committed.is_empty() {
-        anyhow::bail!("The backup could not be committed to any store ({})", failed.join(", "));
+        let failed: Vec<String> = failed.iter().map(ToString::to_string).collect();
+        anyhow::bail!("The backup could not be committed to any store: {}", failed.join("; "));
     }
     let finished_at = Utc::now();
     let summary = &processed.summary;
@@ -413,7 +426,8 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan<'_>
         object: plan.object,
         manifest: plan.manifest_object,
         stores,
-        failed_stores: failed.clone(),
+        failed_stores: failed.iter().map(|f| f.store.clone()).collect(),
+        failures: failed.clone(),
         compression: settings.compression.to_string(),
         dump_bytes: processed.input_bytes,
         size_bytes: processed.output_bytes,
@@ -430,9 +444,18 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan<'_>
         report.duration_seconds
     );
     printer.report(&report)?;
-    Ok(if failed.is_empty() {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Partial
-    })
+    if failed.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    for failure in &failed {
+        printer.warn(&format!(
+            "the backup `{}` was not committed to {}: {}",
+            report.name, failure.store, failure.error
+        ));
+    }
+    printer.warn(&format!(
+        "partial backup (exit 3): committed to {}; run `campctl backup` again once the failed store is back",
+        report.stores.join(", ")
+    ));
+    Ok(ExitStatus::Partial)
 }

@@ -1,48 +1,113 @@
 //! One stream to every store: the uploads of one backup, written chunk by chunk, then committed (or aborted)
 //! together, and the manifest written to each store that has the archive. Shared by database and files backups.
+//!
+//! A store that fails on its own (unreachable, dying mid-upload, out of space: [`crate::storage::is_store_failure`])
+//! is dropped from the run with its reason, and the others carry on: the backup is committed to every store that
+//! succeeded and the run ends partial (exit 3), naming the failed store and why (DESIGN.md, "Safety rules"). Only
+//! when no store is left does the run fail, with the last store's error.
 
 use bytes::Bytes;
+use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::progress::Progress;
-use crate::storage::{CommitInfo, Store, Upload};
+use crate::storage::{CommitInfo, Store, Upload, is_store_failure};
 
-/// The uploads of one object, one per store (by index into `stores`).
+/// A store that was dropped from a run, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreFailure {
+    pub store: String,
+    pub error: String,
+}
+
+impl StoreFailure {
+    /// Records `err` of `store`, logging it as a warning that names the store and the reason.
+    pub fn new(store: &Store, stage: &str, err: &anyhow::Error) -> Self {
+        let failure = Self {
+            store: store.label(),
+            error: format!("{err:#}"),
+        };
+        tracing::warn!(
+            "{} failed ({stage}); the backup goes on to the other stores: {}",
+            failure.store,
+            failure.error
+        );
+        failure
+    }
+}
+
+impl std::fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.store, self.error)
+    }
+}
+
+/// The uploads of one object, one per store (by index into `stores`), and the stores that failed so far.
 pub struct Uploads<'a> {
     stores: &'a [Store],
-    uploads: Vec<(usize, Upload)>,
+    active: Vec<(usize, Upload)>,
+    failed: Vec<StoreFailure>,
 }
 
 impl<'a> Uploads<'a> {
-    /// Starts an upload of `object` to every store.
+    /// Starts an upload of `object` to every store. A store that cannot start is left out (see the module doc).
     ///
     /// # Errors
-    /// A store refused the upload; the ones already started are aborted.
+    /// No store could start, or one failed in a way that stops the run (a refused credential); the uploads already
+    /// started are aborted.
     pub async fn begin(stores: &'a [Store], object: &str, expected_size: Option<u64>) -> anyhow::Result<Self> {
         let mut started = Self {
             stores,
-            uploads: Vec::with_capacity(stores.len()),
+            active: Vec::with_capacity(stores.len()),
+            failed: Vec::new(),
         };
+        let mut last_error = None;
         for (index, store) in stores.iter().enumerate() {
             match store.begin_upload(object, expected_size).await {
-                Ok(upload) => started.uploads.push((index, upload)),
+                Ok(upload) => started.active.push((index, upload)),
                 Err(err) => {
-                    started.abort().await;
-                    return Err(err.context(format!("Failed to start the upload to {}", store.label())));
+                    let err = err.context(format!("Failed to start the upload to {}", store.label()));
+                    if !is_store_failure(&err) || stores.len() == 1 {
+                        started.abort().await;
+                        return Err(err);
+                    }
+                    started
+                        .failed
+                        .push(StoreFailure::new(store, "starting the upload", &err));
+                    last_error = Some(err);
                 }
             }
+        }
+        if started.active.is_empty()
+            && let Some(err) = last_error
+        {
+            return Err(err.context("The backup could not be started in any store"));
         }
         Ok(started)
     }
 
-    /// Writes every chunk from `rx` to every upload until the sender is done; stops at the first failure and
-    /// returns it (the receiver is dropped then, which stops the producer).
+    /// Writes every chunk from `rx` to every upload until the sender is done. A store whose write fails is dropped
+    /// (its upload aborted); the error is returned only when no store is left (the receiver is dropped then, which
+    /// stops the producer).
     pub async fn pump(&mut self, mut rx: mpsc::Receiver<Bytes>, progress: &Progress) -> Option<anyhow::Error> {
         while let Some(chunk) = rx.recv().await {
             progress.set(chunk.len() as u64);
-            for (index, upload) in &mut self.uploads {
-                if let Err(err) = upload.write(chunk.clone()).await {
-                    return Some(err.context(format!("Failed to upload to {}", self.stores[*index].label())));
+            let mut position = 0;
+            while position < self.active.len() {
+                let (index, upload) = &mut self.active[position];
+                let index = *index;
+                match upload.write(chunk.clone()).await {
+                    Ok(()) => position += 1,
+                    Err(err) => {
+                        let store = &self.stores[index];
+                        let err = err.context(format!("Failed to upload to {}", store.label()));
+                        let (_, upload) = self.active.remove(position);
+                        upload.abort().await;
+                        if self.active.is_empty() {
+                            return Some(err);
+                        }
+                        self.failed.push(StoreFailure::new(store, "uploading", &err));
+                    }
                 }
             }
         }
@@ -51,23 +116,26 @@ impl<'a> Uploads<'a> {
 
     /// Aborts every upload: nothing becomes visible in any store.
     pub async fn abort(self) {
-        for (_, upload) in self.uploads {
+        for (_, upload) in self.active {
             upload.abort().await;
         }
     }
 
-    /// Commits every upload; returns the indexes of the stores that have the object and the labels of those that
-    /// failed (logged).
-    pub async fn commit(self, object: &str, info: &CommitInfo) -> (Vec<usize>, Vec<String>) {
+    /// Commits every upload; returns the indexes of the stores that have the object and every store that failed
+    /// during the run (logged).
+    pub async fn commit(self, object: &str, info: &CommitInfo) -> (Vec<usize>, Vec<StoreFailure>) {
         let mut committed = Vec::new();
-        let mut failed = Vec::new();
-        for (index, upload) in self.uploads {
+        let mut failed = self.failed;
+        for (index, upload) in self.active {
             let store = &self.stores[index];
             match upload.commit(info.clone()).await {
                 Ok(_) => committed.push(index),
                 Err(err) => {
                     tracing::error!("failed to commit `{object}` to {}: {err:#}", store.label());
-                    failed.push(store.label());
+                    failed.push(StoreFailure {
+                        store: store.label(),
+                        error: format!("{err:#}"),
+                    });
                 }
             }
         }
@@ -75,13 +143,13 @@ impl<'a> Uploads<'a> {
     }
 }
 
-/// Writes the manifest to each store in `committed`; returns the labels written and the labels that failed.
+/// Writes the manifest to each store in `committed`; returns the labels written and the stores that failed.
 pub async fn put_manifest(
     stores: &[Store],
     committed: &[usize],
     name: &str,
     manifest: Bytes,
-) -> (Vec<String>, Vec<String>) {
+) -> (Vec<String>, Vec<StoreFailure>) {
     let info = CommitInfo {
         content_type: Some("application/json".into()),
         ..CommitInfo::default()
@@ -94,7 +162,10 @@ pub async fn put_manifest(
             Ok(_) => written.push(store.label()),
             Err(err) => {
                 tracing::error!("failed to write the manifest to {}: {err:#}", store.label());
-                failed.push(store.label());
+                failed.push(StoreFailure {
+                    store: store.label(),
+                    error: format!("the manifest could not be written: {err:#}"),
+                });
             }
         }
     }

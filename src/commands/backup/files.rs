@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::fanout::{Uploads, put_manifest};
 use super::lock;
 use super::manifest::{BackupKind, MANIFEST_VERSION, Manifest};
+use super::naming;
 use super::progress::Progress;
 use crate::Ctx;
 use crate::exit::{ExitStatus, UserError};
@@ -238,21 +239,28 @@ pub async fn backup_files(
             .with_hint("Use letters, digits, `-` and `_`, e.g. `--name uploads`")
             .into());
     }
-    let started_at = Utc::now();
-    let base = format!("{name}_{}", started_at.format("%Y%m%d_%H%M%S"));
-    let object = format!("files/{name}/{base}.tar.gz");
-    let manifest_object = format!("files/{name}/{base}.manifest.json");
+    let folder = format!("files/{name}/");
     let labels: Vec<String> = stores.iter().map(Store::label).collect();
     if ctx.settings.dry_run {
         printer.note(&format!(
-            "dry run: would archive `{}` as `{object}` to {}",
+            "dry run: would archive `{}` as `{folder}{name}_{}.tar.gz` to {}",
             source.display(),
+            Utc::now().format("%Y%m%d_%H%M%S"),
             labels.join(", ")
         ));
         return Ok(ExitStatus::Success);
     }
 
-    let locks = lock::store_locks(&stores, &format!("files-{name}"), "files", std::time::Instant::now()).await?;
+    let run_started = std::time::SystemTime::now();
+    let configured = stores.len();
+    let mut locks = lock::store_locks(&stores, &format!("files-{name}"), "files", std::time::Instant::now()).await?;
+    // Stores that failed while being locked (unreachable) are left out; the run ends partial (exit 3).
+    let (stores, lock_failures) = locks.usable(&stores);
+    naming::warn_leftovers(&stores, &folder, run_started, printer).await;
+    // Named once the lock is held, unique within a second (docs/backup.md, "Names").
+    let (started_at, base) = naming::unique_name(&stores, &folder, &name).await;
+    let object = format!("{folder}{base}.tar.gz");
+    let manifest_object = format!("{folder}{base}.manifest.json");
     let mut uploads = match Uploads::begin(&stores, &object, None).await {
         Ok(uploads) => uploads,
         Err(err) => {
@@ -299,7 +307,7 @@ pub async fn backup_files(
         content_md5: Some(archived.md5),
         content_type: Some("application/gzip".into()),
     };
-    let (committed, _) = uploads.commit(&object, &info).await;
+    let (committed, upload_failures) = uploads.commit(&object, &info).await;
     let finished_at = Utc::now();
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
@@ -327,12 +335,24 @@ pub async fn backup_files(
         test_restore: None,
     };
     let bytes = Bytes::from(serde_json::to_vec_pretty(&manifest)?);
-    let (written, _) = put_manifest(&stores, &committed, &manifest_object, bytes).await;
+    let (written, manifest_failures) = put_manifest(&stores, &committed, &manifest_object, bytes).await;
     locks.release().await;
+    let failures: Vec<String> = lock_failures
+        .iter()
+        .chain(&upload_failures)
+        .chain(&manifest_failures)
+        .map(ToString::to_string)
+        .collect();
     if written.is_empty() {
-        anyhow::bail!("The files backup could not be committed to any store");
+        anyhow::bail!(
+            "The files backup could not be committed to any store: {}",
+            failures.join("; ")
+        );
     }
-    let partial = written.len() < stores.len();
+    let partial = written.len() < configured;
+    for failure in &failures {
+        printer.warn(&format!("the files backup `{base}` was not committed to {failure}"));
+    }
     printer.report(&FilesReport {
         name: base,
         object,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::manifest::{self, BackupKind};
 use crate::exit::ExitStatus;
 use crate::printer::{Cell, Printer, Report, Table};
-use crate::storage::Store;
+use crate::storage::{Store, is_store_failure};
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -178,11 +178,30 @@ pub async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<Vec<Cata
 /// Runs `campctl backup list`.
 ///
 /// # Errors
-/// A store cannot be listed or read.
+/// No store can be listed, or one fails in a way that is not an outage (a refused credential).
 pub async fn list(args: ListArgs, stores: &[Store], printer: &Printer) -> anyhow::Result<ExitStatus> {
     let mut backups = Vec::new();
-    for store in stores {
-        backups.extend(catalog(store, args.db.as_deref()).await?);
+    // A store that is down (unreachable, failing) is left out with a warning naming it; the catalog of the others is
+    // still printed, and the run ends partial (exit 3). Only when no store can be read does the listing fail.
+    let mut unreachable = Vec::new();
+    for (index, store) in stores.iter().enumerate() {
+        match catalog(store, args.db.as_deref()).await {
+            Ok(entries) => backups.extend(entries),
+            Err(err) if is_store_failure(&err) && unreachable.len() + 1 < stores.len() => {
+                printer.warn(&format!(
+                    "{} could not be read, so its backups are not listed: {err:#}",
+                    store.label()
+                ));
+                unreachable.push(index);
+            }
+            Err(err) => {
+                return Err(if unreachable.is_empty() || !is_store_failure(&err) {
+                    err
+                } else {
+                    err.context("No configured store could be read")
+                });
+            }
+        }
     }
     backups.sort_by(|a, b| b.started_at.cmp(&a.started_at).then_with(|| a.name.cmp(&b.name)));
     if let Some(limit) = args.limit {
@@ -192,5 +211,13 @@ pub async fn list(args: ListArgs, stores: &[Store], printer: &Printer) -> anyhow
         printer.warn("archives marked `incomplete` have no manifest: they were interrupted or made by another tool");
     }
     printer.report(&CatalogReport { backups })?;
-    Ok(ExitStatus::Success)
+    if unreachable.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    let labels: Vec<String> = unreachable.iter().map(|&i| stores[i].label()).collect();
+    printer.warn(&format!(
+        "partial listing (exit 3): {} could not be read",
+        labels.join(", ")
+    ));
+    Ok(ExitStatus::Partial)
 }

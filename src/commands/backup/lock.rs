@@ -8,23 +8,54 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Client;
 
+use super::fanout::StoreFailure;
+use crate::cleanup;
 use crate::exit::{ExitStatus, UserError};
-use crate::storage::{LockGuard, LockHolder, Store};
+use crate::storage::{LockGuard, LockHolder, Store, is_store_failure};
 
 /// First key of campctl's advisory locks: "camp".
 const ADVISORY_CLASS: i32 = 0x6361_6D70;
 
-/// The locks of one run; released explicitly at the end (dropping them releases them too, best effort).
+/// The locks of one run; released explicitly at the end. Dropping them releases them too, best effort; and each
+/// blob lease is registered with the interrupt cleanup ([`crate::cleanup`]), so that Ctrl-C or SIGTERM, which drop
+/// the command's future, still release it before the process exits.
 pub struct RunLocks {
-    store_locks: Vec<LockGuard>,
+    store_locks: Vec<(LockGuard, Option<cleanup::Pending>)>,
+    /// Stores (by index) that could not be locked because they failed (unreachable…): the run leaves them out.
+    failed: Vec<(usize, StoreFailure)>,
 }
 
 impl RunLocks {
+    fn push(&mut self, guard: LockGuard) {
+        let pending = guard
+            .release_handle()
+            .map(|lease| cleanup::register(cleanup::Action::ReleaseLease { lease }));
+        self.store_locks.push((guard, pending));
+    }
+
+    /// The stores of `stores` this run can use: all but those that failed while being locked, and those failures.
+    pub fn usable(&mut self, stores: &[Store]) -> (Vec<Store>, Vec<StoreFailure>) {
+        let failed = std::mem::take(&mut self.failed);
+        let usable = stores
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !failed.iter().any(|(i, _)| i == index))
+            .map(|(_, store)| store.clone())
+            .collect();
+        (usable, failed.into_iter().map(|(_, failure)| failure).collect())
+    }
+
     /// Releases every store lock. The advisory lock ends with the session.
     pub async fn release(self) {
-        for guard in self.store_locks {
-            if let Err(err) = guard.release().await {
-                tracing::warn!("failed to release a store lock: {err:#}");
+        for (guard, pending) in self.store_locks {
+            match guard.release().await {
+                Ok(()) => {
+                    if let Some(pending) = pending {
+                        pending.disarm();
+                    }
+                }
+                // Left registered: `main` tries once more on the way out.
+                Err(err) => tracing::warn!("failed to release a store lock: {err:#}"),
             }
         }
     }
@@ -62,24 +93,35 @@ pub async fn acquire(
     store_locks(stores, &format!("{command}-{key}"), command, deadline).await
 }
 
-/// Takes the lock `name` in every store, waiting until `deadline`; on failure releases the ones already taken.
+/// Takes the lock `name` in every store, waiting until `deadline`. A store that fails on its own (unreachable) while
+/// others remain is left out of the run and reported by [`RunLocks::usable`]; otherwise a failure releases the locks
+/// already taken.
 ///
 /// # Errors
-/// [`crate::storage::StoreError::LockHeld`] naming the holder, or a store error.
+/// [`crate::storage::StoreError::LockHeld`] naming the holder, a refused credential, or the error of the last store
+/// when none could be locked.
 pub async fn store_locks(stores: &[Store], name: &str, command: &str, deadline: Instant) -> anyhow::Result<RunLocks> {
     let holder = LockHolder::current(command);
-    let mut store_locks = Vec::with_capacity(stores.len());
-    for store in stores {
+    let mut locks = RunLocks {
+        store_locks: Vec::with_capacity(stores.len()),
+        failed: Vec::new(),
+    };
+    for (index, store) in stores.iter().enumerate() {
         let remaining = deadline.saturating_duration_since(Instant::now());
         match store.lock(name, &holder, remaining).await {
-            Ok(guard) => store_locks.push(guard),
+            Ok(guard) => locks.push(guard),
+            Err(err) if stores.len() > 1 && is_store_failure(&err) && locks.failed.len() + 1 < stores.len() => {
+                locks
+                    .failed
+                    .push((index, StoreFailure::new(store, "taking its lock", &err)));
+            }
             Err(err) => {
-                RunLocks { store_locks }.release().await;
+                locks.release().await;
                 return Err(err);
             }
         }
     }
-    Ok(RunLocks { store_locks })
+    Ok(locks)
 }
 
 async fn held_error(client: &Client, key: &str) -> anyhow::Error {

@@ -7,6 +7,7 @@ pub mod files;
 pub mod list;
 pub(crate) mod lock;
 pub mod manifest;
+mod naming;
 pub mod progress;
 pub mod snapshot;
 

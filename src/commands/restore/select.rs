@@ -9,7 +9,7 @@ use futures::StreamExt as _;
 use crate::commands::backup::list::base_of;
 use crate::commands::backup::manifest::{self, BackupKind, Manifest};
 use crate::exit::{ExitStatus, UserError};
-use crate::storage::{LocalStore, Store, StoreError};
+use crate::storage::{LocalStore, Store, StoreError, is_store_failure};
 
 /// The backup to restore and where its bytes come from.
 #[derive(Debug, Clone)]
@@ -111,10 +111,57 @@ fn from_manifest(store: &Store, manifest: Manifest, manifest_object: String) -> 
     }
 }
 
+/// The stores that could not be read during one selection: each is named in a warning and skipped while another
+/// store is left to look in (DESIGN.md: "listing and restore fall back to the reachable stores with a warning").
+#[derive(Default)]
+struct Unreachable {
+    labels: Vec<String>,
+}
+
+impl Unreachable {
+    /// Skips `store` after `err` (returns `Ok`) when it is an outage of that store and not the last store left;
+    /// otherwise hands the error back.
+    fn skip(&mut self, store: &Store, stores: &[Store], err: anyhow::Error) -> anyhow::Result<()> {
+        let label = store.label();
+        if self.labels.contains(&label) {
+            return Ok(());
+        }
+        if !is_store_failure(&err) || self.labels.len() + 1 >= stores.len() {
+            return Err(err);
+        }
+        tracing::warn!("{label} could not be read, so the backup is chosen from the other stores: {err:#}");
+        self.labels.push(label);
+        Ok(())
+    }
+
+    fn is_skipped(&self, store: &Store) -> bool {
+        self.labels.contains(&store.label())
+    }
+
+    /// Says where the backup comes from when a store was skipped.
+    fn note(&self, selected: &Selected) {
+        if !self.labels.is_empty() {
+            tracing::warn!(
+                "using `{}` from {}, because {} could not be read (it may hold a newer backup)",
+                selected.name,
+                selected.origin,
+                self.labels.join(", ")
+            );
+        }
+    }
+}
+
 async fn latest(database: &str, stores: &[Store]) -> anyhow::Result<Selected> {
     let mut best: Option<Selected> = None;
+    let mut unreachable = Unreachable::default();
     for store in stores {
-        let objects = store.list(&format!("{database}/")).await?;
+        let objects = match store.list(&format!("{database}/")).await {
+            Ok(objects) => objects,
+            Err(err) => {
+                unreachable.skip(store, stores, err)?;
+                continue;
+            }
+        };
         let manifests: Vec<_> = futures::stream::iter(
             objects
                 .iter()
@@ -143,7 +190,9 @@ async fn latest(database: &str, stores: &[Store]) -> anyhow::Result<Selected> {
             }
         }
     }
-    best.ok_or_else(|| no_backup(&format!("No backup of database `{database}` was found"), stores))
+    let best = best.ok_or_else(|| no_backup(&format!("No backup of database `{database}` was found"), stores))?;
+    unreachable.note(&best);
+    Ok(best)
 }
 
 async fn by_name(spec: &str, stores: &[Store]) -> anyhow::Result<Selected> {
@@ -155,29 +204,45 @@ async fn by_name(spec: &str, stores: &[Store]) -> anyhow::Result<Selected> {
         .with_hint("`campctl backup list` shows the backup names")
         .into());
     };
+    let mut unreachable = Unreachable::default();
     for store in stores {
         let manifest_object = manifest::manifest_name(&format!("{database}/"), base);
         match read_manifest(store, &manifest_object).await {
-            Ok(manifest) => return Ok(from_manifest(store, manifest, manifest_object)),
+            Ok(manifest) => {
+                let selected = from_manifest(store, manifest, manifest_object);
+                unreachable.note(&selected);
+                return Ok(selected);
+            }
             Err(err) if is_not_found(&err) => {}
-            Err(err) => return Err(err),
+            Err(err) => unreachable.skip(store, stores, err)?,
         }
     }
     // An archive without a manifest (an interrupted upload of an older campctl, or a copied-in file).
     for store in stores {
-        let archives = store.list(&format!("{database}/{base}.")).await?;
+        if unreachable.is_skipped(store) {
+            continue;
+        }
+        let archives = match store.list(&format!("{database}/{base}.")).await {
+            Ok(archives) => archives,
+            Err(err) => {
+                unreachable.skip(store, stores, err)?;
+                continue;
+            }
+        };
         if let Some(object) = archives
             .iter()
             .find(|o| !o.name.ends_with(".manifest.json") && base_of(&o.name).ends_with(base))
         {
-            return Ok(Selected {
+            let selected = Selected {
                 name: base.to_string(),
                 store: store.clone(),
                 object: object.name.clone(),
                 manifest: None,
                 manifest_object: None,
                 origin: store.label(),
-            });
+            };
+            unreachable.note(&selected);
+            return Ok(selected);
         }
     }
     Err(no_backup(&format!("No backup named `{base}` was found"), stores))
