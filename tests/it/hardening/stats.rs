@@ -1,1 +1,372 @@
-//! Hardening regressions (stats): see `mod.rs`.
+//! Hardening regressions (stats, vacuum, reindex): see `mod.rs`.
+//!
+//! - item 2: every `stats` section, as a role without `pg_read_all_stats`, while another role's VACUUM and long
+//!   query run;
+//! - item 14: `stats queries --terminate` refuses background processes;
+//! - item 16: `reindex --invalid` of a unique index whose table holds duplicates stops instead of looping;
+//! - item 17: `vacuum --table` of a partitioned table reports its partitions;
+//! - item 19: `vacuum --table a.b.c.d` and `stats --limit 0` are usage errors that say so.
+
+use std::process::Output;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{TestContext, TestDb, assert_exit, describe, pg, unique_suffix};
+
+/// How long to wait for the server (a session to reach a state, statistics to be flushed).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Polls `probe` until it returns `Some`, or fails after [`PATIENCE`].
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `campctl --db-url URL [--format FORMAT] ARGS...`, stdin empty (never a terminal), at most a minute.
+fn campctl(ctx: &TestContext, url: &str, format: &str, args: &[&str]) -> Output {
+    ctx.cmd()
+        .args(["--db-url", url, "--format", format])
+        .args(args)
+        .write_stdin("")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run campctl")
+}
+
+/// The JSON report on stdout.
+fn report(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs `sql` on its own superuser connection to `db` in a thread; returns the session's PID and the thread.
+fn in_background(db: &TestDb, sql: &'static str) -> (i32, JoinHandle<Result<(), postgres::Error>>) {
+    let mut client = db.client();
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .expect("pg_backend_pid()")
+        .get(0);
+    (pid, thread::spawn(move || client.batch_execute(sql)))
+}
+
+/// Whether a process with this PID is in `pg_stat_activity` (as the superuser sees it).
+fn process_exists(pid: i32) -> bool {
+    pg().client("postgres")
+        .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
+        .expect("read pg_stat_activity")
+        .is_some()
+}
+
+/// Waits until every transaction of the cluster older than now has ended, so that VACUUM sees the rows written so
+/// far as old (the cluster is shared with other tests, whose transactions hold the horizon back).
+fn wait_for_older_transactions(db: &TestDb) {
+    let mut client = db.client();
+    let now: String = client
+        .query_one("SELECT pg_current_xact_id()::text", &[])
+        .expect("a transaction id")
+        .get(0);
+    wait_for("older transactions to end", || {
+        client
+            .query_one(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8",
+                &[&now],
+            )
+            .expect("the oldest running transaction")
+            .get::<_, bool>(0)
+            .then_some(())
+    });
+}
+
+/// A login role with no privilege beyond CONNECT (no `pg_monitor`, no `pg_read_all_stats`), dropped with the guard.
+struct Role {
+    name: String,
+    password: String,
+}
+
+impl Role {
+    fn create() -> Self {
+        let suffix = unique_suffix('_');
+        let role = Self {
+            name: format!("hardening_role_{suffix}"),
+            password: format!("pw{suffix}"),
+        };
+        pg().execute(
+            "postgres",
+            &format!("CREATE ROLE {} LOGIN PASSWORD '{}'", role.name, role.password),
+        );
+        role
+    }
+
+    fn url(&self, db: &TestDb) -> String {
+        let pg = pg();
+        format!(
+            "postgres://{}:{}@{}:{}/{}?sslmode=disable",
+            self.name,
+            self.password,
+            pg.host(),
+            pg.port(),
+            db.name()
+        )
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let sql = format!("DROP ROLE IF EXISTS {}", self.name);
+        if let Err(e) = pg()
+            .config("postgres")
+            .connect(postgres::NoTls)
+            .and_then(|mut c| c.batch_execute(&sql))
+        {
+            eprintln!("{sql} failed: {}", describe(&e));
+        }
+    }
+}
+
+#[test]
+fn item_02_every_stats_section_works_without_pg_read_all_stats_while_a_vacuum_and_a_long_query_run() {
+    let ctx = TestContext::new();
+    let db = ctx.db();
+    db.execute(
+        "CREATE TABLE pinned (id int PRIMARY KEY, pad text) WITH (autovacuum_enabled = false);
+         INSERT INTO pinned SELECT g, repeat('x', 100) FROM generate_series(1, 2000) g;",
+    );
+    wait_for_older_transactions(&db);
+    let role = Role::create();
+    let url = role.url(&db);
+
+    // A superuser's open cursor keeps a pin on the table's first page. VACUUM (FREEZE) must freeze the rows there,
+    // so it waits for that pin (wait event BufferPin) while pg_stat_progress_vacuum lists it: another role's
+    // running VACUUM, as an autovacuum worker would be, for as long as the cursor stays open.
+    let mut pin = db.client();
+    pin.batch_execute("BEGIN; DECLARE c CURSOR FOR SELECT * FROM pinned; FETCH 1 FROM c;")
+        .expect("pin the first page");
+    let (vacuum_pid, vacuum) = in_background(&db, "VACUUM (FREEZE) pinned");
+    let mut watcher = pg().client("postgres");
+    wait_for("the VACUUM to wait for the buffer pin", || {
+        watcher
+            .query_opt(
+                "SELECT 1 FROM pg_stat_progress_vacuum p JOIN pg_stat_activity a ON a.pid = p.pid \
+                 WHERE p.pid = $1 AND a.wait_event_type = 'BufferPin'",
+                &[&vacuum_pid],
+            )
+            .expect("read pg_stat_progress_vacuum")
+    });
+    let (sleeper_pid, sleeper) = in_background(&db, "SELECT pg_sleep(60)");
+    wait_for("the long query to run", || {
+        watcher
+            .query_opt(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'",
+                &[&sleeper_pid],
+            )
+            .expect("read pg_stat_activity")
+    });
+
+    let sections = [
+        "",
+        "tables",
+        "indexes",
+        "connections",
+        "queries",
+        "vacuum",
+        "database",
+        "replication",
+        "settings",
+    ];
+    for section in sections {
+        for format in ["table", "json", "csv"] {
+            let mut args = vec!["stats"];
+            if !section.is_empty() {
+                args.push(section);
+            }
+            if section == "queries" {
+                args.extend(["--min-duration", "0s"]);
+            }
+            let output = campctl(&ctx, &url, format, &args);
+            assert!(
+                output.status.code() == Some(0) && !stderr(&output).contains("panicked"),
+                "`stats {section}` --format {format} as a role without pg_read_all_stats: {:?}\n{}",
+                output.status.code(),
+                stderr(&output)
+            );
+            if format == "json" {
+                assert!(report(&output).is_object(), "stats {section}");
+            }
+        }
+    }
+
+    // The running VACUUM is listed, with what the server hides from this role as unknown.
+    let vacuum_report = report(&campctl(&ctx, &url, "json", &["stats", "vacuum"]));
+    let worker = vacuum_report["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .find(|worker| worker["pid"] == vacuum_pid)
+        .unwrap_or_else(|| panic!("the VACUUM is not listed: {vacuum_report:#}"));
+    assert_eq!(worker["database"], db.name(), "{worker:#}");
+    assert_eq!(
+        worker["autovacuum"], false,
+        "a VACUUM in a role's session is manual: {worker:#}"
+    );
+    for hidden in ["relation", "phase", "query", "duration_seconds", "heap_blks_total"] {
+        assert!(
+            worker[hidden].is_null(),
+            "{hidden} is hidden from this role: {worker:#}"
+        );
+    }
+    let table = String::from_utf8_lossy(&campctl(&ctx, &url, "table", &["stats", "vacuum"]).stdout).into_owned();
+    let line = table
+        .lines()
+        .find(|line| line.contains(&vacuum_pid.to_string()))
+        .unwrap_or_else(|| panic!("no row of PID {vacuum_pid}:\n{table}"));
+    assert!(line.contains("unknown"), "{line}");
+    // The superuser sees the same VACUUM in full.
+    let full = report(&campctl(&ctx, &db.url(), "json", &["stats", "vacuum"]));
+    let seen = full["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .find(|worker| worker["pid"] == vacuum_pid)
+        .unwrap_or_else(|| panic!("{full:#}"));
+    assert_eq!(
+        (
+            seen["autovacuum"].clone(),
+            seen["relation"].clone(),
+            seen["phase"].clone()
+        ),
+        (Value::Bool(false), Value::from("pinned"), Value::from("scanning heap")),
+        "{seen:#}"
+    );
+
+    // The long query of the other role is counted as not visible, not listed with made-up figures.
+    let queries = report(&campctl(
+        &ctx,
+        &url,
+        "json",
+        &["stats", "queries", "--min-duration", "0s"],
+    ));
+    assert!(
+        queries["invisible_sessions"].as_i64().is_some_and(|count| count >= 3),
+        "{queries:#}"
+    );
+
+    // Release everything: the VACUUM finishes once the pin is gone.
+    pin.batch_execute("COMMIT").expect("close the cursor");
+    vacuum.join().expect("the VACUUM thread").expect("the VACUUM");
+    pg().client("postgres")
+        .execute("SELECT pg_cancel_backend($1)", &[&sleeper_pid])
+        .expect("cancel the long query");
+    assert!(sleeper.join().expect("the sleeper thread").is_err());
+}
+
+#[test]
+fn item_14_terminate_refuses_background_processes() {
+    let ctx = TestContext::new();
+    let db = ctx.db();
+    let launcher: i32 = pg()
+        .client("postgres")
+        .query_one(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'autovacuum launcher'",
+            &[],
+        )
+        .expect("the autovacuum launcher")
+        .get(0);
+    let mut victim = db.client();
+    let victim_pid: i32 = victim.query_one("SELECT pg_backend_pid()", &[]).expect("pid").get(0);
+
+    let output = campctl(
+        &ctx,
+        &db.url(),
+        "json",
+        &["stats", "queries", "--terminate", &launcher.to_string(), "--yes"],
+    );
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains(&format!(
+            "PID {launcher} is not a client session but the server's `autovacuum launcher` process"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert!(process_exists(launcher), "the autovacuum launcher was ended");
+
+    // A client session named with it is not ended either: the whole command is refused before anything runs.
+    let output = campctl(
+        &ctx,
+        &db.url(),
+        "json",
+        &[
+            "stats",
+            "queries",
+            "--terminate",
+            &victim_pid.to_string(),
+            &launcher.to_string(),
+            "--yes",
+        ],
+    );
+    assert_exit(&output, 2);
+    victim.batch_execute("SELECT 1").expect("the client session is alive");
+    assert!(process_exists(launcher));
+
+    // Without pg_read_all_stats the type of another role's process is hidden: refused too, with the grant to ask for.
+    let role = Role::create();
+    let output = campctl(
+        &ctx,
+        &role.url(&db),
+        "json",
+        &["stats", "queries", "--terminate", &launcher.to_string(), "--yes"],
+    );
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("pg_read_all_stats"), "{}", stderr(&output));
+    assert!(process_exists(launcher));
+
+    // `--terminate-idle` only ever plans client sessions.
+    victim.batch_execute("BEGIN; SELECT 1").expect("idle in transaction");
+    let plan = report(&campctl(
+        &ctx,
+        &db.url(),
+        "json",
+        &["stats", "queries", "--terminate-idle", "0s", "--dry-run"],
+    ));
+    let sessions = plan["sessions"].as_array().expect("sessions");
+    assert!(sessions.iter().any(|s| s["pid"] == victim_pid), "{plan:#}");
+    assert!(
+        sessions.iter().all(|s| s["backend_type"] == "client backend"),
+        "{plan:#}"
+    );
+    victim.batch_execute("ROLLBACK").expect("the client session is alive");
+}
+
+#[test]
+fn item_19_stats_limit_zero_is_refused_with_the_range_that_is_accepted() {
+    let ctx = TestContext::new();
+    // No server is needed: both are refused before connecting.
+    let unreachable = "postgres://127.0.0.1:1/db";
+    let output = campctl(&ctx, unreachable, "table", &["stats", "tables", "--limit", "0"]);
+    assert_exit(&output, 2);
+    let stderr_text = stderr(&output);
+    assert!(stderr_text.contains("1..="), "{stderr_text}");
+    assert!(!stderr_text.contains("0.."), "{stderr_text}");
+
+    ctx.write_file("campctl.toml", "[stats]\nlimit = 0\n");
+    let output = campctl(&ctx, unreachable, "table", &["stats", "tables"]);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("must be at least 1"), "{}", stderr(&output));
+}
