@@ -354,6 +354,86 @@ fn item_14_terminate_refuses_background_processes() {
     victim.batch_execute("ROLLBACK").expect("the client session is alive");
 }
 
+/// The indexes of `db` whose name contains `_ccnew`.
+fn ccnew_indexes(db: &TestDb) -> Vec<String> {
+    db.client()
+        .query(
+            "SELECT relname::text FROM pg_class WHERE relkind = 'i' AND relname LIKE '%\\_ccnew%'",
+            &[],
+        )
+        .expect("list indexes")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[test]
+fn item_16_reindex_invalid_stops_at_duplicate_keys_instead_of_looping() {
+    let ctx = TestContext::new();
+    let db = ctx.db();
+    db.execute(
+        r#"CREATE TABLE "Order Lines" ("Sku" int, note text);
+           INSERT INTO "Order Lines" VALUES (1, 'a'), (1, 'b'), (2, 'c'), (NULL, 'd'), (NULL, 'e');"#,
+    );
+    let failed = db
+        .client()
+        .batch_execute(r#"CREATE UNIQUE INDEX CONCURRENTLY "Lines Sku" ON "Order Lines" ("Sku")"#);
+    assert!(failed.is_err(), "the duplicates make the build fail");
+
+    // Twice: the second run must not find a `_ccnew` of the first one to drop and recreate.
+    for run in 1..=2 {
+        let output = campctl(&ctx, &db.url(), "json", &["reindex", "--invalid"]);
+        assert_exit(&output, 3);
+        let report = report(&output);
+        let rows = report["indexes"].as_array().expect("indexes");
+        assert_eq!(
+            rows.len(),
+            1,
+            "run {run}: only the index itself, no leftover to drop: {report:#}"
+        );
+        let row = &rows[0];
+        assert_eq!(
+            (row["index"].as_str(), row["status"].as_str()),
+            (Some("Lines Sku"), Some("failed"))
+        );
+        let detail = row["detail"].as_str().expect("detail");
+        assert!(detail.contains("duplicate keys"), "{detail}");
+        assert!(detail.contains("`Lines Sku_ccnew` was dropped"), "{detail}");
+        assert_eq!(report["leftovers"], serde_json::json!([]), "{report:#}");
+        assert_eq!(ccnew_indexes(&db), Vec::<String>::new(), "run {run}");
+        let stderr = stderr(&output);
+        assert!(stderr.contains("remove the duplicates first"), "{stderr}");
+        assert!(
+            !stderr.contains("campctl reindex --invalid"),
+            "no advice to loop: {stderr}"
+        );
+
+        // The query finds the duplicates, and only them (NULLs are not duplicates in a unique index).
+        let query = row["duplicates_query"].as_str().expect("a query");
+        let found: Vec<(i32, i64)> = db
+            .client()
+            .query(query, &[])
+            .unwrap_or_else(|e| panic!("{query}: {}", describe(&e)))
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        assert_eq!(found, vec![(1, 2)], "{query}");
+    }
+
+    db.execute(r#"DELETE FROM "Order Lines" WHERE note = 'b'"#);
+    let output = campctl(&ctx, &db.url(), "json", &["reindex", "--invalid"]);
+    assert_exit(&output, 0);
+    let valid: bool = db
+        .client()
+        .query_one(
+            r#"SELECT indisvalid FROM pg_index WHERE indexrelid = '"Lines Sku"'::regclass"#,
+            &[],
+        )
+        .expect("the index")
+        .get(0);
+    assert!(valid);
+}
+
 #[test]
 fn item_19_stats_limit_zero_is_refused_with_the_range_that_is_accepted() {
     let ctx = TestContext::new();
