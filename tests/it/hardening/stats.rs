@@ -435,6 +435,93 @@ fn item_16_reindex_invalid_stops_at_duplicate_keys_instead_of_looping() {
 }
 
 #[test]
+fn item_17_vacuum_of_a_partitioned_table_reports_its_partitions() {
+    let ctx = TestContext::new();
+    let db = ctx.db();
+    let mut client = db.client();
+    client
+        .batch_execute(
+            "CREATE TABLE events (id int, pad text) PARTITION BY RANGE (id);
+             CREATE TABLE events_a PARTITION OF events FOR VALUES FROM (0) TO (1000)
+                 WITH (autovacuum_enabled = false);
+             CREATE TABLE events_b PARTITION OF events FOR VALUES FROM (1000) TO (2000) PARTITION BY RANGE (id);
+             CREATE TABLE events_b1 PARTITION OF events_b FOR VALUES FROM (1000) TO (2000)
+                 WITH (autovacuum_enabled = false);
+             INSERT INTO events SELECT g, repeat('x', 200) FROM generate_series(0, 1999) g;
+             DELETE FROM events WHERE id % 4 = 0;
+             SELECT pg_stat_force_next_flush();",
+        )
+        .expect("seed");
+    drop(client);
+    let dead_of_partitions = |db: &TestDb| -> i64 {
+        db.client()
+            .query_one(
+                "SELECT coalesce(sum(n_dead_tup), 0)::int8 FROM pg_stat_user_tables \
+                 WHERE relname IN ('events_a', 'events_b1')",
+                &[],
+            )
+            .expect("statistics")
+            .get(0)
+    };
+    wait_for("the statistics of the delete", || {
+        (dead_of_partitions(&db) == 500).then_some(())
+    });
+    wait_for_older_transactions(&db);
+
+    let output = campctl(&ctx, &db.url(), "json", &["vacuum", "--table", "events"]);
+    assert_exit(&output, 0);
+    let report = report(&output);
+    let table = &report["tables"][0];
+    assert_eq!(table["table"], "events", "{report:#}");
+    let before = &table["before"];
+    assert_eq!(
+        (
+            before["dead_tuples"].as_i64(),
+            before["live_tuples"].as_i64(),
+            before["partitions"].as_i64()
+        ),
+        (Some(500), Some(1500), Some(2)),
+        "{report:#}"
+    );
+    assert!(before["size_bytes"].as_i64().is_some_and(|size| size > 0), "{report:#}");
+    assert!(before["xid_age"].as_i64().is_some(), "{report:#}");
+    let after = &table["after"];
+    assert_eq!(
+        after["dead_tuples"].as_i64(),
+        Some(dead_of_partitions(&db)),
+        "{report:#}"
+    );
+    assert!(after["size_bytes"].as_i64().is_some_and(|size| size > 0), "{report:#}");
+    assert_eq!(report["dead_tuples_before"], 500, "{report:#}");
+    assert!(
+        report["size_bytes_before"].as_i64().is_some_and(|size| size > 0),
+        "{report:#}"
+    );
+    assert!(
+        report["size_bytes_after"].as_i64().is_some_and(|size| size > 0),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn item_19_vacuum_table_with_a_malformed_name_is_a_usage_error() {
+    let ctx = TestContext::new();
+    let db = ctx.db();
+    db.execute("CREATE TABLE t (id int)");
+    for name in ["a.b.c.d", "otherdb.public.t"] {
+        let output = campctl(&ctx, &db.url(), "table", &["vacuum", "--table", name]);
+        assert_exit(&output, 2);
+        let stderr = stderr(&output);
+        assert!(stderr.contains(&format!("`{name}` is not a valid name")), "{stderr}");
+        assert!(stderr.contains("schema.name"), "{stderr}");
+    }
+    // The current database's name in front is SQL too.
+    let qualified = format!("{}.public.t", db.name());
+    let output = campctl(&ctx, &db.url(), "json", &["vacuum", "--table", &qualified, "--dry-run"]);
+    assert_exit(&output, 0);
+}
+
+#[test]
 fn item_19_stats_limit_zero_is_refused_with_the_range_that_is_accepted() {
     let ctx = TestContext::new();
     // No server is needed: both are refused before connecting.
