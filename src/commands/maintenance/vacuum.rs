@@ -244,6 +244,7 @@ impl Report for VacuumReport {
 /// The table's name, with the partition count of a partitioned table: `orders (12 partitions)`.
 fn table_name(result: &TableResult) -> String {
     match result.before.partitions {
+        Some(1) => format!("{} (1 partition)", result.table),
         Some(count) => format!("{} ({count} partitions)", result.table),
         None => result.table.clone(),
     }
