@@ -276,6 +276,41 @@ fn item_02_every_stats_section_works_without_pg_read_all_stats_while_a_vacuum_an
     assert!(sleeper.join().expect("the sleeper thread").is_err());
 }
 
+/// The search for other non-optional reads of hidden columns (item 2) found the lock holder's `backend_start`:
+/// a backup by a role without `pg_read_all_stats`, while another role's run held the lock, panicked.
+#[test]
+fn item_02_backup_names_a_lock_holder_hidden_from_a_low_privilege_role() {
+    let env = crate::backup::BackupEnv::local();
+    let role = Role::create();
+    let mut holder = env.db.client();
+    holder
+        .query_one("SELECT pg_advisory_lock(1667329392, hashtext($1))", &[&env.db.name()])
+        .expect("take the lock");
+    let pg_dump = crate::backup::real_pg_dump();
+    let output = env
+        .ctx
+        .cmd()
+        .args([
+            "--db-url",
+            &role.url(&env.db),
+            "backup",
+            "--wait-lock",
+            "1s",
+            "--pg-dump",
+        ])
+        .arg(&pg_dump)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run campctl");
+    assert_exit(&output, 11);
+    let stderr = stderr(&output);
+    assert!(stderr.contains("from a host hidden from this role"), "{stderr}");
+    assert!(
+        stderr.contains("connected since a time hidden from this role"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn item_14_terminate_refuses_background_processes() {
     let ctx = TestContext::new();
