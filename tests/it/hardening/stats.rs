@@ -1,7 +1,8 @@
 //! Hardening regressions (stats, vacuum, reindex): see `mod.rs`.
 //!
 //! - item 2: every `stats` section, as a role without `pg_read_all_stats`, while another role's VACUUM and long
-//!   query run;
+//!   query run; and `backup` as such a role while another role's run holds the lock (the search for other
+//!   non-optional reads of hidden columns found the holder's `backend_start`);
 //! - item 14: `stats queries --terminate` refuses background processes;
 //! - item 16: `reindex --invalid` of a unique index whose table holds duplicates stops instead of looping;
 //! - item 17: `vacuum --table` of a partitioned table reports its partitions;
