@@ -127,7 +127,8 @@ pub async fn store_locks(stores: &[Store], name: &str, command: &str, deadline: 
 async fn held_error(client: &Client, key: &str) -> anyhow::Error {
     let holder = client
         .query_opt(
-            "SELECT a.pid, coalesce(a.client_hostname, host(a.client_addr), 'local socket'), \
+            "SELECT a.pid, CASE WHEN a.backend_start IS NOT NULL \
+                                THEN coalesce(a.client_hostname, host(a.client_addr), 'local socket') END, \
                     coalesce(a.application_name, ''), a.backend_start \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int4::oid \
@@ -137,13 +138,19 @@ async fn held_error(client: &Client, key: &str) -> anyhow::Error {
         .await;
     let who = match holder {
         Ok(Some(row)) => {
-            let since: DateTime<Utc> = row.get(3);
+            // Without pg_read_all_stats, another role's host and start time are hidden (NULL).
+            let since: Option<DateTime<Utc>> = row.get(3);
             format!(
                 "PostgreSQL backend pid {} from {} (application `{}`), connected since {}",
                 row.get::<_, i32>(0),
-                row.get::<_, String>(1),
+                row.get::<_, Option<String>>(1)
+                    .as_deref()
+                    .unwrap_or("a host hidden from this role"),
                 row.get::<_, String>(2),
-                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                since.map_or_else(
+                    || "a time hidden from this role".to_string(),
+                    |since| since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
             )
         }
         _ => "another session (not visible to this role)".to_string(),

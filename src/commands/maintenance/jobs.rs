@@ -35,8 +35,9 @@ pub enum Outcome {
     Done,
     /// Not done because a lock was not available (`SKIP_LOCKED`): the server's message.
     Skipped(String),
-    /// The statement failed (lock timeout, statement timeout, …): the server's message.
-    Failed(String),
+    /// The statement failed (lock timeout, statement timeout, …): the server's message, and its SQLSTATE when the
+    /// server sent one (a unique violation is told apart by it).
+    Failed(String, Option<SqlState>),
 }
 
 impl Outcome {
@@ -44,7 +45,7 @@ impl Outcome {
         match self {
             Self::Done => "done",
             Self::Skipped(_) => "skipped",
-            Self::Failed(_) => "FAILED",
+            Self::Failed(..) => "FAILED",
         }
     }
 
@@ -53,14 +54,22 @@ impl Outcome {
         match self {
             Self::Done => "done",
             Self::Skipped(_) => "skipped",
-            Self::Failed(_) => "failed",
+            Self::Failed(..) => "failed",
         }
     }
 
     pub fn detail(&self) -> Option<&str> {
         match self {
             Self::Done => None,
-            Self::Skipped(message) | Self::Failed(message) => Some(message),
+            Self::Skipped(message) | Self::Failed(message, _) => Some(message),
+        }
+    }
+
+    /// The SQLSTATE of a failure, when the server sent one.
+    pub fn code(&self) -> Option<&SqlState> {
+        match self {
+            Self::Failed(_, code) => code.as_ref(),
+            Self::Done | Self::Skipped(_) => None,
         }
     }
 }
@@ -104,7 +113,7 @@ impl Session {
                     format!("{what}{}", db.message())
                 },
             );
-            return Outcome::Failed(message);
+            return Outcome::Failed(message, err.code().cloned());
         }
         // The warning arrives before the command completes, so it is queued by now.
         while let Ok(notice) = self.notices.try_recv() {
@@ -114,7 +123,7 @@ impl Session {
             // "skipping "t" --- only table or database owner can vacuum it": the server did not do the work asked
             // for. Unlike SKIP_LOCKED, nobody asked for that: a failure.
             if notice.message().starts_with("skipping ") {
-                return Outcome::Failed(notice.message().to_string());
+                return Outcome::Failed(notice.message().to_string(), None);
             }
             tracing::debug!("notice: {}", notice.message());
         }
@@ -206,7 +215,7 @@ async fn run_items(
         let results = results.clone();
         async move {
             for sql in setup {
-                if let Outcome::Failed(message) = session.run(sql, "session setup").await {
+                if let Outcome::Failed(message, _) = session.run(sql, "session setup").await {
                     tracing::warn!("`{sql}` failed: {message}");
                 }
             }
@@ -236,13 +245,14 @@ async fn run_items(
                     // A lock that timed out on one statement will time out on the next ones of the same table
                     // too (and each failed REINDEX CONCURRENTLY would leave a `_ccnew`): stop there.
                     let lock_timeout = matches!(&steps.last().map(|s: &Finished| &s.outcome),
-                        Some(Outcome::Failed(message)) if message.starts_with(LOCK_TIMEOUT));
+                        Some(Outcome::Failed(message, _)) if message.starts_with(LOCK_TIMEOUT));
                     if !done && (!keep_going || lock_timeout) {
                         if keep_going {
                             while steps.len() < work.statements.len() {
                                 steps.push(Finished {
                                     outcome: Outcome::Failed(
                                         "not tried: an earlier statement on this table hit the lock timeout".into(),
+                                        None,
                                     ),
                                     seconds: 0.0,
                                 });
@@ -265,7 +275,7 @@ async fn run_items(
             steps.unwrap_or_else(|| {
                 vec![
                     Finished {
-                        outcome: Outcome::Failed("not run".into()),
+                        outcome: Outcome::Failed("not run".into(), None),
                         seconds: 0.0,
                     };
                     work.statements.len().max(1)

@@ -5,6 +5,7 @@
 //! indexes of one table run one after another on one session (two concurrent rebuilds of one table would wait for
 //! each other's lock); tables run in parallel with `--jobs`. [`measure`] reads sizes and bloat.
 
+mod duplicates;
 mod measure;
 
 use std::fmt::Write as _;
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 use clap::Args;
 use serde::Serialize;
+use tokio_postgres::error::SqlState;
 
 use self::measure::{Bloat, Candidate};
 use super::jobs::{self, Counter, Work};
@@ -113,6 +115,8 @@ pub struct IndexResult {
     pub reclaimed_bytes: Option<i64>,
     pub bloat_before: Bloat,
     pub seconds: f64,
+    /// The rebuild failed on duplicate keys of this unique index: a query that lists them (remove them first).
+    pub duplicates_query: Option<String>,
 }
 
 /// What `campctl reindex` did (or, with --dry-run, would do).
@@ -494,6 +498,7 @@ pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
                 reclaimed_bytes: None,
                 bloat_before: bloat.clone(),
                 seconds: 0.0,
+                duplicates_query: None,
             })
             .collect(),
         not_selected: left_out.len(),
@@ -563,14 +568,19 @@ pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     counter.finish();
     drop(sessions);
 
+    let mut unique_violations = Vec::new();
     for (rows, steps) in rows_of.iter().zip(results) {
         for (row, step) in rows.iter().zip(steps) {
             let result = &mut report.indexes[*row];
             result.status = step.outcome.status().into();
             result.detail = step.outcome.detail().map(str::to_string);
             result.seconds = step.seconds;
+            if step.outcome.code() == Some(&SqlState::UNIQUE_VIOLATION) && result.action == Action::Reindex {
+                unique_violations.push(*row);
+            }
         }
     }
+    explain_duplicates(&client, &chosen, &mut report, &unique_violations).await?;
     let names: Vec<(String, String)> = report
         .indexes
         .iter()
@@ -600,17 +610,85 @@ pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
             .filter(|i| i.status == "failed")
             .map(|i| format!("{}.{} ({})", i.schema, i.index, i.detail.as_deref().unwrap_or("failed")))
             .collect();
-        return Err(super::partial_failure(
-            "indexes",
-            &failed,
-            report.indexes.len(),
-            "A lock timeout means another session held the table: retry later or raise `[database] lock_timeout`; \
-             a duplicate key means the table holds duplicates of a unique index's key. A failed or cancelled \
-             REINDEX CONCURRENTLY can leave an invalid `<index>_ccnew` index behind: `campctl reindex --invalid` \
-             removes it",
-        ));
+        let hint = if unique_violations.is_empty() {
+            "A lock timeout means another session held the table: retry later or raise `[database] lock_timeout`. \
+             A failed or cancelled REINDEX CONCURRENTLY can leave an invalid `<index>_ccnew` index behind: \
+             `campctl reindex --invalid` removes it"
+        } else {
+            "A unique index cannot be rebuilt while its table holds duplicate keys: remove the duplicates first \
+             (the query under the report, `duplicates_query` in JSON, lists them), then run the same command again"
+        };
+        return Err(super::partial_failure("indexes", &failed, report.indexes.len(), hint));
     }
     Ok(ExitStatus::Success)
+}
+
+/// Whether the invalid index `schema.name` of `table` was there before this run (and not dropped by it).
+fn was_there(
+    chosen: &[(Candidate, Bloat, Action, String)],
+    report: &ReindexReport,
+    table: u32,
+    schema: &str,
+    name: &str,
+) -> bool {
+    chosen.iter().zip(&report.indexes).any(|((c, ..), result)| {
+        c.table_oid == table
+            && c.name == name
+            && c.schema == schema
+            && !(result.action == Action::Drop && result.status == "done")
+    })
+}
+
+/// After rebuilds that failed on duplicate keys (`rows` of the report): drops the `_ccnew` copy each one left (it
+/// can never be completed while the duplicates are there; re-running would only make another) and says that the
+/// duplicates must go first, with a query that lists them. See [`duplicates`].
+async fn explain_duplicates(
+    client: &tokio_postgres::Client,
+    chosen: &[(Candidate, Bloat, Action, String)],
+    report: &mut ReindexReport,
+    rows: &[usize],
+) -> anyhow::Result<()> {
+    for &row in rows {
+        let candidate = &chosen[row].0;
+        let mut dropped = Vec::new();
+        if report.concurrently {
+            for (table, schema, name) in measure::invalid_indexes(client, &[candidate.table_oid]).await? {
+                if schema != candidate.schema
+                    || leftover_suffix(&name) != Some("_ccnew")
+                    || !duplicates::leftover_of(&name, &candidate.name)
+                    || was_there(chosen, report, table, &schema, &name)
+                {
+                    continue;
+                }
+                let sql = statement(Action::Drop, &schema, &name, true);
+                match client.batch_execute(&sql).await {
+                    Ok(()) => dropped.push(format!("`{name}`")),
+                    // Then it stays, and the report names it as a leftover.
+                    Err(err) => tracing::warn!("`{sql}` failed: {err}"),
+                }
+            }
+        }
+        let query = duplicates::unique_key(client, candidate.oid)
+            .await?
+            .map(|key| key.duplicates_query());
+        let result = &mut report.indexes[row];
+        let mut detail = format!(
+            "{}: the table holds duplicate keys of this unique index; remove them first, then rebuild it",
+            result.detail.as_deref().unwrap_or("duplicate key")
+        );
+        if !dropped.is_empty() {
+            let _ = write!(detail, " (the unfinished copy {} was dropped)", dropped.join(", "));
+        }
+        result.detail = Some(detail);
+        if let Some(query) = &query {
+            report.notes.push(format!(
+                "`{}.{}` has duplicate keys; list them with: {query}",
+                result.schema, result.index
+            ));
+        }
+        result.duplicates_query = query;
+    }
+    Ok(())
 }
 
 /// After failures: names the invalid `_ccnew`/`_ccold` indexes that were not there before in the report.
@@ -631,16 +709,11 @@ async fn note_leftovers(
         return Ok(());
     }
     for (table, schema, name) in measure::invalid_indexes(client, &failed_tables).await? {
-        let existed = chosen
-            .iter()
-            .any(|(c, ..)| c.table_oid == table && c.name == name && c.schema == schema);
-        if existed || leftover_suffix(&name).is_none() {
+        if was_there(chosen, report, table, &schema, &name) || leftover_suffix(&name).is_none() {
             continue;
         }
         for result in &mut report.indexes {
-            let own = name
-                .strip_prefix(result.index.as_str())
-                .is_some_and(|rest| leftover_suffix(rest) == Some(rest.trim_end_matches(|c: char| c.is_ascii_digit())));
+            let own = duplicates::leftover_of(&name, &result.index);
             if result.status == "failed" && result.schema == schema && own {
                 let detail = result.detail.get_or_insert_with(String::new);
                 let _ = write!(

@@ -116,14 +116,25 @@ fn not_found(what: &str, spec: &str) -> anyhow::Error {
         .into()
 }
 
-/// Maps "invalid name syntax" from `to_regclass` / `parse_ident` to a usage error.
+/// Maps what `to_regclass` / `parse_ident` say about a malformed name to a usage error (exit 2): invalid name
+/// syntax, too many dotted parts (`a.b.c.d`: 42601), or a database part that is not the current database
+/// (`otherdb.s.t`: 0A000, cross-database references).
 fn name_error(err: tokio_postgres::Error, spec: &str) -> anyhow::Error {
-    if err.code() == Some(&SqlState::INVALID_NAME) || err.code() == Some(&SqlState::INVALID_PARAMETER_VALUE) {
+    let malformed = [
+        SqlState::INVALID_NAME,
+        SqlState::INVALID_PARAMETER_VALUE,
+        SqlState::SYNTAX_ERROR,
+        SqlState::FEATURE_NOT_SUPPORTED,
+    ];
+    if err.code().is_some_and(|code| malformed.contains(code)) {
         let detail = err
             .as_db_error()
             .map_or_else(|| err.to_string(), |e| e.message().to_string());
         return UserError::usage(format!("`{spec}` is not a valid name: {detail}"))
-            .with_hint("Quote names with capitals, spaces or quotes as in SQL: `--table '\"a\"\"b\"'` for a\"b")
+            .with_hint(
+                "Write `name` or `schema.name` (a third part in front must be the current database); quote names \
+                 with capitals, spaces, dots or quotes as in SQL: `--table '\"a\"\"b\"'` for a\"b",
+            )
             .into();
     }
     err.into()

@@ -78,7 +78,7 @@ pub struct VacuumArgs {
     pub jobs: u32,
 }
 
-/// Measured state of one table.
+/// Measured state of one table (of a partitioned table: of its partitions together).
 #[derive(Debug, Clone, Copy, Serialize, Default)]
 pub struct TableState {
     /// From the cumulative statistics; `null` after a VACUUM FULL without ANALYZE, which does not update them.
@@ -87,8 +87,11 @@ pub struct TableState {
     /// `pg_table_size` (heap, TOAST, free space and visibility maps); `null` while another session holds an
     /// exclusive lock on the table (measuring it would wait for that lock).
     pub size_bytes: Option<i64>,
-    /// Age of the oldest unfrozen transaction id (table or its TOAST table); `null` for a partitioned table.
+    /// Age of the oldest unfrozen transaction id (table or its TOAST table; the oldest of a partitioned table's
+    /// partitions); `null` for a partitioned table without partitions.
     pub xid_age: Option<i64>,
+    /// A partitioned table: how many partitions its figures are summed over (leaves, all levels); `null` for a table.
+    pub partitions: Option<i64>,
     /// No ANALYZE has ever run and there are no statistics.
     pub missing_stats: bool,
 }
@@ -156,7 +159,7 @@ impl Report for VacuumReport {
             for t in &self.tables {
                 plan.row(vec![
                     t.schema.as_str().into(),
-                    t.table.as_str().into(),
+                    table_name(t).into(),
                     Cell::opt(t.before.dead_tuples),
                     Cell::Percent(dead_percent(&t.before)),
                     t.before.size_bytes.map_or(Cell::Unknown, Cell::Bytes),
@@ -198,7 +201,7 @@ impl Report for VacuumReport {
             let after = t.after.unwrap_or_default();
             table.row(vec![
                 t.schema.as_str().into(),
-                t.table.as_str().into(),
+                table_name(t).into(),
                 t.status.as_str().into(),
                 Cell::opt(t.before.dead_tuples),
                 t.after
@@ -238,6 +241,15 @@ impl Report for VacuumReport {
     }
 }
 
+/// The table's name, with the partition count of a partitioned table: `orders (12 partitions)`.
+fn table_name(result: &TableResult) -> String {
+    match result.before.partitions {
+        Some(1) => format!("{} (1 partition)", result.table),
+        Some(count) => format!("{} ({count} partitions)", result.table),
+        None => result.table.clone(),
+    }
+}
+
 fn tables(count: usize) -> String {
     if count == 1 {
         "1 table".into()
@@ -266,7 +278,15 @@ fn dead_percent(state: &TableState) -> f64 {
 
 /// Reads the state of the given tables.
 ///
+/// A partitioned table has no storage and no counters of its own; VACUUM and ANALYZE of it work on its leaf
+/// partitions (all levels), so its state is theirs summed: tuples and sizes added up, the oldest transaction-id
+/// age, the size unknown if one partition is locked. Partitions are found through `pg_inherits`
+/// (`pg_partition_tree` would lock them); a table's inheritance children (not partitions) are not counted, as
+/// VACUUM does not process them either.
 /// `with_stats` also finds the tables without statistics (`pg_stats`, filtered by privilege, is costly to scan).
+///
+/// # Errors
+/// The query failed.
 pub async fn measure(
     client: &tokio_postgres::Client,
     oids: &[u32],
@@ -274,19 +294,42 @@ pub async fn measure(
 ) -> anyhow::Result<Vec<(u32, TableState)>> {
     let rows = client
         .query(
-            "WITH locked AS MATERIALIZED (SELECT l.relation FROM pg_locks l WHERE l.granted \
-                                           AND l.mode = 'AccessExclusiveLock' AND l.relation IS NOT NULL), \
-                  analyzed AS MATERIALIZED (SELECT DISTINCT st.schemaname, st.tablename FROM pg_stats st \
-                                            WHERE $2) \
-             SELECT c.oid, coalesce(s.n_live_tup, 0), coalesce(s.n_dead_tup, 0), \
-                    CASE WHEN NOT EXISTS (SELECT 1 FROM locked l WHERE l.relation = c.oid) \
-                         THEN pg_table_size(c.oid) END, \
-                    CASE WHEN c.relkind IN ('r', 'm') \
-                         THEN greatest(age(c.relfrozenxid), coalesce(age(t.relfrozenxid), 0))::int8 END, \
+            "WITH RECURSIVE tree AS ( \
+                 SELECT r AS root, r AS rel FROM unnest($1::oid[]) AS r \
+                 UNION ALL \
+                 SELECT tree.root, i.inhrelid FROM tree \
+                 JOIN pg_class p ON p.oid = tree.rel AND p.relkind = 'p' \
+                 JOIN pg_inherits i ON i.inhparent = tree.rel \
+             ), locked AS MATERIALIZED (SELECT l.relation FROM pg_locks l WHERE l.granted \
+                                         AND l.mode = 'AccessExclusiveLock' AND l.relation IS NOT NULL), \
+             member AS ( \
+                 SELECT tree.root, c.oid <> tree.root AS partition, \
+                        coalesce(s.n_live_tup, 0) AS live, coalesce(s.n_dead_tup, 0) AS dead, \
+                        EXISTS (SELECT 1 FROM locked l WHERE l.relation = c.oid) AS locked, \
+                        CASE WHEN NOT EXISTS (SELECT 1 FROM locked l WHERE l.relation = c.oid) \
+                             THEN pg_table_size(c.oid) END AS size, \
+                        CASE WHEN c.relkind IN ('r', 'm') \
+                             THEN greatest(age(c.relfrozenxid), coalesce(age(t.relfrozenxid), 0))::int8 END AS xid_age \
+                 FROM tree JOIN pg_class c ON c.oid = tree.rel \
+                 LEFT JOIN pg_class t ON t.oid = c.reltoastrelid \
+                 LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid \
+                 WHERE c.relkind <> 'p' \
+             ), summed AS ( \
+                 SELECT root, sum(live)::int8 AS live, sum(dead)::int8 AS dead, bool_or(locked) AS locked, \
+                        sum(size)::int8 AS size, max(xid_age) AS xid_age, \
+                        count(*) FILTER (WHERE partition)::int8 AS partitions \
+                 FROM member GROUP BY root \
+             ), analyzed AS MATERIALIZED (SELECT DISTINCT st.schemaname, st.tablename FROM pg_stats st \
+                                          WHERE $2) \
+             SELECT c.oid, coalesce(m.live, 0), coalesce(m.dead, 0), \
+                    CASE WHEN NOT coalesce(m.locked, false) AND NOT EXISTS (SELECT 1 FROM locked l WHERE l.relation = c.oid) \
+                         THEN coalesce(m.size, 0) END, \
+                    m.xid_age, \
+                    CASE WHEN c.relkind = 'p' THEN coalesce(m.partitions, 0) END, \
                     $2 AND s.last_analyze IS NULL AND s.last_autoanalyze IS NULL AND NOT EXISTS \
                       (SELECT 1 FROM analyzed a WHERE a.schemaname = n.nspname AND a.tablename = c.relname) \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             LEFT JOIN pg_class t ON t.oid = c.reltoastrelid \
+             LEFT JOIN summed m ON m.root = c.oid \
              LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid \
              WHERE c.oid = ANY($1)",
             &[&oids, &with_stats],
@@ -298,11 +341,12 @@ pub async fn measure(
             (
                 row.get(0),
                 TableState {
-                    live_tuples: Some(row.get(1)),
-                    dead_tuples: Some(row.get(2)),
+                    live_tuples: row.get(1),
+                    dead_tuples: row.get(2),
                     size_bytes: row.get(3),
                     xid_age: row.get(4),
-                    missing_stats: row.get::<_, Option<bool>>(5).unwrap_or(false),
+                    partitions: row.get(5),
+                    missing_stats: row.get::<_, Option<bool>>(6).unwrap_or(false),
                 },
             )
         })

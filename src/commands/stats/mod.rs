@@ -49,8 +49,10 @@ pub struct StatsArgs {
     #[arg(value_enum, value_name = "SECTION")]
     pub section: Option<Section>,
 
-    /// Rows per table [default: `[stats] limit` in campctl.toml, else 20]
-    #[arg(long, value_name = "N")]
+    /// Rows per table, at least 1 [default: `[stats] limit` in campctl.toml, else 20]
+    ///
+    /// 0 is refused: there is no "unlimited", because every section ranks and cuts on the server.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(u32::MAX)))]
     pub limit: Option<u32>,
 
     /// Only tables of this schema in `tables`, `indexes` and `vacuum` (repeatable)
@@ -137,7 +139,7 @@ impl StatsSettings {
                 (None, None) => "`[stats] limit`".to_string(),
             };
             return Err(UserError::usage(format!("{origin} must be at least 1"))
-                .with_hint("Give the number of rows per table, e.g. `--limit 20`")
+                .with_hint("Give the number of rows per table, 1 or more, e.g. `--limit 20`; 0 does not mean unlimited")
                 .into());
         }
         let terminate = match (args.terminate.is_empty(), args.terminate_idle) {

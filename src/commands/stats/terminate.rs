@@ -8,6 +8,12 @@
 //! before the cut-off (a session that woke up meanwhile is left alone). A session that has gone away meanwhile is
 //! reported, not an error; a permission error ends that one session's attempt, not the command.
 //!
+//! Only client backends (`backend_type = 'client backend'`) are ever ended: a `--terminate` PID of a background
+//! process (the autovacuum launcher, a WAL sender, a parallel worker, the checkpointer, ...) refuses the whole
+//! command before anything is ended (exit 2), naming the process's type, and so does a PID whose type this role
+//! cannot see (another role's process without `pg_read_all_stats`): campctl could not tell it from a background
+//! worker. The statement that ends a session re-checks the type.
+//!
 //! `--terminate-idle` takes client sessions of the current database only, in state `idle`, `idle in transaction`
 //! or `idle in transaction (aborted)` whose state changed more than DUR ago; never campctl's own sessions
 //! (`application_name` starting with `campctl`, or the configured one), which may hold a backup's lock, and never
@@ -21,7 +27,7 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::{StatsSettings, TerminateTarget};
-use crate::exit::ExitStatus;
+use crate::exit::{ExitStatus, UserError};
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::units::format_seconds;
 
@@ -169,6 +175,9 @@ pub(crate) async fn terminate(
             plan_idle(client, idle.as_secs_f64(), settings).await?,
         ),
     };
+    if let TerminateTarget::Pids(_) = target {
+        refuse_non_clients(&sessions)?;
+    }
     let all_missing =
         matches!(target, TerminateTarget::Pids(_)) && sessions.iter().all(|s| s.outcome == Outcome::NotFound);
     let planned: Vec<usize> = (0..sessions.len())
@@ -217,6 +226,36 @@ pub(crate) async fn terminate(
     } else {
         ExitStatus::Success
     })
+}
+
+/// The backend type of the sessions campctl may end.
+const CLIENT_BACKEND: &str = "client backend";
+
+/// Refuses the whole `--terminate` (exit 2, nothing ended) when a PID is not a client session, or when its type
+/// is hidden from this role.
+fn refuse_non_clients(sessions: &[TerminateRow]) -> anyhow::Result<()> {
+    let planned = || sessions.iter().filter(|row| row.outcome == Outcome::WouldTerminate);
+    if let Some(row) = planned().find(|row| row.backend_type.as_deref().is_some_and(|t| t != CLIENT_BACKEND)) {
+        return Err(UserError::usage(format!(
+            "PID {} is not a client session but the server's `{}` process: campctl only ends client backends",
+            row.pid,
+            row.backend_type.as_deref().unwrap_or_default()
+        ))
+        .with_hint(
+            "Background processes belong to the server; leave them alone. `campctl stats queries` and `campctl \
+             stats connections` list the client sessions",
+        )
+        .into());
+    }
+    if let Some(row) = planned().find(|row| row.backend_type.is_none()) {
+        return Err(UserError::usage(format!(
+            "The type of process {} is hidden from this role, so campctl cannot check that it is a client session",
+            row.pid
+        ))
+        .with_hint("Grant `pg_read_all_stats` (part of `pg_monitor`) to this role, or end the session as its own role")
+        .into());
+    }
+    Ok(())
 }
 
 fn row_of(row: &tokio_postgres::Row) -> TerminateRow {
@@ -326,7 +365,7 @@ async fn end_session(
     };
     let sql = format!(
         "SELECT {call} FROM pg_stat_activity
-         WHERE pid = $1 AND backend_start IS NOT DISTINCT FROM $2{still_idle}"
+         WHERE pid = $1 AND backend_start IS NOT DISTINCT FROM $2 AND backend_type = '{CLIENT_BACKEND}'{still_idle}"
     );
     let result = client
         .query_opt(
