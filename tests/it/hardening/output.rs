@@ -1,6 +1,7 @@
-//! Hardening regressions (output): see `mod.rs`. JSON stderr (item 10), a closed stderr (item 12) and empty
-//! environment variables (item 19).
+//! Hardening regressions (output): see `mod.rs`. `config check` / `config show` (item 9), JSON stderr (item 10), a
+//! closed stderr (item 12) and empty environment variables (item 19).
 
+use std::path::Path;
 use std::process::{Output, Stdio};
 
 use serde_json::Value;
@@ -11,6 +12,10 @@ use crate::common::{TestContext, assert_exit, azurite, unique_container};
 /// A well-formed account key that is not Azurite's.
 const WRONG_KEY: &str = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
 
+fn run(ctx: &TestContext, args: &[&str]) -> Output {
+    ctx.cmd().args(args).output().expect("run campctl")
+}
+
 fn json_stdout(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
         panic!(
@@ -19,6 +24,120 @@ fn json_stdout(output: &Output) -> Value {
             String::from_utf8_lossy(&output.stderr)
         )
     })
+}
+
+/// The check named `name` of a `config check` JSON report.
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|check| check["name"] == name)
+        .unwrap_or_else(|| panic!("no check `{name}` in {report:#}"))
+}
+
+fn files_below(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    crate::backup::collect(dir, dir, &mut files);
+    files
+}
+
+#[test]
+fn item_09_config_check_validates_every_section_and_probes_every_store() {
+    let ctx = TestContext::new();
+    let db = ctx.db();
+    let local = ctx.home().join("backups");
+    let container = unique_container();
+    azurite().create_container(&container);
+
+    // Invalid sections: each is named with its file and key, and the exit code is 2.
+    let bad = format!(
+        "{}\n[backup]\ncompression = \"zstd:99\"\nstores = [\"s3\"]\n\n[restore]\njobs = 0\n",
+        store_config(&db.url(), &local, Some(&container), "")
+    );
+    let path = ctx.write_file("campctl.toml", bad);
+    let output = run(&ctx, &["--format", "json", "config", "check"]);
+    assert_exit(&output, 2);
+    let report = json_stdout(&output);
+    let backup = check(&report, "[backup]");
+    assert_eq!(backup["ok"], false, "{report:#}");
+    let detail = backup["detail"].as_str().expect("detail");
+    for needle in [
+        path.display().to_string().as_str(),
+        "`[backup] compression`",
+        "zstd:99",
+        "`[backup] stores`",
+        "`s3`",
+    ] {
+        assert!(detail.contains(needle), "`{needle}` missing from {detail}");
+    }
+    let restore = check(&report, "[restore]")["detail"].as_str().expect("detail");
+    assert!(restore.contains("`[restore] jobs`"), "{restore}");
+    assert_eq!(check(&report, "database")["ok"], true, "{report:#}");
+
+    // An invalid container name.
+    let bad_container = store_config(&db.url(), &local, Some(&container), "")
+        .replace(&format!("container = \"{container}\""), "container = \"BAD_NAME\"");
+    ctx.write_file("campctl.toml", bad_container);
+    let output = run(&ctx, &["--format", "json", "config", "check"]);
+    assert_exit(&output, 2);
+    let report = json_stdout(&output);
+    let storage = check(&report, "[storage]")["detail"].as_str().expect("detail");
+    assert!(
+        storage.contains("`[storage.azure] container`") && storage.contains("BAD_NAME"),
+        "{storage}"
+    );
+    // The local store still resolves on its own, and is probed.
+    assert_eq!(check(&report, "store local")["can_write"], true, "{report:#}");
+
+    // Right key: every store lists and writes, and the probe leaves nothing behind.
+    ctx.write_file("campctl.toml", store_config(&db.url(), &local, Some(&container), ""));
+    let output = run(&ctx, &["--format", "json", "config", "check"]);
+    assert_exit(&output, 0);
+    let report = json_stdout(&output);
+    for store in ["store local", "store azure"] {
+        let check = check(&report, store);
+        assert_eq!(check["ok"], true, "{report:#}");
+        assert_eq!(check["can_list"], true, "{report:#}");
+        assert_eq!(check["can_write"], true, "{report:#}");
+    }
+    assert_eq!(azurite().list_blobs(&container), Vec::<String>::new());
+    assert_eq!(files_below(&local), Vec::<String>::new());
+
+    // Wrong key: the Azure store fails with 12 (authentication), the local store still passes.
+    let wrong = store_config(&db.url(), &local, Some(&container), "").replace(azurite().key(), WRONG_KEY);
+    ctx.write_file("campctl.toml", wrong);
+    let output = run(&ctx, &["--format", "json", "config", "check"]);
+    assert_exit(&output, 12);
+    let report = json_stdout(&output);
+    let azure = check(&report, "store azure");
+    assert_eq!(azure["ok"], false, "{report:#}");
+    assert_eq!(azure["exit_code"], 12, "{report:#}");
+    assert_eq!(azure["can_list"], false, "{report:#}");
+    assert_eq!(check(&report, "store local")["ok"], true, "{report:#}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(WRONG_KEY));
+
+    // `config show` has every section, and no secret.
+    let output = run(&ctx, &["--format", "json", "config", "show"]);
+    assert_exit(&output, 0);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(!text.contains(WRONG_KEY), "{text}");
+    let show = json_stdout(&output);
+    for section in ["backup", "storage", "restore", "test_restore"] {
+        assert!(show.get(section).is_some(), "`{section}` missing from {show:#}");
+    }
+    assert_eq!(show["storage"]["azure"]["container"], container.as_str());
+    assert_eq!(show["storage"]["azure"]["connection_string"], "******** (set)");
+    let table = run(&ctx, &["config", "show"]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    for key in [
+        "storage.azure.container",
+        "storage.local.path",
+        "restore.jobs",
+        "backup.compression",
+    ] {
+        assert!(table.contains(key), "`{key}` missing from {table}");
+    }
 }
 
 /// Every line of `stderr` parses as a JSON object; returns them.
