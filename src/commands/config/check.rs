@@ -130,11 +130,12 @@ pub(super) async fn check(ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitSt
         }
     };
     checks.extend(database);
+    // config_file, database, session and pg_dump first, in this order, as before sections and stores were checked.
+    checks.push(pg_dump_check(&server_version).await);
     let stores = section_checks(ctx, &mut checks);
     for store in &stores {
         checks.push(store_check(store).await);
     }
-    checks.push(pg_dump_check(&server_version).await);
     let status = overall(&checks);
     printer.report(&CheckReport {
         ok: status == ExitStatus::Success,
