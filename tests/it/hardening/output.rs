@@ -269,6 +269,35 @@ fn item_12_a_closed_stderr_is_no_panic() {
     }
 }
 
+/// A new `eprintln!` would bring the panic back: every stderr write goes through `campctl::stderr`, the Printer or
+/// tracing. Comments may name the macros.
+#[test]
+fn item_12_no_eprint_macros_in_src() {
+    fn visit(dir: &Path, offenders: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read src").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                visit(&path, offenders);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let text = std::fs::read_to_string(&path).expect("read source");
+                for (number, line) in text.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or_default();
+                    if code.contains("eprintln!") || code.contains("eprint!") {
+                        offenders.push(format!("{}:{}: {}", path.display(), number + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    let mut offenders = Vec::new();
+    visit(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut offenders);
+    assert!(
+        offenders.is_empty(),
+        "use campctl::stderr or the Printer:\n{}",
+        offenders.join("\n")
+    );
+}
+
 #[test]
 fn item_19_empty_environment_variables_count_as_unset() {
     let ctx = TestContext::new();
