@@ -1,7 +1,8 @@
 //! `campctl config check`: every section of the configuration, the database, every store, and pg_dump.
 //!
-//! Sections are validated in [`super::sections`], with the parsers the commands themselves use. Each store is then probed ([`crate::storage::probe`]): one page is listed and a small object is written and
-//! deleted, since whether a credential may write can only be learnt by writing.
+//! Sections are validated in [`super::sections`], with the parsers the commands themselves use. Each store is
+//! then probed ([`crate::storage::probe`]): one page is listed and a small object is written and deleted, since
+//! whether a credential may write can only be learnt by writing.
 //!
 //! The exit code: a database that cannot be reached ends the check at once with that error's own code (the
 //! invalid sections are named in warnings first). Otherwise the report is printed, and the code is 2 when a
@@ -32,6 +33,8 @@ pub(super) struct Check {
     pub(super) ok: bool,
     /// 0 when the check passed, else the exit code this problem gives on its own.
     pub(super) exit_code: u8,
+    #[serde(skip)]
+    status: ExitStatus,
     pub(super) detail: String,
     /// Stores only: what the probe could do.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -47,6 +50,7 @@ impl Check {
             name: name.into(),
             ok: true,
             exit_code: 0,
+            status: ExitStatus::Success,
             detail: detail.into(),
             access: None,
             section: false,
@@ -57,6 +61,7 @@ impl Check {
         Self {
             ok: false,
             exit_code: status.code(),
+            status,
             ..Self::pass(name, detail)
         }
     }
@@ -139,27 +144,16 @@ pub(super) async fn check(ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitSt
 
 /// 2 for an invalid section first, then 12 for a rejected credential, then the first other failure.
 fn overall(checks: &[Check]) -> ExitStatus {
-    let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
-    let code = if failed.iter().any(|c| c.section) {
-        ExitStatus::Usage.code()
-    } else if failed.iter().any(|c| c.exit_code == ExitStatus::Auth.code()) {
-        ExitStatus::Auth.code()
+    if checks.iter().any(|check| !check.ok && check.section) {
+        ExitStatus::Usage
+    } else if checks.iter().any(|check| check.status == ExitStatus::Auth) {
+        ExitStatus::Auth
     } else {
-        failed.first().map_or(0, |c| c.exit_code)
-    };
-    [
-        ExitStatus::Success,
-        ExitStatus::Failure,
-        ExitStatus::Usage,
-        ExitStatus::Partial,
-        ExitStatus::NotFound,
-        ExitStatus::LockHeld,
-        ExitStatus::Auth,
-        ExitStatus::Interrupted,
-    ]
-    .into_iter()
-    .find(|status| status.code() == code)
-    .unwrap_or(ExitStatus::Failure)
+        checks
+            .iter()
+            .find(|check| !check.ok)
+            .map_or(ExitStatus::Success, |check| check.status)
+    }
 }
 
 /// The connection and the session settings in effect, and the server's version.
@@ -220,22 +214,26 @@ async fn store_check(store: &Store) -> Check {
         (Err(err), _) => Check::error(&name, err),
         (Ok(listing), write) => {
             let listed = if !listing.exists {
-                format!("`{label}` did not exist; the probe created it, as the first backup would")
+                format!("`{label}` did not exist yet")
             } else if listing.more {
                 format!("`{label}`: listed the first {} entries (more exist)", listing.entries)
             } else {
                 format!("`{label}`: listed {} entries", listing.entries)
             };
-            match write {
-                Some(Err(err)) => {
-                    let mut check = Check::error(&name, err);
-                    check.detail = format!("{listed}; {who} cannot write: {}", check.detail);
-                    check
-                }
-                _ => Check::pass(
+            if let Some(Err(err)) = write {
+                let mut check = Check::error(&name, err);
+                check.detail = format!("{listed}; {who} cannot write: {}", check.detail);
+                check
+            } else {
+                let created = if listing.exists {
+                    ""
+                } else {
+                    " (which created it, as the first backup would)"
+                };
+                Check::pass(
                     &name,
-                    format!("{listed}; wrote and deleted a probe object: {who} can write"),
-                ),
+                    format!("{listed}; wrote and deleted a probe object{created}: {who} can write"),
+                )
             }
         }
     };
