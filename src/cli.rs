@@ -1,8 +1,12 @@
 //! The clap command tree: raw input only. `settings.rs` resolves it against the environment and `campctl.toml`.
+//!
+//! [`Cli::parse_env`] is how `main` parses: as `Cli::parse`, except that an environment variable clap reads and
+//! that is set to the empty string counts as unset. `CAMPCTL_PROFILE=` or `CAMPCTL_FORMAT=` in a crontab, a
+//! systemd unit or a Kubernetes manifest means "not set", as an empty `PG*` variable does for libpq.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
 use crate::commands::backup::BackupArgs;
@@ -26,6 +30,45 @@ pub struct Cli {
 
     #[command(flatten)]
     pub global: GlobalArgs,
+}
+
+impl Cli {
+    /// Parses the command line and the environment; an empty environment variable counts as unset.
+    ///
+    /// # Errors
+    /// A usage error, or `--help` / `--version` (which clap reports as errors to be printed).
+    pub fn parse_env() -> Result<Self, clap::Error> {
+        let matches = unset_empty_env(Self::command()).try_get_matches()?;
+        Self::from_arg_matches(&matches)
+    }
+
+    /// Whether the raw command line or `CAMPCTL_LOG_FORMAT` asks for JSON logs: for errors found before (or
+    /// while) the command line is parsed.
+    pub fn json_logs_requested() -> bool {
+        let args: Vec<String> = std::env::args().collect();
+        let flag = args.iter().enumerate().find_map(|(index, arg)| {
+            if arg == "--log-format" {
+                args.get(index + 1).cloned()
+            } else {
+                arg.strip_prefix("--log-format=").map(str::to_string)
+            }
+        });
+        flag.or_else(|| std::env::var(EnvVars::CAMPCTL_LOG_FORMAT).ok())
+            .is_some_and(|format| format.eq_ignore_ascii_case("json"))
+    }
+}
+
+/// Drops the environment binding of every argument whose variable is set but empty, in every subcommand.
+fn unset_empty_env(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            let empty = arg
+                .get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|value| value.is_empty());
+            if empty { arg.env(None::<&'static str>) } else { arg }
+        })
+        .mut_subcommands(unset_empty_env)
 }
 
 #[derive(Debug, Subcommand)]

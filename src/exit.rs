@@ -1,7 +1,8 @@
 //! Exit statuses and error rendering: the one place where errors become exit codes.
 //!
 //! Domain errors carry the [`ExitStatus`] they map to (see [`Classify`]); `main` walks the `anyhow` chain once,
-//! picks the first classified error and renders `error:` / `Caused by:` / `hint:` to stderr.
+//! picks the first classified error and renders `error:` / `Caused by:` / `hint:` to stderr, or with
+//! `--log-format json` one JSON line with the same parts and the exit code ([`render_json`]).
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -141,26 +142,62 @@ pub fn status_of(err: &anyhow::Error) -> ExitStatus {
     classify(err).map_or(ExitStatus::Failure, Classify::exit_status)
 }
 
+/// The head of an error chain and its causes, each only once (tokio-postgres and io errors often repeat their
+/// source in their own message).
+fn messages(err: &anyhow::Error) -> (String, Vec<String>) {
+    let mut chain = err.chain();
+    let head = chain.next().map(ToString::to_string).unwrap_or_default();
+    let mut causes = Vec::new();
+    let mut previous = head.clone();
+    for cause in chain {
+        let text = cause.to_string();
+        if previous.contains(&text) {
+            continue;
+        }
+        causes.push(text.clone());
+        previous = text;
+    }
+    (head, causes)
+}
+
+/// An error chain on one line, `head: cause: cause (hint: …)`, for reports that hold one error per row.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let (head, causes) = messages(err);
+    let mut line = std::iter::once(head).chain(causes).collect::<Vec<_>>().join(": ");
+    if let Some(hint) = classify(err).and_then(Classify::hint) {
+        let _ = write!(line, " (hint: {hint})");
+    }
+    line
+}
+
+/// Renders an error chain as one JSON line for `--log-format json`: `level` `ERROR`, `message` (the first line
+/// of the text form), `causes` (the `Caused by:` lines), `hint` (or null) and `exit_code`.
+pub fn render_json(err: &anyhow::Error) -> String {
+    let (head, causes) = messages(err);
+    let mut fields = serde_json::Map::new();
+    fields.insert("causes".into(), causes.into());
+    fields.insert(
+        "hint".into(),
+        classify(err)
+            .and_then(Classify::hint)
+            .map_or(serde_json::Value::Null, Into::into),
+    );
+    fields.insert("exit_code".into(), status_of(err).code().into());
+    crate::stderr::json_line("ERROR", &head, fields)
+}
+
 /// Renders an error chain as `error:` / `Caused by:` / `hint:`.
 pub fn render(err: &anyhow::Error, color: bool) -> String {
     let mut out = String::new();
-    let mut chain = err.chain();
-    let head = chain.next().map(ToString::to_string).unwrap_or_default();
+    let (head, causes) = messages(err);
     let label = if color {
         "error".red().bold().to_string()
     } else {
         "error".to_string()
     };
     let _ = writeln!(out, "{label}: {head}");
-    let mut previous = head;
-    for cause in chain {
-        let text = cause.to_string();
-        // tokio-postgres and io errors often repeat their source in their own message.
-        if previous.contains(&text) {
-            continue;
-        }
-        let _ = writeln!(out, "  Caused by: {text}");
-        previous = text;
+    for cause in causes {
+        let _ = writeln!(out, "  Caused by: {cause}");
     }
     if let Some(hint) = classify(err).and_then(Classify::hint) {
         let label = if color {
@@ -171,6 +208,36 @@ pub fn render(err: &anyhow::Error, color: bool) -> String {
         let _ = write!(out, "\n{label}: {hint}\n");
     }
     out
+}
+
+/// Reports a command-line error from clap and returns its exit code. `--help` and `--version` are printed as clap
+/// prints them (on stdout); so is a usage error, unless JSON logs were asked for: then it is one JSON error line,
+/// as [`render_json`] writes, with exit code 2. Write errors are ignored, as in [`crate::stderr`].
+pub fn clap_error(err: &clap::Error, json: bool) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = u8::try_from(err.exit_code()).unwrap_or(ExitStatus::Usage.code());
+    if !json || matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = err.print();
+        return ExitCode::from(code);
+    }
+    let text = err.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    let (message, hint) = if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        (
+            "A subcommand is required".to_string(),
+            "Run `campctl --help` to see the commands".to_string(),
+        )
+    } else {
+        let head = lines.next().unwrap_or_default();
+        let message = head.strip_prefix("error: ").unwrap_or(head).to_string();
+        (message, lines.collect::<Vec<_>>().join(" "))
+    };
+    let mut fields = serde_json::Map::new();
+    fields.insert("causes".into(), serde_json::Value::Array(Vec::new()));
+    fields.insert("hint".into(), hint.into());
+    fields.insert("exit_code".into(), code.into());
+    crate::stderr::write_stderr(&crate::stderr::json_line("ERROR", &message, fields));
+    ExitCode::from(code)
 }
 
 /// Renders a warning line for stderr.

@@ -5,23 +5,29 @@ use std::process::ExitCode;
 use campctl::cli::Cli;
 use campctl::exit::{self, ExitStatus};
 use campctl::settings::{self, GlobalSettings};
-use clap::Parser;
+use campctl::stderr::{json_line, write_stderr};
 
 fn main() -> ExitCode {
     // Both rustls providers are linked (ours is ring; the Azure SDK's reqwest brings aws-lc-rs): name one for the
     // process so that no library has to guess.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = Cli::parse();
+    let cli = match Cli::parse_env() {
+        Ok(cli) => cli,
+        Err(err) => return exit::clap_error(&err, Cli::json_logs_requested()),
+    };
     let settings = match GlobalSettings::resolve(&cli.global) {
         Ok(settings) => settings,
-        Err(err) => return fail(&err, settings::use_color(cli.global.color.unwrap_or_default())),
+        Err(err) => {
+            let json = cli.global.log_format == Some(campctl::cli::LogFormat::Json);
+            return fail(&err, settings::use_color(cli.global.color.unwrap_or_default()), json);
+        }
     };
     campctl::logging::setup(settings.verbosity, settings.log_format, settings.color);
     for warning in &settings.db.warnings {
         tracing::warn!("{warning}");
     }
     let printer = settings.printer();
-    let color = settings.color;
+    let (color, json) = (settings.color, printer.json_logs);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -30,14 +36,14 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let result = tokio::select! {
             biased;
-            () = interrupted() => Ok(ExitStatus::Interrupted),
+            () = interrupted(json) => Ok(ExitStatus::Interrupted),
             result = campctl::run(cli, settings, printer) => result,
         };
         // Scratch databases and the like, also after an interrupt (the command's children are killed by now);
         // a second Ctrl-C stops waiting.
         tokio::select! {
             () = campctl::cleanup::run_all() => {}
-            () = interrupted() => {}
+            () = interrupted(json) => {}
         }
         result
     });
@@ -45,26 +51,34 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(status) => status.into(),
-        Err(err) => fail(&err, color),
+        Err(err) => fail(&err, color, json),
     }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
+async fn interrupted(json: bool) {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler can be installed");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    eprintln!("interrupted");
+    write_stderr(&if json {
+        json_line("WARN", "interrupted", serde_json::Map::new())
+    } else {
+        "interrupted\n".into()
+    });
 }
 
-fn fail(err: &anyhow::Error, color: bool) -> ExitCode {
+fn fail(err: &anyhow::Error, color: bool, json: bool) -> ExitCode {
     // `campctl stats | head` closes our stdout: that is not an error (as ripgrep does).
     if exit::is_broken_pipe(err) {
         return ExitCode::SUCCESS;
     }
-    eprint!("{}", exit::render(err, color));
+    write_stderr(&if json {
+        exit::render_json(err)
+    } else {
+        exit::render(err, color)
+    });
     exit::status_of(err).into()
 }

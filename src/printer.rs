@@ -2,6 +2,9 @@
 //!
 //! Every command that reports builds one `#[derive(Serialize)]` struct; JSON is that struct, and the table and CSV
 //! views come from [`Report::tables`], so the three formats cannot drift apart.
+//!
+//! Notes, warnings and prompts go to stderr through [`crate::stderr`], which tolerates a closed stderr and writes
+//! JSON lines with `--log-format json`.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
@@ -9,9 +12,11 @@ use std::io::{IsTerminal, Write};
 use chrono::{DateTime, Utc};
 use comfy_table::{Cell as TableCell, CellAlignment, ContentArrangement, Table as ComfyTable, presets};
 use serde::Serialize;
+use serde_json::Map;
 
 use crate::cli::OutputFormat;
 use crate::exit::{ExitStatus, UserError};
+use crate::stderr::{json_line, write_stderr};
 use crate::units::{format_bytes, format_seconds};
 
 /// One value of a table, typed so that the table view can format it for people and CSV can keep it raw.
@@ -214,6 +219,8 @@ pub struct Printer {
     pub verbosity: Verbosity,
     pub color: bool,
     pub progress: bool,
+    /// `--log-format json`: stderr lines are JSON objects.
+    pub json_logs: bool,
 }
 
 impl Printer {
@@ -263,14 +270,33 @@ impl Printer {
     /// A status line on stderr (hidden by `-q`).
     pub fn note(&self, message: &str) {
         if self.verbosity >= Verbosity::Default {
-            eprintln!("{message}");
+            if self.json_logs {
+                write_stderr(&json_line("INFO", message, Map::new()));
+            } else {
+                write_stderr(&format!("{message}\n"));
+            }
         }
     }
 
     /// A warning on stderr (hidden by `-qq`).
     pub fn warn(&self, message: &str) {
         if self.verbosity >= Verbosity::Quiet {
-            eprintln!("{}", crate::exit::warning(message, self.color));
+            if self.json_logs {
+                write_stderr(&json_line("WARN", message, Map::new()));
+            } else {
+                write_stderr(&format!("{}\n", crate::exit::warning(message, self.color)));
+            }
+        }
+    }
+
+    /// A confirmation question on stderr, left open for the answer (a JSON line with `"prompt": true` in JSON mode).
+    fn prompt(&self, question: &str) {
+        if self.json_logs {
+            let mut fields = Map::new();
+            fields.insert("prompt".into(), true.into());
+            write_stderr(&json_line("INFO", question, fields));
+        } else {
+            write_stderr(question);
         }
     }
 
@@ -283,7 +309,7 @@ impl Printer {
             return Ok(());
         }
         require_terminal(question)?;
-        eprint!("{question} [y/N] ");
+        self.prompt(&format!("{question} [y/N] "));
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
         if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
@@ -317,7 +343,9 @@ impl Printer {
             return Ok(());
         }
         require_terminal(question)?;
-        eprint!("{question}\nType the database name `{expected}` to continue: ");
+        self.prompt(&format!(
+            "{question}\nType the database name `{expected}` to continue: "
+        ));
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
         if answer.trim_end_matches(['\r', '\n']) == expected {

@@ -93,14 +93,19 @@ impl GlobalSettings {
         })?;
 
         let color = use_color(args.color.or(file.output.color).unwrap_or_default());
+        let log_format = args.log_format.or(file.output.log_format).unwrap_or_default();
         Ok(Self {
             format: args.format.or(file.output.format).unwrap_or_default(),
-            log_format: args.log_format.or(file.output.log_format).unwrap_or_default(),
+            log_format,
             verbosity: i8::try_from(args.verbose).unwrap_or(i8::MAX) - i8::try_from(args.quiet).unwrap_or(i8::MAX),
             color,
             yes: args.yes,
             dry_run: args.dry_run,
-            progress: !args.no_progress && file.output.progress.unwrap_or(true) && std::io::stderr().is_terminal(),
+            // A progress bar is not a JSON line: with JSON logs, progress is logged (as without a terminal).
+            progress: !args.no_progress
+                && file.output.progress.unwrap_or(true)
+                && log_format == LogFormat::Text
+                && std::io::stderr().is_terminal(),
             session: SessionOptions {
                 statement_timeout: file.database.statement_timeout,
                 lock_timeout: file.database.lock_timeout,
@@ -123,6 +128,7 @@ impl GlobalSettings {
             verbosity,
             color: self.color,
             progress: self.progress && self.verbosity <= 0,
+            json_logs: self.log_format == LogFormat::Json,
         }
     }
 }

@@ -1,11 +1,20 @@
-//! `campctl config show|check`: the resolved configuration (secrets redacted) and its validation.
+//! `campctl config show|check`: the resolved configuration (secrets redacted) and its validation ([`check`]).
+//!
+//! `config show` prints every section of the file. Secrets (the database password, `[storage.azure]`
+//! `connection_string` and `sas_token`, a password inside `[test_restore] target_url`) are never printed: only
+//! whether they are set. The resolved stores are listed with the credential each one uses.
+
+mod check;
+mod sections;
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::Ctx;
+use crate::config_file::{AzureStoreConfig, BackupConfig, LocalStoreConfig, RestoreConfig, SqlCheck};
 use crate::exit::ExitStatus;
 use crate::printer::{Cell, Printer, Report, Table};
+use crate::storage::Store;
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
@@ -17,7 +26,7 @@ pub struct ConfigArgs {
 pub enum ConfigCommand {
     /// Print the resolved configuration with the source of each database value; secrets are redacted
     Show,
-    /// Validate the configuration and try the database connection and pg_dump
+    /// Validate every section, try the database and every store (list, write a probe object), check pg_dump
     Check,
 }
 
@@ -32,6 +41,90 @@ struct ShowReport<'a> {
     lock_timeout: Option<String>,
     output: OutputView,
     stats: &'a crate::config_file::StatsConfig,
+    backup: &'a BackupConfig,
+    storage: StorageView,
+    restore: &'a RestoreConfig,
+    test_restore: TestRestoreView<'a>,
+}
+
+/// `[storage]` with its secrets replaced by whether they are set, and the stores it resolves to.
+#[derive(Debug, Serialize)]
+struct StorageView {
+    local: Option<LocalStoreConfig>,
+    azure: Option<AzureStoreConfig>,
+    /// `local:/path` / `azure:https://…/container/prefix` with the credential used.
+    stores: Vec<StoreView>,
+    /// Why the stores could not be resolved (`config check` says more).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stores_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct StoreView {
+    label: String,
+    credential: Option<String>,
+}
+
+/// `[test_restore]` with the target URL reduced to where it points.
+#[derive(Debug, Serialize)]
+struct TestRestoreView<'a> {
+    /// `host:port/dbname` of `target_url` (its password is never shown).
+    target: Option<String>,
+    jobs: Option<u32>,
+    checks: &'a [SqlCheck],
+}
+
+const SET: &str = "******** (set)";
+
+impl StorageView {
+    fn new(config: &crate::config_file::StorageConfig) -> Self {
+        let azure = config.azure.clone().map(|mut azure| {
+            azure.connection_string = azure.connection_string.map(|_| SET.into());
+            azure.sas_token = azure.sas_token.map(|_| SET.into());
+            azure
+        });
+        let stores = Store::from_config(&config.clone())
+            .map(|stores| {
+                stores
+                    .iter()
+                    .map(|store| StoreView {
+                        label: store.label(),
+                        credential: match store {
+                            Store::Local(_) => None,
+                            Store::Azure(azure) => Some(azure.settings().auth.describe()),
+                        },
+                    })
+                    .collect()
+            })
+            .map_err(|err| crate::exit::one_line(&err));
+        let (stores, stores_error) = match stores {
+            Ok(stores) => (stores, None),
+            Err(err) => (Vec::new(), Some(err)),
+        };
+        Self {
+            local: config.local.clone(),
+            azure,
+            stores,
+            stores_error,
+        }
+    }
+}
+
+/// A row per key of a serialised section: `prefix.key` → its value (`-` when unset), so that every key of the file
+/// appears, also keys added later.
+fn section_rows(table: &mut Table, prefix: &str, section: &impl Serialize) {
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(section) else {
+        return;
+    };
+    for (key, value) in map {
+        let name = format!("{prefix}.{key}");
+        match value {
+            serde_json::Value::Null => table.row(vec![name.into(), Cell::Null, "".into()]),
+            serde_json::Value::String(text) => table.row(vec![name.into(), text.into(), "".into()]),
+            serde_json::Value::Object(_) => section_rows(table, &name, &value),
+            other => table.row(vec![name.into(), other.to_string().into(), "".into()]),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -118,29 +211,59 @@ impl Report for ShowReport<'_> {
             Cell::opt(self.stats.min_duration.map(|d| d.to_string())),
             "".into(),
         ]);
-        vec![table]
-    }
-}
-
-/// One line of `config check`.
-#[derive(Debug, Serialize)]
-struct Check {
-    name: &'static str,
-    ok: bool,
-    detail: String,
-}
-
-#[derive(Debug, Serialize)]
-struct CheckReport {
-    ok: bool,
-    checks: Vec<Check>,
-}
-
-impl Report for CheckReport {
-    fn tables(&self) -> Vec<Table> {
-        let mut table = Table::new("Configuration check", &["check", "ok", "detail"]);
-        for check in &self.checks {
-            table.row(vec![check.name.into(), check.ok.into(), check.detail.clone().into()]);
+        section_rows(&mut table, "backup", self.backup);
+        table.row(vec![
+            "storage.local".into(),
+            if self.storage.local.is_some() {
+                ""
+            } else {
+                "(not set: default)"
+            }
+            .into(),
+            "".into(),
+        ]);
+        if let Some(local) = &self.storage.local {
+            section_rows(&mut table, "storage.local", local);
+        }
+        table.row(vec![
+            "storage.azure".into(),
+            if self.storage.azure.is_some() { "" } else { "(not set)" }.into(),
+            "".into(),
+        ]);
+        if let Some(azure) = &self.storage.azure {
+            section_rows(&mut table, "storage.azure", azure);
+        }
+        for store in &self.storage.stores {
+            let value = match &store.credential {
+                Some(credential) => format!("{} with {credential}", store.label),
+                None => store.label.clone(),
+            };
+            table.row(vec!["storage.store".into(), value.into(), "resolved".into()]);
+        }
+        if let Some(err) = &self.storage.stores_error {
+            table.row(vec![
+                "storage.store".into(),
+                format!("invalid: {err}").into(),
+                "".into(),
+            ]);
+        }
+        section_rows(&mut table, "restore", self.restore);
+        table.row(vec![
+            "test_restore.target_url".into(),
+            Cell::opt(self.test_restore.target.clone()),
+            "".into(),
+        ]);
+        table.row(vec![
+            "test_restore.jobs".into(),
+            Cell::opt(self.test_restore.jobs.map(i64::from)),
+            "".into(),
+        ]);
+        for check in self.test_restore.checks {
+            table.row(vec![
+                "test_restore.checks".into(),
+                format!("{}: `{}` = {}", check.name, check.sql, check.expect).into(),
+                "".into(),
+            ]);
         }
         vec![table]
     }
@@ -168,101 +291,33 @@ pub async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
                     progress: settings.progress,
                 },
                 stats: &settings.config.sections.stats,
+                backup: &settings.config.sections.backup,
+                storage: StorageView::new(&settings.config.sections.storage),
+                restore: &settings.config.sections.restore,
+                test_restore: TestRestoreView {
+                    target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
+                        crate::pg::ConnParams::resolve(&crate::pg::conninfo::ConnSources {
+                            file: None,
+                            env: std::collections::BTreeMap::new(),
+                            url: Some((url, "[test_restore] target_url")),
+                            os_user: crate::settings::os_user(),
+                            home: crate::settings::home_dir(),
+                        })
+                        .map_or_else(|err| format!("invalid: {err}"), |params| params.target())
+                    }),
+                    jobs: settings.config.sections.test_restore.jobs,
+                    checks: settings
+                        .config
+                        .sections
+                        .test_restore
+                        .checks
+                        .as_deref()
+                        .unwrap_or_default(),
+                },
             };
             printer.report(&report)?;
             Ok(ExitStatus::Success)
         }
-        ConfigCommand::Check => {
-            let mut checks = vec![Check {
-                name: "config_file",
-                ok: true,
-                detail: settings.config.path.as_ref().map_or_else(
-                    || "no file found; using the environment and built-in defaults".to_string(),
-                    |p| format!("`{}` is valid", p.display()),
-                ),
-            }];
-            let client = ctx.connect().await?;
-            let row = client
-                .query_one(
-                    "SELECT current_setting('server_version'), current_user::text, current_database()::text, \
-                     coalesce((SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl), 'no TLS')",
-                    &[],
-                )
-                .await?;
-            let server_version: String = row.get(0);
-            checks.push(Check {
-                name: "database",
-                ok: true,
-                detail: format!(
-                    "connected to `{}` as `{}`, database `{}`, PostgreSQL {server_version}, {} (sslmode={})",
-                    settings.db.target(),
-                    row.get::<_, String>(1),
-                    row.get::<_, String>(2),
-                    row.get::<_, String>(3),
-                    settings.db.sslmode
-                ),
-            });
-            let session = client
-                .query_one(
-                    "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), \
-                     current_setting('application_name')",
-                    &[],
-                )
-                .await?;
-            checks.push(Check {
-                name: "session",
-                ok: true,
-                detail: format!(
-                    "statement_timeout={} lock_timeout={} application_name={}",
-                    session.get::<_, String>(0),
-                    session.get::<_, String>(1),
-                    session.get::<_, String>(2)
-                ),
-            });
-            checks.push(pg_dump_check(&server_version).await);
-            let ok = checks.iter().all(|c| c.ok);
-            printer.report(&CheckReport { ok, checks })?;
-            Ok(if ok { ExitStatus::Success } else { ExitStatus::Failure })
-        }
-    }
-}
-
-/// `pg_dump` must exist and be at least the server's major version (DESIGN.md, "Safety rules").
-async fn pg_dump_check(server_version: &str) -> Check {
-    let server_major: u32 = server_version
-        .split(['.', ' '])
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    match tokio::process::Command::new("pg_dump").arg("--version").output().await {
-        Err(err) => Check {
-            name: "pg_dump",
-            ok: false,
-            detail: format!("`pg_dump` cannot be run: {err}; install the PostgreSQL client"),
-        },
-        Ok(output) => {
-            let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
-            let major: u32 = text
-                .rsplit(' ')
-                .next()
-                .and_then(|v| v.split('.').next())
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(0);
-            if major >= server_major {
-                Check {
-                    name: "pg_dump",
-                    ok: true,
-                    detail: format!("{text} (server {server_major})"),
-                }
-            } else {
-                Check {
-                    name: "pg_dump",
-                    ok: false,
-                    detail: format!(
-                        "{text} is older than the server ({server_major}); install postgresql-client-{server_major}"
-                    ),
-                }
-            }
-        }
+        ConfigCommand::Check => check::check(ctx, printer).await,
     }
 }

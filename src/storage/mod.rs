@@ -19,6 +19,7 @@ mod azure_upload;
 mod errors;
 pub mod local;
 mod local_lock;
+pub mod probe;
 mod resolve;
 mod snapshot;
 

@@ -21,12 +21,27 @@ host = "prod-db.postgres.database.azure.com"
 password = "prod-secret"
 "#;
 
+/// `config show` lists the resolved stores, and the default local store is `/var/backups/campctl` as root but
+/// `$XDG_DATA_HOME/campctl/backups` otherwise. `XDG_DATA_HOME=/var` makes the latter `/var/campctl/backups`, as long
+/// as the former, so that the table has the same width either way, and a filter names both `[DEFAULT_STORE]`.
+fn default_store(ctx: &TestContext) -> (Vec<(String, String)>, assert_cmd::Command) {
+    let mut filters = ctx.filters();
+    filters.push((
+        "/var/backups/campctl|/var/campctl/backups".to_string(),
+        "[DEFAULT_STORE]".to_string(),
+    ));
+    let mut command = ctx.cmd();
+    command.env("XDG_DATA_HOME", "/var");
+    (filters, command)
+}
+
 #[test]
 fn show_defaults_without_file() {
     let ctx = TestContext::new();
+    let (filters, mut command) = default_store(&ctx);
     campctl_snapshot!(
-        ctx.filters(),
-        ctx.cmd()
+        filters,
+        command
             .env("PGHOST", "localhost")
             .env("PGUSER", "ops")
             .args(["config", "show"])
@@ -38,10 +53,8 @@ fn show_file_redacts_password() {
     let ctx = TestContext::new();
     ctx.write_file("campctl.toml", FILE);
     // A relative --config keeps the table's width independent of the temp dir's name.
-    let output = campctl_snapshot!(
-        ctx.filters(),
-        ctx.cmd().args(["--config", "campctl.toml", "config", "show"])
-    );
+    let (filters, mut command) = default_store(&ctx);
+    let output = campctl_snapshot!(filters, command.args(["--config", "campctl.toml", "config", "show"]));
     assert!(!String::from_utf8_lossy(&output.stdout).contains("file-secret"));
 }
 
@@ -49,9 +62,10 @@ fn show_file_redacts_password() {
 fn show_json_redacts_every_secret() {
     let ctx = TestContext::new();
     ctx.write_file("campctl.toml", FILE);
+    let (filters, mut command) = default_store(&ctx);
     let output = campctl_snapshot!(
-        ctx.filters(),
-        ctx.cmd()
+        filters,
+        command
             .env("PGPASSWORD", "env-secret")
             .args(["--profile", "prod", "--format", "json", "config", "show"])
     );

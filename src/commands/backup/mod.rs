@@ -109,23 +109,10 @@ pub async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
                 (None, Some(text)) => text.parse()?,
                 (None, None) => Compression::DEFAULT,
             };
-            let row_counts_label = match dump.row_counts.as_deref().or(config.backup.row_counts.as_deref()) {
-                None | Some("all") => "all",
-                Some("listed") => "listed",
-                Some("none") => "none",
-                Some(other) => {
-                    return Err(UserError::usage(format!("Invalid `[backup] row_counts = \"{other}\"`"))
-                        .with_hint("Use all, listed or none")
-                        .into());
-                }
-            };
-            let row_counts = match row_counts_label {
-                "all" => RowCounting::All,
-                "none" => RowCounting::None,
-                _ => RowCounting::Listed(listed_tables(
-                    config.backup.row_count_tables.as_deref().unwrap_or_default(),
-                )?),
-            };
+            let (row_counts, row_counts_label) = row_counting(
+                dump.row_counts.as_deref().or(config.backup.row_counts.as_deref()),
+                config.backup.row_count_tables.as_deref().unwrap_or_default(),
+            )?;
             let settings = dump::DumpSettings {
                 database: dump.database.unwrap_or_else(|| ctx.settings.db.dbname.clone()),
                 compression,
@@ -143,6 +130,21 @@ pub async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
             Box::pin(dump::backup_database(settings, ctx, printer)).await
         }
     }
+}
+
+/// `--row-counts` or `[backup] row_counts` (default `all`) with `[backup] row_count_tables`: what the manifest
+/// counts, and its label. `config check` validates `[backup]` with this too.
+pub(crate) fn row_counting(which: Option<&str>, tables: &[String]) -> anyhow::Result<(RowCounting, &'static str)> {
+    Ok(match which {
+        None | Some("all") => (RowCounting::All, "all"),
+        Some("none") => (RowCounting::None, "none"),
+        Some("listed") => (RowCounting::Listed(listed_tables(tables)?), "listed"),
+        Some(other) => {
+            return Err(UserError::usage(format!("Invalid `[backup] row_counts = \"{other}\"`"))
+                .with_hint("Use all, listed or none")
+                .into());
+        }
+    })
 }
 
 fn listed_tables(names: &[String]) -> anyhow::Result<HashSet<(String, String)>> {

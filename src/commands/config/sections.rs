@@ -1,0 +1,209 @@
+//! `config check`'s validation of every section of the configuration, with the parsers the commands themselves
+//! use (`Store::from_config`, `Compression::from_str`, `row_counting`, `select_stores`, `StatsSettings::resolve`,
+//! `ConnParams::resolve`, and for `jobs` the value parser of `--jobs`), so that `config check` and a real run cannot
+//! disagree about a value. Pure: nothing here connects or writes.
+
+use std::collections::BTreeMap;
+
+use clap::{Args as _, FromArgMatches as _};
+
+use super::check::Check;
+use crate::Ctx;
+use crate::commands::backup::{Compression, row_counting, select_stores};
+use crate::config_file::Sections;
+use crate::exit::{self, ExitStatus};
+use crate::pg::conninfo::ConnSources;
+use crate::storage::Store;
+
+/// Where the values came from, for error messages: "`/etc/campctl/config.toml`", with the profile.
+fn origin(ctx: &Ctx) -> String {
+    let config = &ctx.settings.config;
+    match (&config.path, &config.profile) {
+        (Some(path), Some(profile)) => format!("`{}` (profile `{profile}`)", path.display()),
+        (Some(path), None) => format!("`{}`", path.display()),
+        (None, _) => "the environment".to_string(),
+    }
+}
+
+/// One check per section; returns the stores to probe (those that resolve, also when another one does not).
+pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
+    let sections = &ctx.settings.config.sections;
+    let origin = origin(ctx);
+    let mut push = |name: &str, problems: Vec<String>, fine: String| {
+        let mut check = if problems.is_empty() {
+            Check::pass(name, fine)
+        } else {
+            let detail = problems.join("; ");
+            let named = ctx
+                .settings
+                .config
+                .path
+                .as_ref()
+                .is_some_and(|path| detail.contains(&path.display().to_string()));
+            Check::fail(
+                name,
+                ExitStatus::Usage,
+                if named {
+                    detail
+                } else {
+                    format!("in {origin}: {detail}")
+                },
+            )
+        };
+        check.section = true;
+        checks.push(check);
+    };
+    push(
+        "[database]",
+        Vec::new(),
+        format!("resolved to `{}` (see the `database` check)", ctx.settings.db.target()),
+    );
+    push("[output]", Vec::new(), "valid".into());
+    push("[stats]", stats_problems(ctx), "valid".into());
+    let stores = Store::from_config(&sections.storage);
+    let (storage_problems, storage_fine) = match &stores {
+        Ok(stores) => (
+            Vec::new(),
+            stores.iter().map(Store::label).collect::<Vec<_>>().join(", "),
+        ),
+        Err(err) => (vec![exit::one_line(err)], String::new()),
+    };
+    push(
+        "[backup]",
+        backup_problems(sections, stores.as_ref().ok()),
+        "valid".into(),
+    );
+    push("[storage]", storage_problems, storage_fine);
+    push("[restore]", restore_problems(sections), "valid".into());
+    push("[test_restore]", test_restore_problems(sections), "valid".into());
+    stores.unwrap_or_else(|_| each_store(&sections.storage))
+}
+
+/// When `[storage]` as a whole is invalid, the stores that resolve on their own, so that they are still probed.
+fn each_store(config: &crate::config_file::StorageConfig) -> Vec<Store> {
+    use crate::config_file::{LocalStoreConfig, StorageConfig};
+    let local_only = StorageConfig {
+        local: config.local.clone(),
+        azure: None,
+    };
+    let azure_only = StorageConfig {
+        local: Some(LocalStoreConfig {
+            path: None,
+            enabled: Some(false),
+        }),
+        azure: config.azure.clone(),
+    };
+    [local_only, azure_only]
+        .iter()
+        .filter_map(|part| Store::from_config(part).ok())
+        .flatten()
+        .collect()
+}
+
+fn stats_problems(ctx: &Ctx) -> Vec<String> {
+    let command = crate::commands::stats::StatsArgs::augment_args(clap::Command::new("stats"));
+    let parsed = command
+        .try_get_matches_from(["stats"])
+        .map_err(anyhow::Error::from)
+        .and_then(|matches| Ok(crate::commands::stats::StatsArgs::from_arg_matches(&matches)?))
+        .and_then(|args| {
+            crate::commands::stats::StatsSettings::resolve(args, &ctx.settings.config.sections.stats, ctx)
+        });
+    parsed.err().map(|err| exit::one_line(&err)).into_iter().collect()
+}
+
+fn backup_problems(sections: &Sections, stores: Option<&Vec<Store>>) -> Vec<String> {
+    let backup = &sections.backup;
+    let mut problems = Vec::new();
+    if let Some(text) = &backup.compression
+        && let Err(err) = text.parse::<Compression>()
+    {
+        problems.push(format!("`[backup] compression`: {}", exit::one_line(&err.into())));
+    }
+    if let Err(err) = row_counting(
+        backup.row_counts.as_deref(),
+        backup.row_count_tables.as_deref().unwrap_or_default(),
+    ) {
+        problems.push(exit::one_line(&err));
+    }
+    if let Some(wanted) = &backup.stores {
+        match stores {
+            Some(stores) => {
+                if let Err(err) = select_stores(stores.clone(), wanted) {
+                    problems.push(format!("`[backup] stores`: {}", exit::one_line(&err)));
+                }
+            }
+            None => problems.push("`[backup] stores` cannot be checked while `[storage]` is invalid".into()),
+        }
+    }
+    problems
+}
+
+/// A file value checked by the value parser of the command-line flag `--{flag}` of `A`.
+fn like_flag<A: clap::Args>(key: &str, flag: &str, value: &str) -> Option<String> {
+    let command = A::augment_args(clap::Command::new("campctl"));
+    let long = format!("--{flag}");
+    command
+        .try_get_matches_from(["campctl", long.as_str(), value])
+        .err()
+        .map(|err| {
+            let text = err.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            format!("`{key}`: {}", first.strip_prefix("error: ").unwrap_or(first))
+        })
+}
+
+fn restore_problems(sections: &Sections) -> Vec<String> {
+    use crate::commands::restore::SourceArgs;
+    let restore = &sections.restore;
+    let mut problems = Vec::new();
+    if let Some(jobs) = restore.jobs {
+        problems.extend(like_flag::<SourceArgs>("[restore] jobs", "jobs", &jobs.to_string()));
+    }
+    if let Some(dir) = &restore.spool_dir
+        && !dir.is_dir()
+    {
+        problems.push(format!("`[restore] spool_dir`: `{}` is not a directory", dir.display()));
+    }
+    if let Some(name) = &restore.maintenance_db
+        && (name.is_empty() || name.len() > 63)
+    {
+        problems.push(format!(
+            "`[restore] maintenance_db`: `{name}` is not a database name (1 to 63 bytes)"
+        ));
+    }
+    problems
+}
+
+fn test_restore_problems(sections: &Sections) -> Vec<String> {
+    use crate::commands::restore::SourceArgs;
+    let test_restore = &sections.test_restore;
+    let mut problems = Vec::new();
+    if let Some(jobs) = test_restore.jobs {
+        problems.extend(like_flag::<SourceArgs>(
+            "[test_restore] jobs",
+            "jobs",
+            &jobs.to_string(),
+        ));
+    }
+    if let Some(url) = &test_restore.target_url
+        && let Err(err) = crate::pg::ConnParams::resolve(&ConnSources {
+            file: None,
+            env: BTreeMap::new(),
+            url: Some((url.as_str(), "[test_restore] target_url")),
+            os_user: crate::settings::os_user(),
+            home: crate::settings::home_dir(),
+        })
+    {
+        problems.push(format!("`[test_restore] target_url`: {}", exit::one_line(&err.into())));
+    }
+    for (index, check) in test_restore.checks.iter().flatten().enumerate() {
+        if check.name.trim().is_empty() || check.sql.trim().is_empty() {
+            problems.push(format!(
+                "`[[test_restore.checks]]` number {}: needs a non-empty `name` and `sql`",
+                index + 1
+            ));
+        }
+    }
+    problems
+}
