@@ -260,6 +260,53 @@ fn fuzz_archive_scanner_damaged_stored_objects() {
     }
 }
 
+/// Object names reach the local store from manifests, listings, `restore NAME` and `backup unlock NAME`: whatever
+/// the name, the store reads and writes only below its root (no `..`, absolute path or NUL gets out), and never
+/// panics.
+#[test]
+fn fuzz_blob_names_local_store() {
+    use campctl::storage::LocalStore;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("store");
+    std::fs::create_dir_all(root.join("db")).expect("create the store");
+    std::fs::write(root.join("db/ok.dump"), b"inside").expect("write inside");
+    std::fs::write(dir.path().join("secret"), b"SECRET").expect("write outside");
+    let store = LocalStore::new(root.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let piece = prop_oneof![
+        prop::sample::select(vec![
+            "..", ".", "", "db", "ok.dump", "secret", "store", "/", "//", "\\", "%2e%2e", "\0", "x.partial", "~",
+        ])
+        .prop_map(str::to_owned),
+        any::<char>().prop_map(String::from),
+    ];
+    let names = prop::collection::vec(piece, 0..6).prop_map(|pieces| pieces.join("/"));
+    let result = runner().run(&(names, any::<bool>()), |(name, leading_slash)| {
+        let name = if leading_slash { format!("/{name}") } else { name };
+        if let Ok(bytes) = runtime.block_on(store.get(&name)) {
+            prop_assert_ne!(&bytes[..], b"SECRET", "{:?} read outside the store", name);
+        }
+        let _ = runtime.block_on(store.list(&name));
+        let _ = runtime.block_on(store.put(&name, bytes::Bytes::from_static(b"written"), false));
+        let outside: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("read the parent")
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|entry| entry != "store" && entry != "secret")
+            .collect();
+        prop_assert!(outside.is_empty(), "{:?} wrote outside the store: {:?}", name, outside);
+        prop_assert_eq!(std::fs::read(dir.path().join("secret")).ok(), Some(b"SECRET".to_vec()));
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
+
 /// Item 13: `[storage.local] path = ""` wrote backups into the current directory, where `backup list` and `restore`
 /// run from anywhere else never found them. An empty or relative path is refused before anything runs.
 #[test]
