@@ -1,13 +1,13 @@
 //! Property tests of the connection parsers (hardening issue, "Fuzzing and property tests"): any `--db-url`,
 //! `DATABASE_URL` or `[database] url` text, URL or libpq `key=value`, resolves or fails with a usage error; never a
 //! panic. Values written the documented way (percent-encoded in a URL, quoted in a key/value string) come back
-//! unchanged.
+//! unchanged. A `.pgpass` line splits into its fields whatever it holds.
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::{ConnParams, ConnSources, parse_conninfo};
+use super::{ConnParams, ConnSources, parse_conninfo, split_pgpass_line};
 use crate::config_file::DatabaseConfig;
 use crate::exit::ExitStatus;
 use crate::units::fuzz::config;
@@ -123,6 +123,16 @@ proptest! {
             .map_err(|error| TestCaseError::fail(format!("{text}: {error}")))?;
         prop_assert_eq!(&params.user, &user);
         prop_assert_eq!(params.password.as_ref().map(|p| p.expose().to_owned()), Some(password));
+    }
+
+    #[test]
+    fn fuzz_connection_pgpass_line(
+        line in prop_oneof![any::<String>(), "[a-z:*\\\\]{0,30}"],
+        fields in prop::collection::vec(awkward(), 5),
+    ) {
+        prop_assert!(split_pgpass_line(&line).len() <= 5);
+        let escaped: Vec<String> = fields.iter().map(|field| field.replace('\\', "\\\\").replace(':', "\\:")).collect();
+        prop_assert_eq!(split_pgpass_line(&escaped.join(":")), fields);
     }
 
     #[test]
