@@ -89,7 +89,7 @@ fn checked_local_path(path: PathBuf) -> anyhow::Result<PathBuf> {
     ))
     .with_hint(
         "Give an absolute directory, e.g. `path = \"/var/backups/campctl\"`, or remove `path` for the default \
-         (`campctl config show` names the configuration file)",
+         (the file is `--config`, `CAMPCTL_CONFIG` or the first `campctl.toml` found: docs/configuration.md)",
     )
     .into())
 }

@@ -279,7 +279,20 @@ fn fuzz_blob_names_local_store() {
         .expect("a runtime");
     let piece = prop_oneof![
         prop::sample::select(vec![
-            "..", ".", "", "db", "ok.dump", "secret", "store", "/", "//", "\\", "%2e%2e", "\0", "x.partial", "~",
+            "..",
+            ".",
+            "",
+            "db",
+            "ok.dump",
+            "secret",
+            "store",
+            "/",
+            "//",
+            "\\",
+            "%2e%2e",
+            "\0",
+            "x.partial",
+            "~",
         ])
         .prop_map(str::to_owned),
         any::<char>().prop_map(String::from),
