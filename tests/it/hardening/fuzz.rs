@@ -462,6 +462,14 @@ fn item_19_snapshot_of_an_invalid_container_name_is_a_usage_error() {
         );
         assert!(!stderr.contains('<'), "no XML: {stderr}");
     }
+    // A valid name of a container that does not exist: the service's answer, named, without its XML.
+    let output = env.run(&["backup", "snapshot", "--container", "no-such-container"]);
+    assert_exit(&output, 10);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no-such-container") && !stderr.contains('<'),
+        "{stderr}"
+    );
     // A valid name still works.
     let container = env.container.clone().expect("an Azure store");
     let output = env.run(&["backup", "snapshot", "--container", &container]);
