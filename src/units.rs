@@ -67,7 +67,9 @@ impl fmt::Display for HumanDuration {
         if millis == 0 {
             return f.write_str("0");
         }
-        if !millis.is_multiple_of(1000) {
+        if !millis.is_multiple_of(1000)
+            && let Ok(millis) = u64::try_from(millis)
+        {
             return write!(f, "{millis}ms");
         }
         let mut secs = self.0.as_secs();
@@ -77,7 +79,12 @@ impl fmt::Display for HumanDuration {
                 secs %= size;
             }
         }
-        Ok(())
+        // Only when the milliseconds alone overflow a u64 (found by `fuzz_duration_display_round_trips`): the
+        // units above, then the rest, so that the text parses back.
+        match self.0.subsec_millis() {
+            0 => Ok(()),
+            rest => write!(f, "{rest}ms"),
+        }
     }
 }
 
@@ -179,6 +186,9 @@ serde_via_str!(HumanDuration, "a duration such as \"10m\"");
 serde_via_str!(ByteSize, "a size such as \"8MiB\"");
 
 #[cfg(test)]
+pub(crate) mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -201,6 +211,16 @@ mod tests {
             "90m".parse::<HumanDuration>().map(|d| d.to_string()),
             Ok("1h30m".into())
         );
+    }
+
+    /// Found by `fuzz_duration_display_round_trips`: more milliseconds than a u64 holds were shown as `<millis>ms`,
+    /// which does not parse back.
+    #[test]
+    fn fuzz_duration_regression_huge_value_with_milliseconds_parses_back() {
+        let duration = HumanDuration(Duration::from_secs(u64::MAX) + Duration::from_millis(1));
+        let shown = duration.to_string();
+        assert!(shown.ends_with("15s1ms"), "{shown}");
+        assert_eq!(shown.parse(), Ok(duration));
     }
 
     #[test]

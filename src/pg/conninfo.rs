@@ -580,6 +580,9 @@ fn split_pgpass_line(line: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

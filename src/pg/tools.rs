@@ -18,28 +18,48 @@ pub struct PgTool {
     pub major: u32,
 }
 
-/// Parses `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` into (`15.18`, 15).
+/// Parses `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` into (`15.18`, 15). The line must say
+/// `(PostgreSQL)`: any other program prints a version too (`false (GNU coreutils) 9.1`), which must not be taken for
+/// pg_dump's. The first word is not checked: PostgreSQL's programs print the name they were started as.
 fn parse_version(output: &str) -> Option<(String, u32)> {
-    let after = output.split(')').nth(1)?.trim_start();
+    let line = output.lines().find(|line| !line.trim().is_empty())?.trim();
+    let (_name, after) = line.split_once(" (PostgreSQL) ")?;
     let version = after.split_whitespace().next()?.to_string();
     let major = version.split(['.', 'b', 'r', 'd']).next()?.parse().ok()?;
     Some((version, major))
 }
 
-async fn probe(path: &Path) -> anyhow::Result<PgTool> {
+/// Why a program is not the PostgreSQL client program campctl asked for.
+#[derive(Debug, thiserror::Error)]
+#[error("`{path}` is not PostgreSQL's {program}: `{path} --version` {what}")]
+struct NotTheTool {
+    path: String,
+    program: String,
+    what: String,
+}
+
+async fn probe(path: &Path, program: &str) -> anyhow::Result<PgTool> {
     let output = tokio::process::Command::new(path)
         .arg("--version")
+        .stdin(std::process::Stdio::null())
         .output()
         .await
         .with_context(|| format!("Failed to run `{} --version`", path.display()))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let (version, major) = parse_version(&text).with_context(|| {
-        format!(
-            "`{} --version` printed `{}`, which is not a PostgreSQL version",
-            path.display(),
-            text.trim()
-        )
-    })?;
+    let printed = text.lines().find(|line| !line.trim().is_empty()).map_or_else(
+        || "nothing".to_owned(),
+        |line| format!("`{}`", line.trim().chars().take(200).collect::<String>()),
+    );
+    let not_the_tool = |what: String| NotTheTool {
+        path: path.display().to_string(),
+        program: program.to_owned(),
+        what,
+    };
+    if !output.status.success() {
+        return Err(not_the_tool(format!("{} and printed {printed}", describe_exit(output.status))).into());
+    }
+    let (version, major) = parse_version(&text)
+        .ok_or_else(|| not_the_tool(format!("printed {printed}, not `{program} (PostgreSQL) VERSION`")))?;
     Ok(PgTool {
         path: path.to_path_buf(),
         version,
@@ -77,11 +97,12 @@ impl PgTool {
                 .next()
                 .unwrap_or_else(|| PathBuf::from(program)),
         };
-        let tool = probe(&candidate).await.map_err(|err| {
+        let tool = probe(&candidate, program).await.map_err(|err| {
             anyhow::Error::new(
-                UserError::usage(format!("`{program}` cannot be run ({err:#})")).with_hint(format!(
+                UserError::usage(format!("`{program}` cannot be used: {err:#}")).with_hint(format!(
                     "Install the PostgreSQL {server_major} client (`apt-get install postgresql-client-{server_major}`) \
-                     or name the program with `--{program_flag} PATH`",
+                     or name its {program} with `--{program_flag} PATH`, e.g. \
+                     `--{program_flag} /usr/lib/postgresql/{server_major}/bin/{program}`",
                     program_flag = program.replace('_', "-")
                 )),
             )
@@ -163,7 +184,19 @@ mod tests {
             parse_version("pg_dump (PostgreSQL) 17beta2"),
             Some(("17beta2".into(), 17))
         );
-        assert_eq!(parse_version("pg_dump (PostgreSQL) 9.6.24"), Some(("9.6.24".into(), 9)));
+        assert_eq!(
+            parse_version("pg_restore (PostgreSQL) 9.6.24"),
+            Some(("9.6.24".into(), 9))
+        );
         assert_eq!(parse_version("something else"), None);
+        assert_eq!(parse_version(""), None);
+        assert_eq!(parse_version("pg_dump (PostgreSQL)"), None);
+    }
+
+    /// Item 19: `--pg-dump /bin/false` was "version 9.1", read from `false (GNU coreutils) 9.1`.
+    #[test]
+    fn item_19_another_programs_version_is_not_taken() {
+        assert_eq!(parse_version("false (GNU coreutils) 9.1\n"), None);
+        assert_eq!(parse_version("pg_dump (GNU) 15.18"), None);
     }
 }

@@ -96,11 +96,53 @@ pub(super) fn describe(err: &azure_core::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current: Option<&dyn std::error::Error> = Some(err);
     while let Some(cause) = current {
-        let text = cause.to_string();
+        let text = without_xml(&cause.to_string());
         if !parts.iter().any(|part| part.contains(&text)) {
             parts.push(text);
         }
         current = cause.source();
     }
     redact_sas(&parts.join(": "))
+}
+
+/// The service's XML error body (`<?xml …><Error><Code>…</Code><Message>…</Message></Error>`, which the SDK puts
+/// into its message verbatim) as `Code: first line of the message`; other text unchanged.
+pub(super) fn without_xml(text: &str) -> String {
+    let Some(start) = text.find("<?xml").or_else(|| text.find("<Error>")) else {
+        return text.to_owned();
+    };
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let from = text.find(&open)? + open.len();
+        let to = text[from..].find(&format!("</{name}>"))? + from;
+        Some(text[from..to].lines().next().unwrap_or_default().trim().to_owned())
+    };
+    let body = match (element("Code"), element("Message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code,
+        (None, Some(message)) => message,
+        (None, None) => "the service's error body could not be read".to_owned(),
+    };
+    match text[..start].trim_end_matches(|c: char| c == '\u{feff}' || c.is_whitespace()) {
+        "" => body,
+        before => format!("{before} {body}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_xml;
+
+    /// Item 19: the SDK's message of a service error is its raw XML body.
+    #[test]
+    fn item_19_service_errors_are_shown_without_xml() {
+        let raw = "400: \u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>InvalidResourceName</Code>\
+                   <Message>The specifed resource name contains invalid characters.\nRequestId:1\nTime:2</Message>\
+                   </Error>";
+        assert_eq!(
+            without_xml(raw),
+            "400: InvalidResourceName: The specifed resource name contains invalid characters."
+        );
+        assert_eq!(without_xml("plain text"), "plain text");
+    }
 }

@@ -37,7 +37,7 @@ use crate::exit::{Classify, ExitStatus};
 
 pub use azure::{AzureLock, AzureStore, AzureUpload, LeaseRelease, SnapshotReport};
 pub use local::{LocalLock, LocalStore, LocalUpload};
-pub use resolve::{AzureSettings, default_local_path};
+pub use resolve::{AzureSettings, default_local_path, validate_container};
 
 /// One object of a listing.
 #[derive(Debug, Clone, Serialize)]

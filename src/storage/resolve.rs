@@ -47,7 +47,7 @@ pub(super) fn stores(config: &StorageConfig, env: EnvLookup<'_>) -> anyhow::Resu
     let local = config.local.clone().unwrap_or_default();
     if local.enabled != Some(false) {
         let path = match local.path {
-            Some(path) => path,
+            Some(path) => checked_local_path(path)?,
             None => default_local_path(env)?,
         };
         stores.push(Store::Local(LocalStore::new(path)));
@@ -69,6 +69,29 @@ pub(super) fn stores(config: &StorageConfig, env: EnvLookup<'_>) -> anyhow::Resu
         .into());
     }
     Ok(stores)
+}
+
+/// `[storage.local] path` must be absolute: an empty or relative one resolves against whatever directory campctl
+/// happens to run in (cron's, a shell's), so a backup would land where the next `backup list` or `restore`, started
+/// elsewhere, never looks (hardening item 13).
+fn checked_local_path(path: PathBuf) -> anyhow::Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    let why = if path.as_os_str().is_empty() {
+        "it is empty".to_owned()
+    } else {
+        format!("`{}` is relative", path.display())
+    };
+    Err(UserError::usage(format!(
+        "Invalid `[storage.local] path` in the configuration file: {why}, so backups would go to the directory \
+         campctl runs in, where `backup list` and `restore` run elsewhere would not find them"
+    ))
+    .with_hint(
+        "Give an absolute directory, e.g. `path = \"/var/backups/campctl\"`, or remove `path` for the default \
+         (the file is `--config`, `CAMPCTL_CONFIG` or the first `campctl.toml` found: docs/configuration.md)",
+    )
+    .into())
 }
 
 /// `/var/backups/campctl` as root, else `$XDG_DATA_HOME/campctl/backups` (default `~/.local/share/…`).
@@ -283,7 +306,7 @@ fn account_url(config: &AzureStoreConfig, env: EnvLookup<'_>) -> anyhow::Result<
 
 /// Container names: 3–63 characters, lowercase letters, digits and single hyphens, starting and ending with a letter
 /// or digit (<https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata>).
-fn validate_container(name: &str) -> Result<(), &'static str> {
+pub fn validate_container(name: &str) -> Result<(), &'static str> {
     if !(3..=63).contains(&name.len()) {
         return Err("must be 3 to 63 characters long");
     }

@@ -5,4 +5,5 @@ mod common;
 
 mod config;
 mod help;
+mod source_rules;
 mod usage;

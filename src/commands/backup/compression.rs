@@ -111,6 +111,9 @@ impl Compressor {
         Ok(match compression {
             Compression::Zstd(level) => {
                 let mut encoder = zstd::stream::write::Encoder::new(Vec::with_capacity(1 << 20), level)?;
+                // A content checksum (XXH64) in every frame, so that an archive separated from its manifest still
+                // carries its own integrity check (`zstd -t`, `zstd -lv` shows `Check: XXH64`).
+                encoder.include_checksum(true)?;
                 if threads > 1 {
                     encoder.multithread(threads)?;
                 }

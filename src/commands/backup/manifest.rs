@@ -110,3 +110,6 @@ pub fn parse(bytes: &[u8]) -> anyhow::Result<Manifest> {
     }
     Ok(serde_json::from_value(value)?)
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -5,8 +5,8 @@ use clap::Args;
 
 use crate::exit::{ExitStatus, UserError};
 use crate::printer::{Cell, Printer, Report, Table};
-use crate::storage::Store;
 use crate::storage::azure::SnapshotReport;
+use crate::storage::{Store, validate_container};
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
@@ -52,6 +52,20 @@ pub async fn snapshot(args: SnapshotArgs, stores: &[Store], printer: &Printer) -
             .with_hint("Configure `[storage.azure]` with an account and credentials (docs/storage.md)")
             .into());
     };
+    // A name the service would refuse is a usage error, found before any request (item 19: `BAD_NAME` came back
+    // as the service's raw XML with exit 1).
+    if let Some(container) = &args.container
+        && let Err(why) = validate_container(container)
+    {
+        return Err(UserError::usage(format!(
+            "Invalid `--container`: `{container}` is not a container name: it {why}"
+        ))
+        .with_hint(
+            "Azure container names are 3 to 63 lowercase letters, digits and single hyphens, starting and \
+                     ending with a letter or digit",
+        )
+        .into());
+    }
     if args.concurrency == 0 {
         return Err(UserError::usage("`--concurrency` must be at least 1").into());
     }

@@ -2,6 +2,7 @@
 //! archives ([`builder`]), chunking edge cases, and the errors. `tests/it/archive.rs` runs the real pg_dump.
 
 mod builder;
+mod fuzz;
 
 use std::collections::HashSet;
 
