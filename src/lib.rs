@@ -13,6 +13,7 @@ pub mod logging;
 pub mod pg;
 pub mod printer;
 pub mod settings;
+pub mod status;
 pub mod stderr;
 pub mod storage;
 pub mod units;

@@ -453,9 +453,8 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan<'_>
             report.name, failure.store, failure.error
         ));
     }
-    printer.warn(&format!(
-        "partial backup (exit 3): committed to {}; run `campctl backup` again once the failed store is back",
-        report.stores.join(", ")
-    ));
-    Ok(ExitStatus::Partial)
+    Ok(printer.partial(
+        &format!("partial backup (exit 3): committed to {}", report.stores.join(", ")),
+        "Run `campctl backup` again once the failed store is back",
+    ))
 }

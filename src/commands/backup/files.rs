@@ -287,16 +287,14 @@ pub async fn backup_files(
     if !archived.unreadable.is_empty() && !args.skip_unreadable {
         uploads.abort().await;
         locks.release().await;
-        return Err(UserError::new(
-            ExitStatus::Partial,
-            format!(
+        return Ok(printer.partial(
+            &format!(
                 "{} file(s) could not be read, so nothing was committed: {}",
                 archived.unreadable.len(),
                 archived.unreadable.join(", ")
             ),
-        )
-        .with_hint("Fix their permissions, or pass `--skip-unreadable` to back up the rest")
-        .into());
+            "Fix their permissions, or pass `--skip-unreadable` to back up the rest",
+        ));
     }
     let sha256 = hex::encode(archived.sha256);
     let info = CommitInfo {
@@ -349,7 +347,7 @@ pub async fn backup_files(
             failures.join("; ")
         );
     }
-    let partial = written.len() < configured;
+    let partial = (written.len() < configured).then(|| written.join(", "));
     for failure in &failures {
         printer.warn(&format!("the files backup `{base}` was not committed to {failure}"));
     }
@@ -364,9 +362,11 @@ pub async fn backup_files(
         duration_seconds: manifest.duration_seconds,
         skipped: archived.unreadable,
     })?;
-    Ok(if partial {
-        ExitStatus::Partial
-    } else {
-        ExitStatus::Success
-    })
+    if let Some(committed_to) = partial {
+        return Ok(printer.partial(
+            &format!("partial files backup (exit 3): committed to {committed_to}"),
+            "Run `campctl backup files` again once the failed store is back",
+        ));
+    }
+    Ok(ExitStatus::Success)
 }

@@ -49,15 +49,6 @@ impl Outcome {
         }
     }
 
-    /// `done`, `skipped` or `failed`, as reports write it.
-    pub fn status(&self) -> &'static str {
-        match self {
-            Self::Done => "done",
-            Self::Skipped(_) => "skipped",
-            Self::Failed(..) => "failed",
-        }
-    }
-
     pub fn detail(&self) -> Option<&str> {
         match self {
             Self::Done => None,
