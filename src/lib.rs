@@ -12,6 +12,7 @@ pub mod exit;
 pub mod logging;
 pub mod pg;
 pub mod printer;
+pub mod progress;
 pub mod settings;
 pub mod status;
 pub mod stderr;

@@ -19,10 +19,10 @@ use super::fanout::{Uploads, put_manifest};
 use super::lock;
 use super::manifest::{BackupKind, MANIFEST_VERSION, Manifest};
 use super::naming;
-use super::progress::Progress;
 use crate::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::printer::{Cell, Printer, Report, Table};
+use crate::progress::Progress;
 use crate::storage::{CommitInfo, Store};
 
 #[derive(Debug, Args)]
