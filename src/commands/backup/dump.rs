@@ -26,7 +26,6 @@ use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
 use crate::pg::tools::PgTool;
 use crate::printer::{Cell, Printer, Report, Table};
-use crate::progress::Progress;
 use crate::storage::{CommitInfo, Store};
 
 /// Bytes read from pg_dump per chunk.
@@ -224,7 +223,7 @@ async fn run_pipeline<'a>(
     let (compression, threads) = (settings.compression, settings.threads);
     let processor = tokio::task::spawn_blocking(move || process(raw_rx, &out_tx, options, compression, threads));
 
-    let progress = Progress::start(printer.progress, "backup: stored");
+    let progress = printer.transfer("backup: stored");
     let upload_error = uploads.pump(out_rx, &progress).await;
     progress.finish();
 

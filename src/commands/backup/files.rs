@@ -22,7 +22,6 @@ use super::naming;
 use crate::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::printer::{Cell, Printer, Report, Table};
-use crate::progress::Progress;
 use crate::storage::{CommitInfo, Store};
 
 #[derive(Debug, Args)]
@@ -272,7 +271,7 @@ pub async fn backup_files(
     let (root_name, skip) = (name.clone(), args.skip_unreadable);
     let source_for_thread = source.clone();
     let tar_task = tokio::task::spawn_blocking(move || archive(&source_for_thread, &root_name, skip, tx));
-    let progress = Progress::start(printer.progress, "files backup: stored");
+    let progress = printer.transfer("files backup: stored");
     let failure = uploads.pump(rx, &progress).await;
     progress.finish();
     let outcome = tar_task.await.context("the archiving task failed")?;

@@ -17,7 +17,7 @@ use super::report::ReindexReport;
 use super::select::{Action, Chosen, leftover_suffix, statement};
 use crate::Ctx;
 use crate::cleanup;
-use crate::commands::maintenance::jobs::{self, Counter, Work};
+use crate::commands::maintenance::jobs::{self, Work};
 use crate::commands::maintenance::report::{status_of, tally};
 use crate::printer::Printer;
 use crate::status::Status;
@@ -53,7 +53,7 @@ pub async fn execute(
     }
     let mut sessions = jobs::open(&ctx.settings.db, ctx.settings.session, jobs_wanted, printer).await?;
     report.run.jobs = sessions.len();
-    let counter = Counter::new(printer.progress, work.len(), "reindex");
+    let counter = printer.items(work.len(), "reindex");
     // If this run is interrupted, say what a cancelled REINDEX CONCURRENTLY leaves behind and how to clean it up.
     let note = report.concurrently.then(|| {
         cleanup::register(cleanup::Action::Note {

@@ -9,7 +9,7 @@ use super::report::VacuumReport;
 use super::select::{Chosen, TableState, state_of};
 use super::settings::{Mode, VacuumSettings};
 use crate::Ctx;
-use crate::commands::maintenance::jobs::{self, Counter, Finished, Outcome, Work};
+use crate::commands::maintenance::jobs::{self, Finished, Outcome, Work};
 use crate::commands::maintenance::report::{status_of, tally};
 use crate::printer::Printer;
 
@@ -62,7 +62,7 @@ pub async fn execute(
         } else {
             mode.name().to_string()
         };
-        let progress = Counter::new(printer.progress, work.len(), &label);
+        let progress = printer.items(work.len(), &label);
         let stage_results = jobs::run_all(&mut sessions, setup, &work, &progress).await;
         progress.finish();
         if results.is_empty() {
