@@ -224,6 +224,8 @@ pub struct Printer {
     pub format: OutputFormat,
     pub verbosity: Verbosity,
     pub color: bool,
+    /// Progress bars are allowed (`--no-progress`, `[output] progress`); [`Printer::bars`] in `progress.rs`
+    /// makes the final decision.
     pub progress: bool,
     /// `--log-format json`: stderr lines are JSON objects.
     pub json_logs: bool,

@@ -33,6 +33,7 @@ pub struct RestoreOptions {
     pub verify_first: bool,
     pub no_owner: bool,
     pub no_acl: bool,
+    /// Draw a bar rather than log lines: [`crate::printer::Printer::bars`], decided by the caller.
     pub progress: bool,
 }
 
