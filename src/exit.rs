@@ -3,6 +3,16 @@
 //! Domain errors carry the [`ExitStatus`] they map to (see [`Classify`]); `main` walks the `anyhow` chain once,
 //! picks the first classified error and renders `error:` / `Caused by:` / `hint:` to stderr, or with
 //! `--log-format json` one JSON line with the same parts and the exit code ([`render_json`]).
+//!
+//! # Exit 3: one convention for partial results
+//!
+//! A command that ran to its end and printed its report returns its outcome as `Ok(status)`: `Ok(Success)`,
+//! `Ok(Failure)` for a negative answer (a test-restore check failed), `Ok(Partial)` when some items failed (2 of 40
+//! tables, one of two stores, a container listing with unreadable blobs). The failed items are in the report, and
+//! the command says why on stderr with [`crate::printer::Printer::partial`] (a warning and a hint) before returning
+//! the status it gives back. `Err(..)` is for runs that could not finish their job; its exit code comes from the
+//! error's [`Classify`], and is never 3: a [`UserError`] with [`ExitStatus::Partial`] is refused in debug builds
+//! (see [`UserError::new`]). So `Partial` reaches `main` only as `Ok`, from the command that knows what was partial.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -70,7 +80,14 @@ pub struct UserError {
 }
 
 impl UserError {
+    /// An error with its exit status; never [`ExitStatus::Partial`] (a partial result is returned as
+    /// `Ok(ExitStatus::Partial)` after its report: see the module docs).
     pub fn new(status: ExitStatus, message: impl Into<String>) -> Self {
+        debug_assert_ne!(
+            status,
+            ExitStatus::Partial,
+            "a partial result is `Ok(printer.partial(..))`, not an error (exit.rs)"
+        );
         Self {
             status,
             message: message.into(),
@@ -200,14 +217,18 @@ pub fn render(err: &anyhow::Error, color: bool) -> String {
         let _ = writeln!(out, "  Caused by: {cause}");
     }
     if let Some(hint) = classify(err).and_then(Classify::hint) {
-        let label = if color {
-            "hint".cyan().bold().to_string()
-        } else {
-            "hint".to_string()
-        };
-        let _ = write!(out, "\n{label}: {hint}\n");
+        let _ = write!(out, "\n{}\n", hint_line(&hint, color));
     }
     out
+}
+
+/// Renders a `hint: …` line (without its newline).
+pub fn hint_line(hint: &str, color: bool) -> String {
+    if color {
+        format!("{}: {hint}", "hint".cyan().bold())
+    } else {
+        format!("hint: {hint}")
+    }
 }
 
 /// Reports a command-line error from clap and returns its exit code. `--help` and `--version` are printed as clap
@@ -246,5 +267,27 @@ pub fn warning(message: &str, color: bool) -> String {
         format!("{}: {message}", "warning".yellow().bold())
     } else {
         format!("warning: {message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "a partial result is")]
+    fn a_partial_result_is_never_an_error() {
+        let _ = UserError::new(ExitStatus::Partial, "2 of 40 tables failed");
+    }
+
+    #[test]
+    fn errors_keep_their_status_and_hint() {
+        let err: anyhow::Error = UserError::new(ExitStatus::NotFound, "no backup")
+            .with_hint("list them")
+            .into();
+        assert_eq!(status_of(&err), ExitStatus::NotFound);
+        assert_eq!(one_line(&err), "no backup (hint: list them)");
+        assert_eq!(hint_line("list them", false), "hint: list them");
     }
 }

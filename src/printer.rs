@@ -16,6 +16,7 @@ use serde_json::Map;
 
 use crate::cli::OutputFormat;
 use crate::exit::{ExitStatus, UserError};
+use crate::status::Status;
 use crate::stderr::{json_line, write_stderr};
 use crate::units::{format_bytes, format_seconds};
 
@@ -125,6 +126,11 @@ impl From<bool> for Cell {
         Self::Bool(value)
     }
 }
+impl From<Status> for Cell {
+    fn from(value: Status) -> Self {
+        Self::Text(value.name().to_string())
+    }
+}
 impl From<DateTime<Utc>> for Cell {
     fn from(value: DateTime<Utc>) -> Self {
         Self::Time(value)
@@ -218,6 +224,8 @@ pub struct Printer {
     pub format: OutputFormat,
     pub verbosity: Verbosity,
     pub color: bool,
+    /// Progress bars are allowed (`--no-progress`, `[output] progress`); [`Printer::bars`] in `progress.rs`
+    /// makes the final decision.
     pub progress: bool,
     /// `--log-format json`: stderr lines are JSON objects.
     pub json_logs: bool,
@@ -287,6 +295,29 @@ impl Printer {
                 write_stderr(&format!("{}\n", crate::exit::warning(message, self.color)));
             }
         }
+    }
+
+    /// Ends a run whose report is printed but some of whose items failed: one warning naming them, a hint, and
+    /// [`ExitStatus::Partial`] to return as `Ok(..)` (the one convention for exit 3; see `exit.rs`). Hidden by
+    /// `-qq`, as warnings are. With `--log-format json`, one `WARN` line with `hint` and `exit_code`.
+    #[must_use = "return the status: `return Ok(printer.partial(..))`"]
+    pub fn partial(&self, message: &str, hint: &str) -> ExitStatus {
+        if self.verbosity < Verbosity::Quiet {
+            return ExitStatus::Partial;
+        }
+        if self.json_logs {
+            let mut fields = Map::new();
+            fields.insert("hint".into(), hint.into());
+            fields.insert("exit_code".into(), ExitStatus::Partial.code().into());
+            write_stderr(&json_line("WARN", message, fields));
+        } else {
+            write_stderr(&format!(
+                "{}\n{}\n",
+                crate::exit::warning(message, self.color),
+                crate::exit::hint_line(hint, self.color)
+            ));
+        }
+        ExitStatus::Partial
     }
 
     /// A confirmation question on stderr, left open for the answer (a JSON line with `"prompt": true` in JSON mode).
@@ -372,5 +403,18 @@ mod tests {
             Cell::Time(now - chrono::Duration::seconds(125)).display(now),
             "2m 05s ago"
         );
+    }
+
+    #[test]
+    fn a_partial_result_is_returned_as_exit_3() {
+        let printer = Printer {
+            format: OutputFormat::Json,
+            verbosity: Verbosity::Silent,
+            color: false,
+            progress: false,
+            json_logs: false,
+        };
+        assert_eq!(printer.partial("1 of 2 tables failed", "retry"), ExitStatus::Partial);
+        assert_eq!(Cell::from(Status::Skipped).raw(), "skipped");
     }
 }

@@ -245,6 +245,24 @@ fn vacuum_missing_stats_only_needs_analyze_only() {
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["vacuum", "--missing-stats-only"]));
 }
 
+/// Architecture 5: the column list is checked by `VacuumSettings::resolve`, before any connection (the harness has
+/// no server here: a check made after connecting would exit 2 for the unreachable server instead).
+#[test]
+fn vacuum_column_list_needs_analyze() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd().args(["vacuum", "--no-analyze", "--table", "users(email)"])
+    );
+}
+
+/// Architecture 5: `ReindexSettings::resolve` refuses a column list before any connection.
+#[test]
+fn reindex_takes_no_column_list() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["reindex", "--table", "users(email)"]));
+}
+
 #[test]
 fn vacuum_analyze_only_conflicts_with_full() {
     let ctx = TestContext::new();

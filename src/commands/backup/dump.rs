@@ -20,7 +20,6 @@ use tokio::sync::mpsc;
 use super::compression::{Compression, Compressor};
 use super::fanout::{StoreFailure, Uploads, put_manifest};
 use super::manifest::{ArchiveInfo, BackupKind, MANIFEST_VERSION, Manifest, TableEntry};
-use super::progress::Progress;
 use super::{lock, naming};
 use crate::Ctx;
 use crate::exit::{ExitStatus, UserError};
@@ -224,7 +223,7 @@ async fn run_pipeline<'a>(
     let (compression, threads) = (settings.compression, settings.threads);
     let processor = tokio::task::spawn_blocking(move || process(raw_rx, &out_tx, options, compression, threads));
 
-    let progress = Progress::start(printer.progress, "backup: stored");
+    let progress = printer.transfer("backup: stored");
     let upload_error = uploads.pump(out_rx, &progress).await;
     progress.finish();
 
@@ -453,9 +452,8 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan<'_>
             report.name, failure.store, failure.error
         ));
     }
-    printer.warn(&format!(
-        "partial backup (exit 3): committed to {}; run `campctl backup` again once the failed store is back",
-        report.stores.join(", ")
-    ));
-    Ok(ExitStatus::Partial)
+    Ok(printer.partial(
+        &format!("partial backup (exit 3): committed to {}", report.stores.join(", ")),
+        "Run `campctl backup` again once the failed store is back",
+    ))
 }

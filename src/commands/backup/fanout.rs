@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::progress::Progress;
+use crate::progress::Progress;
 use crate::storage::{CommitInfo, Store, Upload, is_store_failure};
 
 /// A store that was dropped from a run, and why.

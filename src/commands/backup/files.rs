@@ -19,7 +19,6 @@ use super::fanout::{Uploads, put_manifest};
 use super::lock;
 use super::manifest::{BackupKind, MANIFEST_VERSION, Manifest};
 use super::naming;
-use super::progress::Progress;
 use crate::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::printer::{Cell, Printer, Report, Table};
@@ -272,7 +271,7 @@ pub async fn backup_files(
     let (root_name, skip) = (name.clone(), args.skip_unreadable);
     let source_for_thread = source.clone();
     let tar_task = tokio::task::spawn_blocking(move || archive(&source_for_thread, &root_name, skip, tx));
-    let progress = Progress::start(printer.progress, "files backup: stored");
+    let progress = printer.transfer("files backup: stored");
     let failure = uploads.pump(rx, &progress).await;
     progress.finish();
     let outcome = tar_task.await.context("the archiving task failed")?;
@@ -287,16 +286,14 @@ pub async fn backup_files(
     if !archived.unreadable.is_empty() && !args.skip_unreadable {
         uploads.abort().await;
         locks.release().await;
-        return Err(UserError::new(
-            ExitStatus::Partial,
-            format!(
+        return Ok(printer.partial(
+            &format!(
                 "{} file(s) could not be read, so nothing was committed: {}",
                 archived.unreadable.len(),
                 archived.unreadable.join(", ")
             ),
-        )
-        .with_hint("Fix their permissions, or pass `--skip-unreadable` to back up the rest")
-        .into());
+            "Fix their permissions, or pass `--skip-unreadable` to back up the rest",
+        ));
     }
     let sha256 = hex::encode(archived.sha256);
     let info = CommitInfo {
@@ -349,7 +346,7 @@ pub async fn backup_files(
             failures.join("; ")
         );
     }
-    let partial = written.len() < configured;
+    let partial = (written.len() < configured).then(|| written.join(", "));
     for failure in &failures {
         printer.warn(&format!("the files backup `{base}` was not committed to {failure}"));
     }
@@ -364,9 +361,11 @@ pub async fn backup_files(
         duration_seconds: manifest.duration_seconds,
         skipped: archived.unreadable,
     })?;
-    Ok(if partial {
-        ExitStatus::Partial
-    } else {
-        ExitStatus::Success
-    })
+    if let Some(committed_to) = partial {
+        return Ok(printer.partial(
+            &format!("partial files backup (exit 3): committed to {committed_to}"),
+            "Run `campctl backup files` again once the failed store is back",
+        ));
+    }
+    Ok(ExitStatus::Success)
 }

@@ -215,9 +215,8 @@ pub async fn list(args: ListArgs, stores: &[Store], printer: &Printer) -> anyhow
         return Ok(ExitStatus::Success);
     }
     let labels: Vec<String> = unreachable.iter().map(|&i| stores[i].label()).collect();
-    printer.warn(&format!(
-        "partial listing (exit 3): {} could not be read",
-        labels.join(", ")
-    ));
-    Ok(ExitStatus::Partial)
+    Ok(printer.partial(
+        &format!("partial listing (exit 3): {} could not be read", labels.join(", ")),
+        "The list shows the stores that could be read; check the others with `campctl config check`",
+    ))
 }

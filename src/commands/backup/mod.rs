@@ -8,7 +8,6 @@ pub mod list;
 pub(crate) mod lock;
 pub mod manifest;
 mod naming;
-pub mod progress;
 pub mod snapshot;
 
 use std::collections::HashSet;

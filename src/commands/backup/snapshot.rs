@@ -73,9 +73,15 @@ pub async fn snapshot(args: SnapshotArgs, stores: &[Store], printer: &Printer) -
         .snapshot_blobs(args.container.as_deref(), &args.prefix, args.concurrency)
         .await?;
     printer.report(&report)?;
-    Ok(if report.failed.is_empty() {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Partial
-    })
+    if report.failed.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    Ok(printer.partial(
+        &format!(
+            "partial snapshot (exit 3): {} of {} blobs could not be snapshotted",
+            report.failed.len(),
+            report.total
+        ),
+        "The report lists each failure; run the same command again to retry (it snapshots every blob again)",
+    ))
 }

@@ -8,9 +8,8 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_postgres::Client;
 use tokio_postgres::error::{DbError, SqlState};
@@ -18,6 +17,7 @@ use tokio_postgres::error::{DbError, SqlState};
 use crate::cleanup;
 use crate::pg::{self, ConnParams, SessionOptions};
 use crate::printer::Printer;
+use crate::progress::Items;
 
 /// How a lock timeout's message starts in [`Outcome::Failed`].
 const LOCK_TIMEOUT: &str = "lock timeout: ";
@@ -46,15 +46,6 @@ impl Outcome {
             Self::Done => "done",
             Self::Skipped(_) => "skipped",
             Self::Failed(..) => "FAILED",
-        }
-    }
-
-    /// `done`, `skipped` or `failed`, as reports write it.
-    pub fn status(&self) -> &'static str {
-        match self {
-            Self::Done => "done",
-            Self::Skipped(_) => "skipped",
-            Self::Failed(..) => "failed",
         }
     }
 
@@ -174,7 +165,7 @@ pub async fn open(
 /// Runs every item on the sessions in parallel (each session takes the next item when it is free) and returns the
 /// results in input order. `setup` runs once on every session first (e.g. `SET default_statistics_target = 1`).
 /// The first failure or skip ends an item.
-pub async fn run_all(sessions: &mut [Session], setup: &[String], items: &[Work], progress: &Counter) -> Vec<Finished> {
+pub async fn run_all(sessions: &mut [Session], setup: &[String], items: &[Work], progress: &Items) -> Vec<Finished> {
     run_items(sessions, setup, items, progress, false)
         .await
         .into_iter()
@@ -196,7 +187,7 @@ pub async fn run_each(
     sessions: &mut [Session],
     setup: &[String],
     items: &[Work],
-    progress: &Counter,
+    progress: &Items,
 ) -> Vec<Vec<Finished>> {
     run_items(sessions, setup, items, progress, true).await
 }
@@ -205,7 +196,7 @@ async fn run_items(
     sessions: &mut [Session],
     setup: &[String],
     items: &[Work],
-    progress: &Counter,
+    progress: &Items,
     keep_going: bool,
 ) -> Vec<Vec<Finished>> {
     let queue = Arc::new(Mutex::new((0..items.len()).collect::<VecDeque<usize>>()));
@@ -228,7 +219,7 @@ async fn run_items(
                     return;
                 };
                 let work = &items[index];
-                progress.start(&work.label);
+                progress.start_one(&work.label);
                 let mut steps = Vec::with_capacity(work.statements.len());
                 let mut first_problem = Outcome::Done;
                 for sql in &work.statements {
@@ -261,7 +252,10 @@ async fn run_items(
                         break;
                     }
                 }
-                progress.finish_one(&work.label, &first_problem);
+                let problem = first_problem
+                    .detail()
+                    .map(|detail| format!("{} ({detail})", first_problem.label()));
+                progress.finish_one(&work.label, problem.as_deref());
                 results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[index] = Some(steps);
             }
         }
@@ -283,65 +277,4 @@ async fn run_items(
             })
         })
         .collect()
-}
-
-/// Progress over a known number of items: a bar on a terminal, a log line at most every 30 s otherwise.
-pub struct Counter {
-    bar: Option<ProgressBar>,
-    total: usize,
-    state: Mutex<(usize, Instant)>,
-}
-
-impl Counter {
-    /// # Panics
-    /// Never: the template is a constant.
-    pub fn new(interactive: bool, total: usize, what: &str) -> Self {
-        let bar = interactive.then(|| {
-            let bar = ProgressBar::new(total as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {prefix} {pos}/{len} {wide_msg} {elapsed}")
-                    .expect("a valid template"),
-            );
-            bar.set_prefix(what.to_string());
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
-        Self {
-            bar,
-            total,
-            state: Mutex::new((0, Instant::now())),
-        }
-    }
-
-    fn start(&self, label: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(label.to_string());
-        }
-    }
-
-    fn finish_one(&self, label: &str, outcome: &Outcome) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-            return;
-        }
-        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        state.0 += 1;
-        if outcome != &Outcome::Done {
-            tracing::warn!(
-                "{label}: {} ({})",
-                outcome.label(),
-                outcome.detail().unwrap_or_default()
-            );
-        }
-        if state.1.elapsed() >= Duration::from_secs(30) {
-            tracing::info!("{} of {} done", state.0, self.total);
-            state.1 = Instant::now();
-        }
-    }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }

@@ -1,9 +1,14 @@
 //! `campctl vacuum` and `campctl reindex`: database maintenance with vacuumdb's and reindexdb's options, selection
 //! by measured bloat, and a before/after report. [`scope`] resolves the relations, [`jobs`] runs statements on
-//! parallel sessions (cancelled on the server on Ctrl-C).
+//! parallel sessions (cancelled on the server on Ctrl-C), [`report`] holds what both reports share (the run's
+//! figures, the tally of row statuses, the exit status).
+//!
+//! Each command is split the same way: `settings.rs` (flags checked before any connection), `select.rs` (what to
+//! work on), `run.rs` (the statements), `report.rs` (rows and views), and a `mod.rs` that strings them together.
 
 pub mod jobs;
 pub mod reindex;
+pub mod report;
 pub mod scope;
 pub mod vacuum;
 
@@ -15,24 +20,4 @@ fn parse_ratio(text: &str) -> Result<f64, String> {
     } else {
         Err(format!("`{text}` is not between 0 and 1 (0.2 means 20%)"))
     }
-}
-
-/// Exit 3 after a report: `N of M <things> failed: a (why), b (why)`.
-fn partial_failure(things: &str, failed: &[String], total: usize, hint: &str) -> anyhow::Error {
-    crate::exit::UserError::new(
-        crate::exit::ExitStatus::Partial,
-        format!("{} of {total} {things} failed: {}", failed.len(), failed.join(", ")),
-    )
-    .with_hint(hint)
-    .into()
-}
-
-/// `(done, skipped, failed)` of report statuses.
-fn tally<'a>(statuses: impl Iterator<Item = &'a str>) -> (usize, usize, usize) {
-    statuses.fold((0, 0, 0), |(done, skipped, failed), status| match status {
-        "done" => (done + 1, skipped, failed),
-        "skipped" => (done, skipped + 1, failed),
-        "failed" => (done, skipped, failed + 1),
-        _ => (done, skipped, failed),
-    })
 }

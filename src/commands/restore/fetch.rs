@@ -20,9 +20,9 @@ use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
 
 use super::select::Selected;
-use crate::commands::backup::progress::Progress;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
+use crate::progress::Progress;
 
 /// Chunks queued between stages: memory stays near (2 × QUEUE) chunks whatever the backup's size.
 const QUEUE: usize = 8;

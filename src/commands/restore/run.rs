@@ -15,10 +15,10 @@ use futures::StreamExt as _;
 use super::fetch::{self, Fetch, Fetched};
 use super::select::Selected;
 use crate::cleanup::{self, Pending};
-use crate::commands::backup::progress::Progress;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::tools::{self, PgTool};
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
+use crate::progress::Progress;
 use crate::units::format_bytes;
 
 /// How to run pg_restore.
@@ -33,6 +33,7 @@ pub struct RestoreOptions {
     pub verify_first: bool,
     pub no_owner: bool,
     pub no_acl: bool,
+    /// Draw a bar rather than log lines: [`crate::printer::Printer::bars`], decided by the caller.
     pub progress: bool,
 }
 

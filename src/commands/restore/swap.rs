@@ -209,7 +209,7 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let mut options = restore_options(
         &args.source,
         &ctx.settings.config,
-        ctx.settings.progress && printer.progress,
+        printer.bars(),
         config.restore.verify_first.unwrap_or(true),
     )?;
     if options.jobs > 1 {

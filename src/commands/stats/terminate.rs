@@ -64,6 +64,20 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the attempt failed (the run then exits 3). Exhaustive on purpose: a new outcome must be judged.
+    fn failed(self) -> bool {
+        match self {
+            Self::Denied | Self::Failed => true,
+            Self::WouldTerminate
+            | Self::Terminated
+            | Self::StillRunning
+            | Self::Gone
+            | Self::NotIdle
+            | Self::NotFound
+            | Self::OwnSession => false,
+        }
+    }
+
     /// The JSON name, for the table view.
     fn name(self) -> &'static str {
         match self {
@@ -217,15 +231,24 @@ pub(crate) async fn terminate(
         printer.warn("None of the given PIDs is a session of this server; list them with `campctl stats connections`");
         return Ok(ExitStatus::NotFound);
     }
-    let failed = report
+    let failed: Vec<String> = report
         .sessions
         .iter()
-        .any(|s| matches!(s.outcome, Outcome::Denied | Outcome::Failed));
-    Ok(if failed {
-        ExitStatus::Partial
-    } else {
-        ExitStatus::Success
-    })
+        .filter(|s| s.outcome.failed())
+        .map(|s| format!("{} ({})", s.pid, s.outcome.name()))
+        .collect();
+    if failed.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    Ok(printer.partial(
+        &format!(
+            "{} of {} sessions could not be terminated: {}",
+            failed.len(),
+            report.sessions.len(),
+            failed.join(", ")
+        ),
+        "`denied` needs the session's role or `pg_signal_backend`; the report's `message` says why each one failed",
+    ))
 }
 
 /// The backend type of the sessions campctl may end.

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use tokio_postgres::Client;
 
-use super::leftover_suffix;
+use super::select::leftover_suffix;
 use crate::pg::quote_ident;
 
 /// Index names are cut to 63 bytes (`NAMEDATALEN − 1`); a leftover this long may carry a cut index name.
