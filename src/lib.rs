@@ -3,6 +3,7 @@
 //! `main.rs` parses the command line and calls [`run`]; [`run`] resolves settings and dispatches to one command.
 
 pub mod azure;
+pub mod catalog;
 pub mod cleanup;
 pub mod cli;
 pub mod commands;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use futures::StreamExt as _;
 
-use crate::commands::backup::list::base_of;
-use crate::commands::backup::manifest::{self, BackupKind, Manifest};
+use super::list::base_of;
+use super::manifest::{self, BackupKind, Manifest};
 use crate::exit::{ExitStatus, UserError};
 use crate::storage::{LocalStore, Store, StoreError, is_store_failure};
 

@@ -19,10 +19,10 @@ use tokio::sync::mpsc;
 
 use super::compression::{Compression, Compressor};
 use super::fanout::{StoreFailure, Uploads, put_manifest};
-use super::manifest::{ArchiveInfo, BackupKind, MANIFEST_VERSION, Manifest, TableEntry};
 use super::progress::Progress;
 use super::{lock, naming};
 use crate::Ctx;
+use crate::catalog::manifest::{ArchiveInfo, BackupKind, MANIFEST_VERSION, Manifest, TableEntry};
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
 use crate::pg::tools::PgTool;

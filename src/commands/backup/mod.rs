@@ -6,7 +6,6 @@ mod fanout;
 pub mod files;
 pub mod list;
 pub(crate) mod lock;
-pub mod manifest;
 mod naming;
 pub mod progress;
 pub mod snapshot;
@@ -20,6 +19,7 @@ use clap::{Args, Subcommand};
 pub use compression::Compression;
 
 use crate::Ctx;
+use crate::catalog::select_stores;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::RowCounting;
 use crate::printer::Printer;
@@ -162,20 +162,4 @@ fn listed_tables(names: &[String]) -> anyhow::Result<HashSet<(String, String)>> 
             Ok((schema.to_string(), table.to_string()))
         })
         .collect()
-}
-
-/// Keeps the stores named in `wanted` (by kind); all of them when `wanted` is empty.
-pub(crate) fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
-    if wanted.is_empty() {
-        return Ok(stores);
-    }
-    for name in wanted {
-        if !stores.iter().any(|s| s.kind() == name) {
-            return Err(UserError::usage(format!("Store `{name}` is not configured"))
-                .with_hint("Configure it under `[storage.local]` or `[storage.azure]` (docs/storage.md)")
-                .into());
-        }
-    }
-    stores.retain(|s| wanted.iter().any(|w| w == s.kind()));
-    Ok(stores)
 }
