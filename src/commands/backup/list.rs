@@ -100,6 +100,12 @@ pub async fn list(args: ListArgs, stores: &[Store], printer: &Printer) -> anyhow
     if backups.iter().any(|b| b.kind == "incomplete") {
         printer.warn("archives marked `incomplete` have no manifest: they were interrupted or made by another tool");
     }
+    if backups.iter().any(|b| b.kind == "legacy") {
+        printer.warn(
+            "archives marked `legacy` were made by the runbook's scripts: they have no manifest, so a restore cannot \
+             verify them",
+        );
+    }
     printer.report(&CatalogReport { backups })?;
     if unreachable.is_empty() {
         return Ok(ExitStatus::Success);
