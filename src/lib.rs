@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config_file;
 pub mod env_vars;
 pub mod exit;
+pub mod lock;
 pub mod logging;
 pub mod pg;
 pub mod printer;

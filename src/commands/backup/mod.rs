@@ -5,7 +5,6 @@ pub mod dump;
 mod fanout;
 pub mod files;
 pub mod list;
-pub(crate) mod lock;
 mod naming;
 pub mod progress;
 pub mod snapshot;

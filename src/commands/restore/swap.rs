@@ -19,8 +19,8 @@ use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight,
 use crate::Ctx;
 use crate::catalog::select::Selected;
 use crate::cleanup;
-use crate::commands::backup::lock;
 use crate::exit::{ExitStatus, UserError};
+use crate::lock;
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 use crate::printer::{Cell, Printer, Report, Table};
 

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use campctl::storage::{LockHolder, StoreError};
+use campctl::lock::LockHolder;
+use campctl::storage::StoreError;
 use futures::TryStreamExt as _;
 use md5::{Digest as _, Md5};
 
