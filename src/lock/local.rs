@@ -22,6 +22,9 @@ const UNREADABLE_GRACE: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct LocalLock {
     path: PathBuf,
+    /// What this run wrote into the file: a release removes the file only while it still holds this, so that a run
+    /// whose lock was broken (`backup unlock`) never removes the next run's lock.
+    json: Vec<u8>,
     released: bool,
 }
 
@@ -45,7 +48,11 @@ pub(super) async fn take(
         let (attempt_path, attempt_json) = (path.clone(), json.clone());
         match blocking(move || try_lock(&attempt_path, &attempt_json)).await? {
             Attempt::Taken => {
-                return Ok(LocalLock { path, released: false });
+                return Ok(LocalLock {
+                    path,
+                    json,
+                    released: false,
+                });
             }
             Attempt::Held(holder) => {
                 if Instant::now() + POLL > deadline {
@@ -166,14 +173,27 @@ fn remove_if_unchanged(path: &std::path::Path, seen: &[u8]) -> anyhow::Result<()
 impl LocalLock {
     pub async fn release(mut self) -> anyhow::Result<()> {
         self.released = true;
-        let path = self.path.clone();
-        blocking(move || match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
+        let (path, json) = (self.path.clone(), self.json.clone());
+        blocking(move || match std::fs::read(&path) {
+            Ok(now) if now == json => match std::fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(err) => {
+                    Err(anyhow::Error::new(err).context(format!("Failed to remove the lock `{}`", path.display())))
+                }
+            },
+            Ok(_) => {
+                tracing::warn!(
+                    "the lock `{}` was broken and is now another run's: left in place",
+                    path.display()
+                );
+                Ok(())
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 tracing::warn!("the lock `{}` was already gone when released", path.display());
                 Ok(())
             }
-            Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to remove the lock `{}`", path.display()))),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to read the lock `{}`", path.display()))),
         })
         .await
     }
@@ -182,7 +202,7 @@ impl LocalLock {
 impl Drop for LocalLock {
     fn drop(&mut self) {
         if !self.released {
-            let _ = std::fs::remove_file(&self.path);
+            let _ = remove_if_unchanged(&self.path, &self.json);
         }
     }
 }

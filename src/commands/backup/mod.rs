@@ -8,6 +8,7 @@ pub mod list;
 mod naming;
 pub mod progress;
 pub mod snapshot;
+pub mod unlock;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -47,6 +48,14 @@ pub enum BackupCommand {
     Files(files::FilesArgs),
     /// Blob snapshots of every blob in an Azure container (runbook 2.4.1)
     Snapshot(snapshot::SnapshotArgs),
+    /// Break a lock after showing its holder (with confirmation)
+    ///
+    /// NAME is a database (the locks of `backup NAME` and `restore --to NAME`) or a files backup name. Shows who
+    /// holds each of its locks: the lock file or blob lease in every store, and campctl's advisory lock on the server.
+    /// Then asks you to type NAME (on a terminal; `--yes` without one) and breaks them: the lock file is removed, the
+    /// lease broken, the holding campctl session ended. `--dry-run` only shows them. A holder on this host whose
+    /// process is gone is taken over by the next run anyway; this is for a holder on another host.
+    Unlock(unlock::UnlockArgs),
 }
 
 /// Options of `campctl backup [DB]`.
@@ -95,6 +104,7 @@ pub async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
             Box::pin(files::backup_files(files_args, stores, ctx, printer)).await
         }
         Some(BackupCommand::Snapshot(snapshot_args)) => snapshot::snapshot(snapshot_args, &stores, printer).await,
+        Some(BackupCommand::Unlock(unlock_args)) => unlock::unlock(unlock_args, &stores, ctx, printer).await,
         None => {
             let dump = args.dump;
             let wanted: Vec<String> = if dump.stores.is_empty() {
