@@ -46,11 +46,17 @@ impl std::fmt::Display for AdvisoryHolder {
     }
 }
 
-/// Takes the advisory lock `key` on `client`, trying again until `deadline`.
+/// How long a held advisory lock is tried again even without `--wait-lock`: the server frees the lock of a holder
+/// that died (also by SIGKILL) only once its backend has seen the closed connection and exited, a moment after the
+/// process ended. Without this grace, a run started right after a killed one could exit 11 on a busy server.
+const DEAD_HOLDER_GRACE: Duration = Duration::from_secs(2);
+
+/// Takes the advisory lock `key` on `client`, trying again until `deadline` (at least [`DEAD_HOLDER_GRACE`]).
 ///
 /// # Errors
 /// [`ExitStatus::LockHeld`] naming the holder, or a database error.
 pub async fn take(client: &Client, key: &str, deadline: Instant) -> anyhow::Result<()> {
+    let deadline = deadline.max(Instant::now() + DEAD_HOLDER_GRACE);
     loop {
         let taken: bool = client
             .query_one(
