@@ -2,6 +2,9 @@
 //! recorded time), a backup name, a local path, or a blob URL in a configured Azure store. A plain archive without a
 //! manifest (the runbook's scripts make those, named `.sql.gz` or anything else) is accepted with a warning; a
 //! runbook archive in a store (`legacy` in `backup list`) is found by its name too.
+//!
+//! Selection only reads: it never changes a store, and says what it skipped through `tracing` warnings, never by
+//! printing.
 
 use std::path::{Path, PathBuf};
 
