@@ -3,12 +3,14 @@
 //! `main.rs` parses the command line and calls [`run`]; [`run`] resolves settings and dispatches to one command.
 
 pub mod azure;
+pub mod catalog;
 pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
 pub mod env_vars;
 pub mod exit;
+pub mod lock;
 pub mod logging;
 pub mod pg;
 pub mod printer;

@@ -27,8 +27,8 @@ use super::resolve::AzureSettings;
 use super::{CommitInfo, ObjectInfo, StoreError};
 use crate::azure::sas::append_sas;
 
-pub use super::azure_lock::{AzureLock, LeaseRelease};
 pub use super::azure_upload::AzureUpload;
+pub use super::lease::LeaseRelease;
 pub use super::snapshot::SnapshotReport;
 
 /// Partition size and parallelism of downloads: memory ≈ 2 × parallel × partition (azure-sdk-facts.md).
@@ -38,13 +38,13 @@ const DOWNLOAD_PARALLEL: usize = 2;
 /// An Azure Blob container store.
 #[derive(Debug, Clone)]
 pub struct AzureStore {
-    pub(super) inner: Arc<AzureInner>,
+    pub(crate) inner: Arc<AzureInner>,
 }
 
-pub(super) struct AzureInner {
+pub(crate) struct AzureInner {
     pub(super) settings: AzureSettings,
     pub(super) container: BlobContainerClient,
-    pub(super) label: String,
+    pub(crate) label: String,
     container_ready: OnceCell<()>,
 }
 
@@ -240,7 +240,7 @@ impl AzureInner {
         format!("{}{name}", self.settings.prefix)
     }
 
-    pub(super) fn blob(&self, name: &str) -> BlobClient {
+    pub(crate) fn blob(&self, name: &str) -> BlobClient {
         self.container.blob_client(&self.blob_name(name))
     }
 
@@ -248,13 +248,13 @@ impl AzureInner {
         clippy::needless_pass_by_value,
         reason = "taking the error by value reads better in `map_err`"
     )]
-    pub(super) fn error(&self, err: azure_core::Error, name: &str, action: &str) -> anyhow::Error {
+    pub(crate) fn error(&self, err: azure_core::Error, name: &str, action: &str) -> anyhow::Error {
         azure_error(&err, &self.label, &self.settings.auth, name, action)
     }
 
     /// Creates the container once per store if it does not exist. A credential that may not create containers
     /// (a container SAS) is fine as long as the container exists: the first real request says if not.
-    pub(super) async fn ensure_container(&self) -> anyhow::Result<()> {
+    pub(crate) async fn ensure_container(&self) -> anyhow::Result<()> {
         self.container_ready
             .get_or_try_init(|| async {
                 match self.container.create(None).await {

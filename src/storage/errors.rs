@@ -14,7 +14,7 @@ pub(super) fn is_no_space(err: &std::io::Error) -> bool {
 }
 
 /// The status and service error code of an HTTP error.
-pub(super) fn http_error(err: &azure_core::Error) -> Option<(StatusCode, Option<&str>)> {
+pub(crate) fn http_error(err: &azure_core::Error) -> Option<(StatusCode, Option<&str>)> {
     match err.kind() {
         ErrorKind::HttpResponse { status, error_code, .. } => Some((*status, error_code.as_deref())),
         _ => None,
@@ -27,7 +27,7 @@ pub(super) fn is_status(err: &azure_core::Error, status: StatusCode) -> bool {
 }
 
 /// `BlobAlreadyExists` (409) or a failed `If-None-Match: *` (412, as Azurite answers).
-pub(super) fn is_already_exists(err: &azure_core::Error) -> bool {
+pub(crate) fn is_already_exists(err: &azure_core::Error) -> bool {
     matches!(
         http_error(err),
         Some((StatusCode::Conflict, Some("BlobAlreadyExists")) | (StatusCode::PreconditionFailed, _))
@@ -92,7 +92,7 @@ impl AzureRequestError {
 }
 
 /// The error and its sources on one line, each only once, with SAS signatures redacted.
-pub(super) fn describe(err: &azure_core::Error) -> String {
+pub(crate) fn describe(err: &azure_core::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current: Option<&dyn std::error::Error> = Some(err);
     while let Some(cause) = current {

@@ -15,8 +15,6 @@ use futures::stream::{self, BoxStream, StreamExt as _};
 use super::errors::is_no_space;
 use super::{ObjectInfo, StoreError};
 
-pub use super::local_lock::LocalLock;
-
 /// Bytes gathered before one blocking write.
 const WRITE_BATCH: usize = 1 << 20;
 /// Bytes read per item of a download stream.
@@ -24,7 +22,7 @@ const READ_CHUNK: usize = 1 << 20;
 /// The suffix of files being written.
 pub(super) const PARTIAL_SUFFIX: &str = ".partial";
 /// The folder of lock files, never listed.
-pub(super) const LOCKS_DIR: &str = "locks";
+pub(crate) const LOCKS_DIR: &str = "locks";
 
 /// A local directory store.
 #[derive(Debug, Clone)]
@@ -47,7 +45,7 @@ pub struct LocalUpload {
 }
 
 /// Runs blocking file work off the async threads.
-pub(super) async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
     tokio::task::spawn_blocking(work)
@@ -56,12 +54,12 @@ pub(super) async fn blocking<T: Send + 'static>(
 }
 
 /// Creates `dir` and its parents with mode 0700 (a store holds whole databases).
-pub(super) fn create_dirs(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_dirs(dir: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 /// fsyncs a directory, so that a rename or link in it survives a crash.
-pub(super) fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     fs_err::File::open(dir)?.sync_all()?;
     Ok(())
 }
@@ -80,7 +78,7 @@ impl LocalStore {
     }
 
     /// The path of an object, refusing names that would leave the store.
-    pub(super) fn path_of(&self, name: &str) -> anyhow::Result<PathBuf> {
+    pub(crate) fn path_of(&self, name: &str) -> anyhow::Result<PathBuf> {
         let valid = !name.is_empty()
             && !name.starts_with('/')
             && name

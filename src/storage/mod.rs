@@ -5,7 +5,7 @@
 //! <db>/<db>_<YYYYMMDD>_<HHMMSS>.dump            archive, committed atomically
 //! <db>/<db>_<YYYYMMDD>_<HHMMSS>.manifest.json   written last: a backup without its manifest does not exist
 //! files/<name>/<name>_<YYYYMMDD>_<HHMMSS>.tar.gz (+ .manifest.json)
-//! locks/<key>.lock                              the lock of one backup per database and store
+//! locks/<command>-<key>                         the lock of one run per database and store (`crate::lock`)
 //! ```
 //!
 //! A [`Store`] is an enum rather than a trait object: there are exactly two backends and async methods stay plain.
@@ -14,29 +14,26 @@
 //! [`Upload::abort`] (or dropping the upload) leaves nothing behind that a listing shows.
 
 pub mod azure;
-mod azure_lock;
 mod azure_upload;
-mod errors;
+pub(crate) mod errors;
+mod lease;
 pub mod local;
-mod local_lock;
 pub mod probe;
 mod resolve;
 mod snapshot;
 
 use std::collections::BTreeMap;
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config_file::StorageConfig;
 use crate::exit::{Classify, ExitStatus};
 
-pub use azure::{AzureLock, AzureStore, AzureUpload, LeaseRelease, SnapshotReport};
-pub use local::{LocalLock, LocalStore, LocalUpload};
+pub use azure::{AzureStore, AzureUpload, LeaseRelease, SnapshotReport};
+pub use local::{LocalStore, LocalUpload};
 pub use resolve::{AzureSettings, default_local_path, validate_container};
 
 /// One object of a listing.
@@ -105,6 +102,35 @@ impl Classify for StoreError {
     }
 }
 
+/// A store that was dropped from a run, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreFailure {
+    pub store: String,
+    pub error: String,
+}
+
+impl StoreFailure {
+    /// Records `err` of `store`, logging it as a warning that names the store and the reason.
+    pub fn new(store: &Store, stage: &str, err: &anyhow::Error) -> Self {
+        let failure = Self {
+            store: store.label(),
+            error: format!("{err:#}"),
+        };
+        tracing::warn!(
+            "{} failed ({stage}); the backup goes on to the other stores: {}",
+            failure.store,
+            failure.error
+        );
+        failure
+    }
+}
+
+impl std::fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.store, self.error)
+    }
+}
+
 /// A configured store (cheap to clone: the Azure clients are shared).
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -117,50 +143,6 @@ pub enum Store {
 pub enum Upload {
     Local(local::LocalUpload),
     Azure(azure::AzureUpload),
-}
-
-/// A held lock; released by [`LockGuard::release`] (and, best effort, on drop).
-#[derive(Debug)]
-pub enum LockGuard {
-    Local(local::LocalLock),
-    Azure(azure::AzureLock),
-}
-
-/// Who holds a lock: written into the lock so that a second run can name it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockHolder {
-    pub host: String,
-    pub pid: u32,
-    pub started_at: DateTime<Utc>,
-    pub command: String,
-}
-
-impl LockHolder {
-    /// This process, now, running `command` (e.g. `backup appdb`).
-    pub fn current(command: impl Into<String>) -> Self {
-        Self {
-            host: hostname(),
-            pid: std::process::id(),
-            started_at: Utc::now(),
-            command: command.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for LockHolder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "host `{}` pid {} since {}",
-            self.host,
-            self.pid,
-            self.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )?;
-        if !self.command.is_empty() {
-            write!(f, " (`{}`)", self.command)?;
-        }
-        Ok(())
-    }
 }
 
 /// This machine's host name (`gethostname`), or `unknown`.
@@ -186,19 +168,6 @@ pub fn is_store_failure(err: &anyhow::Error) -> bool {
             crate::exit::status_of(err),
             ExitStatus::LockHeld | ExitStatus::Auth | ExitStatus::Usage
         )
-}
-
-/// Whether a process of this host is alive (`kill(pid, 0)`; EPERM means it exists under another user).
-pub(crate) fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks that the process exists and may be signalled.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 impl Store {
@@ -318,17 +287,6 @@ impl Store {
             Self::Azure(store) => store.delete(name).await,
         }
     }
-
-    /// Takes the lock `name` of this store (`locks/<name>`), waiting up to `wait` for another holder to let go.
-    ///
-    /// # Errors
-    /// [`StoreError::LockHeld`] naming the holder when it is still held after `wait`.
-    pub async fn lock(&self, name: &str, holder: &LockHolder, wait: Duration) -> anyhow::Result<LockGuard> {
-        Ok(match self {
-            Self::Local(store) => LockGuard::Local(store.lock(name, holder, wait).await?),
-            Self::Azure(store) => LockGuard::Azure(store.lock(name, holder, wait).await?),
-        })
-    }
 }
 
 impl Upload {
@@ -371,30 +329,6 @@ impl Upload {
         match self {
             Self::Local(upload) => upload.abort().await,
             Self::Azure(upload) => upload.abort(),
-        }
-    }
-}
-
-impl LockGuard {
-    /// What releases this lock after an interrupt, when the guard's future has been dropped and the runtime is about
-    /// to stop: a lease must be released by a request, which a drop cannot wait for. `None` for a local lock (its
-    /// drop removes the file, and a stale one is taken over anyway).
-    pub fn release_handle(&self) -> Option<LeaseRelease> {
-        match self {
-            Self::Local(_) => None,
-            Self::Azure(lock) => Some(lock.release_handle()),
-        }
-    }
-
-    /// Lets go of the lock.
-    ///
-    /// # Errors
-    /// When the lock file or lease could not be removed (it then expires: a lease after 60 s; a local lock is
-    /// taken over once its process is gone).
-    pub async fn release(self) -> anyhow::Result<()> {
-        match self {
-            Self::Local(lock) => lock.release().await,
-            Self::Azure(lock) => lock.release().await,
         }
     }
 }

@@ -76,6 +76,12 @@ fn help_backup_snapshot() {
 }
 
 #[test]
+fn help_backup_unlock() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "unlock", "--help"]));
+}
+
+#[test]
 fn help_restore() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["restore", "--help"]));

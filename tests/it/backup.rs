@@ -3,6 +3,7 @@
 mod failures;
 mod files;
 mod interop;
+mod locks;
 pub(crate) mod outages;
 pub(crate) mod round_trip;
 

@@ -36,4 +36,5 @@ both!(
     second_lock_names_the_holder,
     lock_after_release_is_free,
     waiting_lock_gets_it_when_released,
+    unlock_breaks_another_hosts_lock,
 );

@@ -19,10 +19,11 @@ use tokio::sync::mpsc;
 
 use super::compression::{Compression, Compressor};
 use super::fanout::{StoreFailure, Uploads, put_manifest};
-use super::manifest::{ArchiveInfo, BackupKind, MANIFEST_VERSION, Manifest, TableEntry};
-use super::{lock, naming};
+use super::naming;
 use crate::Ctx;
+use crate::catalog::manifest::{ArchiveInfo, BackupKind, MANIFEST_VERSION, Manifest, TableEntry};
 use crate::exit::{ExitStatus, UserError};
+use crate::lock;
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
 use crate::pg::tools::PgTool;
 use crate::printer::{Cell, Printer, Report, Table};

@@ -7,40 +7,11 @@
 //! when no store is left does the run fail, with the last store's error.
 
 use bytes::Bytes;
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::progress::Progress;
+pub use crate::storage::StoreFailure;
 use crate::storage::{CommitInfo, Store, Upload, is_store_failure};
-
-/// A store that was dropped from a run, and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct StoreFailure {
-    pub store: String,
-    pub error: String,
-}
-
-impl StoreFailure {
-    /// Records `err` of `store`, logging it as a warning that names the store and the reason.
-    pub fn new(store: &Store, stage: &str, err: &anyhow::Error) -> Self {
-        let failure = Self {
-            store: store.label(),
-            error: format!("{err:#}"),
-        };
-        tracing::warn!(
-            "{} failed ({stage}); the backup goes on to the other stores: {}",
-            failure.store,
-            failure.error
-        );
-        failure
-    }
-}
-
-impl std::fmt::Display for StoreFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.store, self.error)
-    }
-}
 
 /// The uploads of one object, one per store (by index into `stores`), and the stores that failed so far.
 pub struct Uploads<'a> {

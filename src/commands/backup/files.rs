@@ -16,11 +16,11 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::fanout::{Uploads, put_manifest};
-use super::lock;
-use super::manifest::{BackupKind, MANIFEST_VERSION, Manifest};
 use super::naming;
 use crate::Ctx;
+use crate::catalog::manifest::{BackupKind, MANIFEST_VERSION, Manifest};
 use crate::exit::{ExitStatus, UserError};
+use crate::lock;
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::storage::{CommitInfo, Store};
 

@@ -1,14 +1,10 @@
-//! `campctl backup list`: the catalog of every configured store, newest first, read from manifests only.
-//! An archive without its manifest is shown as `incomplete`, never as a backup.
+//! `campctl backup list`: the catalog of every configured store ([`crate::catalog::catalog`]), newest first, as a
+//! table or JSON. A store that cannot be read is left out with a warning (exit 3); this command never changes a store.
 
-use std::collections::BTreeSet;
-
-use chrono::{DateTime, Utc};
 use clap::Args;
-use futures::StreamExt as _;
 use serde::Serialize;
 
-use super::manifest::{self, BackupKind};
+use crate::catalog::{CatalogEntry, catalog};
 use crate::exit::ExitStatus;
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::storage::{Store, is_store_failure};
@@ -22,24 +18,6 @@ pub struct ListArgs {
     /// At most this many backups (newest first)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-}
-
-/// One row of the catalog.
-#[derive(Debug, Serialize)]
-pub struct CatalogEntry {
-    pub name: String,
-    /// `database`, `files`, or `incomplete` for an archive without a manifest.
-    pub kind: String,
-    pub database: Option<String>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub size_bytes: u64,
-    pub duration_seconds: Option<f64>,
-    pub compression: Option<String>,
-    pub sha256: Option<String>,
-    /// Result of the last test-restore: `true` passed, `false` failed, `null` never tested.
-    pub verified: Option<bool>,
-    pub store: String,
-    pub object: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,94 +65,6 @@ impl Report for CatalogReport {
     }
 }
 
-pub(crate) fn is_archive(name: &str) -> bool {
-    [".dump", ".dump.zst", ".dump.gz", ".tar.gz"]
-        .iter()
-        .any(|suffix| name.ends_with(suffix))
-}
-
-pub(crate) fn base_of(name: &str) -> &str {
-    for suffix in [".manifest.json", ".dump.zst", ".dump.gz", ".dump", ".tar.gz"] {
-        if let Some(base) = name.strip_suffix(suffix) {
-            return base;
-        }
-    }
-    name
-}
-
-/// Reads the catalog of one store.
-///
-/// # Errors
-/// The store cannot be listed.
-pub async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<Vec<CatalogEntry>> {
-    let objects = store.list("").await?;
-    let mut entries = Vec::new();
-    let mut described = BTreeSet::new();
-    // Manifests are small; read several at once (each is a round trip on Azure), keeping the listing's order.
-    let fetched: Vec<_> = futures::stream::iter(objects.iter().filter(|o| o.name.ends_with(".manifest.json")))
-        .map(|object| async move { (object, store.get(&object.name).await) })
-        .buffered(8)
-        .collect()
-        .await;
-    for (object, bytes) in fetched {
-        let bytes = bytes?;
-        let manifest = match manifest::parse(&bytes) {
-            Ok(manifest) => manifest,
-            Err(err) => {
-                tracing::warn!(
-                    "skipping `{}` in {}: not a campctl manifest ({err:#})",
-                    object.name,
-                    store.label()
-                );
-                continue;
-            }
-        };
-        described.insert(manifest.object.clone());
-        if db.is_some_and(|db| db != manifest.database) {
-            continue;
-        }
-        entries.push(CatalogEntry {
-            name: manifest.name,
-            kind: match manifest.kind {
-                BackupKind::Database => "database".into(),
-                BackupKind::Files => "files".into(),
-            },
-            database: Some(manifest.database),
-            started_at: Some(manifest.started_at),
-            size_bytes: manifest.size_bytes,
-            duration_seconds: Some(manifest.duration_seconds),
-            compression: Some(manifest.compression),
-            sha256: Some(manifest.sha256),
-            verified: manifest.test_restore.map(|t| t.passed),
-            store: store.label(),
-            object: manifest.object,
-        });
-    }
-    for object in objects
-        .iter()
-        .filter(|o| is_archive(&o.name) && !described.contains(&o.name))
-    {
-        let folder = object.name.split('/').next().unwrap_or_default();
-        if db.is_some_and(|db| db != folder && !object.name.starts_with(&format!("files/{db}/"))) {
-            continue;
-        }
-        entries.push(CatalogEntry {
-            name: base_of(object.name.rsplit('/').next().unwrap_or(&object.name)).to_string(),
-            kind: "incomplete".into(),
-            database: None,
-            started_at: object.last_modified,
-            size_bytes: object.size,
-            duration_seconds: None,
-            compression: None,
-            sha256: None,
-            verified: None,
-            store: store.label(),
-            object: object.name.clone(),
-        });
-    }
-    Ok(entries)
-}
-
 /// Runs `campctl backup list`.
 ///
 /// # Errors
@@ -209,6 +99,12 @@ pub async fn list(args: ListArgs, stores: &[Store], printer: &Printer) -> anyhow
     }
     if backups.iter().any(|b| b.kind == "incomplete") {
         printer.warn("archives marked `incomplete` have no manifest: they were interrupted or made by another tool");
+    }
+    if backups.iter().any(|b| b.kind == "legacy") {
+        printer.warn(
+            "archives marked `legacy` were made by the runbook's scripts: they have no manifest, so a restore cannot \
+             verify them",
+        );
     }
     printer.report(&CatalogReport { backups })?;
     if unreachable.is_empty() {

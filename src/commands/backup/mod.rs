@@ -5,10 +5,9 @@ pub mod dump;
 mod fanout;
 pub mod files;
 pub mod list;
-pub(crate) mod lock;
-pub mod manifest;
 mod naming;
 pub mod snapshot;
+pub mod unlock;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -19,6 +18,7 @@ use clap::{Args, Subcommand};
 pub use compression::Compression;
 
 use crate::Ctx;
+use crate::catalog::select_stores;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::RowCounting;
 use crate::printer::Printer;
@@ -47,6 +47,14 @@ pub enum BackupCommand {
     Files(files::FilesArgs),
     /// Blob snapshots of every blob in an Azure container (runbook 2.4.1)
     Snapshot(snapshot::SnapshotArgs),
+    /// Break a lock after showing its holder (with confirmation)
+    ///
+    /// NAME is a database (the locks of `backup NAME` and `restore --to NAME`) or a files backup name. Shows who
+    /// holds each of its locks: the lock file or blob lease in every store, and campctl's advisory lock on the server.
+    /// Then asks you to type NAME (on a terminal; `--yes` without one) and breaks them: the lock file is removed, the
+    /// lease broken, the holding campctl session ended. `--dry-run` only shows them. A holder on this host whose
+    /// process is gone is taken over by the next run anyway; this is for a holder on another host.
+    Unlock(unlock::UnlockArgs),
 }
 
 /// Options of `campctl backup [DB]`.
@@ -95,6 +103,7 @@ pub async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
             Box::pin(files::backup_files(files_args, stores, ctx, printer)).await
         }
         Some(BackupCommand::Snapshot(snapshot_args)) => snapshot::snapshot(snapshot_args, &stores, printer).await,
+        Some(BackupCommand::Unlock(unlock_args)) => unlock::unlock(unlock_args, &stores, ctx, printer).await,
         None => {
             let dump = args.dump;
             let wanted: Vec<String> = if dump.stores.is_empty() {
@@ -161,20 +170,4 @@ fn listed_tables(names: &[String]) -> anyhow::Result<HashSet<(String, String)>> 
             Ok((schema.to_string(), table.to_string()))
         })
         .collect()
-}
-
-/// Keeps the stores named in `wanted` (by kind); all of them when `wanted` is empty.
-pub(crate) fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
-    if wanted.is_empty() {
-        return Ok(stores);
-    }
-    for name in wanted {
-        if !stores.iter().any(|s| s.kind() == name) {
-            return Err(UserError::usage(format!("Store `{name}` is not configured"))
-                .with_hint("Configure it under `[storage.local]` or `[storage.azure]` (docs/storage.md)")
-                .into());
-        }
-    }
-    stores.retain(|s| wanted.iter().any(|w| w == s.kind()));
-    Ok(stores)
 }

@@ -9,7 +9,8 @@ use clap::{Args as _, FromArgMatches as _};
 
 use super::check::Check;
 use crate::Ctx;
-use crate::commands::backup::{Compression, row_counting, select_stores};
+use crate::catalog::select_stores;
+use crate::commands::backup::{Compression, row_counting};
 use crate::config_file::Sections;
 use crate::exit::{self, ExitStatus};
 use crate::pg::conninfo::ConnSources;

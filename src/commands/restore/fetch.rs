@@ -19,7 +19,7 @@ use sha2::Digest as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
 
-use super::select::Selected;
+use crate::catalog::select::Selected;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
 use crate::progress::Progress;

@@ -7,7 +7,6 @@ pub mod fetch;
 mod junit;
 mod preflight;
 pub mod run;
-pub mod select;
 pub mod swap;
 pub mod test_restore;
 
@@ -18,7 +17,7 @@ use clap::Args;
 pub use swap::RestoreArgs;
 pub use test_restore::TestRestoreArgs;
 
-use crate::commands::backup::select_stores;
+use crate::catalog::{select, select_stores};
 use crate::exit::ExitStatus;
 use crate::pg::tools::PgTool;
 

@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use futures::StreamExt as _;
 
 use super::fetch::{self, Fetch, Fetched};
-use super::select::Selected;
+use crate::catalog::select::Selected;
 use crate::cleanup::{self, Pending};
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::tools::{self, PgTool};

@@ -15,12 +15,12 @@ use clap::Args;
 use serde::Serialize;
 
 use super::run::{self, Comparison, RestoreOptions};
-use super::select::Selected;
 use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, quote_literal};
 use crate::Ctx;
+use crate::catalog::select::Selected;
 use crate::cleanup;
-use crate::commands::backup::lock;
 use crate::exit::{ExitStatus, UserError};
+use crate::lock;
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 use crate::printer::{Cell, Printer, Report, Table};
 

@@ -7,22 +7,21 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Serialize;
 
 use super::run::{self, Comparison, Restored, Step};
-use super::select::Selected;
 use super::{Prepared, SourceArgs, failed_or, maintenance_db, maintenance_server, preflight, prepare};
 use crate::Ctx;
-use crate::commands::backup::manifest::{self, TestRestoreResult};
+use crate::catalog::manifest::TestRestoreResult;
+use crate::catalog::select::Selected;
+use crate::catalog::verification;
 use crate::config_file::SqlCheck;
 use crate::exit::ExitStatus;
 use crate::pg::conninfo::ConnSources;
 use crate::pg::{self, ConnParams, SessionOptions};
 use crate::printer::{Cell, Printer, Report, Table};
-use crate::storage::CommitInfo;
 
 /// Restore a backup into a scratch database, verify it against its manifest, drop it
 ///
@@ -541,24 +540,13 @@ async fn record(selected: &Selected, report: &TestRestoreReport) -> Vec<String> 
     let Some(object) = &selected.manifest_object else {
         return Vec::new();
     };
-    let written = async {
-        let mut current = manifest::parse(&selected.store.get(object).await?)?;
-        current.test_restore = Some(TestRestoreResult {
-            at: report.started_at,
-            passed: report.passed,
-            duration_seconds: report.duration_seconds,
-            restore_seconds: report.restore_seconds.unwrap_or_default(),
-        });
-        let info = CommitInfo {
-            content_type: Some("application/json".into()),
-            ..CommitInfo::default()
-        };
-        selected
-            .store
-            .put(object, Bytes::from(serde_json::to_vec_pretty(&current)?), info)
-            .await
-    }
-    .await;
+    let result = TestRestoreResult {
+        at: report.started_at,
+        passed: report.passed,
+        duration_seconds: report.duration_seconds,
+        restore_seconds: report.restore_seconds.unwrap_or_default(),
+    };
+    let written = verification::record(&selected.store, object, result).await;
     match written {
         Ok(()) => vec![selected.origin.clone()],
         Err(err) => {

@@ -29,7 +29,7 @@ fn hanging_pg_dump(ctx: &TestContext) -> (PathBuf, PathBuf) {
 }
 
 /// Starts `campctl backup` with a hanging pg_dump and returns once pg_dump hangs (the locks are held by then).
-fn start_hanging_backup(env: &BackupEnv) -> (Child, PathBuf) {
+pub(crate) fn start_hanging_backup(env: &BackupEnv) -> (Child, PathBuf) {
     let _ = std::fs::remove_file(env.ctx.home().join("stand-in.pid"));
     let (script, pidfile) = hanging_pg_dump(&env.ctx);
     let child = env
@@ -48,13 +48,13 @@ fn start_hanging_backup(env: &BackupEnv) -> (Child, PathBuf) {
     (child, pidfile)
 }
 
-fn signal(child: &Child, signal: i32) {
+pub(crate) fn signal(child: &Child, signal: i32) {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(i32::try_from(child.id()).expect("pid"), signal) };
 }
 
 /// Kills the orphaned stand-in pg_dump (`sleep 60`) of a campctl killed with SIGKILL.
-fn kill_stand_in(pidfile: &Path) {
+pub(crate) fn kill_stand_in(pidfile: &Path) {
     if let Some(pid) = std::fs::read_to_string(pidfile)
         .ok()
         .and_then(|text| text.trim().parse::<i32>().ok())

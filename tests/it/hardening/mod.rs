@@ -2,7 +2,7 @@
 //! (`item_NN_...`, the item's number in the issue) and failed before its fix. `fuzz` holds the bounded
 //! fuzz and property tests of everything campctl parses that need a real service (pg_dump output).
 
-mod backup;
+pub(crate) mod backup;
 mod fuzz;
 mod output;
 mod restore;

@@ -214,3 +214,54 @@ fn a_runbook_archive_without_a_manifest_restores_with_a_warning() {
     assert!(!database_exists(scratch), "{scratch} is dropped");
     assert!(env.databases("__").is_empty(), "{:?}", env.databases("__"));
 }
+
+/// Architecture issue, item 7: an archive the runbook's backup script made in the store
+/// (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz` at its top, a custom-format dump despite the name) is listed as `legacy`, in the
+/// table and in JSON, and `restore` takes it by name, with the warning that it cannot be verified.
+#[test]
+fn a_runbook_archive_in_the_store_is_listed_as_legacy_and_restores_by_name() {
+    let env = RestoreEnv::local();
+    env.db.execute(&seed());
+    let source = env.db.name();
+    let name = format!("{source}_20250111_030000");
+    let path = env.local.join(format!("{name}.sql.gz"));
+    std::fs::create_dir_all(&env.local).expect("create the store");
+    pg().run_tool(
+        "pg_dump",
+        source,
+        &["--format=custom", "--file", path.to_str().expect("UTF-8 path")],
+    );
+
+    let (list, stderr) = env.run_json_with_stderr(&["backup", "list"], 0);
+    let entry = list["backups"]
+        .as_array()
+        .expect("backups")
+        .iter()
+        .find(|entry| entry["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("`{name}` is listed: {list}"));
+    assert_eq!(entry["kind"], "legacy", "{entry}");
+    assert_eq!(entry["database"], source, "{entry}");
+    assert_eq!(entry["object"], format!("{name}.sql.gz"), "{entry}");
+    assert_eq!(entry["verified"], serde_json::Value::Null, "{entry}");
+    assert!(stderr.contains("`legacy`") && stderr.contains("cannot"), "{stderr}");
+    let table = env.run(&["backup", "list", "--db", source]);
+    assert_exit(&table, 0);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let row = table
+        .lines()
+        .find(|line| line.contains(&name))
+        .unwrap_or_else(|| panic!("`{name}` is in the table: {table}"));
+    assert!(row.contains("legacy"), "{row}");
+
+    let target = env.copy_name("legacy");
+    let (report, stderr) = env.run_json_with_stderr(&["restore", &name, "--to", &target, "--yes"], 0);
+    assert!(
+        stderr.contains("has no campctl manifest") && stderr.contains("cannot be verified"),
+        "{stderr}"
+    );
+    assert_eq!(report["backup"], name.as_str(), "{report}");
+    assert_eq!(report["checksum_verified"], false, "{report}");
+    assert_eq!(table_counts(&target), table_counts(source));
+    assert_eq!(content_digest(&target), content_digest(source));
+    drop_database_quietly(&target);
+}

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use campctl::storage::{LockHolder, StoreError};
+use campctl::lock::LockHolder;
+use campctl::storage::StoreError;
 use futures::TryStreamExt as _;
 use md5::{Digest as _, Md5};
 
@@ -231,5 +232,43 @@ pub async fn waiting_lock_gets_it_when_released(fixture: Fixture) {
         .expect("lock within the wait");
     assert!(start.elapsed() >= Duration::from_millis(1400), "{:?}", start.elapsed());
     release.await.expect("release task");
+    second.release().await.expect("release");
+}
+
+/// Architecture issue, item 6: a lock held on another host is never taken over (its holder is named), and
+/// `backup unlock`'s [`campctl::lock::break_lock`] frees it: the lock file is removed, the lease broken at once.
+pub async fn unlock_breaks_another_hosts_lock(fixture: Fixture) {
+    use campctl::lock::{StoreLockState, break_lock, inspect};
+    let store = &fixture.store;
+    assert_eq!(inspect(store, "app").await.expect("inspect"), StoreLockState::Free);
+    assert!(
+        !break_lock(store, "app").await.expect("break nothing"),
+        "nothing to break"
+    );
+    let remote = remote_holder();
+    let guard = store.lock("app", &remote, Duration::ZERO).await.expect("lock");
+    assert_eq!(
+        inspect(store, "app").await.expect("inspect"),
+        StoreLockState::Held(remote.clone())
+    );
+    let err = store
+        .lock("app", &holder("backup app"), Duration::ZERO)
+        .await
+        .expect_err("another host's lock is not taken over");
+    assert!(matches!(store_error(&err), StoreError::LockHeld { .. }), "{err:#}");
+    assert!(break_lock(store, "app").await.expect("break"), "a lock was broken");
+    assert_eq!(inspect(store, "app").await.expect("inspect"), StoreLockState::Free);
+    let started = Instant::now();
+    let second = store
+        .lock("app", &holder("after unlock"), Duration::ZERO)
+        .await
+        .expect("free after unlock");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // The broken holder's own release does not fail, and leaves the next run's lock alone.
+    guard.release().await.expect("the broken holder's release");
+    assert!(
+        matches!(inspect(store, "app").await.expect("inspect"), StoreLockState::Held(h) if h.command == "after unlock"),
+        "the next run still holds the lock"
+    );
     second.release().await.expect("release");
 }

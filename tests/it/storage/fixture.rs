@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use campctl::config_file::{AzureStoreConfig, LocalStoreConfig, StorageConfig};
-use campctl::storage::{CommitInfo, LockHolder, Store, StoreError};
+use campctl::lock::LockHolder;
+use campctl::storage::{CommitInfo, Store, StoreError};
 use campctl::units::{ByteSize, HumanDuration};
 
 use crate::common::{azurite, unique_container};

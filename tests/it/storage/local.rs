@@ -4,7 +4,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use campctl::storage::{LockHolder, StoreError};
+use campctl::lock::LockHolder;
+use campctl::storage::StoreError;
 
 use super::fixture::{Fixture, data, holder, info, store_error};
 use crate::common::Tmpfs;

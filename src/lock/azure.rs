@@ -5,11 +5,12 @@
 //! lock blob's metadata after the lease is taken (and cleared before it is released), so that a second run can
 //! name it, together with the lease id.
 //!
-//! A lease whose holder ran on this host and whose process is gone (a run killed with SIGKILL) is stale, as a local
-//! lock is: it is taken over at once with a warning, with `Change Lease` from the recorded lease id to a new one, which
+//! A lease whose holder is stale ([`LockHolder::is_stale`]: this host, process gone, e.g. a run killed with SIGKILL)
+//! is taken over at once with a warning, as a local lock is, with `Change Lease` from the recorded lease id to a new one, which
 //! only one of several runs racing for it can win. A run that is interrupted releases its lease through the cleanup
-//! registry that `main` runs (see [`LeaseRelease`]), because a task spawned from a dropped future does not outlive
-//! the runtime's shutdown.
+//! registry that `main` runs (see [`LeaseRelease`], in `storage` so that the registry needs no lock), because a task
+//! spawned from a dropped future does not outlive the runtime's shutdown. Another host's lease is broken only by
+//! [`break_lock`] (`backup unlock`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,17 +19,18 @@ use std::time::{Duration, Instant};
 
 use azure_core::http::StatusCode;
 use azure_storage_blob::models::{
-    BlobClientAcquireLeaseResultHeaders as _, BlobClientGetPropertiesResultHeaders as _, BlobClientSetMetadataOptions,
-    BlockBlobClientUploadOptions,
+    BlobClientAcquireLeaseResultHeaders as _, BlobClientBreakLeaseOptions, BlobClientGetPropertiesResultHeaders as _,
+    BlobClientSetMetadataOptions, BlockBlobClientUploadOptions, LeaseState,
 };
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 use tokio::task::JoinHandle;
 
-use super::azure::{AzureInner, AzureStore};
-use super::errors::{describe, http_error, is_already_exists};
-use super::local::LOCKS_DIR;
-use super::{LockHolder, StoreError, hostname, process_alive};
+use super::{LockHolder, StoreLockState};
+use crate::storage::azure::{AzureInner, AzureStore};
+use crate::storage::errors::{describe, http_error, is_already_exists};
+use crate::storage::local::LOCKS_DIR;
+use crate::storage::{LeaseRelease, StoreError, hostname};
 
 /// The lease duration (the service takes 15–60 s or infinite).
 pub const LEASE_SECONDS: i32 = 60;
@@ -61,49 +63,53 @@ enum Attempt {
     Held(String),
 }
 
-impl AzureStore {
-    pub async fn lock(&self, name: &str, holder: &LockHolder, wait: Duration) -> anyhow::Result<AzureLock> {
-        let inner = &self.inner;
-        inner.ensure_container().await?;
-        let blob = format!("{LOCKS_DIR}/{name}");
-        let deadline = Instant::now() + wait;
-        loop {
-            match try_lease(inner, &blob).await? {
-                Attempt::Taken(lease_id) => {
-                    let lock = AzureLock {
-                        store: inner.clone(),
-                        blob: blob.clone(),
-                        renewal: spawn_renewal(inner.clone(), blob.clone(), lease_id.clone()),
-                        lease_id,
-                        released: false,
-                    };
-                    let options = BlobClientSetMetadataOptions {
-                        lease_id: Some(lock.lease_id.clone()),
-                        ..BlobClientSetMetadataOptions::default()
-                    };
-                    if let Err(err) = inner
-                        .blob(&blob)
-                        .set_metadata(&holder_metadata(holder, &lock.lease_id), Some(options))
-                        .await
-                    {
-                        let err = inner.error(err, &blob, "record the holder of the lock");
-                        let _ = lock.release().await;
-                        return Err(err);
-                    }
-                    return Ok(lock);
+/// Takes the lock `name` of `store`, waiting up to `wait`.
+pub(super) async fn take(
+    store: &AzureStore,
+    name: &str,
+    holder: &LockHolder,
+    wait: Duration,
+) -> anyhow::Result<AzureLock> {
+    let inner = &store.inner;
+    inner.ensure_container().await?;
+    let blob = format!("{LOCKS_DIR}/{name}");
+    let deadline = Instant::now() + wait;
+    loop {
+        match try_lease(inner, &blob).await? {
+            Attempt::Taken(lease_id) => {
+                let lock = AzureLock {
+                    store: inner.clone(),
+                    blob: blob.clone(),
+                    renewal: spawn_renewal(inner.clone(), blob.clone(), lease_id.clone()),
+                    lease_id,
+                    released: false,
+                };
+                let options = BlobClientSetMetadataOptions {
+                    lease_id: Some(lock.lease_id.clone()),
+                    ..BlobClientSetMetadataOptions::default()
+                };
+                if let Err(err) = inner
+                    .blob(&blob)
+                    .set_metadata(&holder_metadata(holder, &lock.lease_id), Some(options))
+                    .await
+                {
+                    let err = inner.error(err, &blob, "record the holder of the lock");
+                    let _ = lock.release().await;
+                    return Err(err);
                 }
-                Attempt::Held(holder) => {
-                    if Instant::now() + POLL > deadline {
-                        return Err(StoreError::LockHeld {
-                            store: inner.label.clone(),
-                            name: name.to_string(),
-                            holder,
-                        }
-                        .into());
+                return Ok(lock);
+            }
+            Attempt::Held(holder) => {
+                if Instant::now() + POLL > deadline {
+                    return Err(StoreError::LockHeld {
+                        store: inner.label.clone(),
+                        name: name.to_string(),
+                        holder,
                     }
-                    tracing::debug!("lock `{name}` in {} is held by {holder}; waiting", inner.label);
-                    tokio::time::sleep(POLL).await;
+                    .into());
                 }
+                tracing::debug!("lock `{name}` in {} is held by {holder}; waiting", inner.label);
+                tokio::time::sleep(POLL).await;
             }
         }
     }
@@ -182,7 +188,7 @@ async fn take_over_stale(
     holder: &LockHolder,
     metadata: &HashMap<String, String>,
 ) -> Option<String> {
-    if holder.host != hostname() || process_alive(holder.pid) {
+    if !holder.is_stale() {
         return None;
     }
     let old = metadata_value(metadata, LEASE_KEY)?;
@@ -270,61 +276,7 @@ impl AzureLock {
 
     /// What releases this lease without the lock itself, for the interrupt cleanup registry.
     pub fn release_handle(&self) -> LeaseRelease {
-        LeaseRelease {
-            store: self.store.clone(),
-            blob: self.blob.clone(),
-            lease_id: self.lease_id.clone(),
-        }
-    }
-}
-
-/// Releases one held lease; cheap to clone. Releasing a lease that is already released (or lost) is not an error,
-/// so the lock's own release and an interrupt cleanup may both run.
-#[derive(Clone)]
-pub struct LeaseRelease {
-    store: Arc<AzureInner>,
-    blob: String,
-    lease_id: String,
-}
-
-impl std::fmt::Debug for LeaseRelease {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LeaseRelease")
-            .field("blob", &self.blob)
-            .finish_non_exhaustive()
-    }
-}
-
-impl LeaseRelease {
-    /// `the lease on `locks/backup-appdb` in azure:…`.
-    pub fn describe(&self) -> String {
-        format!("the lease on `{}` in {}", self.blob, self.store.label)
-    }
-
-    /// Clears the holder recorded in the lock blob, then releases the lease.
-    ///
-    /// # Errors
-    /// The service could not be reached or refused the release for another reason than the lease being gone
-    /// already (it then expires within [`LEASE_SECONDS`]).
-    pub async fn release(&self) -> anyhow::Result<()> {
-        let client = self.store.blob(&self.blob);
-        // Clear the holder first, so that a run that takes the lock next is never named after us.
-        let options = BlobClientSetMetadataOptions {
-            lease_id: Some(self.lease_id.clone()),
-            ..BlobClientSetMetadataOptions::default()
-        };
-        if let Err(err) = client.set_metadata(&HashMap::new(), Some(options)).await {
-            tracing::debug!("Failed to clear the holder of `{}`: {}", self.blob, describe(&err));
-        }
-        match client.release_lease(self.lease_id.clone(), None).await {
-            Ok(_) => Ok(()),
-            // Released already (by the lock's own release or drop), or expired and taken by another run.
-            Err(err) if http_error(&err).is_some_and(|(status, _)| status == StatusCode::Conflict) => {
-                tracing::debug!("the lease on `{}` was already released: {}", self.blob, describe(&err));
-                Ok(())
-            }
-            Err(err) => Err(self.store.error(err, &self.blob, "release the lease on")),
-        }
+        LeaseRelease::new(self.store.clone(), self.blob.clone(), self.lease_id.clone())
     }
 }
 
@@ -342,6 +294,55 @@ impl Drop for AzureLock {
                 let _ = store.blob(&blob).release_lease(lease_id, None).await;
             });
         }
+    }
+}
+
+/// Reads the lease state and holder of the lock `name` of `store` without taking it.
+pub(super) async fn inspect(store: &AzureStore, name: &str) -> anyhow::Result<StoreLockState> {
+    let inner = &store.inner;
+    let blob = format!("{LOCKS_DIR}/{name}");
+    let properties = match inner.blob(&blob).get_properties(None).await {
+        Ok(properties) => properties,
+        Err(err) if http_error(&err).is_some_and(|(status, _)| status == StatusCode::NotFound) => {
+            return Ok(StoreLockState::Free);
+        }
+        Err(err) => return Err(inner.error(err, &blob, "read the holder of the lock")),
+    };
+    let state = properties.lease_state().ok().flatten();
+    if !matches!(state, Some(LeaseState::Leased | LeaseState::Breaking)) {
+        return Ok(StoreLockState::Free);
+    }
+    let metadata = properties.metadata().ok().unwrap_or_default();
+    Ok(holder_from_metadata(&metadata).map_or_else(
+        || StoreLockState::Unknown(format!("the lease on `{blob}` carries no holder")),
+        StoreLockState::Held,
+    ))
+}
+
+/// Breaks the lease on the lock `name` of `store` at once (break period 0), whoever holds it; returns whether it
+/// was leased. The holder's next renewal fails with a warning, and its release finds the lease gone.
+pub(super) async fn break_lock(store: &AzureStore, name: &str) -> anyhow::Result<bool> {
+    let inner = &store.inner;
+    let blob = format!("{LOCKS_DIR}/{name}");
+    let options = BlobClientBreakLeaseOptions {
+        break_period: Some(0),
+        ..BlobClientBreakLeaseOptions::default()
+    };
+    match inner.blob(&blob).break_lease(Some(options)).await {
+        Ok(_) => {
+            // The broken lease leaves the blob writable without a lease id: clear the holder it recorded.
+            if let Err(err) = inner.blob(&blob).set_metadata(&HashMap::new(), None).await {
+                tracing::debug!("could not clear the holder of `{blob}`: {}", describe(&err));
+            }
+            Ok(true)
+        }
+        Err(err)
+            if http_error(&err)
+                .is_some_and(|(status, _)| status == StatusCode::NotFound || status == StatusCode::Conflict) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(inner.error(err, &blob, "break the lease on")),
     }
 }
 

@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 
 use super::{Manifest, parse};
+use crate::catalog::list::{base_of, is_archive};
 use crate::commands::backup::Compression;
-use crate::commands::backup::list::{base_of, is_archive};
 use crate::units::fuzz::config;
 
 /// A complete manifest as `campctl backup` writes it.

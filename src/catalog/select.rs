@@ -1,13 +1,17 @@
 //! Backup selection, shared by `restore` and `test-restore`: `latest` (the default, per database, by the manifest's
 //! recorded time), a backup name, a local path, or a blob URL in a configured Azure store. A plain archive without a
-//! manifest (the runbook's scripts make those, named `.sql.gz` or anything else) is accepted with a warning.
+//! manifest (the runbook's scripts make those, named `.sql.gz` or anything else) is accepted with a warning; a
+//! runbook archive in a store (`legacy` in `backup list`) is found by its name too.
+//!
+//! Selection only reads: it never changes a store, and says what it skipped through `tracing` warnings, never by
+//! printing.
 
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt as _;
 
-use crate::commands::backup::list::base_of;
-use crate::commands::backup::manifest::{self, BackupKind, Manifest};
+use super::list::{LEGACY_SUFFIX, base_of, database_of_name};
+use super::manifest::{self, BackupKind, Manifest};
 use crate::exit::{ExitStatus, UserError};
 use crate::storage::{LocalStore, Store, StoreError, is_store_failure};
 
@@ -36,18 +40,6 @@ impl Selected {
             None => database_of_name(&self.name),
         }
     }
-}
-
-/// `camp_backend_db` of `camp_backend_db_20261129_030000` (also of a file name such as `…_030000.sql.gz`).
-fn database_of_name(name: &str) -> Option<String> {
-    let stem = match name.rsplit_once('_') {
-        Some((head, time)) => &name[..head.len() + 1 + time.split('.').next().unwrap_or(time).len()],
-        None => name,
-    };
-    let mut parts = stem.rsplitn(3, '_');
-    let (time, date, db) = (parts.next()?, parts.next()?, parts.next()?);
-    let stamp = |s: &str, n| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    (stamp(time, 6) && stamp(date, 8) && !db.is_empty()).then(|| db.to_string())
 }
 
 /// Finds the backup `spec` names (`None` or `latest`: the newest backup of `database`).
@@ -217,32 +209,35 @@ async fn by_name(spec: &str, stores: &[Store]) -> anyhow::Result<Selected> {
             Err(err) => unreachable.skip(store, stores, err)?,
         }
     }
-    // An archive without a manifest (an interrupted upload of an older campctl, or a copied-in file).
+    // An archive without a manifest (an interrupted upload of an older campctl, or a copied-in file), or one the
+    // runbook's scripts made at the top of the store (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz`, listed as `legacy`).
     for store in stores {
-        if unreachable.is_skipped(store) {
-            continue;
-        }
-        let archives = match store.list(&format!("{database}/{base}.")).await {
-            Ok(archives) => archives,
-            Err(err) => {
-                unreachable.skip(store, stores, err)?;
+        for prefix in [format!("{database}/{base}."), format!("{base}{LEGACY_SUFFIX}")] {
+            if unreachable.is_skipped(store) {
                 continue;
             }
-        };
-        if let Some(object) = archives
-            .iter()
-            .find(|o| !o.name.ends_with(".manifest.json") && base_of(&o.name).ends_with(base))
-        {
-            let selected = Selected {
-                name: base.to_string(),
-                store: store.clone(),
-                object: object.name.clone(),
-                manifest: None,
-                manifest_object: None,
-                origin: store.label(),
+            let archives = match store.list(&prefix).await {
+                Ok(archives) => archives,
+                Err(err) => {
+                    unreachable.skip(store, stores, err)?;
+                    continue;
+                }
             };
-            unreachable.note(&selected);
-            return Ok(selected);
+            if let Some(object) = archives
+                .iter()
+                .find(|o| !o.name.ends_with(".manifest.json") && base_of(&o.name).ends_with(base))
+            {
+                let selected = Selected {
+                    name: base.to_string(),
+                    store: store.clone(),
+                    object: object.name.clone(),
+                    manifest: None,
+                    manifest_object: None,
+                    origin: store.label(),
+                };
+                unreachable.note(&selected);
+                return Ok(selected);
+            }
         }
     }
     Err(no_backup(&format!("No backup named `{base}` was found"), stores))
@@ -356,23 +351,4 @@ fn redact_query(url: &url::Url) -> String {
         url.set_query(Some("REDACTED"));
     }
     url.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::database_of_name;
-
-    #[test]
-    fn backup_names_carry_their_database() {
-        assert_eq!(
-            database_of_name("camp_backend_db_20261129_030000").as_deref(),
-            Some("camp_backend_db")
-        );
-        assert_eq!(
-            database_of_name("camp_backend_db_20250111_030000.sql.gz").as_deref(),
-            Some("camp_backend_db")
-        );
-        assert_eq!(database_of_name("backup.sql.gz"), None);
-        assert_eq!(database_of_name("db_2026112_030000"), None);
-    }
 }

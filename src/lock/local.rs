@@ -1,14 +1,17 @@
 //! Locks of the local store: `<root>/locks/<name>`, created with `O_EXCL` and holding the [`LockHolder`] as JSON.
 //!
-//! A lock whose process is gone (same host, pid not alive) is stale and taken over with a warning: a run killed with
-//! SIGKILL cannot remove its lock, and nobody should have to find and delete the file by hand.
+//! A lock whose holder is stale ([`LockHolder::is_stale`]: same host, process gone) is taken over with a warning: a
+//! run killed with SIGKILL cannot remove its lock, and nobody should have to find and delete the file by hand. A
+//! lock of another host's run is only removed by [`break_lock`] (`backup unlock`). This file never touches anything
+//! outside `<root>/locks/`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::local::{LOCKS_DIR, LocalStore, blocking, create_dirs, sync_dir};
-use super::{LockHolder, StoreError, hostname, process_alive};
+use super::{LockHolder, StoreLockState};
+use crate::storage::StoreError;
+use crate::storage::local::{LOCKS_DIR, LocalStore, blocking, create_dirs, sync_dir};
 
 /// How often a waiting run looks at the lock again.
 const POLL: Duration = Duration::from_millis(500);
@@ -19,6 +22,9 @@ const UNREADABLE_GRACE: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct LocalLock {
     path: PathBuf,
+    /// What this run wrote into the file: a release removes the file only while it still holds this, so that a run
+    /// whose lock was broken (`backup unlock`) never removes the next run's lock.
+    json: Vec<u8>,
     released: bool,
 }
 
@@ -28,29 +34,37 @@ enum Attempt {
     Held(String),
 }
 
-impl LocalStore {
-    pub async fn lock(&self, name: &str, holder: &LockHolder, wait: Duration) -> anyhow::Result<LocalLock> {
-        let path = self.path_of(&format!("{LOCKS_DIR}/{name}"))?;
-        let deadline = Instant::now() + wait;
-        let json = serde_json::to_vec_pretty(holder)?;
-        loop {
-            let (attempt_path, attempt_json) = (path.clone(), json.clone());
-            match blocking(move || try_lock(&attempt_path, &attempt_json)).await? {
-                Attempt::Taken => {
-                    return Ok(LocalLock { path, released: false });
-                }
-                Attempt::Held(holder) => {
-                    if Instant::now() + POLL > deadline {
-                        return Err(StoreError::LockHeld {
-                            store: self.label(),
-                            name: name.to_string(),
-                            holder,
-                        }
-                        .into());
+/// Takes the lock `name` of `store`, waiting up to `wait`.
+pub(super) async fn take(
+    store: &LocalStore,
+    name: &str,
+    holder: &LockHolder,
+    wait: Duration,
+) -> anyhow::Result<LocalLock> {
+    let path = store.path_of(&format!("{LOCKS_DIR}/{name}"))?;
+    let deadline = Instant::now() + wait;
+    let json = serde_json::to_vec_pretty(holder)?;
+    loop {
+        let (attempt_path, attempt_json) = (path.clone(), json.clone());
+        match blocking(move || try_lock(&attempt_path, &attempt_json)).await? {
+            Attempt::Taken => {
+                return Ok(LocalLock {
+                    path,
+                    json,
+                    released: false,
+                });
+            }
+            Attempt::Held(holder) => {
+                if Instant::now() + POLL > deadline {
+                    return Err(StoreError::LockHeld {
+                        store: store.label(),
+                        name: name.to_string(),
+                        holder,
                     }
-                    tracing::debug!("lock `{name}` in {} is held by {holder}; waiting", self.label());
-                    tokio::time::sleep(POLL).await;
+                    .into());
                 }
+                tracing::debug!("lock `{name}` in {} is held by {holder}; waiting", store.label());
+                tokio::time::sleep(POLL).await;
             }
         }
     }
@@ -83,7 +97,7 @@ fn try_lock(path: &std::path::Path, json: &[u8]) -> anyhow::Result<Attempt> {
             Err(err) => return Err(anyhow::Error::new(err).context(format!("Failed to read `{}`", path.display()))),
         };
         match serde_json::from_slice::<LockHolder>(&existing) {
-            Ok(holder) if holder.host == hostname() && !process_alive(holder.pid) => {
+            Ok(holder) if holder.is_stale() => {
                 tracing::warn!(
                     "taking over the stale lock `{}`: it was held by {holder}, which is no longer running",
                     path.display()
@@ -117,6 +131,31 @@ fn try_lock(path: &std::path::Path, json: &[u8]) -> anyhow::Result<Attempt> {
     )))
 }
 
+/// Reads the lock `name` of `store` without taking it.
+pub(super) async fn inspect(store: &LocalStore, name: &str) -> anyhow::Result<StoreLockState> {
+    let path = store.path_of(&format!("{LOCKS_DIR}/{name}"))?;
+    blocking(move || match std::fs::read(&path) {
+        Ok(bytes) => Ok(match serde_json::from_slice::<LockHolder>(&bytes) {
+            Ok(holder) => StoreLockState::Held(holder),
+            Err(_) => StoreLockState::Unknown(format!("`{}` holds no readable holder", path.display())),
+        }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(StoreLockState::Free),
+        Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to read `{}`", path.display()))),
+    })
+    .await
+}
+
+/// Removes the lock file `name` of `store`, whoever holds it; returns whether there was one.
+pub(super) async fn break_lock(store: &LocalStore, name: &str) -> anyhow::Result<bool> {
+    let path = store.path_of(&format!("{LOCKS_DIR}/{name}"))?;
+    blocking(move || match std::fs::remove_file(&path) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to remove the lock `{}`", path.display()))),
+    })
+    .await
+}
+
 /// Removes a stale lock file unless another run replaced it meanwhile.
 fn remove_if_unchanged(path: &std::path::Path, seen: &[u8]) -> anyhow::Result<()> {
     match std::fs::read(path) {
@@ -134,14 +173,27 @@ fn remove_if_unchanged(path: &std::path::Path, seen: &[u8]) -> anyhow::Result<()
 impl LocalLock {
     pub async fn release(mut self) -> anyhow::Result<()> {
         self.released = true;
-        let path = self.path.clone();
-        blocking(move || match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
+        let (path, json) = (self.path.clone(), self.json.clone());
+        blocking(move || match std::fs::read(&path) {
+            Ok(now) if now == json => match std::fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(err) => {
+                    Err(anyhow::Error::new(err).context(format!("Failed to remove the lock `{}`", path.display())))
+                }
+            },
+            Ok(_) => {
+                tracing::warn!(
+                    "the lock `{}` was broken and is now another run's: left in place",
+                    path.display()
+                );
+                Ok(())
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 tracing::warn!("the lock `{}` was already gone when released", path.display());
                 Ok(())
             }
-            Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to remove the lock `{}`", path.display()))),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to read the lock `{}`", path.display()))),
         })
         .await
     }
@@ -150,7 +202,7 @@ impl LocalLock {
 impl Drop for LocalLock {
     fn drop(&mut self) {
         if !self.released {
-            let _ = std::fs::remove_file(&self.path);
+            let _ = remove_if_unchanged(&self.path, &self.json);
         }
     }
 }

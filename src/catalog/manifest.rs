@@ -1,5 +1,7 @@
 //! The backup manifest: versioned JSON written last, beside the archive. A backup without a manifest does not exist
 //! (DESIGN.md). `backup list`, `restore` and `test-restore` read only manifests; the schema is in docs/backup.md.
+//! It lives in the catalog because `backup` writes it and `backup list`, `restore` and `test-restore` read it; this
+//! file only defines and parses the schema, and never reads or writes a store.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

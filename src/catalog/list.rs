@@ -1,0 +1,209 @@
+//! The catalog of one store, read from manifests: each manifest is one backup. An archive without its manifest is
+//! listed as `incomplete`, never as a backup. An archive the runbook's scripts made (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz`
+//! at the top of the store or in `<db>/`: a pg_dump custom-format archive despite the name) is listed as `legacy`,
+//! so that retention and health see it; restore takes it by name, path or URL, unverified (it has no manifest). This file only reads; it never prints, deletes or repairs anything
+//! (the `backup list` command in `commands/backup/list.rs` prints it).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use serde::Serialize;
+
+use super::manifest::{self, BackupKind};
+use crate::storage::Store;
+
+/// One row of the catalog.
+#[derive(Debug, Serialize)]
+pub struct CatalogEntry {
+    pub name: String,
+    /// `database`, `files`, `incomplete` for an archive without a manifest, or `legacy` for an archive the
+    /// runbook's scripts made (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz`, no manifest).
+    pub kind: String,
+    pub database: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub size_bytes: u64,
+    pub duration_seconds: Option<f64>,
+    pub compression: Option<String>,
+    pub sha256: Option<String>,
+    /// Result of the last test-restore: `true` passed, `false` failed, `null` never tested.
+    pub verified: Option<bool>,
+    pub store: String,
+    pub object: String,
+}
+
+/// The suffix of the runbook's archives: custom-format dumps, named as if they were gzipped SQL.
+pub const LEGACY_SUFFIX: &str = ".sql.gz";
+
+/// The database of an archive the runbook's scripts made (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz`, at the top of the store
+/// or in a folder), from its object name; `None` for any other name.
+pub fn legacy_database(object: &str) -> Option<String> {
+    let file_name = object.rsplit('/').next().unwrap_or(object);
+    let base = file_name.strip_suffix(LEGACY_SUFFIX)?;
+    database_of_name(base).filter(|db| format!("{db}_").len() + 15 == base.len())
+}
+
+/// Whether an object name is an archive campctl makes (database dump or files tar.gz).
+pub fn is_archive(name: &str) -> bool {
+    [".dump", ".dump.zst", ".dump.gz", ".tar.gz"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
+
+/// The backup name of an archive or manifest object name (its suffix removed).
+pub fn base_of(name: &str) -> &str {
+    for suffix in [
+        ".manifest.json",
+        ".dump.zst",
+        ".dump.gz",
+        ".dump",
+        ".tar.gz",
+        LEGACY_SUFFIX,
+    ] {
+        if let Some(base) = name.strip_suffix(suffix) {
+            return base;
+        }
+    }
+    name
+}
+
+/// `camp_backend_db` of `camp_backend_db_20261129_030000` (also of a file name such as `…_030000.sql.gz`).
+pub(crate) fn database_of_name(name: &str) -> Option<String> {
+    let stem = match name.rsplit_once('_') {
+        Some((head, time)) => &name[..head.len() + 1 + time.split('.').next().unwrap_or(time).len()],
+        None => name,
+    };
+    let mut parts = stem.rsplitn(3, '_');
+    let (time, date, db) = (parts.next()?, parts.next()?, parts.next()?);
+    let stamp = |s: &str, n| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    (stamp(time, 6) && stamp(date, 8) && !db.is_empty()).then(|| db.to_string())
+}
+
+/// Reads the catalog of one store.
+///
+/// # Errors
+/// The store cannot be listed.
+pub async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<Vec<CatalogEntry>> {
+    let objects = store.list("").await?;
+    let mut entries = Vec::new();
+    let mut described = BTreeSet::new();
+    // Manifests are small; read several at once (each is a round trip on Azure), keeping the listing's order.
+    let fetched: Vec<_> = futures::stream::iter(objects.iter().filter(|o| o.name.ends_with(".manifest.json")))
+        .map(|object| async move { (object, store.get(&object.name).await) })
+        .buffered(8)
+        .collect()
+        .await;
+    for (object, bytes) in fetched {
+        let bytes = bytes?;
+        let manifest = match manifest::parse(&bytes) {
+            Ok(manifest) => manifest,
+            Err(err) => {
+                tracing::warn!(
+                    "skipping `{}` in {}: not a campctl manifest ({err:#})",
+                    object.name,
+                    store.label()
+                );
+                continue;
+            }
+        };
+        described.insert(manifest.object.clone());
+        if db.is_some_and(|db| db != manifest.database) {
+            continue;
+        }
+        entries.push(CatalogEntry {
+            name: manifest.name,
+            kind: match manifest.kind {
+                BackupKind::Database => "database".into(),
+                BackupKind::Files => "files".into(),
+            },
+            database: Some(manifest.database),
+            started_at: Some(manifest.started_at),
+            size_bytes: manifest.size_bytes,
+            duration_seconds: Some(manifest.duration_seconds),
+            compression: Some(manifest.compression),
+            sha256: Some(manifest.sha256),
+            verified: manifest.test_restore.map(|t| t.passed),
+            store: store.label(),
+            object: manifest.object,
+        });
+    }
+    for object in objects
+        .iter()
+        .filter(|o| is_archive(&o.name) && !described.contains(&o.name))
+    {
+        let folder = object.name.split('/').next().unwrap_or_default();
+        if db.is_some_and(|db| db != folder && !object.name.starts_with(&format!("files/{db}/"))) {
+            continue;
+        }
+        entries.push(CatalogEntry {
+            name: base_of(object.name.rsplit('/').next().unwrap_or(&object.name)).to_string(),
+            kind: "incomplete".into(),
+            database: None,
+            started_at: object.last_modified,
+            size_bytes: object.size,
+            duration_seconds: None,
+            compression: None,
+            sha256: None,
+            verified: None,
+            store: store.label(),
+            object: object.name.clone(),
+        });
+    }
+    for object in objects.iter().filter(|o| !described.contains(&o.name)) {
+        let Some(database) = legacy_database(&object.name) else {
+            continue;
+        };
+        if db.is_some_and(|db| db != database) {
+            continue;
+        }
+        entries.push(CatalogEntry {
+            name: base_of(object.name.rsplit('/').next().unwrap_or(&object.name)).to_string(),
+            kind: "legacy".into(),
+            database: Some(database),
+            started_at: object.last_modified,
+            size_bytes: object.size,
+            duration_seconds: None,
+            compression: None,
+            sha256: None,
+            verified: None,
+            store: store.label(),
+            object: object.name.clone(),
+        });
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{base_of, database_of_name, legacy_database};
+
+    #[test]
+    fn backup_names_carry_their_database() {
+        assert_eq!(
+            database_of_name("camp_backend_db_20261129_030000").as_deref(),
+            Some("camp_backend_db")
+        );
+        assert_eq!(
+            database_of_name("camp_backend_db_20250111_030000.sql.gz").as_deref(),
+            Some("camp_backend_db")
+        );
+        assert_eq!(database_of_name("backup.sql.gz"), None);
+        assert_eq!(database_of_name("db_2026112_030000"), None);
+    }
+
+    #[test]
+    fn runbook_archives_are_recognised_by_name() {
+        assert_eq!(
+            legacy_database("camp_backend_db_20250111_030000.sql.gz").as_deref(),
+            Some("camp_backend_db")
+        );
+        assert_eq!(
+            legacy_database("camp_backend_db/camp_backend_db_20250111_030000.sql.gz").as_deref(),
+            Some("camp_backend_db")
+        );
+        assert_eq!(legacy_database("camp_backend_db_20250111_030000.dump"), None);
+        assert_eq!(legacy_database("backup.sql.gz"), None);
+        assert_eq!(legacy_database("db_20250111_030000_extra.sql.gz"), None);
+        assert_eq!(base_of("db_20250111_030000.sql.gz"), "db_20250111_030000");
+    }
+}

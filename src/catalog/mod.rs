@@ -1,0 +1,42 @@
+//! The backup catalog: what a store holds and how a backup is found in it, shared by every command that reads
+//! backups (`backup list`, `restore`, `test-restore`, and later retention and `health`).
+//!
+//! - [`manifest`]: the manifest schema (versioned JSON written last beside each archive) and its parser.
+//! - [`list`]: one store's catalog: manifests, archives without one (`incomplete`), and archives the runbook's
+//!   scripts made (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz`, listed as `legacy`).
+//! - [`select`]: `latest`, a backup name, a local path or a blob URL, to one [`select::Selected`] backup.
+//! - [`verification`]: the test-restore result recorded back into a backup's manifest.
+//! - [`select_stores`]: which of the configured stores a run uses (`--store`, `[backup] stores`).
+//!
+//! The catalog sits above `storage` (it reads stores) and below settings and commands: it never imports a command,
+//! never prints (it returns data and logs warnings through `tracing`), and never decides a command's exit status
+//! beyond the typed errors it returns (not found: exit 10; a files backup named for restore: exit 2).
+
+pub mod list;
+pub mod manifest;
+pub mod select;
+pub mod verification;
+
+pub use list::{CatalogEntry, base_of, catalog, is_archive};
+
+use crate::exit::UserError;
+use crate::storage::Store;
+
+/// Keeps the stores named in `wanted` (by kind); all of them when `wanted` is empty.
+///
+/// # Errors
+/// A [`UserError`] (exit 2) naming a store that is not configured.
+pub fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
+    if wanted.is_empty() {
+        return Ok(stores);
+    }
+    for name in wanted {
+        if !stores.iter().any(|s| s.kind() == name) {
+            return Err(UserError::usage(format!("Store `{name}` is not configured"))
+                .with_hint("Configure it under `[storage.local]` or `[storage.azure]` (docs/storage.md)")
+                .into());
+        }
+    }
+    stores.retain(|s| wanted.iter().any(|w| w == s.kind()));
+    Ok(stores)
+}
