@@ -1,5 +1,6 @@
-//! Work that must happen however a command ends: dropping a scratch database, opening a database to connections
-//! again, releasing a backup's blob lease. DESIGN.md: "Ctrl-C / SIGTERM: children are killed, uploads are not committed, scratch databases are
+//! The interrupt registry: work that must happen however a command ends (Ctrl-C and SIGTERM included): dropping a
+//! scratch database, opening a database to connections again, releasing a backup's blob lease. (Named for what it
+//! undoes; the `cleanup` command, which applies retention, is another thing.) DESIGN.md: "Ctrl-C / SIGTERM: children are killed, uploads are not committed, scratch databases are
 //! dropped, exit 130".
 //!
 //! A command [`register`]s an action before it creates what the action undoes and [`Pending::disarm`]s it once the

@@ -9,18 +9,18 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Client;
 
 use super::fanout::StoreFailure;
-use crate::cleanup;
 use crate::exit::{ExitStatus, UserError};
+use crate::interrupt;
 use crate::storage::{LockGuard, LockHolder, Store, is_store_failure};
 
 /// First key of campctl's advisory locks: "camp".
 const ADVISORY_CLASS: i32 = 0x6361_6D70;
 
 /// The locks of one run; released explicitly at the end. Dropping them releases them too, best effort; and each
-/// blob lease is registered with the interrupt cleanup ([`crate::cleanup`]), so that Ctrl-C or SIGTERM, which drop
+/// blob lease is registered with the interrupt cleanup ([`crate::interrupt`]), so that Ctrl-C or SIGTERM, which drop
 /// the command's future, still release it before the process exits.
 pub struct RunLocks {
-    store_locks: Vec<(LockGuard, Option<cleanup::Pending>)>,
+    store_locks: Vec<(LockGuard, Option<interrupt::Pending>)>,
     /// Stores (by index) that could not be locked because they failed (unreachable…): the run leaves them out.
     failed: Vec<(usize, StoreFailure)>,
 }
@@ -29,7 +29,7 @@ impl RunLocks {
     fn push(&mut self, guard: LockGuard) {
         let pending = guard
             .release_handle()
-            .map(|lease| cleanup::register(cleanup::Action::ReleaseLease { lease }));
+            .map(|lease| interrupt::register(interrupt::Action::ReleaseLease { lease }));
         self.store_locks.push((guard, pending));
     }
 

@@ -19,8 +19,8 @@ use self::measure::{Bloat, Candidate};
 use super::jobs::{self, Counter, Work};
 use super::scope::{self, ScopeArgs};
 use crate::Ctx;
-use crate::cleanup;
 use crate::exit::{ExitStatus, UserError};
+use crate::interrupt;
 use crate::pg::quote_ident;
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::units::{ByteSize, format_bytes, format_seconds};
@@ -556,7 +556,7 @@ pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let counter = Counter::new(printer.progress, work.len(), "reindex");
     // If this run is interrupted, say what a cancelled REINDEX CONCURRENTLY leaves behind and how to clean it up.
     let note = selection.concurrently.then(|| {
-        cleanup::register(cleanup::Action::Note {
+        interrupt::register(interrupt::Action::Note {
             message: "a cancelled REINDEX CONCURRENTLY leaves an invalid `<index>_ccnew` index; `campctl reindex --invalid` drops it"
                 .into(),
         })

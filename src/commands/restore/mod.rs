@@ -1,21 +1,27 @@
 //! `campctl restore` and `campctl test-restore`: restores that cannot lose the database, and restore tests a CI
 //! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`]), and restore it into a new
-//! database ([`run`]); `restore` then verifies and swaps ([`swap`]), `test-restore` checks and drops
+//! database ([`run`]); `restore` then verifies and swaps ([`restore`](mod@restore)), `test-restore` checks and drops
 //! ([`test_restore`]).
 
 pub mod fetch;
 mod junit;
 mod preflight;
 pub mod run;
+// The `restore` command in a file named after it, beside `test_restore`: the directory is the pair's shared home
+// (source options, preparation), the file is the command, as `test_restore.rs` is for `test-restore`.
+#[expect(
+    clippy::module_inception,
+    reason = "the `restore` command, named after it beside `test_restore`; the directory holds what both share"
+)]
+pub mod restore;
 pub mod select;
-pub mod swap;
 pub mod test_restore;
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-pub use swap::RestoreArgs;
+pub use restore::RestoreArgs;
 pub use test_restore::TestRestoreArgs;
 
 use crate::commands::backup::select_stores;

@@ -18,9 +18,9 @@ use super::run::{self, Comparison, RestoreOptions};
 use super::select::Selected;
 use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, quote_literal};
 use crate::Ctx;
-use crate::cleanup;
 use crate::commands::backup::lock;
 use crate::exit::{ExitStatus, UserError};
+use crate::interrupt;
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 use crate::printer::{Cell, Printer, Report, Table};
 
@@ -348,7 +348,7 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     }
     let mut previous_dropped = false;
     if let (Some(previous), true) = (&previous, args.drop_previous) {
-        cleanup::drop_database(&server, previous).await?;
+        interrupt::drop_database(&server, previous).await?;
         previous_dropped = true;
     }
 
@@ -510,7 +510,7 @@ async fn verify_and_analyze(
     Ok((comparison, analyze_seconds))
 }
 
-async fn drop_quietly(cleanup: cleanup::Pending) {
+async fn drop_quietly(cleanup: interrupt::Pending) {
     if let Err(err) = cleanup.run_now().await {
         tracing::error!("failed to drop the restored copy: {err:#}");
     }
@@ -584,7 +584,7 @@ async fn swap(
     // Our own connections to the copy (counting, ANALYZE) may still be closing.
     end_sessions(client, aside, deadline, 0).await?;
     let (session, locks, spare) = lock_session;
-    let reopen = cleanup::register(cleanup::Action::AllowConnections {
+    let reopen = interrupt::register(interrupt::Action::AllowConnections {
         params: server.clone(),
         name: target.to_string(),
     });

@@ -1,7 +1,7 @@
 //! The shared core of `restore` and `test-restore`: verify the download, create a new database, run `pg_restore`
 //! into it, and compare what arrived with what the backup recorded.
 //!
-//! The new database is registered for cleanup (crate::cleanup) before it is created, so an error or Ctrl-C at any
+//! The new database is registered with the interrupt registry ([`crate::interrupt`]) before it is created, so an error or Ctrl-C at any
 //! later point drops it.
 
 use std::collections::HashSet;
@@ -14,9 +14,9 @@ use futures::StreamExt as _;
 
 use super::fetch::{self, Fetch, Fetched};
 use super::select::Selected;
-use crate::cleanup::{self, Pending};
 use crate::commands::backup::progress::Progress;
 use crate::exit::{ExitStatus, UserError};
+use crate::interrupt::{self, Pending};
 use crate::pg::tools::{self, PgTool};
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 use crate::units::format_bytes;
@@ -297,7 +297,7 @@ fn free_space(dir: &Path) -> anyhow::Result<u64> {
 
 async fn create_database(server: &ConnParams, database: &str, create_options: &str) -> anyhow::Result<Pending> {
     let client = pg::connect(server, SessionOptions::default()).await?;
-    let cleanup = cleanup::register(cleanup::Action::DropDatabase {
+    let cleanup = interrupt::register(interrupt::Action::DropDatabase {
         params: server.clone(),
         name: database.to_string(),
     });

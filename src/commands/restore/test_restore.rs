@@ -172,7 +172,7 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
     // Everything that can be wrong with the input is found before any work: a usage error must never be recorded
     // as a failed test of a healthy backup.
     // The scratch database is throwaway: stream and verify in one read unless asked otherwise.
-    let mut options = super::swap::restore_options(
+    let mut options = super::restore::restore_options(
         &args.source,
         &ctx.settings.config,
         ctx.settings.progress && printer.progress,
