@@ -101,7 +101,8 @@ fn maintenance_server(server: &crate::pg::ConnParams, config: &crate::config_fil
 struct Prepared {
     /// A session on the maintenance database of the server restored on.
     client: tokio_postgres::Client,
-    server_major: u32,
+    /// The version of the server restored on, read once on `client`.
+    server_version: crate::pg::database::ServerVersion,
     tool: PgTool,
     selected: select::Selected,
 }
@@ -123,26 +124,17 @@ async fn prepare(
     let stores = select_stores(crate::storage::Store::from_config(&config.storage)?, &source.stores)?;
     let client = crate::pg::connect(server, ctx.settings.session).await?;
     preflight::warn_leftovers(&client, chrono::Utc::now(), printer).await?;
-    let server_major = server_major(&client).await?;
-    let tool = PgTool::find("pg_restore", source.pg_restore.as_deref(), server_major).await?;
+    let server_version = crate::pg::database::server_version(&client).await?;
+    let tool = PgTool::find("pg_restore", source.pg_restore.as_deref(), server_version.major()).await?;
     let selected = select::select(source.backup.as_deref(), source_db, &stores).await?;
     warn_unverified(&selected, printer);
     check_manifest_version(&selected, &tool)?;
     Ok(Prepared {
         client,
-        server_major,
+        server_version,
         tool,
         selected,
     })
-}
-
-/// The server's major version (`server_version_num` / 10000).
-async fn server_major(client: &tokio_postgres::Client) -> anyhow::Result<u32> {
-    let num: String = client
-        .query_one("SELECT current_setting('server_version_num')", &[])
-        .await?
-        .get(0);
-    Ok(num.parse::<u32>().unwrap_or(0) / 10000)
 }
 
 /// Refuses, before anything is downloaded, an archive version the manifest says pg_restore cannot read.
@@ -179,11 +171,6 @@ fn warn_unverified(selected: &select::Selected, printer: &crate::printer::Printe
             selected.name
         ));
     }
-}
-
-/// A SQL string literal (`standard_conforming_strings` is on in every supported server).
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// Exit status of a run whose checks failed.

@@ -17,6 +17,7 @@ use super::select::Selected;
 use crate::commands::backup::progress::Progress;
 use crate::exit::{ExitStatus, UserError};
 use crate::interrupt::{self, Pending};
+use crate::pg::quote::quote_conninfo_value;
 use crate::pg::tools::{self, PgTool};
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 use crate::units::format_bytes;
@@ -86,17 +87,6 @@ fn fit(database: &str, suffix: &str) -> String {
         base.pop();
     }
     base + suffix
-}
-
-/// Whether a database exists.
-///
-/// # Errors
-/// The query failed.
-pub async fn database_exists(client: &tokio_postgres::Client, name: &str) -> anyhow::Result<bool> {
-    Ok(client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await?
-        .is_some())
 }
 
 /// Verifies the download and restores it into the new database `database` (created here with `create_options`,
@@ -301,8 +291,7 @@ async fn create_database(server: &ConnParams, database: &str, create_options: &s
         params: server.clone(),
         name: database.to_string(),
     });
-    let sql = format!("CREATE DATABASE {} {create_options}", quote_ident(database));
-    if let Err(err) = client.batch_execute(&sql).await {
+    if let Err(err) = pg::database::create(&client, database, create_options).await {
         // It was not created: nothing to drop (and it may be someone else's database of that name). Not the
         // backup's fault either: a usage error, never a failed check.
         cleanup.disarm();
@@ -315,7 +304,6 @@ async fn create_database(server: &ConnParams, database: &str, create_options: &s
                 .into(),
         );
     }
-    tracing::info!("created database `{database}`");
     Ok(cleanup)
 }
 
@@ -435,7 +423,7 @@ fn pg_restore_command(
     if options.jobs > 1 {
         command.arg(format!("--jobs={}", options.jobs));
     }
-    command.arg(format!("--dbname={}", conninfo_dbname(database)));
+    command.arg(format!("--dbname=dbname={}", quote_conninfo_value(database)));
     if let Some(file) = file {
         command.arg(file);
     }
@@ -444,11 +432,6 @@ fn pg_restore_command(
         .stderr(std::process::Stdio::piped());
     tracing::info!("running `{}` into `{database}`", tool.path.display());
     command
-}
-
-/// `dbname='…'` with libpq's quoting, so any database name is taken literally.
-fn conninfo_dbname(database: &str) -> String {
-    format!("dbname='{}'", database.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 fn pg_restore_failed(status: std::process::ExitStatus, tail: &[String]) -> anyhow::Error {
@@ -618,11 +601,5 @@ mod tests {
             unique.ends_with(&format!("__test_restore_20261129_030000_{}", std::process::id())),
             "{unique}"
         );
-    }
-
-    #[test]
-    fn database_names_are_literal_in_conninfo() {
-        assert_eq!(conninfo_dbname("a b"), "dbname='a b'");
-        assert_eq!(conninfo_dbname("it's\\x=1"), "dbname='it\\'s\\\\x=1'");
     }
 }
