@@ -387,7 +387,8 @@ fn comparison_checks(report: &mut TestRestoreReport, comparison: &Comparison) {
     }
 }
 
-/// Runs the user's checks read-only in the scratch database.
+/// Runs the user's checks read-only in the scratch database; a session that cannot be made read-only fails them all
+/// unrun.
 async fn sql_checks(report: &mut TestRestoreReport, params: &ConnParams, checks: &[SqlCheck]) {
     if checks.is_empty() {
         return;
@@ -406,7 +407,19 @@ async fn sql_checks(report: &mut TestRestoreReport, params: &ConnParams, checks:
             return;
         }
     };
-    let _ = client.batch_execute("SET default_transaction_read_only = on").await;
+    // The checks must not change what they check: without a read-only session none of them runs, and each fails
+    // saying why (the result of this SET used to be ignored).
+    if let Err(err) = pg::database::make_read_only(&client).await {
+        for check in checks {
+            report.check(
+                format!("sql {}", check.name),
+                CheckOutcome::Fail,
+                0.0,
+                format!("not run: {err:#}"),
+            );
+        }
+        return;
+    }
     for check in checks {
         let started = Instant::now();
         let (outcome, detail) = match first_value(&client, &check.sql).await {
