@@ -36,6 +36,7 @@ use crate::config_file::StorageConfig;
 use crate::exit::{Classify, ExitStatus};
 
 pub use azure::{AzureLock, AzureStore, AzureUpload, LeaseRelease, SnapshotReport};
+pub use errors::{caused_by_no_space, is_no_space};
 pub use local::{LocalLock, LocalStore, LocalUpload};
 pub use resolve::{AzureSettings, default_local_path};
 

@@ -155,7 +155,7 @@ pub async fn restore_into(
             .map_err(fail(Step::Download))?,
     );
     let fetched = download.finish_into(&mut file, false).await.map_err(|error| {
-        if is_no_space(&error) {
+        if crate::storage::caused_by_no_space(&error) {
             StepError {
                 step: Step::Download,
                 error: spool_too_small(&options.spool_dir, "filled up while spooling the archive"),
@@ -184,14 +184,6 @@ pub async fn restore_into(
         .map(|()| fetched);
     drop(spool);
     finish(outcome, cleanup, restore_started).await
-}
-
-fn is_no_space(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.raw_os_error() == Some(libc::ENOSPC))
-    })
 }
 
 fn spool_too_small(dir: &Path, what: &str) -> anyhow::Error {
