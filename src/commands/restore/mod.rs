@@ -1,6 +1,6 @@
 //! `campctl restore` and `campctl test-restore`: restores that cannot lose the database, and restore tests a CI
-//! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`]), and restore it into a new
-//! database ([`run`]); `restore` then verifies and swaps ([`restore`](mod@restore)), `test-restore` checks and drops
+//! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`]), restore it into a new
+//! database ([`run`]) and compare its row counts with the backup ([`row_counts`]); `restore` then verifies and swaps ([`restore`](mod@restore)), `test-restore` checks and drops
 //! ([`test_restore`]).
 
 pub mod fetch;
@@ -14,6 +14,7 @@ pub mod run;
     reason = "the `restore` command, named after it beside `test_restore`; the directory holds what both share"
 )]
 pub mod restore;
+pub mod row_counts;
 pub mod select;
 pub mod test_restore;
 

@@ -14,7 +14,8 @@ use chrono::Utc;
 use clap::Args;
 use serde::Serialize;
 
-use super::run::{self, Comparison, RestoreOptions};
+use super::row_counts::{self, Comparison};
+use super::run::{self, RestoreOptions};
 use super::select::Selected;
 use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare};
 use crate::Ctx;
@@ -443,34 +444,8 @@ async fn verify_and_analyze(
     restored: &run::Restored,
     analyze: bool,
 ) -> anyhow::Result<(Comparison, Option<f64>)> {
-    let comparison = run::compare(params, selected, &restored.fetched).await?;
-    let mismatches = comparison.mismatches();
-    if !mismatches.is_empty() || comparison.restored_tables != comparison.expected_tables {
-        let mut details: Vec<String> = mismatches
-            .iter()
-            .take(5)
-            .map(|c| match c.restored {
-                None => format!("`{}` is missing", c.qualified()),
-                Some(rows) => format!(
-                    "`{}` has {rows} rows, the backup recorded {}",
-                    c.qualified(),
-                    c.expected.unwrap_or_default()
-                ),
-            })
-            .collect();
-        if comparison.restored_tables != comparison.expected_tables {
-            details.push(format!(
-                "{} tables were restored, the archive defines {}",
-                comparison.restored_tables, comparison.expected_tables
-            ));
-        }
-        return Err(UserError::new(
-            ExitStatus::Failure,
-            format!("The restored copy does not match the backup: {}", details.join("; ")),
-        )
-        .with_hint("The target is unchanged and the copy was dropped. `campctl test-restore` reports every table")
-        .into());
-    }
+    let comparison = row_counts::compare(params, selected, &restored.fetched).await?;
+    comparison.require_match()?;
     let analyze_seconds = if analyze {
         let started = Instant::now();
         let client = pg::connect(params, SessionOptions::default()).await?;

@@ -1,16 +1,14 @@
 //! The shared core of `restore` and `test-restore`: verify the download, create a new database, run `pg_restore`
-//! into it, and compare what arrived with what the backup recorded.
+//! into it. What arrived is then compared with what the backup recorded in [`super::row_counts`].
 //!
 //! The new database is registered with the interrupt registry ([`crate::interrupt`]) before it is created, so an error or Ctrl-C at any
 //! later point drops it.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use futures::StreamExt as _;
 
 use super::fetch::{self, Fetch, Fetched};
 use super::select::Selected;
@@ -19,7 +17,7 @@ use crate::exit::{ExitStatus, UserError};
 use crate::interrupt::{self, Pending};
 use crate::pg::quote::quote_conninfo_value;
 use crate::pg::tools::{self, PgTool};
-use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
+use crate::pg::{self, ConnParams, SessionOptions};
 use crate::units::format_bytes;
 
 /// How to run pg_restore.
@@ -444,130 +442,6 @@ fn pg_restore_failed(status: std::process::ExitStatus, tail: &[String]) -> anyho
              server is the usual cause: create it, or keep the default `--no-owner --no-acl`",
         )
         .into()
-}
-
-/// One table's expected and restored rows.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TableCount {
-    pub schema: String,
-    pub table: String,
-    /// From the manifest (or, without one, from the archive itself); `None` when not counted.
-    pub expected: Option<u64>,
-    /// `None` when the table is missing from the restored database.
-    pub restored: Option<u64>,
-}
-
-impl TableCount {
-    pub fn matches(&self) -> bool {
-        match (self.expected, self.restored) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(expected), Some(restored)) => expected == restored,
-        }
-    }
-
-    pub fn qualified(&self) -> String {
-        format!("{}.{}", self.schema, self.table)
-    }
-}
-
-/// What the tables of a restored database hold, against the backup.
-#[derive(Debug, Clone)]
-pub struct Comparison {
-    pub counts: Vec<TableCount>,
-    /// Tables the archive defines (`TABLE` entries).
-    pub expected_tables: usize,
-    /// User tables in the restored database (relkind r or p, outside system and extension-owned ones).
-    pub restored_tables: usize,
-    pub seconds: f64,
-}
-
-impl Comparison {
-    pub fn mismatches(&self) -> Vec<&TableCount> {
-        self.counts.iter().filter(|c| !c.matches()).collect()
-    }
-}
-
-/// Counts every table's rows in the restored database `params` (exactly, `count(*)` of the table alone) and compares
-/// them with the manifest's counts, or the archive's own when there is no manifest.
-///
-/// # Errors
-/// The database cannot be queried.
-pub async fn compare(params: &ConnParams, selected: &Selected, fetched: &Fetched) -> anyhow::Result<Comparison> {
-    let started = Instant::now();
-    let expected: Vec<(String, String, Option<u64>)> = match &selected.manifest {
-        Some(manifest) => manifest
-            .tables
-            .iter()
-            .map(|t| (t.schema.clone(), t.table.clone(), t.rows))
-            .collect(),
-        None => fetched
-            .summary
-            .tables
-            .iter()
-            .map(|t| (t.schema.clone(), t.table.clone(), t.rows))
-            .collect(),
-    };
-    let client = pg::connect(params, SessionOptions::default()).await?;
-    let existing: HashSet<(String, String)> = client
-        .query(
-            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-               AND n.nspname NOT LIKE 'pg\\_toast%'",
-            &[],
-        )
-        .await
-        .context("Failed to list the restored tables")?
-        .into_iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-    let restored_tables: i64 = client
-        .query_one(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-               AND n.nspname NOT LIKE 'pg\\_toast%' \
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                               AND d.objid = c.oid AND d.deptype = 'e')",
-            &[],
-        )
-        .await?
-        .get(0);
-    let client = &client;
-    let existing = &existing;
-    // Several counts in flight on one connection (pipelined); the server runs them one after another.
-    let counts: Vec<anyhow::Result<TableCount>> = futures::stream::iter(expected)
-        .map(|(schema, table, rows)| async move {
-            let restored = if existing.contains(&(schema.clone(), table.clone())) {
-                let sql = format!(
-                    "SELECT count(*) FROM ONLY {}.{}",
-                    quote_ident(&schema),
-                    quote_ident(&table)
-                );
-                let count: i64 = client
-                    .query_one(&sql, &[])
-                    .await
-                    .with_context(|| format!("Failed to count the rows of `{schema}.{table}`"))?
-                    .get(0);
-                Some(count as u64)
-            } else {
-                None
-            };
-            Ok(TableCount {
-                schema,
-                table,
-                expected: rows,
-                restored,
-            })
-        })
-        .buffered(4)
-        .collect()
-        .await;
-    Ok(Comparison {
-        counts: counts.into_iter().collect::<anyhow::Result<_>>()?,
-        expected_tables: fetched.summary.table_definitions.len(),
-        restored_tables: restored_tables as usize,
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }
 
 #[cfg(test)]

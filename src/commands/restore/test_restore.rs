@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Serialize;
 
-use super::run::{self, Comparison, Restored, Step};
+use super::row_counts::{self, Comparison};
+use super::run::{self, Restored, Step};
 use super::select::Selected;
 use super::{Prepared, SourceArgs, failed_or, maintenance_db, maintenance_server, preflight, prepare};
 use crate::Ctx;
@@ -245,7 +246,7 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
             report.restore_seconds = Some(restore_started.elapsed().as_secs_f64());
             restore_checks(&mut report, &restored, &selected, options.jobs);
             let scratch_params = server.with_dbname(&scratch);
-            let compared = run::compare(&scratch_params, &selected, &restored.fetched).await;
+            let compared = row_counts::compare(&scratch_params, &selected, &restored.fetched).await;
             let compared = match compared {
                 Ok(comparison) => comparison,
                 Err(err) => {
