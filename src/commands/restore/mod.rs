@@ -1,9 +1,10 @@
 //! `campctl restore` and `campctl test-restore`: restores that cannot lose the database, and restore tests a CI
-//! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`]), restore it into a new
+//! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`], failing with a [`fetch_error::FetchError`]), restore it into a new
 //! database ([`run`]) and compare its row counts with the backup ([`row_counts`]); `restore` then verifies and swaps ([`restore`](mod@restore)), `test-restore` checks and drops
 //! ([`test_restore`]).
 
 pub mod fetch;
+pub mod fetch_error;
 mod junit;
 mod preflight;
 pub mod run;
@@ -149,16 +150,14 @@ fn check_manifest_version(selected: &select::Selected, tool: &PgTool) -> anyhow:
         return Ok(());
     };
     let parts: Vec<u8> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-    let readable = fetch::readable_version(tool.major);
+    let reader = fetch_error::Reader {
+        path: tool.path.display().to_string(),
+        major: tool.major,
+    };
     if let [major, minor, ..] = parts.as_slice()
-        && (*major, *minor) > readable
+        && (*major, *minor) > reader.readable()
     {
-        return Err(fetch::unreadable_version(
-            &version,
-            readable,
-            &tool.path.display().to_string(),
-            tool.major,
-        ));
+        return Err(fetch_error::FetchError::UnreadableVersion { version, reader }.into());
     }
     Ok(())
 }

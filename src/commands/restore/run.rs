@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use super::fetch::{self, Fetch, Fetched};
+use super::fetch::{Fetch, Fetched};
+use super::fetch_error::{Reader, fetch_error, is_download_failure};
 use super::select::Selected;
 use crate::commands::backup::progress::Progress;
 use crate::exit::{ExitStatus, UserError};
@@ -100,20 +101,23 @@ pub async fn restore_into(
     create_options: &str,
     options: &RestoreOptions,
 ) -> Result<Restored, StepError> {
-    let readable = fetch::readable_version(tool.major);
+    let reader = Reader {
+        path: tool.path.display().to_string(),
+        major: tool.major,
+    };
     let fail = |step| move |error| StepError { step, error };
     let fetch_failed = |error: anyhow::Error| StepError {
-        step: if fetch::is_download_failure(&error) {
+        step: if is_download_failure(&error) {
             Step::Download
         } else {
             Step::Archive
         },
-        error: fetch::explain_version(error, &tool.path.display().to_string(), tool.major),
+        error,
     };
     let progress = Arc::new(Progress::start(options.progress, "restore: downloaded"));
     if options.jobs <= 1 && options.verify_first {
         // A first pass that only verifies: nothing is created unless the whole backup checks out.
-        let mut check = Fetch::start(selected, readable, progress.clone())
+        let mut check = Fetch::start(selected, reader.clone(), progress.clone())
             .await
             .map_err(fail(Step::Download))?;
         check.head().await.map_err(fetch_failed)?;
@@ -128,7 +132,7 @@ pub async fn restore_into(
             verified.seconds
         );
     }
-    let mut download = Fetch::start(selected, readable, progress.clone())
+    let mut download = Fetch::start(selected, reader.clone(), progress.clone())
         .await
         .map_err(fail(Step::Download))?;
     download.head().await.map_err(fetch_failed)?;
@@ -319,13 +323,13 @@ async fn stream_restore(
     let fed = download.finish_into(&mut stdin, true).await;
     drop(stdin);
     if let Err(error) = fed {
-        let own_failure = fetch::is_download_failure(&error) || is_verification(&error);
+        let own_failure = is_download_failure(&error) || is_verification(&error);
         let _ = child.start_kill();
         let status = child.wait().await;
         let tail = stderr_task.await.unwrap_or_default();
         if own_failure {
             return Err(StepError {
-                step: if fetch::is_download_failure(&error) {
+                step: if is_download_failure(&error) {
                     Step::Download
                 } else {
                     Step::Archive
@@ -357,11 +361,9 @@ async fn stream_restore(
     }
 }
 
+/// Whether the archive failed verification (rather than being refused, or pg_restore failing).
 fn is_verification(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<UserError>()
-            .is_some_and(|e| e.status == ExitStatus::Failure)
-    })
+    fetch_error(err).is_some_and(|e| !e.is_refusal())
 }
 
 async fn run_pg_restore(
