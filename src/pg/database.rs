@@ -253,7 +253,7 @@ async fn end_sessions_once(client: &Client, name: &str, spare: i32) -> anyhow::R
     Ok((ended.unsigned_abs(), present.unsigned_abs()))
 }
 
-/// Ends every other session on `name` until none is left or `deadline` passes (see [`end_sessions_once`] for
+/// Ends every other session on `name` until none is left or `deadline` passes (see `end_sessions_once` for
 /// `spare`). Sessions that remain are reported, not an error: what that means is the caller's to say.
 ///
 /// # Errors

@@ -1,7 +1,13 @@
 //! `campctl restore` and `campctl test-restore`: restores that cannot lose the database, and restore tests a CI
-//! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`], failing with a [`fetch_error::FetchError`]), restore it into a new
-//! database ([`run`]) and compare its row counts with the backup ([`row_counts`]); `restore` then verifies and swaps ([`restore`](mod@restore)), `test-restore` checks and drops
-//! ([`test_restore`]).
+//! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`], failing with a
+//! [`fetch_error::FetchError`]), restore it into a new database ([`run`]) and compare its row counts with the
+//! backup ([`row_counts`]). `restore` ([`restore`](mod@restore)) then swaps the copy in (`swap`); `test-restore`
+//! ([`test_restore`]) runs its checks (`sql_check` for the user's SQL) and drops it. What both check before any
+//! work is in `preflight`; the SQL on whole databases (create, rename, drop, end sessions) is
+//! [`crate::pg::database`]'s.
+//!
+//! This directory is the pair's shared home: it must never hold what another command needs (that moves down, into
+//! `pg`, `storage` or the catalog), and neither command may reach into the other's file.
 
 pub mod fetch;
 pub mod fetch_error;
@@ -17,6 +23,8 @@ pub mod run;
 pub mod restore;
 pub mod row_counts;
 pub mod select;
+mod sql_check;
+mod swap;
 pub mod test_restore;
 
 use std::path::PathBuf;

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::row_counts::{self, Comparison};
 use super::run::{self, RestoreOptions};
 use super::select::Selected;
-use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare};
+use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, swap};
 use crate::Ctx;
 use crate::commands::backup::lock;
 use crate::exit::{ExitStatus, UserError};
@@ -302,9 +302,9 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let swap_timeout = config.restore.swap_timeout.map_or(Duration::from_secs(30), |d| d.0);
     let swapped = match (&previous, lock_session) {
         (Some(previous), Some(lock_session)) => {
-            swap(&client, &server, &target, &aside, previous, swap_timeout, lock_session).await
+            swap::swap(&client, &server, &target, &aside, previous, swap_timeout, lock_session).await
         }
-        _ => rename(&client, &aside, &target).await.map(|()| 0),
+        _ => swap::rename(&client, &aside, &target).await.map(|()| 0),
     };
     let sessions_ended = match swapped {
         Ok(ended) => ended,
@@ -317,7 +317,7 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let swap_seconds = swap_started.elapsed().as_secs_f64();
     let recovery_seconds = started.elapsed().as_secs_f64();
     if let Some(info) = &existing {
-        set_owner(&client, &target, &info.owner).await;
+        swap::set_owner(&client, &target, &info.owner).await;
     }
     let mut previous_dropped = false;
     if let (Some(previous), true) = (&previous, args.drop_previous) {
@@ -460,92 +460,5 @@ async fn verify_and_analyze(
 async fn drop_quietly(cleanup: interrupt::Pending) {
     if let Err(err) = cleanup.run_now().await {
         tracing::error!("failed to drop the restored copy: {err:#}");
-    }
-}
-
-async fn rename(client: &tokio_postgres::Client, from: &str, to: &str) -> anyhow::Result<()> {
-    // The target was checked before the work began; check again now that it is about to change.
-    preflight::check_not_template(client, to).await?;
-    end_sessions(client, from, Instant::now() + Duration::from_secs(10), 0).await?;
-    database::rename(client, from, to).await
-}
-
-/// Ends every other session on `database` until none is left or `deadline` passes ([`database::end_sessions`]);
-/// returns how many were ended, and fails (exit 1) if some remain. `spare` is our own session there, which is
-/// closing: waited for but neither ended nor counted.
-async fn end_sessions(
-    client: &tokio_postgres::Client,
-    database: &str,
-    deadline: Instant,
-    spare: i32,
-) -> anyhow::Result<u64> {
-    let sessions = database::end_sessions(client, database, deadline, spare).await?;
-    if sessions.remaining > 0 {
-        return Err(UserError::new(
-            ExitStatus::Failure,
-            format!("{} sessions on `{database}` did not end", sessions.remaining),
-        )
-        .with_hint(
-            "This role may lack the right to end other roles' sessions (pg_signal_backend); end them by hand, or \
-             raise `[restore] swap_timeout`",
-        )
-        .into());
-    }
-    Ok(sessions.ended)
-}
-
-/// Closes `target`, ends its sessions and renames it to `previous` and `aside` to `target` in one transaction.
-async fn swap(
-    client: &tokio_postgres::Client,
-    server: &ConnParams,
-    target: &str,
-    aside: &str,
-    previous: &str,
-    timeout: Duration,
-    lock_session: (tokio_postgres::Client, lock::RunLocks, i32),
-) -> anyhow::Result<u64> {
-    // The target was checked before the work began; check again now that it is about to be renamed aside.
-    preflight::check_not_template(client, target).await?;
-    let deadline = Instant::now() + timeout;
-    // Our own connections to the copy (counting, ANALYZE) may still be closing.
-    end_sessions(client, aside, deadline, 0).await?;
-    let (session, locks, spare) = lock_session;
-    let reopen = interrupt::register(interrupt::Action::AllowConnections {
-        params: server.clone(),
-        name: target.to_string(),
-    });
-    let result = async {
-        database::set_allow_connections(client, target, false).await?;
-        // Nobody can connect now: let go of the lock (its session is on the target).
-        locks.release().await;
-        drop(session);
-        let ended = end_sessions(client, target, deadline, spare).await?;
-        database::swap_names(client, target, previous, aside).await?;
-        anyhow::Ok(ended)
-    }
-    .await;
-    match result {
-        Ok(ended) => {
-            reopen.disarm();
-            if let Err(err) = database::set_allow_connections(client, previous, true).await {
-                tracing::warn!("`{previous}` still refuses connections: {err:#}");
-            }
-            tracing::info!("swapped `{aside}` in as `{target}`; the previous database is `{previous}`");
-            Ok(ended)
-        }
-        Err(err) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            if let Err(reopen_err) = reopen.run_now().await {
-                tracing::error!("`{target}` still refuses connections: {reopen_err:#}");
-            }
-            Err(err)
-        }
-    }
-}
-
-/// Gives the swapped-in database the previous one's owner, when that is not us.
-async fn set_owner(client: &tokio_postgres::Client, target: &str, owner: &str) {
-    if let Err(err) = database::set_owner(client, target, owner).await {
-        tracing::warn!("could not give `{target}` back to its owner `{owner}`: {err}");
     }
 }
