@@ -19,7 +19,7 @@ use tokio_postgres::config::SslMode as PgSslMode;
 
 pub use conninfo::{ConnParams, Secret, SslMode};
 pub use error::PgError;
-pub use quote::{quote_ident, quote_literal};
+pub use quote::quote_ident;
 
 use crate::units::HumanDuration;
 

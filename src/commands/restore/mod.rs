@@ -7,7 +7,8 @@
 //! [`crate::pg::database`]'s.
 //!
 //! This directory is the pair's shared home: it must never hold what another command needs (that moves down, into
-//! `pg`, `storage` or the catalog), and neither command may reach into the other's file.
+//! `pg`, `storage` or the catalog). One crossing is left: `test-restore` builds its pg_restore options with
+//! `restore`'s `restore_options`, until both get their settings resolved before dispatch (architecture item 2).
 
 pub mod fetch;
 pub mod fetch_error;
