@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::row_counts::{self, Comparison};
 use super::run::{self, RestoreOptions};
 use super::select::Selected;
-use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, swap};
+use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, swap_in};
 use crate::Ctx;
 use crate::commands::backup::lock;
 use crate::exit::{ExitStatus, UserError};
@@ -302,9 +302,9 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let swap_timeout = config.restore.swap_timeout.map_or(Duration::from_secs(30), |d| d.0);
     let swapped = match (&previous, lock_session) {
         (Some(previous), Some(lock_session)) => {
-            swap::swap(&client, &server, &target, &aside, previous, swap_timeout, lock_session).await
+            swap_in::swap(&client, &server, &target, &aside, previous, swap_timeout, lock_session).await
         }
-        _ => swap::rename(&client, &aside, &target).await.map(|()| 0),
+        _ => swap_in::rename(&client, &aside, &target).await.map(|()| 0),
     };
     let sessions_ended = match swapped {
         Ok(ended) => ended,
@@ -317,7 +317,7 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let swap_seconds = swap_started.elapsed().as_secs_f64();
     let recovery_seconds = started.elapsed().as_secs_f64();
     if let Some(info) = &existing {
-        swap::set_owner(&client, &target, &info.owner).await;
+        swap_in::set_owner(&client, &target, &info.owner).await;
     }
     let mut previous_dropped = false;
     if let (Some(previous), true) = (&previous, args.drop_previous) {
