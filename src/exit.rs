@@ -130,6 +130,9 @@ fn classify(err: &anyhow::Error) -> Option<&dyn Classify> {
         if let Some(e) = cause.downcast_ref::<crate::storage::StoreError>() {
             return Some(e as &dyn Classify);
         }
+        if let Some(e) = cause.downcast_ref::<crate::commands::restore::fetch_error::FetchError>() {
+            return Some(e as &dyn Classify);
+        }
         None
     })
 }

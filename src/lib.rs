@@ -4,12 +4,12 @@
 
 pub mod azure;
 pub mod catalog;
-pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
 pub mod env_vars;
 pub mod exit;
+pub mod interrupt;
 pub mod lock;
 pub mod logging;
 pub mod pg;
@@ -50,7 +50,7 @@ pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow
     let ctx = Ctx { settings };
     match cli.command {
         Command::Backup(args) => Box::pin(commands::backup::backup(*args, &ctx, &printer)).await,
-        Command::Restore(args) => Box::pin(commands::restore::swap::restore(*args, &ctx, &printer)).await,
+        Command::Restore(args) => Box::pin(commands::restore::restore::restore(*args, &ctx, &printer)).await,
         Command::TestRestore(args) => {
             Box::pin(commands::restore::test_restore::test_restore(*args, &ctx, &printer)).await
         }

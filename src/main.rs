@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         // Scratch databases and the like, also after an interrupt (the command's children are killed by now);
         // a second Ctrl-C stops waiting.
         tokio::select! {
-            () = campctl::cleanup::run_all() => {}
+            () = campctl::interrupt::run_all() => {}
             () = interrupted(json) => {}
         }
         result

@@ -27,7 +27,7 @@ use tokio_postgres::Client;
 pub use azure::AzureLock;
 pub use local::LocalLock;
 
-use crate::cleanup;
+use crate::interrupt;
 use crate::storage::{LeaseRelease, Store, StoreFailure, hostname, is_store_failure};
 
 /// Who holds a lock: written into the lock so that a second run can name it.
@@ -168,10 +168,10 @@ pub async fn break_lock(store: &Store, name: &str) -> anyhow::Result<bool> {
 }
 
 /// The locks of one run; released explicitly at the end. Dropping them releases them too, best effort; and each
-/// blob lease is registered with the interrupt cleanup ([`crate::cleanup`]), so that Ctrl-C or SIGTERM, which drop
+/// blob lease is registered with the interrupt cleanup ([`crate::interrupt`]), so that Ctrl-C or SIGTERM, which drop
 /// the command's future, still release it before the process exits.
 pub struct RunLocks {
-    store_locks: Vec<(LockGuard, Option<cleanup::Pending>)>,
+    store_locks: Vec<(LockGuard, Option<interrupt::Pending>)>,
     /// Stores (by index) that could not be locked because they failed (unreachable…): the run leaves them out.
     failed: Vec<(usize, StoreFailure)>,
 }
@@ -180,7 +180,7 @@ impl RunLocks {
     fn push(&mut self, guard: LockGuard) {
         let pending = guard
             .release_handle()
-            .map(|lease| cleanup::register(cleanup::Action::ReleaseLease { lease }));
+            .map(|lease| interrupt::register(interrupt::Action::ReleaseLease { lease }));
         self.store_locks.push((guard, pending));
     }
 

@@ -1,10 +1,13 @@
 //! PostgreSQL: the resolved connection ([`conninfo`]), TLS ([`tls`]), connect errors ([`error`]), free connection
-//! slots ([`capacity`]) and connecting.
+//! slots ([`capacity`]), connecting, databases as whole objects ([`database`]: version, create, drop, rename, end
+//! sessions, `ALLOW_CONNECTIONS`) and quoting ([`quote`]).
 
 pub mod archive;
 pub mod capacity;
 pub mod conninfo;
+pub mod database;
 pub mod error;
+pub mod quote;
 pub mod tls;
 pub mod tools;
 
@@ -16,6 +19,7 @@ use tokio_postgres::config::SslMode as PgSslMode;
 
 pub use conninfo::{ConnParams, Secret, SslMode};
 pub use error::PgError;
+pub use quote::quote_ident;
 
 use crate::units::HumanDuration;
 
@@ -123,11 +127,6 @@ async fn connect_inner(
         client.batch_execute(&settings).await?;
     }
     Ok(client)
-}
-
-/// Quotes an identifier for SQL: `a"b` becomes `"a""b"`. Every identifier a user gives goes through this.
-pub fn quote_ident(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
 /// Connects (retrying only while the server is starting up) and spawns the connection task.

@@ -7,10 +7,21 @@ use super::StoreError;
 use crate::azure::credentials::BlobAuth;
 use crate::azure::sas::redact_sas;
 
-/// ENOSPC and EDQUOT: the store is full.
-pub(super) fn is_no_space(err: &std::io::Error) -> bool {
+/// The one rule for "the disk is full", for a store and for any other file campctl writes (a restore's spool file):
+/// ENOSPC, EDQUOT (a quota is a full disk to its user), or an error whose kind says so.
+#[must_use]
+pub fn is_no_space(err: &std::io::Error) -> bool {
     matches!(err.raw_os_error(), Some(code) if code == libc::ENOSPC || code == libc::EDQUOT)
         || err.kind() == std::io::ErrorKind::StorageFull
+}
+
+/// [`is_no_space`] anywhere in an error's chain (an I/O error under any context, or a [`StoreError::NoSpace`]).
+#[must_use]
+pub fn caused_by_no_space(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(is_no_space)
+            || matches!(cause.downcast_ref::<StoreError>(), Some(StoreError::NoSpace { .. }))
+    })
 }
 
 /// The status and service error code of an HTTP error.
@@ -131,7 +142,22 @@ pub(super) fn without_xml(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::without_xml;
+    use super::*;
+
+    #[test]
+    fn no_space_is_enospc_edquot_or_storage_full_under_any_context() {
+        for code in [libc::ENOSPC, libc::EDQUOT] {
+            let err = std::io::Error::from_raw_os_error(code);
+            assert!(is_no_space(&err), "{code}");
+            let wrapped = anyhow::Error::new(err).context("Failed to write the spool file");
+            assert!(caused_by_no_space(&wrapped), "{code}");
+        }
+        assert!(is_no_space(&std::io::Error::from(std::io::ErrorKind::StorageFull)));
+        let store = anyhow::Error::new(StoreError::NoSpace { store: "local".into() }).context("upload");
+        assert!(caused_by_no_space(&store));
+        assert!(!is_no_space(&std::io::Error::from_raw_os_error(libc::EACCES)));
+        assert!(!caused_by_no_space(&anyhow::anyhow!("No space left on device")));
+    }
 
     /// Item 19: the SDK's message of a service error is its raw XML body.
     #[test]

@@ -33,6 +33,7 @@ use crate::config_file::StorageConfig;
 use crate::exit::{Classify, ExitStatus};
 
 pub use azure::{AzureStore, AzureUpload, LeaseRelease, SnapshotReport};
+pub use errors::{caused_by_no_space, is_no_space};
 pub use local::{LocalStore, LocalUpload};
 pub use resolve::{AzureSettings, default_local_path, validate_container};
 

@@ -8,6 +8,7 @@ mod archive;
 mod backup;
 mod connection;
 mod hardening;
+mod pg_database;
 mod reindex;
 mod restore;
 mod restore_safety;

@@ -115,17 +115,14 @@ pub async fn backup_database(mut settings: DumpSettings, ctx: &Ctx, printer: &Pr
     let run_started = std::time::SystemTime::now();
     let params = ctx.settings.db.with_dbname(&settings.database);
     let client = crate::pg::connect(&params, ctx.settings.session).await?;
-    let row = client
-        .query_one(
-            "SELECT current_setting('server_version'), current_setting('server_version_num')::int, \
-             pg_database_size(current_database())",
-            &[],
-        )
+    let version = crate::pg::database::server_version(&client).await?;
+    let (server_version, server_major) = (version.text.clone(), version.major());
+    let database_size: i64 = client
+        .query_one("SELECT pg_database_size(current_database())", &[])
         .await
-        .context("Failed to read the server version")?;
-    let server_version: String = row.get(0);
-    let server_major = u32::try_from(row.get::<_, i32>(1) / 10_000).unwrap_or(0);
-    let database_size = u64::try_from(row.get::<_, i64>(2)).unwrap_or(0);
+        .context("Failed to read the database's size")?
+        .get(0);
+    let database_size = u64::try_from(database_size).unwrap_or(0);
     let tool = PgTool::find("pg_dump", settings.pg_dump.as_deref(), server_major).await?;
 
     let prefix = format!("{}/", settings.database);

@@ -1,7 +1,7 @@
 //! Parallel sessions for maintenance statements: one work item (a table's statements) per session at a time, as
 //! vacuumdb and reindexdb do, capped by the server's free connections.
 //!
-//! While a statement runs, a cancel of it is registered with [`crate::cleanup`]: on Ctrl-C `main` sends the
+//! While a statement runs, a cancel of it is registered with [`crate::interrupt`]: on Ctrl-C `main` sends the
 //! protocol's cancel request, because closing our end of the connection would not stop a running VACUUM FULL or
 //! REINDEX on the server. The server's notices are read per statement, so that `SKIP_LOCKED`'s "skipping …" warning
 //! turns into a skipped item instead of a silent success.
@@ -14,7 +14,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_postgres::Client;
 use tokio_postgres::error::{DbError, SqlState};
 
-use crate::cleanup;
+use crate::interrupt;
 use crate::pg::{self, ConnParams, SessionOptions};
 use crate::printer::Printer;
 use crate::progress::Items;
@@ -84,7 +84,7 @@ impl Session {
     /// Runs one statement with a registered cancel; classifies the result.
     pub async fn run(&mut self, sql: &str, label: &str) -> Outcome {
         while self.notices.try_recv().is_ok() {}
-        let cancel = cleanup::register(cleanup::Action::CancelQuery {
+        let cancel = interrupt::register(interrupt::Action::CancelQuery {
             params: self.params.clone(),
             token: self.client.cancel_token(),
             what: format!("the maintenance of `{label}`"),

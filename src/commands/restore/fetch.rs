@@ -19,8 +19,8 @@ use sha2::Digest as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
 
+use super::fetch_error::{DownloadFailed, FetchError, Reader};
 use crate::catalog::select::Selected;
-use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
 use crate::progress::Progress;
 
@@ -51,51 +51,9 @@ pub struct Fetched {
 /// The archive version in the header: `(major, minor, revision)`.
 pub type ArchiveVersion = (u8, u8, u8);
 
-/// The newest archive format version that pg_restore of this major version reads (`K_VERS_MAX` of its
-/// `pg_backup_archiver.h`): 1.13 up to 11, 1.14 in 12–15, 1.15 in 16, 1.16 from 17.
-pub fn readable_version(pg_restore_major: u32) -> (u8, u8) {
-    match pg_restore_major {
-        0..=11 => (1, 13),
-        12..=15 => (1, 14),
-        16 => (1, 15),
-        _ => (1, 16),
-    }
-}
-
-/// The pg_dump major versions that write an archive version.
-fn writer_of(version: (u8, u8)) -> &'static str {
-    match version {
-        (1, 16..) => "pg_dump 17 or newer",
-        (1, 15) => "pg_dump 16",
-        (1, 14) => "pg_dump 12 to 15",
-        _ => "an older pg_dump",
-    }
-}
-
-/// The error for an archive the chosen pg_restore cannot read (exit 2: install a newer client).
-pub fn unreadable_version(version: &str, readable: (u8, u8), pg_restore: &str, major: u32) -> anyhow::Error {
-    let parsed: Vec<u8> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-    let writer = match parsed.as_slice() {
-        [a, b, ..] => writer_of((*a, *b)),
-        _ => "a newer pg_dump",
-    };
-    UserError::usage(format!(
-        "The backup's archive format is version {version}, written by {writer}; `{pg_restore}` (PostgreSQL {major}) \
-         reads versions up to {}.{}. Nothing was changed",
-        readable.0, readable.1
-    ))
-    .with_hint(format!(
-        "Install a newer PostgreSQL client (e.g. `apt-get install postgresql-client-{}`) or pass `--pg-restore PATH`",
-        major.max(16) + 1
-    ))
-    .into()
-}
-
 /// A verification failure: the backup is damaged or is not what its manifest says (exit 1).
-fn mismatch(message: String) -> anyhow::Error {
-    UserError::new(ExitStatus::Failure, message)
-        .with_hint("Nothing was changed. Try an older backup (`campctl backup list`), and check the store's health")
-        .into()
+fn damaged(message: String) -> anyhow::Error {
+    FetchError::Damaged(message).into()
 }
 
 /// A download in progress; see the module documentation.
@@ -113,11 +71,11 @@ impl Drop for Fetch {
 }
 
 impl Fetch {
-    /// Starts downloading `selected`; `readable` is the newest archive version the chosen pg_restore reads.
+    /// Starts downloading `selected`, to be read by `reader` (whose archive versions the header is checked against).
     ///
     /// # Errors
     /// The object cannot be opened (not found: exit 10; authentication: exit 12).
-    pub async fn start(selected: &Selected, readable: (u8, u8), progress: Arc<Progress>) -> anyhow::Result<Self> {
+    pub async fn start(selected: &Selected, reader: Reader, progress: Arc<Progress>) -> anyhow::Result<Self> {
         let started = Instant::now();
         let mut stream = selected.store.download(&selected.object).await?;
         let (raw_tx, raw_rx) = mpsc::channel::<anyhow::Result<Bytes>>(QUEUE);
@@ -140,7 +98,7 @@ impl Fetch {
             let mut stage = Stage {
                 out: out_tx,
                 head: Some(head_tx),
-                readable,
+                reader,
                 scanner: ArchiveScanner::new(ScanOptions {
                     count_rows: RowCounting::All,
                 }),
@@ -169,7 +127,7 @@ impl Fetch {
         // The processor stopped before it sent the header: its error says why.
         match (&mut self.processor).await.context("the verification task failed")? {
             Err(err) => Err(err),
-            Ok(_) => Err(mismatch("The backup holds no archive".into())),
+            Ok(_) => Err(damaged("The backup holds no archive".into())),
         }
     }
 
@@ -216,7 +174,7 @@ impl Fetch {
 struct Stage {
     out: mpsc::Sender<Bytes>,
     head: Option<oneshot::Sender<ArchiveVersion>>,
-    readable: (u8, u8),
+    reader: Reader,
     scanner: ArchiveScanner,
     /// Decompressed bytes held until the header's version is known.
     pending_head: Vec<u8>,
@@ -234,7 +192,7 @@ impl Stage {
             if self.pending_head.len() < 8 {
                 return Ok(());
             }
-            let version = check_header(&self.pending_head, self.readable)?;
+            let version = check_header(&self.pending_head, &self.reader)?;
             if let Some(head) = self.head.take() {
                 let _ = head.send(version);
             }
@@ -245,7 +203,7 @@ impl Stage {
         self.archive_bytes += data.len() as u64;
         self.scanner
             .push(&data)
-            .map_err(|err| mismatch(format!("The backup is not a valid archive: {err}")))?;
+            .map_err(|err| damaged(format!("The backup is not a valid archive: {err}")))?;
         // Pieces of at most PIECE bytes (slices of one buffer, no copy): the queue then holds a bounded number of
         // bytes however well the backup compresses. A closed receiver means the sink stopped; the caller reports why.
         let data = Bytes::from(data);
@@ -261,27 +219,23 @@ impl Stage {
     }
 }
 
-/// Checks `PGDMP` and the version bytes against what pg_restore reads.
-fn check_header(head: &[u8], readable: (u8, u8)) -> anyhow::Result<ArchiveVersion> {
+/// Checks `PGDMP` and the version bytes against what `reader` reads.
+fn check_header(head: &[u8], reader: &Reader) -> anyhow::Result<ArchiveVersion> {
     if head.starts_with(b"--") || head.starts_with(b"SET ") {
-        return Err(UserError::usage(
-            "The backup is a plain SQL script (pg_dump --format=plain), not a custom-format archive",
-        )
-        .with_hint("Restore it with `psql -f FILE` into an empty database; campctl restores custom-format archives")
-        .into());
+        return Err(FetchError::PlainScript.into());
     }
     if !head.starts_with(b"PGDMP") {
-        return Err(mismatch(
+        return Err(damaged(
             "The backup is not a pg_dump custom-format archive: it does not start with `PGDMP` after decompression"
                 .into(),
         ));
     }
     let version = (head[5], head[6], head[7]);
-    if (version.0, version.1) > readable {
-        return Err(UserError::new(
-            ExitStatus::Usage,
-            format!("archive version {}.{}.{}", version.0, version.1, version.2),
-        )
+    if (version.0, version.1) > reader.readable() {
+        return Err(FetchError::UnreadableVersion {
+            version: format!("{}.{}.{}", version.0, version.1, version.2),
+            reader: reader.clone(),
+        }
         .into());
     }
     Ok(version)
@@ -347,7 +301,9 @@ fn process(
     let mut compression = "none";
     let mut failure: Option<anyhow::Error> = None;
     while let Some(item) = raw.blocking_recv() {
-        let chunk = item.with_context(|| format!("Failed to download {label}"))?;
+        let chunk = item.with_context(|| DownloadFailed {
+            label: label.to_string(),
+        })?;
         sha256.update(&chunk);
         stored_bytes += chunk.len() as u64;
         if failure.is_some() {
@@ -361,10 +317,10 @@ fn process(
         let decoder = decoder.as_mut().expect("set above");
         let result = decoder
             .feed(&chunk)
-            .map_err(|err| mismatch(format!("The backup cannot be decompressed ({compression}): {err}")))
+            .map_err(|err| damaged(format!("The backup cannot be decompressed ({compression}): {err}")))
             .and_then(|data| stage.push(data));
         if let Err(err) = result {
-            if is_version_refusal(&err) || expected.is_none() {
+            if is_refusal(&err) || expected.is_none() {
                 return Err(err);
             }
             // Stop feeding the sink at once; keep hashing to name the cause.
@@ -377,22 +333,24 @@ fn process(
     if let Some((expected_sha, expected_size)) = expected
         && (*expected_sha != sha256 || *expected_size != stored_bytes)
     {
-        let message = if *expected_size == stored_bytes {
-            format!(
-                "Checksum mismatch: {label} has SHA-256 {sha256}, but its manifest records {expected_sha}; the stored \
-                 backup is damaged"
-            )
-        } else {
-            format!(
-                "Size mismatch: {label} has {stored_bytes} bytes, but its manifest records {expected_size}; the stored \
-                 backup is truncated or was replaced"
-            )
-        };
         // The damage explains any decompression or archive error it caused: report it first.
-        return Err(match failure {
-            Some(cause) => mismatch(format!("{message} (reading it failed too: {cause})")),
-            None => mismatch(message),
-        });
+        let reading = failure.map(|cause| cause.to_string());
+        return Err(if *expected_size == stored_bytes {
+            FetchError::ChecksumMismatch {
+                label: label.to_string(),
+                actual: sha256,
+                expected: expected_sha.clone(),
+                reading,
+            }
+        } else {
+            FetchError::SizeMismatch {
+                label: label.to_string(),
+                actual: stored_bytes,
+                expected: *expected_size,
+                reading,
+            }
+        }
+        .into());
     }
     if let Some(err) = failure {
         return Err(err);
@@ -401,20 +359,20 @@ fn process(
         Some(decoder) => {
             let rest = decoder
                 .finish()
-                .map_err(|err| mismatch(format!("The backup's {compression} stream is incomplete: {err}")))?;
+                .map_err(|err| damaged(format!("The backup's {compression} stream is incomplete: {err}")))?;
             stage.push(rest)?;
         }
-        None => return Err(mismatch(format!("{label} is empty"))),
+        None => return Err(damaged(format!("{label} is empty"))),
     }
     if stage.head.is_some() {
         // Fewer than 8 bytes in all.
-        check_header(&stage.pending_head, stage.readable)?;
-        return Err(mismatch(format!("{label} is too short to be an archive")));
+        check_header(&stage.pending_head, &stage.reader)?;
+        return Err(damaged(format!("{label} is too short to be an archive")));
     }
     let scanner = std::mem::replace(&mut stage.scanner, ArchiveScanner::new(ScanOptions::default()));
     let summary = scanner
         .finish()
-        .map_err(|err| mismatch(format!("The backup is not a complete archive: {err}")))?;
+        .map_err(|err| damaged(format!("The backup is not a complete archive: {err}")))?;
     Ok(Fetched {
         sha256,
         stored_bytes,
@@ -426,37 +384,15 @@ fn process(
     })
 }
 
-/// Whether a fetch failed in the download or its checksum (rather than in decompressing or reading the archive).
-pub fn is_download_failure(err: &anyhow::Error) -> bool {
-    let head = err.to_string();
-    ["Checksum mismatch", "Size mismatch", "Failed to download"]
-        .iter()
-        .any(|prefix| head.starts_with(prefix))
-        || err
-            .chain()
-            .any(|c| c.downcast_ref::<crate::storage::StoreError>().is_some())
-}
-
-/// The header check refuses a version pg_restore cannot read with [`ExitStatus::Usage`]: no need to hash on.
-fn is_version_refusal(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<UserError>()
-        .is_some_and(|e| e.status == ExitStatus::Usage)
-}
-
-/// Turns the header check's bare version refusal into the full message naming pg_restore.
-pub fn explain_version(err: anyhow::Error, pg_restore: &str, major: u32) -> anyhow::Error {
-    match err.downcast_ref::<UserError>() {
-        Some(e) if e.status == ExitStatus::Usage && e.message.starts_with("archive version ") => {
-            let version = e.message.trim_start_matches("archive version ").to_string();
-            unreadable_version(&version, readable_version(major), pg_restore, major)
-        }
-        _ => err,
-    }
+/// A refusal (a script, an unreadable version): no need to hash on.
+fn is_refusal(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<FetchError>().is_some_and(FetchError::is_refusal)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::restore::fetch_error::readable_version;
 
     #[test]
     fn pg_restore_reads_versions_up_to_its_own() {
@@ -468,19 +404,24 @@ mod tests {
 
     #[test]
     fn header_check_refuses_newer_archives_and_sql_scripts() {
+        // pg_restore 15 reads up to 1.14.
+        let reader = Reader {
+            path: "/usr/bin/pg_restore".into(),
+            major: 15,
+        };
         let header = |minor| [b'P', b'G', b'D', b'M', b'P', 1, minor, 0];
-        assert_eq!(check_header(&header(14), (1, 14)).expect("readable"), (1, 14, 0));
-        let newer = check_header(&header(16), (1, 14)).expect_err("too new");
-        assert!(is_version_refusal(&newer));
-        let explained = explain_version(newer, "/usr/bin/pg_restore", 15).to_string();
+        assert_eq!(check_header(&header(14), &reader).expect("readable"), (1, 14, 0));
+        let newer = check_header(&header(16), &reader).expect_err("too new");
+        assert!(is_refusal(&newer));
+        let explained = newer.to_string();
         assert!(
             explained.contains("version 1.16.0, written by pg_dump 17 or newer"),
             "{explained}"
         );
-        let script = check_header(b"--\n-- PostgreSQL database dump", (1, 14)).expect_err("a script");
+        let script = check_header(b"--\n-- PostgreSQL database dump", &reader).expect_err("a script");
         assert!(script.to_string().contains("plain SQL script"), "{script}");
-        let garbage = check_header(b"\x00\x01garbage!", (1, 14)).expect_err("garbage");
-        assert!(!is_version_refusal(&garbage));
+        let garbage = check_header(b"\x00\x01garbage!", &reader).expect_err("garbage");
+        assert!(!is_refusal(&garbage));
     }
 
     #[test]

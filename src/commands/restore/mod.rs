@@ -1,20 +1,37 @@
 //! `campctl restore` and `campctl test-restore`: restores that cannot lose the database, and restore tests a CI
-//! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`]), and restore it into a new
-//! database ([`run`]); `restore` then verifies and swaps ([`swap`]), `test-restore` checks and drops
-//! ([`test_restore`]).
+//! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`], failing with a
+//! [`fetch_error::FetchError`]), restore it into a new database ([`run`]) and compare its row counts with the
+//! backup ([`row_counts`]). `restore` ([`restore`](mod@restore)) then swaps the copy in (`swap_in`); `test-restore`
+//! ([`test_restore`]) runs its checks (`sql_check` for the user's SQL) and drops it. What both check before any
+//! work is in `preflight`; the SQL on whole databases (create, rename, drop, end sessions) is
+//! [`crate::pg::database`]'s.
+//!
+//! This directory is the pair's shared home: it must never hold what another command needs (that moves down, into
+//! `pg`, `storage` or the catalog). One crossing is left: `test-restore` builds its pg_restore options with
+//! `restore`'s `restore_options`, until both get their settings resolved before dispatch (architecture item 2).
 
 pub mod fetch;
+pub mod fetch_error;
 mod junit;
 mod preflight;
 pub mod run;
-pub mod swap;
+// The `restore` command in a file named after it, beside `test_restore`: the directory is the pair's shared home
+// (source options, preparation), the file is the command, as `test_restore.rs` is for `test-restore`.
+#[expect(
+    clippy::module_inception,
+    reason = "the `restore` command, named after it beside `test_restore`; the directory holds what both share"
+)]
+pub mod restore;
+pub mod row_counts;
+mod sql_check;
+mod swap_in;
 pub mod test_restore;
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-pub use swap::RestoreArgs;
+pub use restore::RestoreArgs;
 pub use test_restore::TestRestoreArgs;
 
 use crate::catalog::{select, select_stores};
@@ -94,7 +111,8 @@ fn maintenance_server(server: &crate::pg::ConnParams, config: &crate::config_fil
 struct Prepared {
     /// A session on the maintenance database of the server restored on.
     client: tokio_postgres::Client,
-    server_major: u32,
+    /// The version of the server restored on, read once on `client`.
+    server_version: crate::pg::database::ServerVersion,
     tool: PgTool,
     selected: select::Selected,
 }
@@ -116,26 +134,17 @@ async fn prepare(
     let stores = select_stores(crate::storage::Store::from_config(&config.storage)?, &source.stores)?;
     let client = crate::pg::connect(server, ctx.settings.session).await?;
     preflight::warn_leftovers(&client, chrono::Utc::now(), printer).await?;
-    let server_major = server_major(&client).await?;
-    let tool = PgTool::find("pg_restore", source.pg_restore.as_deref(), server_major).await?;
+    let server_version = crate::pg::database::server_version(&client).await?;
+    let tool = PgTool::find("pg_restore", source.pg_restore.as_deref(), server_version.major()).await?;
     let selected = select::select(source.backup.as_deref(), source_db, &stores).await?;
     warn_unverified(&selected, printer);
     check_manifest_version(&selected, &tool)?;
     Ok(Prepared {
         client,
-        server_major,
+        server_version,
         tool,
         selected,
     })
-}
-
-/// The server's major version (`server_version_num` / 10000).
-async fn server_major(client: &tokio_postgres::Client) -> anyhow::Result<u32> {
-    let num: String = client
-        .query_one("SELECT current_setting('server_version_num')", &[])
-        .await?
-        .get(0);
-    Ok(num.parse::<u32>().unwrap_or(0) / 10000)
 }
 
 /// Refuses, before anything is downloaded, an archive version the manifest says pg_restore cannot read.
@@ -149,16 +158,14 @@ fn check_manifest_version(selected: &select::Selected, tool: &PgTool) -> anyhow:
         return Ok(());
     };
     let parts: Vec<u8> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-    let readable = fetch::readable_version(tool.major);
+    let reader = fetch_error::Reader {
+        path: tool.path.display().to_string(),
+        major: tool.major,
+    };
     if let [major, minor, ..] = parts.as_slice()
-        && (*major, *minor) > readable
+        && (*major, *minor) > reader.readable()
     {
-        return Err(fetch::unreadable_version(
-            &version,
-            readable,
-            &tool.path.display().to_string(),
-            tool.major,
-        ));
+        return Err(fetch_error::FetchError::UnreadableVersion { version, reader }.into());
     }
     Ok(())
 }
@@ -172,11 +179,6 @@ fn warn_unverified(selected: &select::Selected, printer: &crate::printer::Printe
             selected.name
         ));
     }
-}
-
-/// A SQL string literal (`standard_conforming_strings` is on in every supported server).
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// Exit status of a run whose checks failed.

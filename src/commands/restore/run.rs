@@ -1,23 +1,23 @@
 //! The shared core of `restore` and `test-restore`: verify the download, create a new database, run `pg_restore`
-//! into it, and compare what arrived with what the backup recorded.
+//! into it. What arrived is then compared with what the backup recorded in [`super::row_counts`].
 //!
-//! The new database is registered for cleanup (crate::cleanup) before it is created, so an error or Ctrl-C at any
+//! The new database is registered with the interrupt registry ([`crate::interrupt`]) before it is created, so an error or Ctrl-C at any
 //! later point drops it.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use futures::StreamExt as _;
 
-use super::fetch::{self, Fetch, Fetched};
+use super::fetch::{Fetch, Fetched};
+use super::fetch_error::{Reader, fetch_error, is_download_failure};
 use crate::catalog::select::Selected;
-use crate::cleanup::{self, Pending};
 use crate::exit::{ExitStatus, UserError};
+use crate::interrupt::{self, Pending};
+use crate::pg::quote::quote_conninfo_value;
 use crate::pg::tools::{self, PgTool};
-use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
+use crate::pg::{self, ConnParams, SessionOptions};
 use crate::progress::Progress;
 use crate::units::format_bytes;
 
@@ -89,17 +89,6 @@ fn fit(database: &str, suffix: &str) -> String {
     base + suffix
 }
 
-/// Whether a database exists.
-///
-/// # Errors
-/// The query failed.
-pub async fn database_exists(client: &tokio_postgres::Client, name: &str) -> anyhow::Result<bool> {
-    Ok(client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await?
-        .is_some())
-}
-
 /// Verifies the download and restores it into the new database `database` (created here with `create_options`,
 /// e.g. `TEMPLATE template0`) on the server of `server` (connected to a maintenance database).
 ///
@@ -113,20 +102,23 @@ pub async fn restore_into(
     create_options: &str,
     options: &RestoreOptions,
 ) -> Result<Restored, StepError> {
-    let readable = fetch::readable_version(tool.major);
+    let reader = Reader {
+        path: tool.path.display().to_string(),
+        major: tool.major,
+    };
     let fail = |step| move |error| StepError { step, error };
     let fetch_failed = |error: anyhow::Error| StepError {
-        step: if fetch::is_download_failure(&error) {
+        step: if is_download_failure(&error) {
             Step::Download
         } else {
             Step::Archive
         },
-        error: fetch::explain_version(error, &tool.path.display().to_string(), tool.major),
+        error,
     };
     let progress = Arc::new(Progress::start(options.progress, "restore: downloaded"));
     if options.jobs <= 1 && options.verify_first {
         // A first pass that only verifies: nothing is created unless the whole backup checks out.
-        let mut check = Fetch::start(selected, readable, progress.clone())
+        let mut check = Fetch::start(selected, reader.clone(), progress.clone())
             .await
             .map_err(fail(Step::Download))?;
         check.head().await.map_err(fetch_failed)?;
@@ -141,7 +133,7 @@ pub async fn restore_into(
             verified.seconds
         );
     }
-    let mut download = Fetch::start(selected, readable, progress.clone())
+    let mut download = Fetch::start(selected, reader.clone(), progress.clone())
         .await
         .map_err(fail(Step::Download))?;
     download.head().await.map_err(fetch_failed)?;
@@ -166,7 +158,7 @@ pub async fn restore_into(
             .map_err(fail(Step::Download))?,
     );
     let fetched = download.finish_into(&mut file, false).await.map_err(|error| {
-        if is_no_space(&error) {
+        if crate::storage::caused_by_no_space(&error) {
             StepError {
                 step: Step::Download,
                 error: spool_too_small(&options.spool_dir, "filled up while spooling the archive"),
@@ -195,14 +187,6 @@ pub async fn restore_into(
         .map(|()| fetched);
     drop(spool);
     finish(outcome, cleanup, restore_started).await
-}
-
-fn is_no_space(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.raw_os_error() == Some(libc::ENOSPC))
-    })
 }
 
 fn spool_too_small(dir: &Path, what: &str) -> anyhow::Error {
@@ -298,12 +282,11 @@ fn free_space(dir: &Path) -> anyhow::Result<u64> {
 
 async fn create_database(server: &ConnParams, database: &str, create_options: &str) -> anyhow::Result<Pending> {
     let client = pg::connect(server, SessionOptions::default()).await?;
-    let cleanup = cleanup::register(cleanup::Action::DropDatabase {
+    let cleanup = interrupt::register(interrupt::Action::DropDatabase {
         params: server.clone(),
         name: database.to_string(),
     });
-    let sql = format!("CREATE DATABASE {} {create_options}", quote_ident(database));
-    if let Err(err) = client.batch_execute(&sql).await {
+    if let Err(err) = pg::database::create(&client, database, create_options).await {
         // It was not created: nothing to drop (and it may be someone else's database of that name). Not the
         // backup's fault either: a usage error, never a failed check.
         cleanup.disarm();
@@ -316,7 +299,6 @@ async fn create_database(server: &ConnParams, database: &str, create_options: &s
                 .into(),
         );
     }
-    tracing::info!("created database `{database}`");
     Ok(cleanup)
 }
 
@@ -342,13 +324,13 @@ async fn stream_restore(
     let fed = download.finish_into(&mut stdin, true).await;
     drop(stdin);
     if let Err(error) = fed {
-        let own_failure = fetch::is_download_failure(&error) || is_verification(&error);
+        let own_failure = is_download_failure(&error) || is_verification(&error);
         let _ = child.start_kill();
         let status = child.wait().await;
         let tail = stderr_task.await.unwrap_or_default();
         if own_failure {
             return Err(StepError {
-                step: if fetch::is_download_failure(&error) {
+                step: if is_download_failure(&error) {
                     Step::Download
                 } else {
                     Step::Archive
@@ -380,11 +362,9 @@ async fn stream_restore(
     }
 }
 
+/// Whether the archive failed verification (rather than being refused, or pg_restore failing).
 fn is_verification(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<UserError>()
-            .is_some_and(|e| e.status == ExitStatus::Failure)
-    })
+    fetch_error(err).is_some_and(|e| !e.is_refusal())
 }
 
 async fn run_pg_restore(
@@ -436,7 +416,7 @@ fn pg_restore_command(
     if options.jobs > 1 {
         command.arg(format!("--jobs={}", options.jobs));
     }
-    command.arg(format!("--dbname={}", conninfo_dbname(database)));
+    command.arg(format!("--dbname=dbname={}", quote_conninfo_value(database)));
     if let Some(file) = file {
         command.arg(file);
     }
@@ -445,11 +425,6 @@ fn pg_restore_command(
         .stderr(std::process::Stdio::piped());
     tracing::info!("running `{}` into `{database}`", tool.path.display());
     command
-}
-
-/// `dbname='…'` with libpq's quoting, so any database name is taken literally.
-fn conninfo_dbname(database: &str) -> String {
-    format!("dbname='{}'", database.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 fn pg_restore_failed(status: std::process::ExitStatus, tail: &[String]) -> anyhow::Error {
@@ -470,130 +445,6 @@ fn pg_restore_failed(status: std::process::ExitStatus, tail: &[String]) -> anyho
              server is the usual cause: create it, or keep the default `--no-owner --no-acl`",
         )
         .into()
-}
-
-/// One table's expected and restored rows.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TableCount {
-    pub schema: String,
-    pub table: String,
-    /// From the manifest (or, without one, from the archive itself); `None` when not counted.
-    pub expected: Option<u64>,
-    /// `None` when the table is missing from the restored database.
-    pub restored: Option<u64>,
-}
-
-impl TableCount {
-    pub fn matches(&self) -> bool {
-        match (self.expected, self.restored) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(expected), Some(restored)) => expected == restored,
-        }
-    }
-
-    pub fn qualified(&self) -> String {
-        format!("{}.{}", self.schema, self.table)
-    }
-}
-
-/// What the tables of a restored database hold, against the backup.
-#[derive(Debug, Clone)]
-pub struct Comparison {
-    pub counts: Vec<TableCount>,
-    /// Tables the archive defines (`TABLE` entries).
-    pub expected_tables: usize,
-    /// User tables in the restored database (relkind r or p, outside system and extension-owned ones).
-    pub restored_tables: usize,
-    pub seconds: f64,
-}
-
-impl Comparison {
-    pub fn mismatches(&self) -> Vec<&TableCount> {
-        self.counts.iter().filter(|c| !c.matches()).collect()
-    }
-}
-
-/// Counts every table's rows in the restored database `params` (exactly, `count(*)` of the table alone) and compares
-/// them with the manifest's counts, or the archive's own when there is no manifest.
-///
-/// # Errors
-/// The database cannot be queried.
-pub async fn compare(params: &ConnParams, selected: &Selected, fetched: &Fetched) -> anyhow::Result<Comparison> {
-    let started = Instant::now();
-    let expected: Vec<(String, String, Option<u64>)> = match &selected.manifest {
-        Some(manifest) => manifest
-            .tables
-            .iter()
-            .map(|t| (t.schema.clone(), t.table.clone(), t.rows))
-            .collect(),
-        None => fetched
-            .summary
-            .tables
-            .iter()
-            .map(|t| (t.schema.clone(), t.table.clone(), t.rows))
-            .collect(),
-    };
-    let client = pg::connect(params, SessionOptions::default()).await?;
-    let existing: HashSet<(String, String)> = client
-        .query(
-            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-               AND n.nspname NOT LIKE 'pg\\_toast%'",
-            &[],
-        )
-        .await
-        .context("Failed to list the restored tables")?
-        .into_iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-    let restored_tables: i64 = client
-        .query_one(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-               AND n.nspname NOT LIKE 'pg\\_toast%' \
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                               AND d.objid = c.oid AND d.deptype = 'e')",
-            &[],
-        )
-        .await?
-        .get(0);
-    let client = &client;
-    let existing = &existing;
-    // Several counts in flight on one connection (pipelined); the server runs them one after another.
-    let counts: Vec<anyhow::Result<TableCount>> = futures::stream::iter(expected)
-        .map(|(schema, table, rows)| async move {
-            let restored = if existing.contains(&(schema.clone(), table.clone())) {
-                let sql = format!(
-                    "SELECT count(*) FROM ONLY {}.{}",
-                    quote_ident(&schema),
-                    quote_ident(&table)
-                );
-                let count: i64 = client
-                    .query_one(&sql, &[])
-                    .await
-                    .with_context(|| format!("Failed to count the rows of `{schema}.{table}`"))?
-                    .get(0);
-                Some(count as u64)
-            } else {
-                None
-            };
-            Ok(TableCount {
-                schema,
-                table,
-                expected: rows,
-                restored,
-            })
-        })
-        .buffered(4)
-        .collect()
-        .await;
-    Ok(Comparison {
-        counts: counts.into_iter().collect::<anyhow::Result<_>>()?,
-        expected_tables: fetched.summary.table_definitions.len(),
-        restored_tables: restored_tables as usize,
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }
 
 #[cfg(test)]
@@ -619,11 +470,5 @@ mod tests {
             unique.ends_with(&format!("__test_restore_20261129_030000_{}", std::process::id())),
             "{unique}"
         );
-    }
-
-    #[test]
-    fn database_names_are_literal_in_conninfo() {
-        assert_eq!(conninfo_dbname("a b"), "dbname='a b'");
-        assert_eq!(conninfo_dbname("it's\\x=1"), "dbname='it\\'s\\\\x=1'");
     }
 }

@@ -11,16 +11,16 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Serialize;
 
-use super::run::{self, Comparison, Restored, Step};
-use super::{Prepared, SourceArgs, failed_or, maintenance_db, maintenance_server, preflight, prepare};
+use super::row_counts::{self, Comparison};
+use super::run::{self, Restored, Step};
+use super::{Prepared, SourceArgs, failed_or, maintenance_db, maintenance_server, preflight, prepare, sql_check};
 use crate::Ctx;
 use crate::catalog::manifest::TestRestoreResult;
 use crate::catalog::select::Selected;
 use crate::catalog::verification;
-use crate::config_file::SqlCheck;
 use crate::exit::ExitStatus;
+use crate::pg::ConnParams;
 use crate::pg::conninfo::ConnSources;
-use crate::pg::{self, ConnParams, SessionOptions};
 use crate::printer::{Cell, Printer, Report, Table};
 
 /// Restore a backup into a scratch database, verify it against its manifest, drop it
@@ -130,7 +130,13 @@ impl Report for TestRestoreReport {
 }
 
 impl TestRestoreReport {
-    fn check(&mut self, name: impl Into<String>, outcome: CheckOutcome, seconds: f64, detail: impl Into<String>) {
+    pub(super) fn check(
+        &mut self,
+        name: impl Into<String>,
+        outcome: CheckOutcome,
+        seconds: f64,
+        detail: impl Into<String>,
+    ) {
         self.checks.push(CheckResult {
             name: name.into(),
             outcome,
@@ -171,7 +177,7 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
     // Everything that can be wrong with the input is found before any work: a usage error must never be recorded
     // as a failed test of a healthy backup.
     // The scratch database is throwaway: stream and verify in one read unless asked otherwise.
-    let mut options = super::swap::restore_options(&args.source, &ctx.settings.config, printer.bars(), false)?;
+    let mut options = super::restore::restore_options(&args.source, &ctx.settings.config, printer.bars(), false)?;
     let own_jobs = preflight::configured_jobs(config.test_restore.jobs, "[test_restore] jobs", &ctx.settings.config)?;
     if args.source.jobs.is_none()
         && let Some(jobs) = own_jobs
@@ -239,7 +245,7 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
             report.restore_seconds = Some(restore_started.elapsed().as_secs_f64());
             restore_checks(&mut report, &restored, &selected, options.jobs);
             let scratch_params = server.with_dbname(&scratch);
-            let compared = run::compare(&scratch_params, &selected, &restored.fetched).await;
+            let compared = row_counts::compare(&scratch_params, &selected, &restored.fetched).await;
             let compared = match compared {
                 Ok(comparison) => comparison,
                 Err(err) => {
@@ -248,7 +254,7 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
                 }
             };
             comparison_checks(&mut report, &compared);
-            sql_checks(&mut report, &scratch_params, &checks).await;
+            sql_check::run(&mut report, &scratch_params, &checks).await;
             report.kept = args.keep;
             drop_scratch(restored, args.keep).await;
         }
@@ -381,119 +387,6 @@ fn comparison_checks(report: &mut TestRestoreReport, comparison: &Comparison) {
     }
 }
 
-/// Runs the user's checks read-only in the scratch database.
-async fn sql_checks(report: &mut TestRestoreReport, params: &ConnParams, checks: &[SqlCheck]) {
-    if checks.is_empty() {
-        return;
-    }
-    let client = match pg::connect(params, SessionOptions::default()).await {
-        Ok(client) => client,
-        Err(err) => {
-            for check in checks {
-                report.check(
-                    format!("sql {}", check.name),
-                    CheckOutcome::Fail,
-                    0.0,
-                    format!("{err:#}"),
-                );
-            }
-            return;
-        }
-    };
-    let _ = client.batch_execute("SET default_transaction_read_only = on").await;
-    for check in checks {
-        let started = Instant::now();
-        let (outcome, detail) = match first_value(&client, &check.sql).await {
-            Ok(actual) => {
-                if expect_matches(&check.expect, actual.as_deref()) {
-                    (
-                        CheckOutcome::Pass,
-                        format!("{} = {}", display(actual.as_deref()), check.expect),
-                    )
-                } else {
-                    (
-                        CheckOutcome::Fail,
-                        format!("got {}, expected {}", display(actual.as_deref()), check.expect),
-                    )
-                }
-            }
-            Err(err) => (CheckOutcome::Fail, format!("the query failed: {}", query_error(&err))),
-        };
-        report.check(
-            format!("sql {}", check.name),
-            outcome,
-            started.elapsed().as_secs_f64(),
-            detail,
-        );
-    }
-}
-
-/// The server's own words for a failed query: severity, SQLSTATE, message, where in the query (a 1-based character
-/// position, as psql shows it), detail and hint. tokio-postgres's `Display` says only "db error".
-fn query_error(err: &tokio_postgres::Error) -> String {
-    use std::error::Error as _;
-    use std::fmt::Write as _;
-    let Some(db) = err.as_db_error() else {
-        // Not the server's answer (the connection broke): the whole chain says what happened.
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            let _ = write!(text, ": {cause}");
-            source = cause.source();
-        }
-        return text;
-    };
-    let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
-    match db.position() {
-        Some(tokio_postgres::error::ErrorPosition::Original(position)) => {
-            let _ = write!(text, " (at character {position} of the query)");
-        }
-        Some(tokio_postgres::error::ErrorPosition::Internal { position, query }) => {
-            let _ = write!(text, " (at character {position} of the internal query `{query}`)");
-        }
-        None => {}
-    }
-    if let Some(detail) = db.detail() {
-        let _ = write!(text, "; detail: {detail}");
-    }
-    if let Some(hint) = db.hint() {
-        let _ = write!(text, "; hint: {hint}");
-    }
-    text
-}
-
-fn display(value: Option<&str>) -> String {
-    value.map_or_else(|| "NULL".to_string(), str::to_string)
-}
-
-/// The first column of the first row, as text (`None` for NULL or no row).
-async fn first_value(client: &tokio_postgres::Client, sql: &str) -> Result<Option<String>, tokio_postgres::Error> {
-    for message in client.simple_query(sql).await? {
-        if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
-            return Ok(row.get(0).map(str::to_string));
-        }
-    }
-    Ok(None)
-}
-
-/// `expect = true` matches `t`/`true`; a number matches numerically; a string matches the text exactly.
-fn expect_matches(expect: &toml::Value, actual: Option<&str>) -> bool {
-    let Some(actual) = actual else {
-        return false;
-    };
-    match expect {
-        toml::Value::Boolean(b) => match actual {
-            "t" | "true" => *b,
-            "f" | "false" => !*b,
-            _ => false,
-        },
-        toml::Value::Integer(i) => actual.trim().parse::<i64>().is_ok_and(|a| a == *i),
-        toml::Value::Float(f) => actual.trim().parse::<f64>().is_ok_and(|a| (a - f).abs() < 1e-9),
-        toml::Value::String(s) => actual == s,
-        other => actual == other.to_string(),
-    }
-}
-
 /// A restore that failed at `step`: that check fails, the earlier ones pass, the rest are skipped.
 fn failed_steps(report: &mut TestRestoreReport, step: Step, error: &anyhow::Error, sql_checks: usize) {
     let steps = [
@@ -556,21 +449,5 @@ async fn record(selected: &Selected, report: &TestRestoreReport) -> Vec<String> 
             );
             Vec::new()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::expect_matches;
-
-    #[test]
-    fn expectations_compare_by_type() {
-        assert!(expect_matches(&toml::Value::Boolean(true), Some("t")));
-        assert!(!expect_matches(&toml::Value::Boolean(true), Some("f")));
-        assert!(expect_matches(&toml::Value::Integer(42), Some("42")));
-        assert!(!expect_matches(&toml::Value::Integer(42), Some("41")));
-        assert!(expect_matches(&toml::Value::Float(0.5), Some("0.50")));
-        assert!(expect_matches(&toml::Value::String("ok".into()), Some("ok")));
-        assert!(!expect_matches(&toml::Value::String("ok".into()), None));
     }
 }

@@ -90,11 +90,9 @@ pub(crate) async fn collect(
     };
     let (server, database, connections, sessions, vacuum, indexes, replication, server_settings) = tokio::join!(
         async {
-            Ok::<_, anyhow::Error>(
-                client
-                    .query_one("SELECT current_setting('server_version'), pg_is_in_recovery()", &[])
-                    .await?,
-            )
+            let version = crate::pg::database::server_version(client).await?;
+            let standby: bool = client.query_one("SELECT pg_is_in_recovery()", &[]).await?.get(0);
+            Ok::<_, anyhow::Error>((version.text, standby))
         },
         database::collect(client, true),
         connections::collect(client),
@@ -125,8 +123,8 @@ pub(crate) async fn collect(
     Ok(SummaryReport {
         database: database.as_ref().map(|report| report.current.clone()),
         size_bytes: current.and_then(|row| row.size_bytes),
-        server_version: server.as_ref().map(|row| row.get(0)),
-        is_standby: server.as_ref().map(|row| row.get(1)),
+        server_version: server.as_ref().map(|(version, _)| version.clone()),
+        is_standby: server.as_ref().map(|(_, standby)| *standby),
         cache_hit_percent: current.and_then(|row| row.cache_hit_percent),
         connections: connections.map(|report| ConnectionSummary {
             total: report.total,

@@ -177,10 +177,7 @@ pub(crate) async fn terminate(
     client: &Client,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let version: i32 = client
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
-        .await?
-        .get(0);
+    let version = crate::pg::database::server_version(client).await?.num;
     let (mode, idle_seconds, mut sessions) = match target {
         TerminateTarget::Pids(pids) => ("pids", None, plan_pids(client, pids).await?),
         TerminateTarget::Idle(idle) => (
@@ -374,7 +371,7 @@ async fn end_session(
     client: &Client,
     row: &TerminateRow,
     idle_seconds: Option<f64>,
-    version: i32,
+    version: u32,
 ) -> (Outcome, Option<String>) {
     let call = if version >= 140_000 {
         "pg_terminate_backend(pid, $3)"

@@ -395,6 +395,41 @@ expect = 999
     assert!(env.databases("__").is_empty(), "{:?}", env.databases("__"));
 }
 
+/// Architecture 4: the SQL checks run read-only; a check that writes fails with the server's read-only error (and
+/// cannot change what the later checks see).
+#[test]
+fn sql_checks_cannot_write_to_the_scratch_database() {
+    let env = RestoreEnv::local();
+    env.db.execute(SMALL_SEED);
+    env.write_config(
+        &env.db.url(),
+        r#"
+[[test_restore.checks]]
+name = "writes"
+sql = "DELETE FROM users RETURNING 1"
+expect = 1
+
+[[test_restore.checks]]
+name = "users intact"
+sql = "SELECT count(*) FROM users"
+expect = 25
+"#,
+    );
+    env.backup();
+
+    let report = env.run_json(&["test-restore"], 1);
+
+    let writes = check(&report, "sql writes");
+    assert_eq!(writes["outcome"], "fail", "{report}");
+    let detail = writes["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("25006") && detail.contains("read-only transaction"),
+        "{report}"
+    );
+    assert_eq!(check(&report, "sql users intact")["outcome"], "pass", "{report}");
+    assert!(env.databases("__").is_empty(), "{:?}", env.databases("__"));
+}
+
 #[test]
 fn keep_leaves_the_scratch_database_with_the_data() {
     let env = RestoreEnv::local();

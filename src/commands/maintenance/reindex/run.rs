@@ -16,9 +16,9 @@ use super::measure;
 use super::report::ReindexReport;
 use super::select::{Action, Chosen, leftover_suffix, statement};
 use crate::Ctx;
-use crate::cleanup;
 use crate::commands::maintenance::jobs::{self, Work};
 use crate::commands::maintenance::report::{status_of, tally};
+use crate::interrupt;
 use crate::printer::Printer;
 use crate::status::Status;
 
@@ -56,7 +56,7 @@ pub async fn execute(
     let counter = printer.items(work.len(), "reindex");
     // If this run is interrupted, say what a cancelled REINDEX CONCURRENTLY leaves behind and how to clean it up.
     let note = report.concurrently.then(|| {
-        cleanup::register(cleanup::Action::Note {
+        interrupt::register(interrupt::Action::Note {
             message: "a cancelled REINDEX CONCURRENTLY leaves an invalid `<index>_ccnew` index; `campctl reindex --invalid` drops it"
                 .into(),
         })

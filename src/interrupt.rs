@@ -1,19 +1,22 @@
-//! Work that must happen however a command ends: dropping a scratch database, opening a database to connections
-//! again, releasing a backup's blob lease. DESIGN.md: "Ctrl-C / SIGTERM: children are killed, uploads are not committed, scratch databases are
+//! The interrupt registry: work that must happen however a command ends (Ctrl-C and SIGTERM included): dropping a
+//! scratch database, opening a database to connections again, releasing a backup's blob lease. (Named for what it
+//! undoes; the `cleanup` command, which applies retention, is another thing.) DESIGN.md: "Ctrl-C / SIGTERM: children are killed, uploads are not committed, scratch databases are
 //! dropped, exit 130".
 //!
 //! A command [`register`]s an action before it creates what the action undoes and [`Pending::disarm`]s it once the
 //! thing is gone or handed over. On Ctrl-C `main` drops the command's future (which kills its children, as every
 //! child is `kill_on_drop`) and then calls [`run_all`], which carries out whatever is still registered. `main` also
 //! calls [`run_all`] after a command returns, so an error path that forgot an action still cleans up.
+//!
+//! The actions say what to undo; the statements themselves live with the other database primitives in
+//! [`crate::pg::database`] (dropping after ending the sessions, `ALLOW_CONNECTIONS`), so a restore and its undo
+//! cannot drift apart. This registry must never decide anything itself: it only runs what a command registered.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context as _;
-
-use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
+use crate::pg::{self, ConnParams, SessionOptions, database};
 
 /// Something to undo.
 #[derive(Clone)]
@@ -129,52 +132,14 @@ pub async fn run_all() {
 
 async fn run(action: &Action) -> anyhow::Result<()> {
     match action {
-        Action::DropDatabase { params, name } => drop_database(params, name).await,
+        Action::DropDatabase { params, name } => database::drop_database(params, name).await,
         Action::CancelQuery { params, token, .. } => pg::cancel(token, params).await,
         Action::ReleaseLease { lease } => lease.release().await,
         // `run_all` has logged it already.
         Action::Note { .. } => Ok(()),
         Action::AllowConnections { params, name } => {
             let client = pg::connect(params, SessionOptions::default()).await?;
-            client
-                .batch_execute(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", quote_ident(name)))
-                .await
-                .with_context(|| format!("Failed to allow connections to `{name}` again"))?;
-            Ok(())
-        }
-    }
-}
-
-/// Ends the sessions on `name` (a killed pg_restore's backend may linger a moment) and drops it; retries for a
-/// few seconds while sessions are still going away.
-///
-/// # Errors
-/// The database could not be dropped.
-pub async fn drop_database(params: &ConnParams, name: &str) -> anyhow::Result<()> {
-    let client = pg::connect(params, SessionOptions::default()).await?;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        client
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                &[&name],
-            )
-            .await
-            .context("Failed to end the sessions of the scratch database")?;
-        match client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(name)))
-            .await
-        {
-            Ok(()) => {
-                tracing::info!("dropped database `{name}`");
-                return Ok(());
-            }
-            Err(err)
-                if err.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) && Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(err) => return Err(anyhow::Error::new(err).context(format!("Failed to drop database `{name}`"))),
+            database::set_allow_connections(&client, name, true).await
         }
     }
 }

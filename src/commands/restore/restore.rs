@@ -14,13 +14,15 @@ use chrono::Utc;
 use clap::Args;
 use serde::Serialize;
 
-use super::run::{self, Comparison, RestoreOptions};
-use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, quote_literal};
+use super::row_counts::{self, Comparison};
+use super::run::{self, RestoreOptions};
+use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, swap_in};
 use crate::Ctx;
 use crate::catalog::select::Selected;
-use crate::cleanup;
 use crate::exit::{ExitStatus, UserError};
+use crate::interrupt;
 use crate::lock;
+use crate::pg::database::{self, ServerVersion};
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 use crate::printer::{Cell, Printer, Report, Table};
 
@@ -136,29 +138,12 @@ async fn target_info(
     client: &tokio_postgres::Client,
     server: &ConnParams,
     target: &str,
-    server_major: u32,
+    version: &ServerVersion,
 ) -> anyhow::Result<Option<TargetInfo>> {
-    // PostgreSQL 15 added ICU as a database-wide locale provider.
-    let icu = if server_major >= 15 {
-        "CASE WHEN datlocprovider = 'i' THEN daticulocale END"
-    } else {
-        "NULL::text"
-    };
-    let Some(row) = client
-        .query_opt(
-            &format!(
-                "SELECT pg_get_userbyid(datdba)::text, pg_encoding_to_char(encoding)::text, datcollate::text, \
-                        datctype::text, datallowconn, {icu} \
-                 FROM pg_database WHERE datname = $1"
-            ),
-            &[&target],
-        )
-        .await?
-    else {
+    let Some(info) = database::describe(client, target, version).await? else {
         return Ok(None);
     };
-    let allow: bool = row.get(4);
-    if !allow {
+    if !info.allow_connections {
         return Err(UserError::usage(format!(
             "Database `{target}` does not allow connections (a previous restore may have stopped during its swap)"
         ))
@@ -167,18 +152,6 @@ async fn target_info(
             quote_ident(target)
         ))
         .into());
-    }
-    let mut create_options = format!(
-        "TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
-        quote_literal(row.get(1)),
-        quote_literal(row.get(2)),
-        quote_literal(row.get(3))
-    );
-    if let Some(icu_locale) = row.get::<_, Option<String>>(5) {
-        create_options = format!(
-            "{create_options} LOCALE_PROVIDER icu ICU_LOCALE {}",
-            quote_literal(&icu_locale)
-        );
     }
     let target_client = pg::connect(&server.with_dbname(target), SessionOptions::default()).await?;
     let relations: i64 = target_client
@@ -190,8 +163,8 @@ async fn target_info(
         .await?
         .get(0);
     Ok(Some(TargetInfo {
-        owner: row.get(0),
-        create_options,
+        owner: info.owner,
+        create_options: info.create_options,
         empty: relations == 0,
     }))
 }
@@ -218,7 +191,7 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let server = maintenance_server(&ctx.settings.db, config);
     let Prepared {
         client,
-        server_major,
+        server_version,
         tool,
         selected,
         ..
@@ -241,7 +214,7 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
         ))
         .into());
     }
-    let existing = target_info(&client, &server, &target, server_major).await?;
+    let existing = target_info(&client, &server, &target, &server_version).await?;
     if let (Some(info), Some(_), false) = (&existing, &args.to, args.replace)
         && !info.empty
     {
@@ -329,9 +302,9 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let swap_timeout = config.restore.swap_timeout.map_or(Duration::from_secs(30), |d| d.0);
     let swapped = match (&previous, lock_session) {
         (Some(previous), Some(lock_session)) => {
-            swap(&client, &server, &target, &aside, previous, swap_timeout, lock_session).await
+            swap_in::swap(&client, &server, &target, &aside, previous, swap_timeout, lock_session).await
         }
-        _ => rename(&client, &aside, &target).await.map(|()| 0),
+        _ => swap_in::rename(&client, &aside, &target).await.map(|()| 0),
     };
     let sessions_ended = match swapped {
         Ok(ended) => ended,
@@ -344,11 +317,11 @@ pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
     let swap_seconds = swap_started.elapsed().as_secs_f64();
     let recovery_seconds = started.elapsed().as_secs_f64();
     if let Some(info) = &existing {
-        set_owner(&client, &target, &info.owner).await;
+        swap_in::set_owner(&client, &target, &info.owner).await;
     }
     let mut previous_dropped = false;
     if let (Some(previous), true) = (&previous, args.drop_previous) {
-        cleanup::drop_database(&server, previous).await?;
+        database::drop_database(&server, previous).await?;
         previous_dropped = true;
     }
 
@@ -471,34 +444,8 @@ async fn verify_and_analyze(
     restored: &run::Restored,
     analyze: bool,
 ) -> anyhow::Result<(Comparison, Option<f64>)> {
-    let comparison = run::compare(params, selected, &restored.fetched).await?;
-    let mismatches = comparison.mismatches();
-    if !mismatches.is_empty() || comparison.restored_tables != comparison.expected_tables {
-        let mut details: Vec<String> = mismatches
-            .iter()
-            .take(5)
-            .map(|c| match c.restored {
-                None => format!("`{}` is missing", c.qualified()),
-                Some(rows) => format!(
-                    "`{}` has {rows} rows, the backup recorded {}",
-                    c.qualified(),
-                    c.expected.unwrap_or_default()
-                ),
-            })
-            .collect();
-        if comparison.restored_tables != comparison.expected_tables {
-            details.push(format!(
-                "{} tables were restored, the archive defines {}",
-                comparison.restored_tables, comparison.expected_tables
-            ));
-        }
-        return Err(UserError::new(
-            ExitStatus::Failure,
-            format!("The restored copy does not match the backup: {}", details.join("; ")),
-        )
-        .with_hint("The target is unchanged and the copy was dropped. `campctl test-restore` reports every table")
-        .into());
-    }
+    let comparison = row_counts::compare(params, selected, &restored.fetched).await?;
+    comparison.require_match()?;
     let analyze_seconds = if analyze {
         let started = Instant::now();
         let client = pg::connect(params, SessionOptions::default()).await?;
@@ -510,137 +457,8 @@ async fn verify_and_analyze(
     Ok((comparison, analyze_seconds))
 }
 
-async fn drop_quietly(cleanup: cleanup::Pending) {
+async fn drop_quietly(cleanup: interrupt::Pending) {
     if let Err(err) = cleanup.run_now().await {
         tracing::error!("failed to drop the restored copy: {err:#}");
-    }
-}
-
-async fn rename(client: &tokio_postgres::Client, from: &str, to: &str) -> anyhow::Result<()> {
-    // The target was checked before the work began; check again now that it is about to change.
-    preflight::check_not_template(client, to).await?;
-    end_sessions(client, from, Instant::now() + Duration::from_secs(10), 0).await?;
-    client
-        .batch_execute(&format!(
-            "ALTER DATABASE {} RENAME TO {}",
-            quote_ident(from),
-            quote_ident(to)
-        ))
-        .await
-        .with_context(|| format!("Failed to rename `{from}` to `{to}`"))
-}
-
-/// Ends every other session on `database` until none is left or `deadline` passes; returns how many were ended.
-/// `spare` is our own session there, which is closing: waited for but neither ended nor counted.
-async fn end_sessions(
-    client: &tokio_postgres::Client,
-    database: &str,
-    deadline: Instant,
-    spare: i32,
-) -> anyhow::Result<u64> {
-    let mut ended = 0u64;
-    loop {
-        let row = client
-            .query_one(
-                "SELECT count(*) FILTER (WHERE pid <> $2 AND pg_terminate_backend(pid)), count(*) \
-                 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                &[&database, &spare],
-            )
-            .await
-            .with_context(|| format!("Failed to end the sessions on `{database}`"))?;
-        let (terminated, present): (i64, i64) = (row.get(0), row.get(1));
-        ended += terminated as u64;
-        if present == 0 {
-            return Ok(ended);
-        }
-        if Instant::now() >= deadline {
-            return Err(UserError::new(
-                ExitStatus::Failure,
-                format!("{present} sessions on `{database}` did not end"),
-            )
-            .with_hint(
-                "This role may lack the right to end other roles' sessions (pg_signal_backend); end them by hand, or \
-                 raise `[restore] swap_timeout`",
-            )
-            .into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Closes `target`, ends its sessions and renames it to `previous` and `aside` to `target` in one transaction.
-async fn swap(
-    client: &tokio_postgres::Client,
-    server: &ConnParams,
-    target: &str,
-    aside: &str,
-    previous: &str,
-    timeout: Duration,
-    lock_session: (tokio_postgres::Client, lock::RunLocks, i32),
-) -> anyhow::Result<u64> {
-    // The target was checked before the work began; check again now that it is about to be renamed aside.
-    preflight::check_not_template(client, target).await?;
-    let deadline = Instant::now() + timeout;
-    // Our own connections to the copy (counting, ANALYZE) may still be closing.
-    end_sessions(client, aside, deadline, 0).await?;
-    let (session, locks, spare) = lock_session;
-    let reopen = cleanup::register(cleanup::Action::AllowConnections {
-        params: server.clone(),
-        name: target.to_string(),
-    });
-    let result = async {
-        client
-            .batch_execute(&format!(
-                "ALTER DATABASE {} ALLOW_CONNECTIONS false",
-                quote_ident(target)
-            ))
-            .await
-            .with_context(|| format!("Failed to close `{target}` to new connections"))?;
-        // Nobody can connect now: let go of the lock (its session is on the target).
-        locks.release().await;
-        drop(session);
-        let ended = end_sessions(client, target, deadline, spare).await?;
-        client
-            .batch_execute(&format!(
-                "BEGIN; ALTER DATABASE {t} RENAME TO {p}; ALTER DATABASE {a} RENAME TO {t}; COMMIT",
-                t = quote_ident(target),
-                p = quote_ident(previous),
-                a = quote_ident(aside)
-            ))
-            .await
-            .context("Failed to rename the databases")?;
-        anyhow::Ok(ended)
-    }
-    .await;
-    match result {
-        Ok(ended) => {
-            reopen.disarm();
-            if let Err(err) = client
-                .batch_execute(&format!(
-                    "ALTER DATABASE {} ALLOW_CONNECTIONS true",
-                    quote_ident(previous)
-                ))
-                .await
-            {
-                tracing::warn!("`{previous}` still refuses connections: {err}");
-            }
-            tracing::info!("swapped `{aside}` in as `{target}`; the previous database is `{previous}`");
-            Ok(ended)
-        }
-        Err(err) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            if let Err(reopen_err) = reopen.run_now().await {
-                tracing::error!("`{target}` still refuses connections: {reopen_err:#}");
-            }
-            Err(err)
-        }
-    }
-}
-
-/// Gives the swapped-in database the previous one's owner, when that is not us.
-async fn set_owner(client: &tokio_postgres::Client, target: &str, owner: &str) {
-    let sql = format!("ALTER DATABASE {} OWNER TO {}", quote_ident(target), quote_ident(owner));
-    if let Err(err) = client.batch_execute(&sql).await {
-        tracing::warn!("could not give `{target}` back to its owner `{owner}`: {err}");
     }
 }
