@@ -1,5 +1,5 @@
 //! `campctl restore` and `campctl test-restore`: restores that cannot lose the database, and restore tests a CI
-//! job can trust. Both select a backup ([`select`]), download and verify it ([`fetch`], failing with a
+//! job can trust. Both select a backup ([`crate::catalog::select`]), download and verify it ([`fetch`], failing with a
 //! [`fetch_error::FetchError`]), restore it into a new database ([`run`]) and compare its row counts with the
 //! backup ([`row_counts`]). `restore` ([`restore`](mod@restore)) then swaps the copy in (`swap_in`); `test-restore`
 //! ([`test_restore`]) runs its checks (`sql_check` for the user's SQL) and drops it. What both check before any
