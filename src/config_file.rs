@@ -80,9 +80,9 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputConfig {
-    pub format: Option<crate::cli::OutputFormat>,
-    pub log_format: Option<crate::cli::LogFormat>,
-    pub color: Option<crate::cli::ColorChoice>,
+    pub format: Option<crate::printer::OutputFormat>,
+    pub log_format: Option<crate::logging::LogFormat>,
+    pub color: Option<crate::printer::ColorChoice>,
     pub progress: Option<bool>,
 }
 

@@ -22,25 +22,10 @@ pub mod storage;
 pub mod units;
 
 use cli::{Cli, Command};
+use commands::Ctx;
 use exit::ExitStatus;
 use printer::Printer;
 use settings::GlobalSettings;
-
-/// What every command gets besides its own arguments.
-#[derive(Debug)]
-pub struct Ctx {
-    pub settings: GlobalSettings,
-}
-
-impl Ctx {
-    /// Connects to the configured database with the configured session settings.
-    ///
-    /// # Errors
-    /// See [`pg::connect`].
-    pub async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
-        pg::connect(&self.settings.db, self.settings.session).await
-    }
-}
 
 /// Runs one command: the single dispatch `match`.
 ///

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     let settings = match GlobalSettings::resolve(&cli.global) {
         Ok(settings) => settings,
         Err(err) => {
-            let json = cli.global.log_format == Some(campctl::cli::LogFormat::Json);
+            let json = cli.global.log_format == Some(campctl::logging::LogFormat::Json);
             return fail(&err, settings::use_color(cli.global.color.unwrap_or_default()), json);
         }
     };

@@ -7,12 +7,16 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::cli::{ColorChoice, GlobalArgs, LogFormat, OutputFormat};
 use crate::config_file::{self, LoadedConfig};
 use crate::env_vars::EnvVars;
+use crate::logging::LogFormat;
 use crate::pg::conninfo::ConnSources;
 use crate::pg::{ConnParams, SessionOptions};
+use crate::printer::{ColorChoice, OutputFormat};
 use crate::printer::{Printer, Verbosity};
+
+mod global_args;
+pub use global_args::GlobalArgs;
 
 /// Everything every command may use, resolved once.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ mod sections;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::config_file::{AzureStoreConfig, BackupConfig, LocalStoreConfig, RestoreConfig, SqlCheck};
 use crate::exit::ExitStatus;
 use crate::printer::{Cell, Printer, Report, Table};
@@ -129,8 +129,8 @@ fn section_rows(table: &mut Table, prefix: &str, section: &impl Serialize) {
 
 #[derive(Debug, Serialize)]
 struct OutputView {
-    format: crate::cli::OutputFormat,
-    log_format: crate::cli::LogFormat,
+    format: crate::printer::OutputFormat,
+    log_format: crate::logging::LogFormat,
     color: bool,
     progress: bool,
 }

@@ -17,8 +17,8 @@ use clap::{Args, Subcommand};
 
 pub use compression::Compression;
 
-use crate::Ctx;
 use crate::catalog::select_stores;
+use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::RowCounting;
 use crate::printer::Printer;

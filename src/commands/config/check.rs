@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use super::sections::section_checks;
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::exit::{self, ExitStatus};
 use crate::printer::{Printer, Report, Table};
 use crate::storage::Store;

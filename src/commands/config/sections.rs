@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use clap::{Args as _, FromArgMatches as _};
 
 use super::check::Check;
-use crate::Ctx;
 use crate::catalog::select_stores;
+use crate::commands::Ctx;
 use crate::commands::backup::{Compression, row_counting};
 use crate::config_file::Sections;
 use crate::exit::{self, ExitStatus};

@@ -109,7 +109,7 @@ async fn prepare(
     source: &SourceArgs,
     source_db: &str,
     server: &crate::pg::ConnParams,
-    ctx: &crate::Ctx,
+    ctx: &crate::commands::Ctx,
     printer: &crate::printer::Printer,
 ) -> anyhow::Result<Prepared> {
     let config = &ctx.settings.config.sections;

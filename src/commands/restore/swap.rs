@@ -16,9 +16,9 @@ use serde::Serialize;
 
 use super::run::{self, Comparison, RestoreOptions};
 use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, quote_literal};
-use crate::Ctx;
 use crate::catalog::select::Selected;
 use crate::cleanup;
+use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::lock;
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};

@@ -13,10 +13,10 @@ use serde::Serialize;
 
 use super::run::{self, Comparison, Restored, Step};
 use super::{Prepared, SourceArgs, failed_or, maintenance_db, maintenance_server, preflight, prepare};
-use crate::Ctx;
 use crate::catalog::manifest::TestRestoreResult;
 use crate::catalog::select::Selected;
 use crate::catalog::verification;
+use crate::commands::Ctx;
 use crate::config_file::SqlCheck;
 use crate::exit::ExitStatus;
 use crate::pg::conninfo::ConnSources;
