@@ -8,6 +8,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
+pub mod diagnostics;
 pub mod env_vars;
 pub mod exit;
 pub mod lock;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use campctl::cli::Cli;
+use campctl::diagnostics;
 use campctl::exit::{self, ExitStatus};
 use campctl::settings::{self, GlobalSettings};
 use campctl::stderr::{json_line, write_stderr};
@@ -76,9 +77,9 @@ fn fail(err: &anyhow::Error, color: bool, json: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     write_stderr(&if json {
-        exit::render_json(err)
+        diagnostics::render_json(err)
     } else {
-        exit::render(err, color)
+        diagnostics::render(err, color)
     });
-    exit::status_of(err).into()
+    diagnostics::status_of(err).into()
 }

@@ -96,7 +96,7 @@ impl StorageView {
                     })
                     .collect()
             })
-            .map_err(|err| crate::exit::one_line(&err));
+            .map_err(|err| crate::diagnostics::one_line(&err));
         let (stores, stores_error) = match stores {
             Ok(stores) => (stores, None),
             Err(err) => (Vec::new(), Some(err)),

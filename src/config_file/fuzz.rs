@@ -6,7 +6,8 @@ use proptest::prelude::*;
 
 use super::FileConfig;
 use crate::commands::backup::Compression;
-use crate::exit::{ExitStatus, status_of};
+use crate::diagnostics::status_of;
+use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
 use crate::pg::conninfo::ConnSources;
 use crate::storage::Store;

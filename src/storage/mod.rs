@@ -163,11 +163,14 @@ pub fn hostname() -> String {
 /// (exit 12), a usage or configuration error (exit 2).
 pub fn is_store_failure(err: &anyhow::Error) -> bool {
     // A `UserError` is a decision already made with a hint (e.g. a manifest that cannot be read), not an outage.
+    // Without a `UserError` in the chain, the first classified error of a store's own work is a `StoreError`
+    // (`crate::diagnostics` knows the whole list, but it sits above this module).
+    let status = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<StoreError>())
+        .map_or(ExitStatus::Failure, Classify::exit_status);
     !err.chain().any(<dyn std::error::Error>::is::<crate::exit::UserError>)
-        && !matches!(
-            crate::exit::status_of(err),
-            ExitStatus::LockHeld | ExitStatus::Auth | ExitStatus::Usage
-        )
+        && !matches!(status, ExitStatus::LockHeld | ExitStatus::Auth | ExitStatus::Usage)
 }
 
 impl Store {

@@ -12,7 +12,8 @@ use crate::catalog::select_stores;
 use crate::commands::Ctx;
 use crate::commands::backup::{Compression, row_counting};
 use crate::config_file::Sections;
-use crate::exit::{self, ExitStatus};
+use crate::diagnostics;
+use crate::exit::ExitStatus;
 use crate::pg::conninfo::ConnSources;
 use crate::storage::Store;
 
@@ -67,7 +68,7 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
             Vec::new(),
             stores.iter().map(Store::label).collect::<Vec<_>>().join(", "),
         ),
-        Err(err) => (vec![exit::one_line(err)], String::new()),
+        Err(err) => (vec![diagnostics::one_line(err)], String::new()),
     };
     push(
         "[backup]",
@@ -110,7 +111,11 @@ fn stats_problems(ctx: &Ctx) -> Vec<String> {
         .and_then(|args| {
             crate::commands::stats::StatsSettings::resolve(args, &ctx.settings.config.sections.stats, ctx)
         });
-    parsed.err().map(|err| exit::one_line(&err)).into_iter().collect()
+    parsed
+        .err()
+        .map(|err| diagnostics::one_line(&err))
+        .into_iter()
+        .collect()
 }
 
 fn backup_problems(sections: &Sections, stores: Option<&Vec<Store>>) -> Vec<String> {
@@ -119,19 +124,22 @@ fn backup_problems(sections: &Sections, stores: Option<&Vec<Store>>) -> Vec<Stri
     if let Some(text) = &backup.compression
         && let Err(err) = text.parse::<Compression>()
     {
-        problems.push(format!("`[backup] compression`: {}", exit::one_line(&err.into())));
+        problems.push(format!(
+            "`[backup] compression`: {}",
+            diagnostics::one_line(&err.into())
+        ));
     }
     if let Err(err) = row_counting(
         backup.row_counts.as_deref(),
         backup.row_count_tables.as_deref().unwrap_or_default(),
     ) {
-        problems.push(exit::one_line(&err));
+        problems.push(diagnostics::one_line(&err));
     }
     if let Some(wanted) = &backup.stores {
         match stores {
             Some(stores) => {
                 if let Err(err) = select_stores(stores.clone(), wanted) {
-                    problems.push(format!("`[backup] stores`: {}", exit::one_line(&err)));
+                    problems.push(format!("`[backup] stores`: {}", diagnostics::one_line(&err)));
                 }
             }
             None => problems.push("`[backup] stores` cannot be checked while `[storage]` is invalid".into()),
@@ -196,7 +204,10 @@ fn test_restore_problems(sections: &Sections) -> Vec<String> {
             home: crate::settings::home_dir(),
         })
     {
-        problems.push(format!("`[test_restore] target_url`: {}", exit::one_line(&err.into())));
+        problems.push(format!(
+            "`[test_restore] target_url`: {}",
+            diagnostics::one_line(&err.into())
+        ));
     }
     for (index, check) in test_restore.checks.iter().flatten().enumerate() {
         if check.name.trim().is_empty() || check.sql.trim().is_empty() {

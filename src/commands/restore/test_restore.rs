@@ -252,7 +252,7 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
             report.kept = args.keep;
             drop_scratch(restored, args.keep).await;
         }
-        Err(failure) if crate::exit::status_of(&failure.error) == ExitStatus::Failure => {
+        Err(failure) if crate::diagnostics::status_of(&failure.error) == ExitStatus::Failure => {
             failed_steps(&mut report, failure.step, &failure.error, checks.len());
         }
         Err(failure) => return Err(failure.error),

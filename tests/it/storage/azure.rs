@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use campctl::azure::sas::AccountSas;
 use campctl::config_file::AzureStoreConfig;
-use campctl::exit::{ExitStatus, status_of};
+use campctl::diagnostics::status_of;
+use campctl::exit::ExitStatus;
 use campctl::storage::{Store, StoreError};
 use campctl::units::{ByteSize, HumanDuration};
 use futures::TryStreamExt as _;
@@ -52,7 +53,7 @@ async fn wrong_account_key_is_auth_exit_12() {
     assert!(credential.contains("account key of `devstoreaccount1`"), "{credential}");
     assert!(hint.contains("403"), "{hint}");
     assert_eq!(status_of(&err), ExitStatus::Auth);
-    let rendered = campctl::exit::render(&err, false);
+    let rendered = campctl::diagnostics::render(&err, false);
     assert!(!rendered.contains(&bad_key) && !rendered.contains("sig="), "{rendered}");
 }
 
