@@ -10,12 +10,13 @@ use anyhow::Context as _;
 use crate::config_file::{self, LoadedConfig};
 use crate::env_vars::EnvVars;
 use crate::logging::LogFormat;
-use crate::pg::conninfo::ConnSources;
+use crate::pg::conninfo::{ConnSources, FileKeys};
 use crate::pg::{ConnParams, SessionOptions};
 use crate::printer::{ColorChoice, OutputFormat};
 use crate::printer::{Printer, Verbosity};
 
 mod global_args;
+mod inputs;
 pub use global_args::GlobalArgs;
 
 /// Everything every command may use, resolved once.
@@ -32,6 +33,11 @@ pub struct GlobalSettings {
     pub config: LoadedConfig,
     pub db: ConnParams,
     pub session: SessionOptions,
+    /// The effective OS user's name, libpq's default user (for connection strings resolved later, e.g.
+    /// `--target-url`).
+    pub os_user: Option<String>,
+    /// The home directory (for `~/.pgpass` and `~/.postgresql/root.crt` of those connection strings).
+    pub home: Option<PathBuf>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -89,7 +95,7 @@ impl GlobalSettings {
             "DATABASE_URL"
         };
         let db = ConnParams::resolve(&ConnSources {
-            file: Some(&file.database),
+            file: Some(&FileKeys::from(&file.database)),
             env: libpq,
             url: args.db_url.as_deref().map(|url| (url, url_label)),
             os_user: os_user(),
@@ -116,6 +122,8 @@ impl GlobalSettings {
             },
             config,
             db,
+            os_user: os_user(),
+            home: home_dir(),
         })
     }
 

@@ -300,8 +300,8 @@ pub async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
                             file: None,
                             env: std::collections::BTreeMap::new(),
                             url: Some((url, "[test_restore] target_url")),
-                            os_user: crate::settings::os_user(),
-                            home: crate::settings::home_dir(),
+                            os_user: settings.os_user.clone(),
+                            home: settings.home.clone(),
                         })
                         .map_or_else(|err| format!("invalid: {err}"), |params| params.target())
                     }),

@@ -9,7 +9,7 @@ use crate::commands::backup::Compression;
 use crate::diagnostics::status_of;
 use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
-use crate::pg::conninfo::ConnSources;
+use crate::pg::conninfo::{ConnSources, FileKeys};
 use crate::storage::Store;
 use crate::units::fuzz::{config, unit_like};
 
@@ -345,7 +345,7 @@ fn check(text: &str) -> Result<(), TestCaseError> {
     all.extend(profiles.into_values().map(|overlay| overlay.over(base.clone())));
     for sections in all {
         let sources = ConnSources {
-            file: Some(&sections.database),
+            file: Some(&FileKeys::from(&sections.database)),
             ..ConnSources::default()
         };
         if let Err(error) = ConnParams::resolve(&sources) {

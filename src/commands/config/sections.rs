@@ -77,7 +77,7 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     );
     push("[storage]", storage_problems, storage_fine);
     push("[restore]", restore_problems(sections), "valid".into());
-    push("[test_restore]", test_restore_problems(sections), "valid".into());
+    push("[test_restore]", test_restore_problems(sections, ctx), "valid".into());
     stores.unwrap_or_else(|_| each_store(&sections.storage))
 }
 
@@ -184,7 +184,7 @@ fn restore_problems(sections: &Sections) -> Vec<String> {
     problems
 }
 
-fn test_restore_problems(sections: &Sections) -> Vec<String> {
+fn test_restore_problems(sections: &Sections, ctx: &Ctx) -> Vec<String> {
     use crate::commands::restore::SourceArgs;
     let test_restore = &sections.test_restore;
     let mut problems = Vec::new();
@@ -200,8 +200,8 @@ fn test_restore_problems(sections: &Sections) -> Vec<String> {
             file: None,
             env: BTreeMap::new(),
             url: Some((url.as_str(), "[test_restore] target_url")),
-            os_user: crate::settings::os_user(),
-            home: crate::settings::home_dir(),
+            os_user: ctx.settings.os_user.clone(),
+            home: ctx.settings.home.clone(),
         })
     {
         problems.push(format!(

@@ -152,8 +152,8 @@ fn target_server(args: &TestRestoreArgs, ctx: &Ctx) -> anyhow::Result<ConnParams
         file: None,
         env: BTreeMap::new(),
         url: Some((url.as_str(), label)),
-        os_user: crate::settings::os_user(),
-        home: crate::settings::home_dir(),
+        os_user: ctx.settings.os_user.clone(),
+        home: ctx.settings.home.clone(),
     })?)
 }
 
