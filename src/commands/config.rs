@@ -83,7 +83,7 @@ impl StorageView {
             azure.sas_token = azure.sas_token.map(|_| SET.into());
             azure
         });
-        let stores = Store::from_config(&config.clone())
+        let stores = Store::from_config(&crate::storage::StoreKeys::from(config))
             .map(|stores| {
                 stores
                     .iter()

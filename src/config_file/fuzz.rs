@@ -10,7 +10,7 @@ use crate::diagnostics::status_of;
 use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
 use crate::pg::conninfo::{ConnSources, FileKeys};
-use crate::storage::Store;
+use crate::storage::{Store, StoreKeys};
 use crate::units::fuzz::{config, unit_like};
 
 const TABLES: &[&str] = &[
@@ -351,7 +351,7 @@ fn check(text: &str) -> Result<(), TestCaseError> {
         if let Err(error) = ConnParams::resolve(&sources) {
             prop_assert_eq!(error.status, ExitStatus::Usage, "{}", error.message);
         }
-        if let Err(error) = Store::from_config_with_env(&sections.storage, &no_env) {
+        if let Err(error) = Store::from_config_with_env(&StoreKeys::from(&sections.storage), &no_env) {
             prop_assert_eq!(status_of(&error), ExitStatus::Usage, "{:#}", error);
         }
         if let Some(text) = &sections.backup.compression

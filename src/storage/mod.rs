@@ -16,6 +16,7 @@
 pub mod azure;
 mod azure_upload;
 pub(crate) mod errors;
+mod keys;
 mod lease;
 pub mod local;
 pub mod probe;
@@ -29,10 +30,10 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use serde::Serialize;
 
-use crate::config_file::StorageConfig;
 use crate::exit::{Classify, ExitStatus};
 
 pub use azure::{AzureStore, AzureUpload, LeaseRelease, SnapshotReport};
+pub use keys::{AzureKeys, LocalKeys, StoreKeys};
 pub use local::{LocalStore, LocalUpload};
 pub use resolve::{AzureSettings, default_local_path, validate_container};
 
@@ -181,7 +182,7 @@ impl Store {
     ///
     /// # Errors
     /// A [`crate::exit::UserError`] (exit 2) naming the key of an invalid value, or when no store is left.
-    pub fn from_config(config: &StorageConfig) -> anyhow::Result<Vec<Store>> {
+    pub fn from_config(config: &StoreKeys) -> anyhow::Result<Vec<Store>> {
         Self::from_config_with_env(config, &|name| std::env::var(name).ok())
     }
 
@@ -190,7 +191,7 @@ impl Store {
     /// # Errors
     /// See [`Store::from_config`].
     pub fn from_config_with_env(
-        config: &StorageConfig,
+        config: &StoreKeys,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Vec<Store>> {
         resolve::stores(config, env)

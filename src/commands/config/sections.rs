@@ -15,7 +15,7 @@ use crate::config_file::Sections;
 use crate::diagnostics;
 use crate::exit::ExitStatus;
 use crate::pg::conninfo::ConnSources;
-use crate::storage::Store;
+use crate::storage::{Store, StoreKeys};
 
 /// Where the values came from, for error messages: "`/etc/campctl/config.toml`", with the profile.
 fn origin(ctx: &Ctx) -> String {
@@ -62,7 +62,7 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     );
     push("[output]", Vec::new(), "valid".into());
     push("[stats]", stats_problems(ctx), "valid".into());
-    let stores = Store::from_config(&sections.storage);
+    let stores = Store::from_config(&StoreKeys::from(&sections.storage));
     let (storage_problems, storage_fine) = match &stores {
         Ok(stores) => (
             Vec::new(),
@@ -97,7 +97,7 @@ fn each_store(config: &crate::config_file::StorageConfig) -> Vec<Store> {
     };
     [local_only, azure_only]
         .iter()
-        .filter_map(|part| Store::from_config(part).ok())
+        .filter_map(|part| Store::from_config(&StoreKeys::from(part)).ok())
         .flatten()
         .collect()
 }

@@ -113,7 +113,10 @@ async fn prepare(
     printer: &crate::printer::Printer,
 ) -> anyhow::Result<Prepared> {
     let config = &ctx.settings.config.sections;
-    let stores = select_stores(crate::storage::Store::from_config(&config.storage)?, &source.stores)?;
+    let stores = select_stores(
+        crate::storage::Store::from_config(&crate::storage::StoreKeys::from(&config.storage))?,
+        &source.stores,
+    )?;
     let client = crate::pg::connect(server, ctx.settings.session).await?;
     preflight::warn_leftovers(&client, chrono::Utc::now(), printer).await?;
     let server_major = server_major(&client).await?;
