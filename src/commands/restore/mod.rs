@@ -8,6 +8,7 @@ mod junit;
 mod preflight;
 pub mod run;
 pub mod swap;
+mod test_report;
 pub mod test_restore;
 
 use std::path::PathBuf;
