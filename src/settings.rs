@@ -14,6 +14,7 @@ use crate::pg::conninfo::{ConnSources, FileKeys};
 use crate::pg::{ConnParams, SessionOptions};
 use crate::printer::{ColorChoice, OutputFormat};
 use crate::printer::{Printer, Verbosity};
+use crate::storage::StoreKeys;
 
 mod global_args;
 mod inputs;
@@ -38,6 +39,9 @@ pub struct GlobalSettings {
     pub os_user: Option<String>,
     /// The home directory (for `~/.pgpass` and `~/.postgresql/root.crt` of those connection strings).
     pub home: Option<PathBuf>,
+    /// `[storage]` as `storage` reads it (converted once here; the stores themselves are resolved by the
+    /// commands that use them, with the environment's overrides).
+    pub storage: StoreKeys,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -120,6 +124,7 @@ impl GlobalSettings {
                 statement_timeout: file.database.statement_timeout,
                 lock_timeout: file.database.lock_timeout,
             },
+            storage: StoreKeys::from(&file.storage),
             config,
             db,
             os_user: os_user(),

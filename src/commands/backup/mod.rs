@@ -22,7 +22,7 @@ use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::RowCounting;
 use crate::printer::Printer;
-use crate::storage::{Store, StoreKeys};
+use crate::storage::Store;
 use crate::units::{ByteSize, HumanDuration};
 
 /// Back up a database to every configured store, or manage backups
@@ -95,7 +95,7 @@ pub struct DumpArgs {
 /// See the subcommands.
 pub async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let config = &ctx.settings.config.sections;
-    let stores = Store::from_config(&StoreKeys::from(&config.storage))?;
+    let stores = Store::from_config(&ctx.settings.storage)?;
     match args.command {
         Some(BackupCommand::List(list_args)) => list::list(list_args, &stores, printer).await,
         Some(BackupCommand::Files(files_args)) => {

@@ -113,9 +113,8 @@ async fn prepare(
     ctx: &crate::commands::Ctx,
     printer: &crate::printer::Printer,
 ) -> anyhow::Result<Prepared> {
-    let config = &ctx.settings.config.sections;
     let stores = select_stores(
-        crate::storage::Store::from_config(&crate::storage::StoreKeys::from(&config.storage))?,
+        crate::storage::Store::from_config(&ctx.settings.storage)?,
         &source.stores,
     )?;
     let client = crate::pg::connect(server, ctx.settings.session).await?;
