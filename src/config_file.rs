@@ -2,6 +2,10 @@
 //!
 //! Every section is `deny_unknown_fields`, so a typo is an error that names the file and the key. A profile
 //! (`[profiles.prod.database]`) has the same sections as the top level and overrides them field by field.
+//!
+//! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves and the output enums, and
+//! `pg`, `storage` and the other layers below never import it; `settings/inputs.rs` converts its sections into the
+//! input types they own. It must never resolve a value or decide a default.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

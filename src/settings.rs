@@ -1,5 +1,10 @@
 //! Resolution: clap's raw input + the environment + `campctl.toml` + built-in defaults → [`GlobalSettings`].
 //! Commands only ever see resolved settings (flag > environment > file > default, DESIGN.md "Configuration").
+//!
+//! Settings sit on floor 4 (see `lib.rs`): above `pg`, `storage`, the catalog and the lock, below the commands. The
+//! file's sections reach the layers below only through the conversions of `settings/inputs.rs`, and commands take
+//! what they need from [`GlobalSettings`] (or their own `…Settings`) instead of calling in here while they run. This
+//! module must never import a command or `cli.rs`: the raw global flags live here ([`GlobalArgs`]).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -12,8 +17,7 @@ use crate::env_vars::EnvVars;
 use crate::logging::LogFormat;
 use crate::pg::conninfo::{ConnSources, FileKeys};
 use crate::pg::{ConnParams, SessionOptions};
-use crate::printer::{ColorChoice, OutputFormat};
-use crate::printer::{Printer, Verbosity};
+use crate::printer::{ColorChoice, OutputFormat, Printer, Verbosity};
 use crate::storage::StoreKeys;
 
 mod global_args;
