@@ -4,10 +4,7 @@
 //! that is set to the empty string counts as unset. `CAMPCTL_PROFILE=` or `CAMPCTL_FORMAT=` in a crontab, a
 //! systemd unit or a Kubernetes manifest means "not set", as an empty `PG*` variable does for libpq.
 
-use std::path::PathBuf;
-
-use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
-use serde::{Deserialize, Serialize};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::commands::backup::BackupArgs;
 use crate::commands::config::ConfigArgs;
@@ -16,6 +13,7 @@ use crate::commands::maintenance::vacuum::VacuumArgs;
 use crate::commands::restore::{RestoreArgs, TestRestoreArgs};
 use crate::commands::stats::StatsArgs;
 use crate::env_vars::EnvVars;
+pub use crate::settings::GlobalArgs;
 
 /// Maintenance runbook for PostgreSQL + Azure as one safe, scriptable CLI
 ///
@@ -85,98 +83,6 @@ pub enum Command {
     Stats(Box<StatsArgs>),
     /// Show or check the resolved configuration
     Config(ConfigArgs),
-}
-
-/// Options that every command accepts.
-#[derive(Debug, Args, Clone, Default)]
-pub struct GlobalArgs {
-    /// Configuration file [default: discovered, see docs/configuration.md]
-    #[arg(global = true, long, value_name = "PATH", env = EnvVars::CAMPCTL_CONFIG, help_heading = "Global options")]
-    pub config: Option<PathBuf>,
-
-    /// Profile of the configuration file to use (`[profiles.NAME]`)
-    #[arg(global = true, long, value_name = "NAME", env = EnvVars::CAMPCTL_PROFILE, help_heading = "Global options")]
-    pub profile: Option<String>,
-
-    /// Database URL or libpq key/value string; overrides the PG* variables and the file
-    #[arg(
-        global = true,
-        long,
-        value_name = "URL",
-        env = EnvVars::DATABASE_URL,
-        hide_env_values = true,
-        help_heading = "Global options"
-    )]
-    pub db_url: Option<String>,
-
-    /// Output format of reports on stdout
-    #[arg(global = true, long, value_enum, env = EnvVars::CAMPCTL_FORMAT, help_heading = "Global options")]
-    pub format: Option<OutputFormat>,
-
-    /// Format of log lines on stderr
-    #[arg(global = true, long, value_enum, env = EnvVars::CAMPCTL_LOG_FORMAT, help_heading = "Global options")]
-    pub log_format: Option<LogFormat>,
-
-    /// More log output (-v debug, -vv trace, -vvv trace for dependencies too)
-    #[arg(global = true, short, long, action = clap::ArgAction::Count, help_heading = "Global options")]
-    pub verbose: u8,
-
-    /// Less output (-q hides progress and notes, -qq also warnings)
-    #[arg(global = true, short, long, action = clap::ArgAction::Count, conflicts_with = "verbose", help_heading = "Global options")]
-    pub quiet: u8,
-
-    /// Answer yes to confirmations (needed without a terminal)
-    #[arg(global = true, short = 'y', long, help_heading = "Global options")]
-    pub yes: bool,
-
-    /// Show what would be done without changing anything
-    #[arg(global = true, short = 'n', long, help_heading = "Global options")]
-    pub dry_run: bool,
-
-    /// Hide progress bars (log lines are still written without a terminal)
-    #[arg(global = true, long, help_heading = "Global options")]
-    pub no_progress: bool,
-
-    /// When to use colour (NO_COLOR is respected by `auto`)
-    #[arg(global = true, long, value_enum, env = EnvVars::CAMPCTL_COLOR, help_heading = "Global options")]
-    pub color: Option<ColorChoice>,
-}
-
-/// Output format of reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
-    /// Human-readable tables
-    #[default]
-    Table,
-    /// One JSON document
-    Json,
-    /// Comma-separated values of the section's main table, with a header row
-    Csv,
-}
-
-/// Format of log lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// `LEVEL message key=value`
-    #[default]
-    Text,
-    /// One JSON object per line
-    Json,
-}
-
-/// When to use colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ColorChoice {
-    /// Colour on a terminal unless NO_COLOR is set
-    #[default]
-    Auto,
-    /// Always
-    Always,
-    /// Never
-    Never,
 }
 
 #[cfg(test)]

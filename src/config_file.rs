@@ -2,6 +2,10 @@
 //!
 //! Every section is `deny_unknown_fields`, so a typo is an error that names the file and the key. A profile
 //! (`[profiles.prod.database]`) has the same sections as the top level and overrides them field by field.
+//!
+//! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves and the output enums, and
+//! `pg`, `storage` and the other layers below never import it; `settings/inputs.rs` converts its sections into the
+//! input types they own. It must never resolve a value or decide a default.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -80,9 +84,9 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputConfig {
-    pub format: Option<crate::cli::OutputFormat>,
-    pub log_format: Option<crate::cli::LogFormat>,
-    pub color: Option<crate::cli::ColorChoice>,
+    pub format: Option<crate::printer::OutputFormat>,
+    pub log_format: Option<crate::logging::LogFormat>,
+    pub color: Option<crate::printer::ColorChoice>,
     pub progress: Option<bool>,
 }
 

@@ -1,8 +1,12 @@
-//! Exit statuses and error rendering: the one place where errors become exit codes.
+//! Exit statuses and the errors that carry them ([`Classify`], [`UserError`]): the one place where exit codes are
+//! defined, with the small stderr renderings every layer shares (`hint:`, `warning:`, clap's usage errors).
 //!
-//! Domain errors carry the [`ExitStatus`] they map to (see [`Classify`]); `main` walks the `anyhow` chain once,
-//! picks the first classified error and renders `error:` / `Caused by:` / `hint:` to stderr, or with
-//! `--log-format json` one JSON line with the same parts and the exit code ([`render_json`]).
+//! Domain errors carry the [`ExitStatus`] they map to (see [`Classify`]); `main` walks the `anyhow` chain once with
+//! `crate::diagnostics`, which knows every classified error type, picks the first one and renders `error:` /
+//! `Caused by:` / `hint:` to stderr, or with `--log-format json` one JSON line with the same parts and the exit code.
+//!
+//! This is a leaf: it imports nothing of campctl but [`crate::stderr`], so that every layer may classify its own
+//! errors. It must never name a type from above (the list of error types to look for lives in `diagnostics.rs`).
 //!
 //! # Exit 3: one convention for partial results
 //!
@@ -14,7 +18,6 @@
 //! error's [`Classify`], and is never 3: a [`UserError`] with [`ExitStatus::Partial`] is refused in debug builds
 //! (see [`UserError::new`]). So `Partial` reaches `main` only as `Ok`, from the command that knows what was partial.
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use owo_colors::OwoColorize;
@@ -115,28 +118,6 @@ impl Classify for UserError {
     }
 }
 
-/// Finds the first classified error in the chain.
-fn classify(err: &anyhow::Error) -> Option<&dyn Classify> {
-    err.chain().find_map(|cause| {
-        if let Some(e) = cause.downcast_ref::<UserError>() {
-            return Some(e as &dyn Classify);
-        }
-        if let Some(e) = cause.downcast_ref::<crate::pg::PgError>() {
-            return Some(e as &dyn Classify);
-        }
-        if let Some(e) = cause.downcast_ref::<crate::config_file::ConfigError>() {
-            return Some(e as &dyn Classify);
-        }
-        if let Some(e) = cause.downcast_ref::<crate::storage::StoreError>() {
-            return Some(e as &dyn Classify);
-        }
-        if let Some(e) = cause.downcast_ref::<crate::commands::restore::fetch_error::FetchError>() {
-            return Some(e as &dyn Classify);
-        }
-        None
-    })
-}
-
 /// Whether the error is a broken pipe on stdout (`campctl stats | head`), which is not a failure.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     // serde_json and csv wrap the io::Error of a failed write in their own error types.
@@ -157,74 +138,6 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// The exit status for an error that ended a command.
-pub fn status_of(err: &anyhow::Error) -> ExitStatus {
-    classify(err).map_or(ExitStatus::Failure, Classify::exit_status)
-}
-
-/// The head of an error chain and its causes, each only once (tokio-postgres and io errors often repeat their
-/// source in their own message).
-fn messages(err: &anyhow::Error) -> (String, Vec<String>) {
-    let mut chain = err.chain();
-    let head = chain.next().map(ToString::to_string).unwrap_or_default();
-    let mut causes = Vec::new();
-    let mut previous = head.clone();
-    for cause in chain {
-        let text = cause.to_string();
-        if previous.contains(&text) {
-            continue;
-        }
-        causes.push(text.clone());
-        previous = text;
-    }
-    (head, causes)
-}
-
-/// An error chain on one line, `head: cause: cause (hint: …)`, for reports that hold one error per row.
-pub fn one_line(err: &anyhow::Error) -> String {
-    let (head, causes) = messages(err);
-    let mut line = std::iter::once(head).chain(causes).collect::<Vec<_>>().join(": ");
-    if let Some(hint) = classify(err).and_then(Classify::hint) {
-        let _ = write!(line, " (hint: {hint})");
-    }
-    line
-}
-
-/// Renders an error chain as one JSON line for `--log-format json`: `level` `ERROR`, `message` (the first line
-/// of the text form), `causes` (the `Caused by:` lines), `hint` (or null) and `exit_code`.
-pub fn render_json(err: &anyhow::Error) -> String {
-    let (head, causes) = messages(err);
-    let mut fields = serde_json::Map::new();
-    fields.insert("causes".into(), causes.into());
-    fields.insert(
-        "hint".into(),
-        classify(err)
-            .and_then(Classify::hint)
-            .map_or(serde_json::Value::Null, Into::into),
-    );
-    fields.insert("exit_code".into(), status_of(err).code().into());
-    crate::stderr::json_line("ERROR", &head, fields)
-}
-
-/// Renders an error chain as `error:` / `Caused by:` / `hint:`.
-pub fn render(err: &anyhow::Error, color: bool) -> String {
-    let mut out = String::new();
-    let (head, causes) = messages(err);
-    let label = if color {
-        "error".red().bold().to_string()
-    } else {
-        "error".to_string()
-    };
-    let _ = writeln!(out, "{label}: {head}");
-    for cause in causes {
-        let _ = writeln!(out, "  Caused by: {cause}");
-    }
-    if let Some(hint) = classify(err).and_then(Classify::hint) {
-        let _ = write!(out, "\n{}\n", hint_line(&hint, color));
-    }
-    out
-}
-
 /// Renders a `hint: …` line (without its newline).
 pub fn hint_line(hint: &str, color: bool) -> String {
     if color {
@@ -236,7 +149,7 @@ pub fn hint_line(hint: &str, color: bool) -> String {
 
 /// Reports a command-line error from clap and returns its exit code. `--help` and `--version` are printed as clap
 /// prints them (on stdout); so is a usage error, unless JSON logs were asked for: then it is one JSON error line,
-/// as [`render_json`] writes, with exit code 2. Write errors are ignored, as in [`crate::stderr`].
+/// as [`crate::diagnostics::render_json`] writes, with exit code 2. Write errors are ignored, as in [`crate::stderr`].
 pub fn clap_error(err: &clap::Error, json: bool) -> ExitCode {
     use clap::error::ErrorKind;
     let code = u8::try_from(err.exit_code()).unwrap_or(ExitStatus::Usage.code());
@@ -282,15 +195,5 @@ mod tests {
     #[should_panic(expected = "a partial result is")]
     fn a_partial_result_is_never_an_error() {
         let _ = UserError::new(ExitStatus::Partial, "2 of 40 tables failed");
-    }
-
-    #[test]
-    fn errors_keep_their_status_and_hint() {
-        let err: anyhow::Error = UserError::new(ExitStatus::NotFound, "no backup")
-            .with_hint("list them")
-            .into();
-        assert_eq!(status_of(&err), ExitStatus::NotFound);
-        assert_eq!(one_line(&err), "no backup (hint: list them)");
-        assert_eq!(hint_line("list them", false), "hint: list them");
     }
 }

@@ -1,12 +1,40 @@
 //! campctl: the maintenance runbook for PostgreSQL + Azure as one CLI.
 //!
 //! `main.rs` parses the command line and calls [`run`]; [`run`] resolves settings and dispatches to one command.
+//!
+//! # Layers
+//!
+//! The modules stand on floors, and imports only go down (or stay on their floor without a circle). A module never
+//! imports one above it: what two modules of a floor share moves down to a shared home. `tests/cli/layers.rs`
+//! holds the same table and fails on an upward import, naming the file and line.
+//!
+//! ```text
+//!  6  cli (clap tree)  ·  lib.rs (this file: `run`, the one dispatch match)  ·  main.rs (the binary)
+//!        │
+//!  5  commands/        backup, restore, test-restore, vacuum, reindex, stats, config; `commands::Ctx`
+//!        │
+//!  4  settings         GlobalSettings, GlobalArgs (clap's raw global input); converts the file's sections
+//!     config_file      into the input types of pg and storage (`settings/inputs.rs`); config_file is the pure
+//!     diagnostics      serde schema of campctl.toml; diagnostics renders errors and knows every classified type
+//!        │
+//!  3  catalog  lock  interrupt    what several commands share: backups and manifests, locks, undo after Ctrl-C
+//!        │
+//!  2  pg  storage  azure          services; each owns its input types (`pg::conninfo::FileKeys`,
+//!        │                        `storage::StoreKeys`, `pg::SessionOptions`) and never reads config_file
+//!  1  printer  progress  logging  output, with the output enums (`printer::{OutputFormat, ColorChoice}`,
+//!        │                        `logging::LogFormat`) that cli, config_file and settings re-use
+//!  0  exit  units  env_vars  stderr  status      leaves: exit codes and `Classify`/`UserError`, sizes and
+//!                                                durations, variable names, stderr lines, report status
+//! ```
+//!
+//! Test code (`#[cfg(test)]` items, `fuzz.rs`, `tests.rs`) may use any layer to build its input.
 
 pub mod azure;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
+pub mod diagnostics;
 pub mod env_vars;
 pub mod exit;
 pub mod interrupt;
@@ -22,25 +50,10 @@ pub mod storage;
 pub mod units;
 
 use cli::{Cli, Command};
+use commands::Ctx;
 use exit::ExitStatus;
 use printer::Printer;
 use settings::GlobalSettings;
-
-/// What every command gets besides its own arguments.
-#[derive(Debug)]
-pub struct Ctx {
-    pub settings: GlobalSettings,
-}
-
-impl Ctx {
-    /// Connects to the configured database with the configured session settings.
-    ///
-    /// # Errors
-    /// See [`pg::connect`].
-    pub async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
-        pg::connect(&self.settings.db, self.settings.session).await
-    }
-}
 
 /// Runs one command: the single dispatch `match`.
 ///

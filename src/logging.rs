@@ -1,4 +1,7 @@
 //! tracing setup: one `fmt` layer on stderr, text or JSON lines, filtered by `-v`/`-q` or `RUST_LOG`.
+//!
+//! It sits just above the leaves (it reads [`crate::env_vars`] only) and owns [`LogFormat`], the choice of
+//! `--log-format`; it must never import settings, commands or the command line (`cli.rs` re-uses [`LogFormat`]).
 
 use std::io::IsTerminal;
 
@@ -6,8 +9,21 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::cli::LogFormat;
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+
 use crate::env_vars::EnvVars;
+
+/// Format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `LEVEL message key=value`
+    #[default]
+    Text,
+    /// One JSON object per line
+    Json,
+}
 
 /// Installs the global subscriber. `RUST_LOG`, when set, replaces the level chosen by `-v`/`-q`.
 pub fn setup(verbosity: i8, format: LogFormat, color: bool) {

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use campctl::cli::Cli;
+use campctl::diagnostics;
 use campctl::exit::{self, ExitStatus};
 use campctl::settings::{self, GlobalSettings};
 use campctl::stderr::{json_line, write_stderr};
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
     let settings = match GlobalSettings::resolve(&cli.global) {
         Ok(settings) => settings,
         Err(err) => {
-            let json = cli.global.log_format == Some(campctl::cli::LogFormat::Json);
+            let json = cli.global.log_format == Some(campctl::logging::LogFormat::Json);
             return fail(&err, settings::use_color(cli.global.color.unwrap_or_default()), json);
         }
     };
@@ -76,9 +77,9 @@ fn fail(err: &anyhow::Error, color: bool, json: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     write_stderr(&if json {
-        exit::render_json(err)
+        diagnostics::render_json(err)
     } else {
-        exit::render(err, color)
+        diagnostics::render(err, color)
     });
-    exit::status_of(err).into()
+    diagnostics::status_of(err).into()
 }

@@ -14,11 +14,13 @@ use comfy_table::{Cell as TableCell, CellAlignment, ContentArrangement, Table as
 use serde::Serialize;
 use serde_json::Map;
 
-use crate::cli::OutputFormat;
 use crate::exit::{ExitStatus, UserError};
 use crate::status::Status;
 use crate::stderr::{json_line, write_stderr};
 use crate::units::{format_bytes, format_seconds};
+
+mod choices;
+pub use choices::{ColorChoice, OutputFormat};
 
 /// One value of a table, typed so that the table view can format it for people and CSV can keep it raw.
 #[derive(Debug, Clone, PartialEq)]

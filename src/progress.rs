@@ -193,7 +193,7 @@ impl Items {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::OutputFormat;
+    use crate::printer::OutputFormat;
 
     fn printer(progress: bool, verbosity: Verbosity, json_logs: bool) -> Printer {
         Printer {

@@ -1,5 +1,10 @@
 //! Resolution: clap's raw input + the environment + `campctl.toml` + built-in defaults → [`GlobalSettings`].
 //! Commands only ever see resolved settings (flag > environment > file > default, DESIGN.md "Configuration").
+//!
+//! Settings sit on floor 4 (see `lib.rs`): above `pg`, `storage`, the catalog and the lock, below the commands. The
+//! file's sections reach the layers below only through the conversions of `settings/inputs.rs`, and commands take
+//! what they need from [`GlobalSettings`] (or their own `…Settings`) instead of calling in here while they run. This
+//! module must never import a command or `cli.rs`: the raw global flags live here ([`GlobalArgs`]).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -7,12 +12,17 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::cli::{ColorChoice, GlobalArgs, LogFormat, OutputFormat};
 use crate::config_file::{self, LoadedConfig};
 use crate::env_vars::EnvVars;
-use crate::pg::conninfo::ConnSources;
+use crate::logging::LogFormat;
+use crate::pg::conninfo::{ConnSources, FileKeys};
 use crate::pg::{ConnParams, SessionOptions};
-use crate::printer::{Printer, Verbosity};
+use crate::printer::{ColorChoice, OutputFormat, Printer, Verbosity};
+use crate::storage::StoreKeys;
+
+mod global_args;
+mod inputs;
+pub use global_args::GlobalArgs;
 
 /// Everything every command may use, resolved once.
 #[derive(Debug, Clone)]
@@ -28,6 +38,14 @@ pub struct GlobalSettings {
     pub config: LoadedConfig,
     pub db: ConnParams,
     pub session: SessionOptions,
+    /// The effective OS user's name, libpq's default user (for connection strings resolved later, e.g.
+    /// `--target-url`).
+    pub os_user: Option<String>,
+    /// The home directory (for `~/.pgpass` and `~/.postgresql/root.crt` of those connection strings).
+    pub home: Option<PathBuf>,
+    /// `[storage]` as `storage` reads it (converted once here; the stores themselves are resolved by the
+    /// commands that use them, with the environment's overrides).
+    pub storage: StoreKeys,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -85,7 +103,7 @@ impl GlobalSettings {
             "DATABASE_URL"
         };
         let db = ConnParams::resolve(&ConnSources {
-            file: Some(&file.database),
+            file: Some(&FileKeys::from(&file.database)),
             env: libpq,
             url: args.db_url.as_deref().map(|url| (url, url_label)),
             os_user: os_user(),
@@ -110,8 +128,11 @@ impl GlobalSettings {
                 statement_timeout: file.database.statement_timeout,
                 lock_timeout: file.database.lock_timeout,
             },
+            storage: StoreKeys::from(&file.storage),
             config,
             db,
+            os_user: os_user(),
+            home: home_dir(),
         })
     }
 

@@ -5,6 +5,7 @@
 //! - [`list`]: one store's catalog: manifests, archives without one (`incomplete`), and archives the runbook's
 //!   scripts made (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz`, listed as `legacy`).
 //! - [`select`]: `latest`, a backup name, a local path or a blob URL, to one [`select::Selected`] backup.
+//! - [`fetch_error`]: how downloading and verifying a backup fails, as types with their exit codes.
 //! - [`verification`]: the test-restore result recorded back into a backup's manifest.
 //! - [`select_stores`]: which of the configured stores a run uses (`--store`, `[backup] stores`).
 //!
@@ -12,6 +13,7 @@
 //! never prints (it returns data and logs warnings through `tracing`), and never decides a command's exit status
 //! beyond the typed errors it returns (not found: exit 10; a files backup named for restore: exit 2).
 
+pub mod fetch_error;
 pub mod list;
 pub mod manifest;
 pub mod select;

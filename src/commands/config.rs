@@ -10,7 +10,7 @@ mod sections;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::config_file::{AzureStoreConfig, BackupConfig, LocalStoreConfig, RestoreConfig, SqlCheck};
 use crate::exit::ExitStatus;
 use crate::printer::{Cell, Printer, Report, Table};
@@ -83,7 +83,7 @@ impl StorageView {
             azure.sas_token = azure.sas_token.map(|_| SET.into());
             azure
         });
-        let stores = Store::from_config(&config.clone())
+        let stores = Store::from_config(&crate::storage::StoreKeys::from(config))
             .map(|stores| {
                 stores
                     .iter()
@@ -96,7 +96,7 @@ impl StorageView {
                     })
                     .collect()
             })
-            .map_err(|err| crate::exit::one_line(&err));
+            .map_err(|err| crate::diagnostics::one_line(&err));
         let (stores, stores_error) = match stores {
             Ok(stores) => (stores, None),
             Err(err) => (Vec::new(), Some(err)),
@@ -129,8 +129,8 @@ fn section_rows(table: &mut Table, prefix: &str, section: &impl Serialize) {
 
 #[derive(Debug, Serialize)]
 struct OutputView {
-    format: crate::cli::OutputFormat,
-    log_format: crate::cli::LogFormat,
+    format: crate::printer::OutputFormat,
+    log_format: crate::logging::LogFormat,
     color: bool,
     progress: bool,
 }
@@ -300,8 +300,8 @@ pub async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> anyhow::R
                             file: None,
                             env: std::collections::BTreeMap::new(),
                             url: Some((url, "[test_restore] target_url")),
-                            os_user: crate::settings::os_user(),
-                            home: crate::settings::home_dir(),
+                            os_user: settings.os_user.clone(),
+                            home: settings.home.clone(),
                         })
                         .map_or_else(|err| format!("invalid: {err}"), |params| params.target())
                     }),

@@ -1,7 +1,29 @@
 //! One module per command; each owns its clap `XArgs` and an `async fn x(args, ctx, printer)`.
+//!
+//! Commands sit below the command line (`cli.rs`, `lib.rs`, `main.rs`) and above everything else: they may use
+//! settings, the catalog, the lock, `pg`, `storage`, the printer and the leaves, and never `crate::cli` or the
+//! crate root. [`Ctx`] is what `lib.rs` hands every command once settings are resolved.
 
 pub mod backup;
 pub mod config;
 pub mod maintenance;
 pub mod restore;
 pub mod stats;
+
+use crate::settings::GlobalSettings;
+
+/// What every command gets besides its own arguments.
+#[derive(Debug)]
+pub struct Ctx {
+    pub settings: GlobalSettings,
+}
+
+impl Ctx {
+    /// Connects to the configured database with the configured session settings.
+    ///
+    /// # Errors
+    /// See [`crate::pg::connect`].
+    pub async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
+        crate::pg::connect(&self.settings.db, self.settings.session).await
+    }
+}

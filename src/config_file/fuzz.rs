@@ -6,10 +6,11 @@ use proptest::prelude::*;
 
 use super::FileConfig;
 use crate::commands::backup::Compression;
-use crate::exit::{ExitStatus, status_of};
+use crate::diagnostics::status_of;
+use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
-use crate::pg::conninfo::ConnSources;
-use crate::storage::Store;
+use crate::pg::conninfo::{ConnSources, FileKeys};
+use crate::storage::{Store, StoreKeys};
 use crate::units::fuzz::{config, unit_like};
 
 const TABLES: &[&str] = &[
@@ -344,13 +345,13 @@ fn check(text: &str) -> Result<(), TestCaseError> {
     all.extend(profiles.into_values().map(|overlay| overlay.over(base.clone())));
     for sections in all {
         let sources = ConnSources {
-            file: Some(&sections.database),
+            file: Some(&FileKeys::from(&sections.database)),
             ..ConnSources::default()
         };
         if let Err(error) = ConnParams::resolve(&sources) {
             prop_assert_eq!(error.status, ExitStatus::Usage, "{}", error.message);
         }
-        if let Err(error) = Store::from_config_with_env(&sections.storage, &no_env) {
+        if let Err(error) = Store::from_config_with_env(&StoreKeys::from(&sections.storage), &no_env) {
             prop_assert_eq!(status_of(&error), ExitStatus::Usage, "{:#}", error);
         }
         if let Some(text) = &sections.backup.compression

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config_file::DatabaseConfig;
 use crate::env_vars::EnvVars;
 use crate::exit::UserError;
 
@@ -303,10 +302,28 @@ fn parse_key_values(input: &str) -> Result<Partial, UserError> {
     Ok(partial)
 }
 
+/// The connection keys of the configuration file's `[database]` section, as [`ConnParams::resolve`] reads them.
+/// `pg` owns this input type and never reads the file's schema: `settings` converts the section into it.
+#[derive(Debug, Clone, Default)]
+pub struct FileKeys {
+    /// A `postgres://` URL or a libpq key/value string.
+    pub url: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub dbname: Option<String>,
+    pub sslmode: Option<String>,
+    pub sslrootcert: Option<PathBuf>,
+    pub passfile: Option<PathBuf>,
+    pub connect_timeout: Option<Duration>,
+    pub application_name: Option<String>,
+}
+
 /// The inputs of [`ConnParams::resolve`], gathered by `settings.rs`.
 #[derive(Debug, Default)]
 pub struct ConnSources<'a> {
-    pub file: Option<&'a DatabaseConfig>,
+    pub file: Option<&'a FileKeys>,
     /// The libpq variables that are set, by name.
     pub env: BTreeMap<&'static str, String>,
     /// `--db-url`, or `DATABASE_URL`, with the label to report.
@@ -345,7 +362,7 @@ impl ConnParams {
                 sslmode: file.sslmode.clone(),
                 sslrootcert: file.sslrootcert.as_ref().map(|p| p.display().to_string()),
                 passfile: file.passfile.as_ref().map(|p| p.display().to_string()),
-                connect_timeout: file.connect_timeout.map(|d| d.0.as_secs().to_string()),
+                connect_timeout: file.connect_timeout.map(|d| d.as_secs().to_string()),
                 application_name: file.application_name.clone(),
             };
             keys.apply("config file", &mut merged, &mut origins);
@@ -626,7 +643,7 @@ mod tests {
 
     #[test]
     fn layers_and_origins() {
-        let file = DatabaseConfig {
+        let file = FileKeys {
             host: Some("file-host".into()),
             port: Some(7000),
             ..Default::default()

@@ -16,6 +16,7 @@
 pub mod azure;
 mod azure_upload;
 pub(crate) mod errors;
+mod keys;
 mod lease;
 pub mod local;
 pub mod probe;
@@ -29,11 +30,11 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use serde::Serialize;
 
-use crate::config_file::StorageConfig;
 use crate::exit::{Classify, ExitStatus};
 
 pub use azure::{AzureStore, AzureUpload, LeaseRelease, SnapshotReport};
 pub use errors::{caused_by_no_space, is_no_space};
+pub use keys::{AzureKeys, LocalKeys, StoreKeys};
 pub use local::{LocalStore, LocalUpload};
 pub use resolve::{AzureSettings, default_local_path, validate_container};
 
@@ -164,11 +165,14 @@ pub fn hostname() -> String {
 /// (exit 12), a usage or configuration error (exit 2).
 pub fn is_store_failure(err: &anyhow::Error) -> bool {
     // A `UserError` is a decision already made with a hint (e.g. a manifest that cannot be read), not an outage.
+    // Without a `UserError` in the chain, the first classified error of a store's own work is a `StoreError`
+    // (`crate::diagnostics` knows the whole list, but it sits above this module).
+    let status = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<StoreError>())
+        .map_or(ExitStatus::Failure, Classify::exit_status);
     !err.chain().any(<dyn std::error::Error>::is::<crate::exit::UserError>)
-        && !matches!(
-            crate::exit::status_of(err),
-            ExitStatus::LockHeld | ExitStatus::Auth | ExitStatus::Usage
-        )
+        && !matches!(status, ExitStatus::LockHeld | ExitStatus::Auth | ExitStatus::Usage)
 }
 
 impl Store {
@@ -179,7 +183,7 @@ impl Store {
     ///
     /// # Errors
     /// A [`crate::exit::UserError`] (exit 2) naming the key of an invalid value, or when no store is left.
-    pub fn from_config(config: &StorageConfig) -> anyhow::Result<Vec<Store>> {
+    pub fn from_config(config: &StoreKeys) -> anyhow::Result<Vec<Store>> {
         Self::from_config_with_env(config, &|name| std::env::var(name).ok())
     }
 
@@ -188,7 +192,7 @@ impl Store {
     /// # Errors
     /// See [`Store::from_config`].
     pub fn from_config_with_env(
-        config: &StorageConfig,
+        config: &StoreKeys,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Vec<Store>> {
         resolve::stores(config, env)

@@ -7,6 +7,7 @@ use url::Url;
 
 use super::Store;
 use super::azure::AzureStore;
+use super::keys::{AzureKeys, StoreKeys};
 use super::local::LocalStore;
 use crate::azure::connection_string::{ConnectionSecret, ConnectionString};
 use crate::azure::credentials::{
@@ -14,7 +15,6 @@ use crate::azure::credentials::{
 };
 use crate::azure::pipeline::RetryPolicy;
 use crate::azure::sas::{AccountSas, looks_like_sas, redact_sas};
-use crate::config_file::{AzureStoreConfig, StorageConfig};
 use crate::env_vars::EnvVars;
 use crate::exit::UserError;
 
@@ -42,7 +42,7 @@ pub struct AzureSettings {
     pub retry: RetryPolicy,
 }
 
-pub(super) fn stores(config: &StorageConfig, env: EnvLookup<'_>) -> anyhow::Result<Vec<Store>> {
+pub(super) fn stores(config: &StoreKeys, env: EnvLookup<'_>) -> anyhow::Result<Vec<Store>> {
     let mut stores = Vec::new();
     let local = config.local.clone().unwrap_or_default();
     if local.enabled != Some(false) {
@@ -123,7 +123,7 @@ fn key_error(key: &str, message: impl std::fmt::Display) -> anyhow::Error {
 ///
 /// # Errors
 /// A [`UserError`] (exit 2) naming the key of an invalid or missing value.
-pub fn azure_settings(config: &AzureStoreConfig, env: EnvLookup<'_>) -> anyhow::Result<AzureSettings> {
+pub fn azure_settings(config: &AzureKeys, env: EnvLookup<'_>) -> anyhow::Result<AzureSettings> {
     let container = config.container.clone().unwrap_or_default();
     validate_container(&container).map_err(|why| key_error("container", format!("`{container}` {why}")))?;
     let prefix = normalize_prefix(config.prefix.as_deref().unwrap_or(""));
@@ -272,7 +272,7 @@ pub fn azure_settings(config: &AzureStoreConfig, env: EnvLookup<'_>) -> anyhow::
 }
 
 /// `account_url`, else `https://<account>.blob.core.windows.net` from `account` or `AZURE_STORAGE_ACCOUNT`.
-fn account_url(config: &AzureStoreConfig, env: EnvLookup<'_>) -> anyhow::Result<Url> {
+fn account_url(config: &AzureKeys, env: EnvLookup<'_>) -> anyhow::Result<Url> {
     if let Some(text) = &config.account_url {
         let url = Url::parse(text.trim().trim_end_matches('/'))
             .map_err(|err| key_error("account_url", format!("`{}` is not a URL ({err})", redact_sas(text))))?;
@@ -335,7 +335,7 @@ fn normalize_prefix(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config_file::LocalStoreConfig;
+    use crate::storage::LocalKeys;
 
     fn no_env(_: &str) -> Option<String> {
         None
@@ -354,11 +354,11 @@ mod tests {
 
     #[test]
     fn default_is_one_local_store_and_disabled_local_with_nothing_else_is_an_error() {
-        let resolved = stores(&StorageConfig::default(), &no_env).expect("default");
+        let resolved = stores(&StoreKeys::default(), &no_env).expect("default");
         assert_eq!(resolved.len(), 1);
         assert_eq!(resolved[0].kind(), "local");
-        let config = StorageConfig {
-            local: Some(LocalStoreConfig {
+        let config = StoreKeys {
+            local: Some(LocalKeys {
                 path: None,
                 enabled: Some(false),
             }),
@@ -369,11 +369,11 @@ mod tests {
 
     #[test]
     fn credential_order_and_env_override() {
-        let config = AzureStoreConfig {
+        let config = AzureKeys {
             container: Some("backups".into()),
             account: Some("acct".into()),
             sas_token: Some("sv=1&sig=file".into()),
-            ..AzureStoreConfig::default()
+            ..AzureKeys::default()
         };
         let settings = azure_settings(&config, &no_env).expect("sas from file");
         assert_eq!(settings.endpoint.as_str(), "https://acct.blob.core.windows.net/");
@@ -388,7 +388,7 @@ mod tests {
         let settings = azure_settings(&config, &env).expect("connection string from env");
         assert_eq!(settings.endpoint.as_str(), "http://127.0.0.1:10000/devstoreaccount1");
         assert!(settings.auth.describe().contains("AZURE_STORAGE_CONNECTION_STRING"));
-        let config = AzureStoreConfig {
+        let config = AzureKeys {
             credential: Some("kerberos".into()),
             ..config
         };
@@ -398,11 +398,11 @@ mod tests {
 
     #[test]
     fn entra_id_needs_https() {
-        let config = AzureStoreConfig {
+        let config = AzureKeys {
             container: Some("backups".into()),
             account_url: Some("http://127.0.0.1:10000/devstoreaccount1".into()),
             credential: Some("cli".into()),
-            ..AzureStoreConfig::default()
+            ..AzureKeys::default()
         };
         let err = azure_settings(&config, &no_env).expect_err("http with a token");
         assert!(err.to_string().contains("not https"), "{err}");

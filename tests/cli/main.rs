@@ -5,5 +5,6 @@ mod common;
 
 mod config;
 mod help;
+mod layers;
 mod source_rules;
 mod usage;

@@ -19,7 +19,7 @@ const BLESS: &str = "CAMPCTL_BLESS_EXPECT";
 
 /// The source with the text of comments, strings and character literals replaced by spaces (same byte offsets), so
 /// that searches and brace matching see only code.
-fn mask(source: &str) -> Vec<u8> {
+pub(super) fn mask(source: &str) -> Vec<u8> {
     let bytes = source.as_bytes();
     let mut out = bytes.to_vec();
     let blank = |out: &mut Vec<u8>, from: usize, to: usize| {
@@ -108,7 +108,7 @@ fn mask(source: &str) -> Vec<u8> {
 }
 
 /// Byte ranges of `#[cfg(test)]` items (a module, function or impl with its body, or `mod name;`).
-fn test_ranges(masked: &[u8]) -> Vec<(usize, usize)> {
+pub(super) fn test_ranges(masked: &[u8]) -> Vec<(usize, usize)> {
     let needle = b"#[cfg(test)]";
     let mut ranges = Vec::new();
     let mut from = 0;
@@ -146,12 +146,12 @@ fn test_ranges(masked: &[u8]) -> Vec<(usize, usize)> {
     ranges
 }
 
-fn is_test_file(path: &Path) -> bool {
+pub(super) fn is_test_file(path: &Path) -> bool {
     path.components().any(|part| part.as_os_str() == "tests")
         || matches!(path.file_name().and_then(|n| n.to_str()), Some("tests.rs" | "fuzz.rs"))
 }
 
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+pub(super) fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .expect("read a source directory")
         .map(|entry| entry.expect("a directory entry").path())

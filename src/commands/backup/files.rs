@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 
 use super::fanout::{Uploads, put_manifest};
 use super::naming;
-use crate::Ctx;
 use crate::catalog::manifest::{BackupKind, MANIFEST_VERSION, Manifest};
+use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::lock;
 use crate::printer::{Cell, Printer, Report, Table};

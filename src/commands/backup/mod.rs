@@ -17,8 +17,8 @@ use clap::{Args, Subcommand};
 
 pub use compression::Compression;
 
-use crate::Ctx;
 use crate::catalog::select_stores;
+use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::RowCounting;
 use crate::printer::Printer;
@@ -95,7 +95,7 @@ pub struct DumpArgs {
 /// See the subcommands.
 pub async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let config = &ctx.settings.config.sections;
-    let stores = Store::from_config(&config.storage)?;
+    let stores = Store::from_config(&ctx.settings.storage)?;
     match args.command {
         Some(BackupCommand::List(list_args)) => list::list(list_args, &stores, printer).await,
         Some(BackupCommand::Files(files_args)) => {

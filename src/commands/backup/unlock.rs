@@ -13,7 +13,7 @@
 use clap::Args;
 use serde::Serialize;
 
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::lock::advisory::{self, AdvisoryHolder};
 use crate::lock::{self, StoreLockState, store_lock_name};

@@ -12,8 +12,9 @@
 use serde::Serialize;
 
 use super::sections::section_checks;
-use crate::Ctx;
-use crate::exit::{self, ExitStatus};
+use crate::commands::Ctx;
+use crate::diagnostics;
+use crate::exit::ExitStatus;
 use crate::printer::{Printer, Report, Table};
 use crate::storage::Store;
 
@@ -68,11 +69,11 @@ impl Check {
 
     /// A failed check from an error: its own exit code (an unclassified error means "unreachable": 2).
     fn error(name: impl Into<String>, err: &anyhow::Error) -> Self {
-        let status = match exit::status_of(err) {
+        let status = match diagnostics::status_of(err) {
             ExitStatus::Failure => ExitStatus::Usage,
             status => status,
         };
-        Self::fail(name, status, exit::one_line(err))
+        Self::fail(name, status, diagnostics::one_line(err))
     }
 }
 

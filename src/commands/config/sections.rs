@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 use clap::{Args as _, FromArgMatches as _};
 
 use super::check::Check;
-use crate::Ctx;
 use crate::catalog::select_stores;
+use crate::commands::Ctx;
 use crate::commands::backup::{Compression, row_counting};
 use crate::config_file::Sections;
-use crate::exit::{self, ExitStatus};
+use crate::diagnostics;
+use crate::exit::ExitStatus;
 use crate::pg::conninfo::ConnSources;
-use crate::storage::Store;
+use crate::storage::{Store, StoreKeys};
 
 /// Where the values came from, for error messages: "`/etc/campctl/config.toml`", with the profile.
 fn origin(ctx: &Ctx) -> String {
@@ -61,13 +62,13 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     );
     push("[output]", Vec::new(), "valid".into());
     push("[stats]", stats_problems(ctx), "valid".into());
-    let stores = Store::from_config(&sections.storage);
+    let stores = Store::from_config(&ctx.settings.storage);
     let (storage_problems, storage_fine) = match &stores {
         Ok(stores) => (
             Vec::new(),
             stores.iter().map(Store::label).collect::<Vec<_>>().join(", "),
         ),
-        Err(err) => (vec![exit::one_line(err)], String::new()),
+        Err(err) => (vec![diagnostics::one_line(err)], String::new()),
     };
     push(
         "[backup]",
@@ -76,7 +77,7 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     );
     push("[storage]", storage_problems, storage_fine);
     push("[restore]", restore_problems(sections), "valid".into());
-    push("[test_restore]", test_restore_problems(sections), "valid".into());
+    push("[test_restore]", test_restore_problems(sections, ctx), "valid".into());
     stores.unwrap_or_else(|_| each_store(&sections.storage))
 }
 
@@ -96,7 +97,7 @@ fn each_store(config: &crate::config_file::StorageConfig) -> Vec<Store> {
     };
     [local_only, azure_only]
         .iter()
-        .filter_map(|part| Store::from_config(part).ok())
+        .filter_map(|part| Store::from_config(&StoreKeys::from(part)).ok())
         .flatten()
         .collect()
 }
@@ -110,7 +111,11 @@ fn stats_problems(ctx: &Ctx) -> Vec<String> {
         .and_then(|args| {
             crate::commands::stats::StatsSettings::resolve(args, &ctx.settings.config.sections.stats, ctx)
         });
-    parsed.err().map(|err| exit::one_line(&err)).into_iter().collect()
+    parsed
+        .err()
+        .map(|err| diagnostics::one_line(&err))
+        .into_iter()
+        .collect()
 }
 
 fn backup_problems(sections: &Sections, stores: Option<&Vec<Store>>) -> Vec<String> {
@@ -119,19 +124,22 @@ fn backup_problems(sections: &Sections, stores: Option<&Vec<Store>>) -> Vec<Stri
     if let Some(text) = &backup.compression
         && let Err(err) = text.parse::<Compression>()
     {
-        problems.push(format!("`[backup] compression`: {}", exit::one_line(&err.into())));
+        problems.push(format!(
+            "`[backup] compression`: {}",
+            diagnostics::one_line(&err.into())
+        ));
     }
     if let Err(err) = row_counting(
         backup.row_counts.as_deref(),
         backup.row_count_tables.as_deref().unwrap_or_default(),
     ) {
-        problems.push(exit::one_line(&err));
+        problems.push(diagnostics::one_line(&err));
     }
     if let Some(wanted) = &backup.stores {
         match stores {
             Some(stores) => {
                 if let Err(err) = select_stores(stores.clone(), wanted) {
-                    problems.push(format!("`[backup] stores`: {}", exit::one_line(&err)));
+                    problems.push(format!("`[backup] stores`: {}", diagnostics::one_line(&err)));
                 }
             }
             None => problems.push("`[backup] stores` cannot be checked while `[storage]` is invalid".into()),
@@ -176,7 +184,7 @@ fn restore_problems(sections: &Sections) -> Vec<String> {
     problems
 }
 
-fn test_restore_problems(sections: &Sections) -> Vec<String> {
+fn test_restore_problems(sections: &Sections, ctx: &Ctx) -> Vec<String> {
     use crate::commands::restore::SourceArgs;
     let test_restore = &sections.test_restore;
     let mut problems = Vec::new();
@@ -192,11 +200,14 @@ fn test_restore_problems(sections: &Sections) -> Vec<String> {
             file: None,
             env: BTreeMap::new(),
             url: Some((url.as_str(), "[test_restore] target_url")),
-            os_user: crate::settings::os_user(),
-            home: crate::settings::home_dir(),
+            os_user: ctx.settings.os_user.clone(),
+            home: ctx.settings.home.clone(),
         })
     {
-        problems.push(format!("`[test_restore] target_url`: {}", exit::one_line(&err.into())));
+        problems.push(format!(
+            "`[test_restore] target_url`: {}",
+            diagnostics::one_line(&err.into())
+        ));
     }
     for (index, check) in test_restore.checks.iter().flatten().enumerate() {
         if check.name.trim().is_empty() || check.sql.trim().is_empty() {

@@ -19,7 +19,7 @@ use sha2::Digest as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, oneshot};
 
-use super::fetch_error::{DownloadFailed, FetchError, Reader};
+use crate::catalog::fetch_error::{DownloadFailed, FetchError, Reader};
 use crate::catalog::select::Selected;
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
 use crate::progress::Progress;
@@ -392,7 +392,7 @@ fn is_refusal(err: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::restore::fetch_error::readable_version;
+    use crate::catalog::fetch_error::readable_version;
 
     #[test]
     fn pg_restore_reads_versions_up_to_its_own() {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::test_restore::{CheckOutcome, TestRestoreReport};
+use super::test_report::{CheckOutcome, TestRestoreReport};
 
 /// Escapes text for XML attributes and content.
 fn escape(text: &str) -> String {

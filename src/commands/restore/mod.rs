@@ -1,6 +1,6 @@
 //! `campctl restore` and `campctl test-restore`: restores that cannot lose the database, and restore tests a CI
 //! job can trust. Both select a backup ([`crate::catalog::select`]), download and verify it ([`fetch`], failing with a
-//! [`fetch_error::FetchError`]), restore it into a new database ([`run`]) and compare its row counts with the
+//! [`crate::catalog::fetch_error::FetchError`]), restore it into a new database ([`run`]) and compare its row counts with the
 //! backup ([`row_counts`]). `restore` ([`restore`](mod@restore)) then swaps the copy in (`swap_in`); `test-restore`
 //! ([`test_restore`]) runs its checks (`sql_check` for the user's SQL) and drops it. What both check before any
 //! work is in `preflight`; the SQL on whole databases (create, rename, drop, end sessions) is
@@ -11,7 +11,6 @@
 //! `restore`'s `restore_options`, until both get their settings resolved before dispatch (architecture item 2).
 
 pub mod fetch;
-pub mod fetch_error;
 mod junit;
 mod preflight;
 pub mod run;
@@ -25,6 +24,7 @@ pub mod restore;
 pub mod row_counts;
 mod sql_check;
 mod swap_in;
+mod test_report;
 pub mod test_restore;
 
 use std::path::PathBuf;
@@ -127,11 +127,13 @@ async fn prepare(
     source: &SourceArgs,
     source_db: &str,
     server: &crate::pg::ConnParams,
-    ctx: &crate::Ctx,
+    ctx: &crate::commands::Ctx,
     printer: &crate::printer::Printer,
 ) -> anyhow::Result<Prepared> {
-    let config = &ctx.settings.config.sections;
-    let stores = select_stores(crate::storage::Store::from_config(&config.storage)?, &source.stores)?;
+    let stores = select_stores(
+        crate::storage::Store::from_config(&ctx.settings.storage)?,
+        &source.stores,
+    )?;
     let client = crate::pg::connect(server, ctx.settings.session).await?;
     preflight::warn_leftovers(&client, chrono::Utc::now(), printer).await?;
     let server_version = crate::pg::database::server_version(&client).await?;
@@ -158,14 +160,14 @@ fn check_manifest_version(selected: &select::Selected, tool: &PgTool) -> anyhow:
         return Ok(());
     };
     let parts: Vec<u8> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-    let reader = fetch_error::Reader {
+    let reader = crate::catalog::fetch_error::Reader {
         path: tool.path.display().to_string(),
         major: tool.major,
     };
     if let [major, minor, ..] = parts.as_slice()
         && (*major, *minor) > reader.readable()
     {
-        return Err(fetch_error::FetchError::UnreadableVersion { version, reader }.into());
+        return Err(crate::catalog::fetch_error::FetchError::UnreadableVersion { version, reader }.into());
     }
     Ok(())
 }

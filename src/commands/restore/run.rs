@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 
 use super::fetch::{Fetch, Fetched};
-use super::fetch_error::{Reader, fetch_error, is_download_failure};
+use crate::catalog::fetch_error::{Reader, fetch_error, is_download_failure};
 use crate::catalog::select::Selected;
 use crate::exit::{ExitStatus, UserError};
 use crate::interrupt::{self, Pending};

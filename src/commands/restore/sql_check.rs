@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use super::test_restore::{CheckOutcome, TestRestoreReport};
+use super::test_report::{CheckOutcome, TestRestoreReport};
 use crate::config_file::SqlCheck;
 use crate::pg::{self, ConnParams, SessionOptions};
 

@@ -7,21 +7,21 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::Args;
-use serde::Serialize;
 
 use super::row_counts::{self, Comparison};
 use super::run::{self, Restored, Step};
+use super::test_report::{CheckOutcome, TestRestoreReport};
 use super::{Prepared, SourceArgs, failed_or, maintenance_db, maintenance_server, preflight, prepare, sql_check};
-use crate::Ctx;
 use crate::catalog::manifest::TestRestoreResult;
 use crate::catalog::select::Selected;
 use crate::catalog::verification;
+use crate::commands::Ctx;
 use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
 use crate::pg::conninfo::ConnSources;
-use crate::printer::{Cell, Printer, Report, Table};
+use crate::printer::Printer;
 
 /// Restore a backup into a scratch database, verify it against its manifest, drop it
 ///
@@ -50,102 +50,6 @@ pub struct TestRestoreArgs {
     pub no_record: bool,
 }
 
-/// The result of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckOutcome {
-    Pass,
-    Fail,
-    /// Not run because an earlier step failed.
-    Skip,
-}
-
-/// One check of a test-restore.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckResult {
-    pub name: String,
-    pub outcome: CheckOutcome,
-    pub seconds: f64,
-    pub detail: String,
-}
-
-/// What a test-restore found.
-#[derive(Debug, Serialize)]
-pub struct TestRestoreReport {
-    pub backup: String,
-    pub origin: String,
-    /// The database the backup was taken of.
-    pub database: String,
-    /// `host:port` of the server restored on.
-    pub server: String,
-    pub scratch_database: String,
-    /// Whether the scratch database was kept (`--keep`).
-    pub kept: bool,
-    pub passed: bool,
-    pub started_at: DateTime<Utc>,
-    pub duration_seconds: f64,
-    /// From the start of the download to a restored database: the measured recovery time.
-    pub restore_seconds: Option<f64>,
-    /// The store whose manifest of this backup now records this result (the copy that was tested).
-    pub recorded_in: Vec<String>,
-    pub host: String,
-    pub checks: Vec<CheckResult>,
-}
-
-impl Report for TestRestoreReport {
-    fn tables(&self) -> Vec<Table> {
-        let title = format!(
-            "Test restore of `{}` into `{}`: {}",
-            self.backup,
-            self.scratch_database,
-            if self.passed { "PASSED" } else { "FAILED" }
-        );
-        let mut table = Table::new(title, &["check", "result", "time", "detail"]);
-        for check in &self.checks {
-            table.row(vec![
-                check.name.as_str().into(),
-                match check.outcome {
-                    CheckOutcome::Pass => "pass".into(),
-                    CheckOutcome::Fail => "FAIL".into(),
-                    CheckOutcome::Skip => "skipped".into(),
-                },
-                Cell::Seconds(check.seconds),
-                Cell::LongText(check.detail.clone()),
-            ]);
-        }
-        if let Some(seconds) = self.restore_seconds {
-            table.notes.push(format!(
-                "Recovery time (download to restored database): {}",
-                crate::units::format_seconds(seconds)
-            ));
-        }
-        if self.kept {
-            table.notes.push(format!(
-                "The scratch database `{}` was kept (--keep)",
-                self.scratch_database
-            ));
-        }
-        vec![table]
-    }
-}
-
-impl TestRestoreReport {
-    pub(super) fn check(
-        &mut self,
-        name: impl Into<String>,
-        outcome: CheckOutcome,
-        seconds: f64,
-        detail: impl Into<String>,
-    ) {
-        self.checks.push(CheckResult {
-            name: name.into(),
-            outcome,
-            seconds,
-            detail: detail.into(),
-        });
-    }
-}
-
 /// The server to restore on: `--target-url`, `[test_restore] target_url`, or the configured one.
 fn target_server(args: &TestRestoreArgs, ctx: &Ctx) -> anyhow::Result<ConnParams> {
     let config = &ctx.settings.config.sections;
@@ -158,8 +62,8 @@ fn target_server(args: &TestRestoreArgs, ctx: &Ctx) -> anyhow::Result<ConnParams
         file: None,
         env: BTreeMap::new(),
         url: Some((url.as_str(), label)),
-        os_user: crate::settings::os_user(),
-        home: crate::settings::home_dir(),
+        os_user: ctx.settings.os_user.clone(),
+        home: ctx.settings.home.clone(),
     })?)
 }
 
@@ -258,7 +162,7 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
             report.kept = args.keep;
             drop_scratch(restored, args.keep).await;
         }
-        Err(failure) if crate::exit::status_of(&failure.error) == ExitStatus::Failure => {
+        Err(failure) if crate::diagnostics::status_of(&failure.error) == ExitStatus::Failure => {
             failed_steps(&mut report, failure.step, &failure.error, checks.len());
         }
         Err(failure) => return Err(failure.error),

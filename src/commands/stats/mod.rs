@@ -28,7 +28,7 @@ use clap::{Args, ValueEnum};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::config_file::StatsConfig;
 use crate::exit::{ExitStatus, UserError};
 use crate::printer::{Cell, Printer};

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::{ConnParams, ConnSources, parse_conninfo, split_pgpass_line};
-use crate::config_file::DatabaseConfig;
+use super::{ConnParams, ConnSources, FileKeys, parse_conninfo, split_pgpass_line};
 use crate::exit::ExitStatus;
 use crate::units::fuzz::config;
 
@@ -53,9 +52,9 @@ fn resolve_everywhere(text: &str) -> Result<(), TestCaseError> {
         url: Some((text, "--db-url")),
         ..ConnSources::default()
     });
-    let file = DatabaseConfig {
+    let file = FileKeys {
         url: Some(text.to_owned()),
-        ..DatabaseConfig::default()
+        ..FileKeys::default()
     };
     let from_file = ConnParams::resolve(&ConnSources {
         file: Some(&file),

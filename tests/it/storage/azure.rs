@@ -4,8 +4,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use campctl::azure::sas::AccountSas;
-use campctl::config_file::AzureStoreConfig;
-use campctl::exit::{ExitStatus, status_of};
+use campctl::diagnostics::status_of;
+use campctl::exit::ExitStatus;
+use campctl::storage::AzureKeys;
 use campctl::storage::{Store, StoreError};
 use campctl::units::{ByteSize, HumanDuration};
 use futures::TryStreamExt as _;
@@ -27,8 +28,8 @@ fn sas(permissions: &str) -> String {
     .expect("sign a SAS")
 }
 
-fn sas_config(container: &str, token: String) -> AzureStoreConfig {
-    AzureStoreConfig {
+fn sas_config(container: &str, token: String) -> AzureKeys {
+    AzureKeys {
         connection_string: None,
         account_url: Some(azurite().endpoint()),
         sas_token: Some(token),
@@ -52,7 +53,7 @@ async fn wrong_account_key_is_auth_exit_12() {
     assert!(credential.contains("account key of `devstoreaccount1`"), "{credential}");
     assert!(hint.contains("403"), "{hint}");
     assert_eq!(status_of(&err), ExitStatus::Auth);
-    let rendered = campctl::exit::render(&err, false);
+    let rendered = campctl::diagnostics::render(&err, false);
     assert!(!rendered.contains(&bad_key) && !rendered.contains("sig="), "{rendered}");
 }
 
@@ -341,13 +342,13 @@ async fn missing_blob_is_not_found_exit_10() {
 #[tokio::test]
 async fn credential_without_a_token_is_auth_naming_it() {
     for (credential, named) in [("cli", "Azure CLI"), ("auto", "credential chain")] {
-        let config = AzureStoreConfig {
+        let config = AzureKeys {
             container: Some("backups".into()),
             account_url: Some("https://127.0.0.1:9/devstoreaccount1".into()),
             credential: Some(credential.into()),
             max_retries: Some(0),
             timeout: Some(HumanDuration(Duration::from_secs(2))),
-            ..AzureStoreConfig::default()
+            ..AzureKeys::default()
         };
         let store = azure_store(&config);
         let start = Instant::now();

@@ -134,7 +134,10 @@ pub async fn put_new_twice_is_already_exists(fixture: Fixture) {
         .await
         .expect_err("second put_new");
     assert!(matches!(store_error(&err), StoreError::AlreadyExists { .. }), "{err:#}");
-    assert_eq!(campctl::exit::status_of(&err), campctl::exit::ExitStatus::Failure);
+    assert_eq!(
+        campctl::diagnostics::status_of(&err),
+        campctl::exit::ExitStatus::Failure
+    );
     assert_eq!(store.get("app/a.manifest.json").await.expect("get"), &b"first"[..]);
     // `put` replaces.
     store
@@ -196,7 +199,10 @@ pub async fn second_lock_names_the_holder(fixture: Fixture) {
     };
     assert_eq!(name, "app");
     assert!(named.contains("host `db-other-host` pid 4242 since 20"), "{named}");
-    assert_eq!(campctl::exit::status_of(&err), campctl::exit::ExitStatus::LockHeld);
+    assert_eq!(
+        campctl::diagnostics::status_of(&err),
+        campctl::exit::ExitStatus::LockHeld
+    );
     // Another name is another lock.
     let other = store
         .lock("files", &holder("backup files"), Duration::ZERO)

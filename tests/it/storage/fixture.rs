@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use campctl::config_file::{AzureStoreConfig, LocalStoreConfig, StorageConfig};
 use campctl::lock::LockHolder;
+use campctl::storage::{AzureKeys, LocalKeys, StoreKeys};
 use campctl::storage::{CommitInfo, Store, StoreError};
 use campctl::units::{ByteSize, HumanDuration};
 
@@ -28,8 +28,8 @@ pub fn no_env(_: &str) -> Option<String> {
 impl Fixture {
     pub fn local() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = StorageConfig {
-            local: Some(LocalStoreConfig {
+        let config = StoreKeys {
+            local: Some(LocalKeys {
                 path: Some(dir.path().join("store")),
                 enabled: None,
             }),
@@ -61,8 +61,8 @@ pub fn blob(name: &str) -> String {
 }
 
 /// `[storage.azure]` for Azurite with small blocks, 2 in flight and short retries; `[storage.local]` disabled.
-pub fn azure_config(container: &str, connection_string: String) -> AzureStoreConfig {
-    AzureStoreConfig {
+pub fn azure_config(container: &str, connection_string: String) -> AzureKeys {
+    AzureKeys {
         container: Some(container.to_string()),
         prefix: Some(PREFIX.to_string()),
         connection_string: Some(connection_string),
@@ -70,14 +70,14 @@ pub fn azure_config(container: &str, connection_string: String) -> AzureStoreCon
         concurrency: Some(2),
         max_retries: Some(1),
         timeout: Some(HumanDuration(std::time::Duration::from_secs(10))),
-        ..AzureStoreConfig::default()
+        ..AzureKeys::default()
     }
 }
 
 /// The one (Azure) store of `config`.
-pub fn azure_store(config: &AzureStoreConfig) -> Store {
-    let storage = StorageConfig {
-        local: Some(LocalStoreConfig {
+pub fn azure_store(config: &AzureKeys) -> Store {
+    let storage = StoreKeys {
+        local: Some(LocalKeys {
             path: None,
             enabled: Some(false),
         }),

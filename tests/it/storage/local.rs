@@ -58,8 +58,8 @@ async fn dropped_lock_guard_removes_the_file() {
 async fn out_of_space_is_no_space_and_removes_the_partial() {
     let tmpfs = Tmpfs::mount("1m");
     let root = tmpfs.path().join("store");
-    let config = campctl::config_file::StorageConfig {
-        local: Some(campctl::config_file::LocalStoreConfig {
+    let config = campctl::storage::StoreKeys {
+        local: Some(campctl::storage::LocalKeys {
             path: Some(root.clone()),
             enabled: None,
         }),

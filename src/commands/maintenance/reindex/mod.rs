@@ -25,7 +25,7 @@ use self::report::ReindexReport;
 use self::select::Action;
 pub use self::settings::ReindexSettings;
 use super::scope::ScopeArgs;
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
 use crate::units::{ByteSize, format_bytes};

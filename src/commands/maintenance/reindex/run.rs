@@ -15,7 +15,7 @@ use super::duplicates;
 use super::measure;
 use super::report::ReindexReport;
 use super::select::{Action, Chosen, leftover_suffix, statement};
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::commands::maintenance::jobs::{self, Work};
 use crate::commands::maintenance::report::{status_of, tally};
 use crate::interrupt;

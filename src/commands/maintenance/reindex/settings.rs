@@ -6,7 +6,7 @@
 
 use super::ReindexArgs;
 use super::select::Selection;
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::commands::maintenance::scope::{self, ScopeArgs};
 use crate::exit::UserError;
 

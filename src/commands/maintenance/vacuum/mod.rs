@@ -17,7 +17,7 @@ use clap::Args;
 use self::report::VacuumReport;
 pub use self::settings::VacuumSettings;
 use super::scope::{self, ScopeArgs};
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
 

@@ -8,7 +8,7 @@
 use super::report::VacuumReport;
 use super::select::{Chosen, TableState, state_of};
 use super::settings::{Mode, VacuumSettings};
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::commands::maintenance::jobs::{self, Finished, Outcome, Work};
 use crate::commands::maintenance::report::{status_of, tally};
 use crate::printer::Printer;

@@ -6,7 +6,7 @@
 //! quoted.
 
 use super::VacuumArgs;
-use crate::Ctx;
+use crate::commands::Ctx;
 use crate::commands::maintenance::scope::{self, Relation, ScopeArgs};
 use crate::exit::UserError;
 

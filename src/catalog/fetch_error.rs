@@ -1,7 +1,8 @@
-//! How a download and verification ([`super::fetch`]) can fail, as types: [`FetchError`] for a backup that is
+//! How a download and verification of a backup (restore's `fetch`) can fail, as types: [`FetchError`] for a backup that is
 //! damaged, is not what its manifest says, or cannot be read by the chosen pg_restore, and [`DownloadFailed`] for a
 //! store that could not be read. Callers decide what a failure means (which step of a test-restore failed, whether
-//! to keep hashing, whose fault a stopped pg_restore is) by matching these, never by reading messages.
+//! to keep hashing, whose fault a stopped pg_restore is) by matching these, never by reading messages. The types live
+//! in the catalog, below the commands, so that `diagnostics` can classify them without importing a command.
 //!
 //! Each message is a full sentence for the operator; each [`FetchError`] carries its exit status and hint
 //! ([`Classify`]). [`DownloadFailed`] carries neither on purpose: it is context over the store's own error, whose
@@ -183,7 +184,7 @@ mod tests {
             !is_download_failure(&damaged),
             "a message that looks like one is not a checksum failure"
         );
-        assert_eq!(crate::exit::status_of(&damaged), ExitStatus::Failure);
+        assert_eq!(crate::diagnostics::status_of(&damaged), ExitStatus::Failure);
         let checksum = anyhow::Error::new(FetchError::ChecksumMismatch {
             label: "`x`".into(),
             actual: "aa".into(),
@@ -192,7 +193,7 @@ mod tests {
         })
         .context("while restoring");
         assert!(is_download_failure(&checksum));
-        assert_eq!(crate::exit::status_of(&checksum), ExitStatus::Failure);
+        assert_eq!(crate::diagnostics::status_of(&checksum), ExitStatus::Failure);
         assert!(
             format!("{checksum:#}").ends_with("damaged (reading it failed too: bad zstd)"),
             "{checksum:#}"

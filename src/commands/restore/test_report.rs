@@ -1,0 +1,106 @@
+//! The report of `campctl test-restore`: one timed result per check and the whole run, as a table, JSON
+//! ([`Report`]) or JUnit XML (`junit.rs`).
+//!
+//! It holds data only, so that `test_restore.rs`, which runs the checks, and `junit.rs`, which writes them for CI,
+//! both import it and neither imports the other. It must never run a check or touch a database.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::printer::{Cell, Report, Table};
+
+/// The result of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckOutcome {
+    Pass,
+    Fail,
+    /// Not run because an earlier step failed.
+    Skip,
+}
+
+/// One check of a test-restore.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub outcome: CheckOutcome,
+    pub seconds: f64,
+    pub detail: String,
+}
+
+/// What a test-restore found.
+#[derive(Debug, Serialize)]
+pub struct TestRestoreReport {
+    pub backup: String,
+    pub origin: String,
+    /// The database the backup was taken of.
+    pub database: String,
+    /// `host:port` of the server restored on.
+    pub server: String,
+    pub scratch_database: String,
+    /// Whether the scratch database was kept (`--keep`).
+    pub kept: bool,
+    pub passed: bool,
+    pub started_at: DateTime<Utc>,
+    pub duration_seconds: f64,
+    /// From the start of the download to a restored database: the measured recovery time.
+    pub restore_seconds: Option<f64>,
+    /// The store whose manifest of this backup now records this result (the copy that was tested).
+    pub recorded_in: Vec<String>,
+    pub host: String,
+    pub checks: Vec<CheckResult>,
+}
+
+impl Report for TestRestoreReport {
+    fn tables(&self) -> Vec<Table> {
+        let title = format!(
+            "Test restore of `{}` into `{}`: {}",
+            self.backup,
+            self.scratch_database,
+            if self.passed { "PASSED" } else { "FAILED" }
+        );
+        let mut table = Table::new(title, &["check", "result", "time", "detail"]);
+        for check in &self.checks {
+            table.row(vec![
+                check.name.as_str().into(),
+                match check.outcome {
+                    CheckOutcome::Pass => "pass".into(),
+                    CheckOutcome::Fail => "FAIL".into(),
+                    CheckOutcome::Skip => "skipped".into(),
+                },
+                Cell::Seconds(check.seconds),
+                Cell::LongText(check.detail.clone()),
+            ]);
+        }
+        if let Some(seconds) = self.restore_seconds {
+            table.notes.push(format!(
+                "Recovery time (download to restored database): {}",
+                crate::units::format_seconds(seconds)
+            ));
+        }
+        if self.kept {
+            table.notes.push(format!(
+                "The scratch database `{}` was kept (--keep)",
+                self.scratch_database
+            ));
+        }
+        vec![table]
+    }
+}
+
+impl TestRestoreReport {
+    pub(super) fn check(
+        &mut self,
+        name: impl Into<String>,
+        outcome: CheckOutcome,
+        seconds: f64,
+        detail: impl Into<String>,
+    ) {
+        self.checks.push(CheckResult {
+            name: name.into(),
+            outcome,
+            seconds,
+            detail: detail.into(),
+        });
+    }
+}
