@@ -12,6 +12,8 @@ use std::time::Duration;
 use azure_core::error::ErrorKind;
 use azure_core::http::policies::{Policy, PolicyResult};
 use azure_core::http::{ClientOptions, Context, ExponentialRetryOptions, Request, RetryOptions};
+// The SDK's own `time` crate, re-exported: no direct dependency to keep in step with azure_core's.
+use azure_core::time;
 
 /// Default retries of one request after the first try.
 pub const DEFAULT_MAX_RETRIES: u32 = 3;

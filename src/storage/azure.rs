@@ -328,6 +328,6 @@ pub(super) fn to_hash_map(metadata: &BTreeMap<String, String>) -> HashMap<String
     metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-pub(super) fn to_chrono(time: time::OffsetDateTime) -> DateTime<Utc> {
+pub(super) fn to_chrono(time: azure_core::time::OffsetDateTime) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(time.unix_timestamp(), time.nanosecond()).unwrap_or_default()
 }
