@@ -71,15 +71,13 @@ fn unset_empty_env(command: clap::Command) -> clap::Command {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Back up a database (pg_dump → local directory and/or Azure Blob), a directory, or blob snapshots
+    // The summaries of every command but config come from their Args' doc comments (with the long description):
+    // a doc comment here would replace both and hide the long description from --help.
     Backup(Box<BackupArgs>),
-    // The summaries of restore and test-restore come from their Args' doc comments (with the long description).
     Restore(Box<RestoreArgs>),
     TestRestore(Box<TestRestoreArgs>),
-    // As for restore: the summaries and long descriptions come from the Args' doc comments.
     Vacuum(Box<VacuumArgs>),
     Reindex(Box<ReindexArgs>),
-    /// Database statistics: tables, indexes, connections, queries, vacuum, database, replication, settings
     Stats(Box<StatsArgs>),
     /// Show or check the resolved configuration
     Config(ConfigArgs),

@@ -25,7 +25,7 @@ use crate::printer::Printer;
 use crate::storage::Store;
 use crate::units::{ByteSize, HumanDuration};
 
-/// Back up a database to every configured store, or manage backups
+/// Back up a database (pg_dump → local directory and/or Azure Blob), a directory, or blob snapshots
 ///
 /// Without a subcommand: `pg_dump --format=custom` of DB (default: the configured database), compressed, checksummed
 /// and committed atomically to the local store and/or Azure Blob; the manifest is written last.

@@ -39,10 +39,10 @@ const DEFAULT_LIMIT: u32 = 20;
 /// `--min-duration` when neither the flag nor `[stats] min_duration` is given (runbook 3.4.3: five minutes).
 const DEFAULT_MIN_DURATION: Duration = Duration::from_secs(300);
 
-/// Show database statistics: one section, or a one-screen summary without SECTION
+/// Database statistics: tables, indexes, connections, queries, vacuum, database, replication, settings
 ///
-/// Read-only, except `queries --terminate` / `--terminate-idle`, which end sessions after a confirmation.
-/// Works as a role with `pg_monitor`; without it, what the role cannot see is shown as `unknown`.
+/// One section, or a one-screen summary without SECTION. Read-only, except `queries --terminate` /
+/// `--terminate-idle`, which end sessions after a confirmation. Works as a role with `pg_monitor`; without it, what the role cannot see is shown as `unknown`.
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// Section to show [default: a one-screen summary of all sections]
