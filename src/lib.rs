@@ -23,11 +23,14 @@
 //!        │                        `storage::StoreKeys`, `pg::SessionOptions`) and never reads config_file
 //!  1  printer  progress  logging  output, with the output enums (`printer::{OutputFormat, ColorChoice}`,
 //!        │                        `logging::LogFormat`) that cli, config_file and settings re-use
-//!  0  exit  units  env_vars  stderr  status      leaves: exit codes and `Classify`/`UserError`, sizes and
-//!                                                durations, variable names, stderr lines, report status
+//!  0  exit  os  units  env_vars  stderr  status  leaves: exit codes and `Classify`/`UserError`, safe OS calls,
+//!                                                sizes and durations, variable names, stderr lines, report status
 //! ```
 //!
 //! Test code (`#[cfg(test)]` items, `fuzz.rs`, `tests.rs`) may use any layer to build its input.
+
+// `unsafe` lives in `os` alone (safe wrappers of the libc calls); the compiler keeps it so.
+#![deny(unsafe_code)]
 
 pub mod azure;
 pub mod catalog;
@@ -40,6 +43,11 @@ pub mod exit;
 pub mod interrupt;
 pub mod lock;
 pub mod logging;
+#[expect(
+    unsafe_code,
+    reason = "the one home of the crate's libc calls, each with a SAFETY note"
+)]
+pub(crate) mod os;
 pub mod pg;
 pub mod printer;
 pub mod progress;

@@ -57,21 +57,6 @@ pub fn home_dir() -> Option<PathBuf> {
     env(EnvVars::HOME).map(PathBuf::from)
 }
 
-/// The effective OS user's name (libpq's default user).
-pub fn os_user() -> Option<String> {
-    // SAFETY: getpwuid returns a pointer into static storage or null; we copy the name out at once.
-    unsafe {
-        let entry = libc::getpwuid(libc::geteuid());
-        if entry.is_null() {
-            return None;
-        }
-        std::ffi::CStr::from_ptr((*entry).pw_name)
-            .to_str()
-            .ok()
-            .map(str::to_string)
-    }
-}
-
 /// Whether colour is wanted on stderr.
 pub fn use_color(choice: ColorChoice) -> bool {
     match choice {
@@ -106,7 +91,7 @@ impl GlobalSettings {
             file: Some(&FileKeys::from(&file.database)),
             env: libpq,
             url: args.db_url.as_deref().map(|url| (url, url_label)),
-            os_user: os_user(),
+            os_user: crate::os::os_user(),
             home: home_dir(),
         })?;
 
@@ -131,7 +116,7 @@ impl GlobalSettings {
             storage: StoreKeys::from(&file.storage),
             config,
             db,
-            os_user: os_user(),
+            os_user: crate::os::os_user(),
             home: home_dir(),
         })
     }

@@ -27,10 +27,11 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_enco
 use tokio::task::JoinHandle;
 
 use super::{LockHolder, StoreLockState};
+use crate::os::hostname;
 use crate::storage::azure::{AzureInner, AzureStore};
 use crate::storage::errors::{describe, http_error, is_already_exists};
 use crate::storage::local::LOCKS_DIR;
-use crate::storage::{LeaseRelease, StoreError, hostname};
+use crate::storage::{LeaseRelease, StoreError};
 
 /// The lease duration (the service takes 15–60 s or infinite).
 pub const LEASE_SECONDS: i32 = 60;

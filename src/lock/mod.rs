@@ -28,7 +28,8 @@ pub use azure::AzureLock;
 pub use local::LocalLock;
 
 use crate::interrupt;
-use crate::storage::{LeaseRelease, Store, StoreFailure, hostname, is_store_failure};
+use crate::os::{hostname, process_alive};
+use crate::storage::{LeaseRelease, Store, StoreFailure, is_store_failure};
 
 /// Who holds a lock: written into the lock so that a second run can name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,19 +72,6 @@ impl std::fmt::Display for LockHolder {
         }
         Ok(())
     }
-}
-
-/// Whether a process of this host is alive (`kill(pid, 0)`; EPERM means it exists under another user).
-pub(crate) fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks that the process exists and may be signalled.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// A held store lock; released by [`LockGuard::release`] (and, best effort, on drop).

@@ -147,18 +147,6 @@ pub enum Upload {
     Azure(azure::AzureUpload),
 }
 
-/// This machine's host name (`gethostname`), or `unknown`.
-pub fn hostname() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it when the name fits.
-    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-    if rc != 0 {
-        return "unknown".to_string();
-    }
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    String::from_utf8_lossy(&buffer[..end]).into_owned()
-}
-
 /// Whether an error of one store is that store's own failure (unreachable, timed out, out of space, a request
 /// refused), after which a run that writes to several stores carries on with the others and ends partial (exit 3);
 /// rather than a mistake that must stop the whole run: a lock held by another run (exit 11), a credential refused

@@ -14,7 +14,8 @@
 use bytes::Bytes;
 
 use super::local::LOCKS_DIR;
-use super::{CommitInfo, Store, hostname};
+use super::{CommitInfo, Store};
+use crate::os::hostname;
 
 /// Entries read from a listing at most.
 const PAGE: usize = 100;

@@ -99,8 +99,7 @@ fn checked_local_path(path: PathBuf) -> anyhow::Result<PathBuf> {
 /// # Errors
 /// When neither `XDG_DATA_HOME` nor `HOME` is set for a non-root user.
 pub fn default_local_path(env: EnvLookup<'_>) -> anyhow::Result<PathBuf> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
+    if crate::os::is_root() {
         return Ok(PathBuf::from("/var/backups/campctl"));
     }
     let non_empty = |name: &str| env(name).filter(|value| !value.is_empty()).map(PathBuf::from);

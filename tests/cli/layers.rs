@@ -23,6 +23,7 @@ use super::source_rules::{is_test_file, mask, rust_files, test_ranges};
 const FLOORS: &[(&str, u8)] = &[
     // 0. Leaves: exit codes and classified errors, units, environment variable names, stderr lines, report status.
     ("exit", 0),
+    ("os", 0),
     ("units", 0),
     ("env_vars", 0),
     ("stderr", 0),

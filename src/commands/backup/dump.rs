@@ -381,7 +381,7 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan<'_>
         finished_at,
         duration_seconds: (finished_at - plan.started_at).num_milliseconds() as f64 / 1000.0,
         campctl_version: env!("CARGO_PKG_VERSION").to_string(),
-        host: crate::storage::hostname(),
+        host: crate::os::hostname(),
         server_version: Some(plan.server_version.clone()),
         pg_dump_version: Some(plan.pg_dump_version.clone()),
         archive: Some(ArchiveInfo {

@@ -316,7 +316,7 @@ pub async fn backup_files(
         finished_at,
         duration_seconds: (finished_at - started_at).num_milliseconds() as f64 / 1000.0,
         campctl_version: env!("CARGO_PKG_VERSION").to_string(),
-        host: crate::storage::hostname(),
+        host: crate::os::hostname(),
         server_version: None,
         pg_dump_version: None,
         archive: None,

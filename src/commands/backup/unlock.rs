@@ -80,7 +80,7 @@ fn describe(state: &StoreLockState) -> Option<String> {
     match state {
         StoreLockState::Free => None,
         StoreLockState::Held(holder) if holder.is_stale() => Some(format!("{holder}, no longer running (stale)")),
-        StoreLockState::Held(holder) if holder.host == crate::storage::hostname() => {
+        StoreLockState::Held(holder) if holder.host == crate::os::hostname() => {
             Some(format!("{holder}, still running on this host"))
         }
         StoreLockState::Held(holder) => Some(format!("{holder}, on another host")),

@@ -245,7 +245,7 @@ async fn spool_file(dir: &Path, selected: &Selected) -> anyhow::Result<tempfile:
             .find(|o| o.name == selected.object)
             .map_or(0, |o| o.size),
     } + (64 << 20);
-    let free = free_space(dir)?;
+    let free = crate::os::free_space(dir).with_context(|| format!("Failed to stat `{}`", dir.display()))?;
     if free < needed {
         return Err(spool_too_small(
             dir,
@@ -267,17 +267,6 @@ async fn spool_file(dir: &Path, selected: &Selected) -> anyhow::Result<tempfile:
                 )
                 .into()
         })
-}
-
-fn free_space(dir: &Path) -> anyhow::Result<u64> {
-    use std::os::unix::ffi::OsStrExt as _;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).context("a path without NUL")?;
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is NUL-terminated and `stat` is a valid out-pointer.
-    if unsafe { libc::statvfs(path.as_ptr(), &raw mut stat) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("Failed to stat `{}`", dir.display()));
-    }
-    Ok(stat.f_bavail * stat.f_frsize)
 }
 
 async fn create_database(server: &ConnParams, database: &str, create_options: &str) -> anyhow::Result<Pending> {

@@ -140,7 +140,7 @@ pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -
         duration_seconds: 0.0,
         restore_seconds: None,
         recorded_in: Vec::new(),
-        host: crate::storage::hostname(),
+        host: crate::os::hostname(),
         checks: Vec::new(),
     };
     let restore_started = Instant::now();
