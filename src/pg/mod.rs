@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod conninfo;
 pub mod database;
 pub mod error;
+pub mod names;
 pub mod quote;
 pub mod tls;
 pub mod tools;

@@ -4,13 +4,14 @@
 //! Names follow SQL's rules, as in vacuumdb and reindexdb: unquoted names are folded to lower case, and a name with
 //! capitals, spaces or quotes is written quoted (`--table 'public."Order Lines"'`). The server resolves them
 //! (`to_regclass`, `parse_ident`); the statements campctl runs are then built from the catalog's names, always
-//! quoted, never from the text the user typed.
+//! quoted, never from the text the user typed. The rules themselves (and `--schema`, which `stats` shares) live in
+//! `pg::names`.
 
 use clap::Args;
 use tokio_postgres::Client;
-use tokio_postgres::error::SqlState;
 
 use crate::exit::{ExitStatus, UserError};
+use crate::pg::names::{name_error, resolve_schemas};
 use crate::pg::quote_ident;
 
 /// `--table`, `--schema`, `--exclude-schema`.
@@ -116,30 +117,6 @@ fn not_found(what: &str, spec: &str) -> anyhow::Error {
         .into()
 }
 
-/// Maps what `to_regclass` / `parse_ident` say about a malformed name to a usage error (exit 2): invalid name
-/// syntax, too many dotted parts (`a.b.c.d`: 42601), or a database part that is not the current database
-/// (`otherdb.s.t`: 0A000, cross-database references).
-fn name_error(err: tokio_postgres::Error, spec: &str) -> anyhow::Error {
-    let malformed = [
-        SqlState::INVALID_NAME,
-        SqlState::INVALID_PARAMETER_VALUE,
-        SqlState::SYNTAX_ERROR,
-        SqlState::FEATURE_NOT_SUPPORTED,
-    ];
-    if err.code().is_some_and(|code| malformed.contains(code)) {
-        let detail = err
-            .as_db_error()
-            .map_or_else(|| err.to_string(), |e| e.message().to_string());
-        return UserError::usage(format!("`{spec}` is not a valid name: {detail}"))
-            .with_hint(
-                "Write `name` or `schema.name` (a third part in front must be the current database); quote names \
-                 with capitals, spaces, dots or quotes as in SQL: `--table '\"a\"\"b\"'` for a\"b",
-            )
-            .into();
-    }
-    err.into()
-}
-
 /// Resolves a relation name (SQL syntax, search_path applies) to an oid.
 ///
 /// # Errors
@@ -160,37 +137,7 @@ pub async fn resolve_relation(client: &Client, spec: &str, what: &str) -> anyhow
     Ok((row.get(0), row.get(1), row.get(2), kind.chars().next().unwrap_or('?')))
 }
 
-/// Resolves schema names with SQL's rules (unquoted names fold to lower case; `'"Sales"'` keeps its case) and
-/// checks that each exists.
-///
-/// # Errors
-/// Exit 10 naming the first missing schema, exit 2 for a name that is not valid SQL.
-pub async fn resolve_schemas(client: &Client, schemas: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut resolved = Vec::with_capacity(schemas.len());
-    for schema in schemas {
-        let row = client
-            .query_one(
-                "SELECT p[1], cardinality(p), EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = p[1]) \
-                 FROM parse_ident($1) AS p",
-                &[schema],
-            )
-            .await
-            .map_err(|err| name_error(err, schema))?;
-        let (name, parts, exists): (String, i32, bool) = (row.get(0), row.get(1), row.get(2));
-        if parts != 1 {
-            return Err(UserError::usage(format!("`{schema}` is not a schema name")).into());
-        }
-        if !exists {
-            return Err(UserError::new(ExitStatus::NotFound, format!("Schema `{schema}` does not exist"))
-                .with_hint("Names follow SQL: unquoted names fold to lower case; quote others, e.g. `--schema '\"Sales\"'`")
-                .into());
-        }
-        resolved.push(name);
-    }
-    Ok(resolved)
-}
-
-/// Checks that every named schema exists (see [`resolve_schemas`]).
+/// Checks that every named schema exists (see [`resolve_schemas`], shared with `stats --schema`).
 ///
 /// # Errors
 /// See [`resolve_schemas`].

@@ -55,10 +55,11 @@ pub struct StatsArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(u32::MAX)))]
     pub limit: Option<u32>,
 
-    /// Only tables of this schema in `tables`, `indexes` and `vacuum` (repeatable)
+    /// Only tables of this schema in `tables`, `indexes` and `vacuum` (repeatable; SQL name rules: quote capitals,
+    /// `'"Sales"'`)
     ///
-    /// Without it, every schema except `pg_catalog`, `information_schema`, `pg_toast` and temporary schemas.
-    #[arg(long = "schema", value_name = "NAME")]
+    /// Unquoted names fold to lower case, as in psql and `campctl vacuum --schema`. Without it, every schema except `pg_catalog`, `information_schema`, `pg_toast` and temporary schemas.
+    #[arg(long = "schema", value_name = "SCHEMA")]
     pub schemas: Vec<String>,
 
     /// Report statements running (or transactions idle) at least this long [default: `[stats] min_duration`, else 5m]
@@ -215,35 +216,14 @@ fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
 /// A usage error, the connection failed (with its own exit code), a query failed, or stdout could not be written.
 #[tracing::instrument(skip_all, fields(section = ?args.section))]
 pub async fn stats(args: StatsArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let settings = StatsSettings::resolve(args, &ctx.settings.config.sections.stats, ctx)?;
+    let mut settings = StatsSettings::resolve(args, &ctx.settings.config.sections.stats, ctx)?;
     let client = ctx.connect().await?;
-    if let Some(schemas) = &settings.schemas {
-        check_schemas_exist(&client, schemas).await?;
+    // The same name rules as vacuum and reindex: a missing schema is a mistake to report (exit 10), not an empty
+    // table to show.
+    if let Some(schemas) = settings.schemas.take() {
+        settings.schemas = Some(crate::pg::names::resolve_schemas(&client, &schemas).await?);
     }
     Box::pin(run(&settings, &client, printer)).await
-}
-
-/// A `--schema` that does not exist is a mistake to report (exit 10), not an empty table to show.
-async fn check_schemas_exist(client: &Client, schemas: &[String]) -> anyhow::Result<()> {
-    let row = client
-        .query_one(
-            "SELECT coalesce(array_agg(s ORDER BY s), '{}') FROM unnest($1::text[]) s \
-             WHERE NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = s)",
-            &[&schemas],
-        )
-        .await
-        .context("Failed to look up the schemas given with `--schema`")?;
-    let missing: Vec<String> = row.get(0);
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let list = missing.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
-    Err(UserError::new(
-        ExitStatus::NotFound,
-        format!("Schema {list} does not exist in this database"),
-    )
-    .with_hint("Schema names are case-sensitive; list them with `\\dn` in psql")
-    .into())
 }
 
 async fn run(settings: &StatsSettings, client: &Client, printer: &Printer) -> anyhow::Result<ExitStatus> {

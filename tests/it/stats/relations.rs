@@ -314,6 +314,8 @@ fn a_schema_that_does_not_exist_exits_10() {
     let ctx = TestContext::new();
     let db = ctx.db();
     db.execute(r#"CREATE SCHEMA "Sales"; CREATE TABLE "Sales".t (id int)"#);
+    // SQL name rules, as in `vacuum --schema`: unquoted `Sales` folds to `sales`, which does not exist; every missing
+    // schema is named, as typed.
     let output = ctx
         .cmd()
         .args([
@@ -326,16 +328,30 @@ fn a_schema_that_does_not_exist_exits_10() {
             "--schema",
             "sales",
             "--schema",
-            "x'; DROP SCHEMA \"Sales\"; --",
+            "nope",
         ])
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(10));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("Schema `sales`, `x'; DROP SCHEMA \"Sales\"; --` does not exist"),
+        stderr.contains("Schemas `Sales`, `sales`, `nope` do not exist"),
         "{stderr}"
     );
+    // An injection-shaped text is not a schema name in SQL: a usage error, and nothing was run.
+    let output = ctx
+        .cmd()
+        .args([
+            "--db-url",
+            &db.url(),
+            "stats",
+            "tables",
+            "--schema",
+            "x'; DROP SCHEMA \"Sales\"; --",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
     // The quoted, mixed-case schema exists and was neither misread nor touched by the injection-shaped name.
     let output = ctx
         .cmd()
@@ -347,11 +363,32 @@ fn a_schema_that_does_not_exist_exits_10() {
             "stats",
             "tables",
             "--schema",
-            "Sales",
+            r#""Sales""#,
         ])
         .output()
         .expect("run");
     assert_exit(&output, 0);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["schemas"], serde_json::json!(["Sales"]));
     assert_eq!(json["tables"][0]["schema"], "Sales");
+    // Unquoted capitals fold, and a schema named twice (in two spellings) is listed once.
+    let output = ctx
+        .cmd()
+        .args([
+            "--db-url",
+            &db.url(),
+            "--format",
+            "json",
+            "stats",
+            "tables",
+            "--schema",
+            "PUBLIC",
+            "--schema",
+            "public",
+        ])
+        .output()
+        .expect("run");
+    assert_exit(&output, 0);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["schemas"], serde_json::json!(["public"]));
 }
