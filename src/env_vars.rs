@@ -1,71 +1,71 @@
 //! Environment variables campctl reads, one documented constant each (docs/configuration.md lists them all).
 
 /// The names of the environment variables campctl reads.
-pub struct EnvVars;
+pub(crate) struct EnvVars;
 
 impl EnvVars {
     /// Path of the configuration file (like `--config`).
-    pub const CAMPCTL_CONFIG: &'static str = "CAMPCTL_CONFIG";
+    pub(crate) const CAMPCTL_CONFIG: &'static str = "CAMPCTL_CONFIG";
     /// Profile of the configuration file to use (like `--profile`).
-    pub const CAMPCTL_PROFILE: &'static str = "CAMPCTL_PROFILE";
+    pub(crate) const CAMPCTL_PROFILE: &'static str = "CAMPCTL_PROFILE";
     /// Output format of reports: `table`, `json` or `csv` (like `--format`).
-    pub const CAMPCTL_FORMAT: &'static str = "CAMPCTL_FORMAT";
+    pub(crate) const CAMPCTL_FORMAT: &'static str = "CAMPCTL_FORMAT";
     /// Log format on stderr: `text` or `json` (like `--log-format`).
-    pub const CAMPCTL_LOG_FORMAT: &'static str = "CAMPCTL_LOG_FORMAT";
+    pub(crate) const CAMPCTL_LOG_FORMAT: &'static str = "CAMPCTL_LOG_FORMAT";
     /// Colour: `auto`, `always` or `never` (like `--color`).
-    pub const CAMPCTL_COLOR: &'static str = "CAMPCTL_COLOR";
+    pub(crate) const CAMPCTL_COLOR: &'static str = "CAMPCTL_COLOR";
     /// Disables colour when set to any non-empty value (<https://no-color.org>).
-    pub const NO_COLOR: &'static str = "NO_COLOR";
+    pub(crate) const NO_COLOR: &'static str = "NO_COLOR";
     /// Connection URL or key/value string of the database (like `--db-url`).
-    pub const DATABASE_URL: &'static str = "DATABASE_URL";
+    pub(crate) const DATABASE_URL: &'static str = "DATABASE_URL";
     /// libpq: host name or unix socket directory.
-    pub const PGHOST: &'static str = "PGHOST";
+    pub(crate) const PGHOST: &'static str = "PGHOST";
     /// libpq: port.
-    pub const PGPORT: &'static str = "PGPORT";
+    pub(crate) const PGPORT: &'static str = "PGPORT";
     /// libpq: user name.
-    pub const PGUSER: &'static str = "PGUSER";
+    pub(crate) const PGUSER: &'static str = "PGUSER";
     /// libpq: password (prefer a password file).
-    pub const PGPASSWORD: &'static str = "PGPASSWORD";
+    pub(crate) const PGPASSWORD: &'static str = "PGPASSWORD";
     /// libpq: database name.
-    pub const PGDATABASE: &'static str = "PGDATABASE";
+    pub(crate) const PGDATABASE: &'static str = "PGDATABASE";
     /// libpq: TLS mode: disable, prefer, require, verify-ca, verify-full.
-    pub const PGSSLMODE: &'static str = "PGSSLMODE";
+    pub(crate) const PGSSLMODE: &'static str = "PGSSLMODE";
     /// libpq: CA certificate file used by verify-ca and verify-full (or `system`).
-    pub const PGSSLROOTCERT: &'static str = "PGSSLROOTCERT";
+    pub(crate) const PGSSLROOTCERT: &'static str = "PGSSLROOTCERT";
     /// libpq: password file (default `~/.pgpass`).
-    pub const PGPASSFILE: &'static str = "PGPASSFILE";
+    pub(crate) const PGPASSFILE: &'static str = "PGPASSFILE";
     /// libpq: connect timeout in seconds.
-    pub const PGCONNECT_TIMEOUT: &'static str = "PGCONNECT_TIMEOUT";
+    pub(crate) const PGCONNECT_TIMEOUT: &'static str = "PGCONNECT_TIMEOUT";
     /// libpq: application name (default `campctl`).
-    pub const PGAPPNAME: &'static str = "PGAPPNAME";
+    pub(crate) const PGAPPNAME: &'static str = "PGAPPNAME";
     /// tracing filter directives; overrides `-v`.
-    pub const RUST_LOG: &'static str = "RUST_LOG";
+    pub(crate) const RUST_LOG: &'static str = "RUST_LOG";
     /// Home directory, for `~/.pgpass` and `~/.postgresql/root.crt`.
-    pub const HOME: &'static str = "HOME";
+    pub(crate) const HOME: &'static str = "HOME";
     /// Base directory of user configuration files.
-    pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
+    pub(crate) const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
     /// Base directory of user data files: the local backup store of a non-root user defaults to
     /// `$XDG_DATA_HOME/campctl/backups` (`~/.local/share/campctl/backups`).
-    pub const XDG_DATA_HOME: &'static str = "XDG_DATA_HOME";
+    pub(crate) const XDG_DATA_HOME: &'static str = "XDG_DATA_HOME";
     /// Secret: an Azure Storage connection string (`AccountName=…;AccountKey=…`, `BlobEndpoint=…;SharedAccessSignature=…`
     /// or `UseDevelopmentStorage=true`); overrides `[storage.azure] connection_string` (docs/storage.md).
-    pub const AZURE_STORAGE_CONNECTION_STRING: &'static str = "AZURE_STORAGE_CONNECTION_STRING";
+    pub(crate) const AZURE_STORAGE_CONNECTION_STRING: &'static str = "AZURE_STORAGE_CONNECTION_STRING";
     /// Secret: a SAS token (`sv=…&sig=…`) for the Azure container; overrides `[storage.azure] sas_token`.
-    pub const AZURE_STORAGE_SAS_TOKEN: &'static str = "AZURE_STORAGE_SAS_TOKEN";
+    pub(crate) const AZURE_STORAGE_SAS_TOKEN: &'static str = "AZURE_STORAGE_SAS_TOKEN";
     /// The Azure Storage account name; overrides `[storage.azure] account` (the URL becomes
     /// `https://<account>.blob.core.windows.net` unless `account_url` is set).
-    pub const AZURE_STORAGE_ACCOUNT: &'static str = "AZURE_STORAGE_ACCOUNT";
+    pub(crate) const AZURE_STORAGE_ACCOUNT: &'static str = "AZURE_STORAGE_ACCOUNT";
     /// Entra ID: the tenant of the service principal or workload identity (azure_identity reads it too).
-    pub const AZURE_TENANT_ID: &'static str = "AZURE_TENANT_ID";
+    pub(crate) const AZURE_TENANT_ID: &'static str = "AZURE_TENANT_ID";
     /// Entra ID: the client (application) id of the service principal or workload identity.
-    pub const AZURE_CLIENT_ID: &'static str = "AZURE_CLIENT_ID";
+    pub(crate) const AZURE_CLIENT_ID: &'static str = "AZURE_CLIENT_ID";
     /// Secret, Entra ID: the client secret of the service principal.
-    pub const AZURE_CLIENT_SECRET: &'static str = "AZURE_CLIENT_SECRET";
+    pub(crate) const AZURE_CLIENT_SECRET: &'static str = "AZURE_CLIENT_SECRET";
     /// Entra ID: the projected service-account token of Kubernetes workload identity.
-    pub const AZURE_FEDERATED_TOKEN_FILE: &'static str = "AZURE_FEDERATED_TOKEN_FILE";
+    pub(crate) const AZURE_FEDERATED_TOKEN_FILE: &'static str = "AZURE_FEDERATED_TOKEN_FILE";
 
     /// The libpq variables campctl reads and renders for child processes.
-    pub const LIBPQ: &'static [&'static str] = &[
+    pub(crate) const LIBPQ: &'static [&'static str] = &[
         Self::PGHOST,
         Self::PGPORT,
         Self::PGUSER,

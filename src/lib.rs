@@ -31,14 +31,16 @@
 
 // `unsafe` lives in `os` alone (safe wrappers of the libc calls); the compiler keeps it so.
 #![deny(unsafe_code)]
+// Items only the crate uses are `pub(crate)`, so that what nothing uses shows as dead code.
+#![warn(unreachable_pub)]
 
 pub mod azure;
-pub mod catalog;
+pub(crate) mod catalog;
 pub mod cli;
-pub mod commands;
+pub(crate) mod commands;
 pub mod config_file;
 pub mod diagnostics;
-pub mod env_vars;
+pub(crate) mod env_vars;
 pub mod exit;
 pub mod interrupt;
 pub mod lock;
@@ -50,9 +52,9 @@ pub mod logging;
 pub(crate) mod os;
 pub mod pg;
 pub mod printer;
-pub mod progress;
+pub(crate) mod progress;
 pub mod settings;
-pub mod status;
+pub(crate) mod status;
 pub mod stderr;
 pub mod storage;
 pub mod units;

@@ -21,7 +21,7 @@ use crate::printer::{Printer, Verbosity};
 use crate::units::format_bytes;
 
 /// How often a line is logged without a bar.
-pub const LOG_EVERY: Duration = Duration::from_secs(30);
+pub(crate) const LOG_EVERY: Duration = Duration::from_secs(30);
 
 /// How often a bar's spinner turns.
 const TICK: Duration = Duration::from_millis(120);

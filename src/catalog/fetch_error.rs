@@ -12,7 +12,7 @@ use crate::exit::{Classify, ExitStatus};
 
 /// The pg_restore that will read the archive: which format versions it reads, and how to name it in an error.
 #[derive(Debug, Clone)]
-pub struct Reader {
+pub(crate) struct Reader {
     /// Its path, as the error shows it.
     pub path: String,
     /// Its major version.
@@ -22,7 +22,7 @@ pub struct Reader {
 impl Reader {
     /// The newest archive version this pg_restore reads.
     #[must_use]
-    pub fn readable(&self) -> (u8, u8) {
+    pub(crate) fn readable(&self) -> (u8, u8) {
         readable_version(self.major)
     }
 }
@@ -30,7 +30,7 @@ impl Reader {
 /// The newest archive format version that pg_restore of this major version reads (`K_VERS_MAX` of its
 /// `pg_backup_archiver.h`): 1.13 up to 11, 1.14 in 12–15, 1.15 in 16, 1.16 from 17.
 #[must_use]
-pub fn readable_version(pg_restore_major: u32) -> (u8, u8) {
+pub(crate) fn readable_version(pg_restore_major: u32) -> (u8, u8) {
     match pg_restore_major {
         0..=11 => (1, 13),
         12..=15 => (1, 14),
@@ -56,14 +56,14 @@ fn writer_of(version: &str) -> &'static str {
 /// The store could not be read (context over the store's error, which decides the exit status).
 #[derive(Debug, thiserror::Error)]
 #[error("Failed to download {label}")]
-pub struct DownloadFailed {
+pub(crate) struct DownloadFailed {
     /// The object and its store, e.g. ``` `db/db_20261129_030000.dump` in local store `/var/backups` ```.
     pub label: String,
 }
 
 /// A backup that failed verification (exit 1) or that this pg_restore cannot read (exit 2).
 #[derive(Debug, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// The stored object's SHA-256 differs from its manifest's.
     #[error(
         "Checksum mismatch: {label} has SHA-256 {actual}, but its manifest records {expected}; the stored backup is \
@@ -112,13 +112,13 @@ impl FetchError {
     /// Whether the backup was refused before any verification (a script, an unreadable version): nothing more is
     /// learnt by downloading the rest.
     #[must_use]
-    pub fn is_refusal(&self) -> bool {
+    pub(crate) fn is_refusal(&self) -> bool {
         matches!(self, Self::PlainScript | Self::UnreadableVersion { .. })
     }
 
     /// Whether the download or its checksum failed (rather than the decompression or the archive).
     #[must_use]
-    pub fn is_download(&self) -> bool {
+    pub(crate) fn is_download(&self) -> bool {
         matches!(self, Self::ChecksumMismatch { .. } | Self::SizeMismatch { .. })
     }
 }
@@ -151,14 +151,14 @@ impl Classify for FetchError {
 
 /// The fetch error in `err`'s chain, if there is one.
 #[must_use]
-pub fn fetch_error(err: &anyhow::Error) -> Option<&FetchError> {
+pub(crate) fn fetch_error(err: &anyhow::Error) -> Option<&FetchError> {
     err.chain().find_map(|cause| cause.downcast_ref::<FetchError>())
 }
 
 /// Whether a fetch failed in the download or its checksum (rather than in decompressing or reading the archive):
 /// a store error, a failed read of the store, or a checksum or size mismatch.
 #[must_use]
-pub fn is_download_failure(err: &anyhow::Error) -> bool {
+pub(crate) fn is_download_failure(err: &anyhow::Error) -> bool {
     err.downcast_ref::<DownloadFailed>().is_some()
         || fetch_error(err).is_some_and(FetchError::is_download)
         || err

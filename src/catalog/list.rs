@@ -15,7 +15,7 @@ use crate::storage::Store;
 
 /// One row of the catalog.
 #[derive(Debug, Serialize)]
-pub struct CatalogEntry {
+pub(crate) struct CatalogEntry {
     pub name: String,
     /// `database`, `files`, `incomplete` for an archive without a manifest, or `legacy` for an archive the
     /// runbook's scripts made (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz`, no manifest).
@@ -33,25 +33,25 @@ pub struct CatalogEntry {
 }
 
 /// The suffix of the runbook's archives: custom-format dumps, named as if they were gzipped SQL.
-pub const LEGACY_SUFFIX: &str = ".sql.gz";
+pub(crate) const LEGACY_SUFFIX: &str = ".sql.gz";
 
 /// The database of an archive the runbook's scripts made (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz`, at the top of the store
 /// or in a folder), from its object name; `None` for any other name.
-pub fn legacy_database(object: &str) -> Option<String> {
+pub(crate) fn legacy_database(object: &str) -> Option<String> {
     let file_name = object.rsplit('/').next().unwrap_or(object);
     let base = file_name.strip_suffix(LEGACY_SUFFIX)?;
     database_of_name(base).filter(|db| format!("{db}_").len() + 15 == base.len())
 }
 
 /// Whether an object name is an archive campctl makes (database dump or files tar.gz).
-pub fn is_archive(name: &str) -> bool {
+pub(crate) fn is_archive(name: &str) -> bool {
     [".dump", ".dump.zst", ".dump.gz", ".tar.gz"]
         .iter()
         .any(|suffix| name.ends_with(suffix))
 }
 
 /// The backup name of an archive or manifest object name (its suffix removed).
-pub fn base_of(name: &str) -> &str {
+pub(crate) fn base_of(name: &str) -> &str {
     for suffix in [
         ".manifest.json",
         ".dump.zst",
@@ -83,7 +83,7 @@ pub(crate) fn database_of_name(name: &str) -> Option<String> {
 ///
 /// # Errors
 /// The store cannot be listed.
-pub async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<Vec<CatalogEntry>> {
+pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<Vec<CatalogEntry>> {
     let objects = store.list("").await?;
     let mut entries = Vec::new();
     let mut described = BTreeSet::new();

@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The manifest format version; bump on incompatible changes.
-pub const MANIFEST_VERSION: u32 = 1;
+pub(crate) const MANIFEST_VERSION: u32 = 1;
 
 /// What kind of backup a manifest describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BackupKind {
+pub(crate) enum BackupKind {
     /// `campctl backup [DB]`: a pg_dump custom-format archive.
     Database,
     /// `campctl backup files`: a tar.gz of a directory.
@@ -21,7 +21,7 @@ pub enum BackupKind {
 
 /// One table's data in the archive.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TableEntry {
+pub(crate) struct TableEntry {
     pub schema: String,
     pub table: String,
     /// Exact row count in the dump's snapshot; `null` when not counted (`--row-counts`).
@@ -32,7 +32,7 @@ pub struct TableEntry {
 
 /// The archive as pg_dump wrote it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ArchiveInfo {
+pub(crate) struct ArchiveInfo {
     /// `custom`.
     pub format: String,
     /// Archive format version (`1.14.0`): pg_restore must be able to read it.
@@ -46,7 +46,7 @@ pub struct ArchiveInfo {
 
 /// The result of the last test-restore of this backup (filled in by `campctl test-restore`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TestRestoreResult {
+pub(crate) struct TestRestoreResult {
     pub at: DateTime<Utc>,
     pub passed: bool,
     pub duration_seconds: f64,
@@ -55,7 +55,11 @@ pub struct TestRestoreResult {
 
 /// The manifest of one backup.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
+    #[expect(
+        clippy::struct_field_names,
+        reason = "the manifest's JSON key, read by older and newer campctl"
+    )]
     pub manifest_version: u32,
     pub kind: BackupKind,
     /// `camp_backend_db_20261129_030000`
@@ -91,7 +95,7 @@ pub struct Manifest {
 }
 
 /// `<base>.manifest.json` for an archive named `<base>.dump[.zst]` or `<base>.tar.gz`.
-pub fn manifest_name(prefix: &str, base: &str) -> String {
+pub(crate) fn manifest_name(prefix: &str, base: &str) -> String {
     format!("{prefix}{base}.manifest.json")
 }
 
@@ -99,7 +103,7 @@ pub fn manifest_name(prefix: &str, base: &str) -> String {
 ///
 /// # Errors
 /// Not JSON, missing fields, or a newer manifest version.
-pub fn parse(bytes: &[u8]) -> anyhow::Result<Manifest> {
+pub(crate) fn parse(bytes: &[u8]) -> anyhow::Result<Manifest> {
     let value: serde_json::Value = serde_json::from_slice(bytes)?;
     let version = value
         .get("manifest_version")

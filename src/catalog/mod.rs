@@ -13,13 +13,13 @@
 //! never prints (it returns data and logs warnings through `tracing`), and never decides a command's exit status
 //! beyond the typed errors it returns (not found: exit 10; a files backup named for restore: exit 2).
 
-pub mod fetch_error;
-pub mod list;
-pub mod manifest;
-pub mod select;
-pub mod verification;
+pub(crate) mod fetch_error;
+pub(crate) mod list;
+pub(crate) mod manifest;
+pub(crate) mod select;
+pub(crate) mod verification;
 
-pub use list::{CatalogEntry, base_of, catalog, is_archive};
+pub(crate) use list::{CatalogEntry, catalog};
 
 use crate::exit::UserError;
 use crate::storage::Store;
@@ -28,7 +28,7 @@ use crate::storage::Store;
 ///
 /// # Errors
 /// A [`UserError`] (exit 2) naming a store that is not configured.
-pub fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
+pub(crate) fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
     if wanted.is_empty() {
         return Ok(stores);
     }

@@ -17,7 +17,7 @@ use crate::storage::{LocalStore, Store, StoreError, is_store_failure};
 
 /// The backup to restore and where its bytes come from.
 #[derive(Debug, Clone)]
-pub struct Selected {
+pub(crate) struct Selected {
     /// `camp_backend_db_20261129_030000`, or the file name of a plain archive.
     pub name: String,
     /// The store the archive is read from (for a local path: its directory).
@@ -34,7 +34,7 @@ pub struct Selected {
 
 impl Selected {
     /// The database the backup was taken of: the manifest's, else the archive name's `<db>_<date>_<time>` prefix.
-    pub fn source_database(&self) -> Option<String> {
+    pub(crate) fn source_database(&self) -> Option<String> {
         match &self.manifest {
             Some(manifest) => Some(manifest.database.clone()),
             None => database_of_name(&self.name),
@@ -47,7 +47,7 @@ impl Selected {
 /// # Errors
 /// Nothing matches (exit 10), the spec is a files backup or a URL outside the configured stores (exit 2), a store
 /// cannot be read.
-pub async fn select(spec: Option<&str>, database: &str, stores: &[Store]) -> anyhow::Result<Selected> {
+pub(crate) async fn select(spec: Option<&str>, database: &str, stores: &[Store]) -> anyhow::Result<Selected> {
     match spec {
         None | Some("latest") => latest(database, stores).await,
         Some(url) if url.starts_with("https://") || url.starts_with("http://") => by_url(url, stores).await,

@@ -11,7 +11,7 @@ use crate::storage::{CommitInfo, Store};
 ///
 /// # Errors
 /// The manifest cannot be read, parsed or written back.
-pub async fn record(store: &Store, object: &str, result: TestRestoreResult) -> anyhow::Result<()> {
+pub(crate) async fn record(store: &Store, object: &str, result: TestRestoreResult) -> anyhow::Result<()> {
     let mut current = manifest::parse(&store.get(object).await?)?;
     current.test_restore = Some(result);
     let info = CommitInfo {

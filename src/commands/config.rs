@@ -273,7 +273,7 @@ impl Report for ShowReport<'_> {
 ///
 /// # Errors
 /// The database connection failed (with its own exit code), or stdout could not be written.
-pub async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let settings = &ctx.settings;
     match args.command {
         ConfigCommand::Show => {

@@ -4,17 +4,17 @@
 //! settings, the catalog, the lock, `pg`, `storage`, the printer and the leaves, and never `crate::cli` or the
 //! crate root. [`Ctx`] is what `lib.rs` hands every command once settings are resolved.
 
-pub mod backup;
-pub mod config;
-pub mod maintenance;
-pub mod restore;
-pub mod stats;
+pub(crate) mod backup;
+pub(crate) mod config;
+pub(crate) mod maintenance;
+pub(crate) mod restore;
+pub(crate) mod stats;
 
 use crate::settings::GlobalSettings;
 
 /// What every command gets besides its own arguments.
 #[derive(Debug)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     pub settings: GlobalSettings,
 }
 
@@ -23,7 +23,7 @@ impl Ctx {
     ///
     /// # Errors
     /// See [`crate::pg::connect`].
-    pub async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
+    pub(crate) async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
         crate::pg::connect(&self.settings.db, self.settings.session).await
     }
 }

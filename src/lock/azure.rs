@@ -34,9 +34,9 @@ use crate::storage::local::LOCKS_DIR;
 use crate::storage::{LeaseRelease, StoreError};
 
 /// The lease duration (the service takes 15–60 s or infinite).
-pub const LEASE_SECONDS: i32 = 60;
+pub(super) const LEASE_SECONDS: i32 = 60;
 /// How often the lease is renewed while held.
-pub const RENEW_EVERY: Duration = Duration::from_secs(20);
+pub(super) const RENEW_EVERY: Duration = Duration::from_secs(20);
 /// How often a waiting run tries again.
 const POLL: Duration = Duration::from_secs(1);
 /// Metadata values are HTTP header values: non-ASCII (a database name in Japanese) and `%` are percent-encoded.

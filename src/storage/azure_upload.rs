@@ -19,15 +19,15 @@ use super::errors::is_already_exists;
 use super::{CommitInfo, ObjectInfo, StoreError};
 
 /// The service's limit of blocks per blob.
-pub const MAX_BLOCKS: u64 = 50_000;
+pub(super) const MAX_BLOCKS: u64 = 50_000;
 /// The smallest block size chosen from an expected size.
-pub const MIN_BLOCK_SIZE: u64 = 8 << 20;
+pub(super) const MIN_BLOCK_SIZE: u64 = 8 << 20;
 /// The largest block size chosen (the service takes up to 4000 MiB; a power of two must stay below).
 const MAX_CHOSEN_BLOCK_SIZE: u64 = 2048 << 20;
 
 /// The block size for an expected object size: the smallest power-of-two MiB of at least 8 MiB such that 50,000
 /// blocks cover twice the expected size (a dump may grow past its estimate).
-pub fn block_size_for(expected_size: Option<u64>) -> u64 {
+pub(super) fn block_size_for(expected_size: Option<u64>) -> u64 {
     let needed = expected_size.unwrap_or(0).saturating_mul(2).div_ceil(MAX_BLOCKS);
     let mut size = MIN_BLOCK_SIZE;
     while size < needed && size < MAX_CHOSEN_BLOCK_SIZE {

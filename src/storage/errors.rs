@@ -94,10 +94,10 @@ pub(super) fn azure_error(
 /// An SDK error as text without secrets: the SDK's messages repeat the request URL, SAS signature included.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct AzureRequestError(String);
+pub(crate) struct AzureRequestError(String);
 
 impl AzureRequestError {
-    pub fn new(err: &azure_core::Error) -> Self {
+    pub(crate) fn new(err: &azure_core::Error) -> Self {
         Self(describe(err))
     }
 }

@@ -21,7 +21,7 @@ use crate::exit::UserError;
 /// The largest block the service takes (4000 MiB).
 const MAX_BLOCK_SIZE: u64 = 4000 << 20;
 /// Default blocks in flight per upload.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+pub(super) const DEFAULT_CONCURRENCY: usize = 4;
 /// How long a SAS signed from an account key is valid. It never leaves the process; a long backup must not
 /// outlive it.
 const SIGNED_SAS_VALIDITY: chrono::Duration = chrono::Duration::days(7);
@@ -122,7 +122,7 @@ fn key_error(key: &str, message: impl std::fmt::Display) -> anyhow::Error {
 ///
 /// # Errors
 /// A [`UserError`] (exit 2) naming the key of an invalid or missing value.
-pub fn azure_settings(config: &AzureKeys, env: EnvLookup<'_>) -> anyhow::Result<AzureSettings> {
+pub(super) fn azure_settings(config: &AzureKeys, env: EnvLookup<'_>) -> anyhow::Result<AzureSettings> {
     let container = config.container.clone().unwrap_or_default();
     validate_container(&container).map_err(|why| key_error("container", format!("`{container}` {why}")))?;
     let prefix = normalize_prefix(config.prefix.as_deref().unwrap_or(""));

@@ -98,7 +98,7 @@ impl From<Compression> for String {
 }
 
 /// A streaming compressor whose output is drained after every input chunk.
-pub enum Compressor {
+pub(super) enum Compressor {
     Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
     Passthrough,
@@ -107,7 +107,7 @@ pub enum Compressor {
 impl Compressor {
     /// # Errors
     /// zstd could not be initialised.
-    pub fn new(compression: Compression, threads: u32) -> std::io::Result<Self> {
+    pub(super) fn new(compression: Compression, threads: u32) -> std::io::Result<Self> {
         Ok(match compression {
             Compression::Zstd(level) => {
                 let mut encoder = zstd::stream::write::Encoder::new(Vec::with_capacity(1 << 20), level)?;
@@ -131,7 +131,7 @@ impl Compressor {
     ///
     /// # Errors
     /// The encoder failed.
-    pub fn write(&mut self, input: &[u8]) -> std::io::Result<Vec<u8>> {
+    pub(super) fn write(&mut self, input: &[u8]) -> std::io::Result<Vec<u8>> {
         match self {
             Self::Zstd(encoder) => {
                 encoder.write_all(input)?;
@@ -149,7 +149,7 @@ impl Compressor {
     ///
     /// # Errors
     /// The encoder failed.
-    pub fn finish(self) -> std::io::Result<Vec<u8>> {
+    pub(super) fn finish(self) -> std::io::Result<Vec<u8>> {
         match self {
             Self::Zstd(encoder) => encoder.finish(),
             Self::Gzip(encoder) => encoder.finish(),

@@ -36,7 +36,7 @@ const QUEUE: usize = 8;
 
 /// `campctl backup [DB]`, resolved.
 #[derive(Debug)]
-pub struct DumpSettings {
+pub(crate) struct DumpSettings {
     pub database: String,
     pub compression: Compression,
     pub row_counts: RowCounting,
@@ -50,7 +50,7 @@ pub struct DumpSettings {
 
 /// The summary printed at the end.
 #[derive(Debug, Serialize)]
-pub struct BackupReport {
+pub(crate) struct BackupReport {
     pub name: String,
     pub database: String,
     pub object: String,
@@ -111,7 +111,11 @@ struct Processed {
 /// Connection, version, lock, pg_dump or store failures; nothing is committed unless everything before the commit
 /// succeeded.
 #[tracing::instrument(skip_all, fields(db = %settings.database))]
-pub async fn backup_database(mut settings: DumpSettings, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn backup_database(
+    mut settings: DumpSettings,
+    ctx: &Ctx,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let run_started = std::time::SystemTime::now();
     let params = ctx.settings.db.with_dbname(&settings.database);
     let client = crate::pg::connect(&params, ctx.settings.session).await?;

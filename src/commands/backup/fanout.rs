@@ -10,11 +10,11 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::progress::Progress;
-pub use crate::storage::StoreFailure;
+pub(super) use crate::storage::StoreFailure;
 use crate::storage::{CommitInfo, Store, Upload, is_store_failure};
 
 /// The uploads of one object, one per store (by index into `stores`), and the stores that failed so far.
-pub struct Uploads<'a> {
+pub(super) struct Uploads<'a> {
     stores: &'a [Store],
     active: Vec<(usize, Upload)>,
     failed: Vec<StoreFailure>,
@@ -26,7 +26,7 @@ impl<'a> Uploads<'a> {
     /// # Errors
     /// No store could start, or one failed in a way that stops the run (a refused credential); the uploads already
     /// started are aborted.
-    pub async fn begin(stores: &'a [Store], object: &str, expected_size: Option<u64>) -> anyhow::Result<Self> {
+    pub(super) async fn begin(stores: &'a [Store], object: &str, expected_size: Option<u64>) -> anyhow::Result<Self> {
         let mut started = Self {
             stores,
             active: Vec::with_capacity(stores.len()),
@@ -60,7 +60,7 @@ impl<'a> Uploads<'a> {
     /// Writes every chunk from `rx` to every upload until the sender is done. A store whose write fails is dropped
     /// (its upload aborted); the error is returned only when no store is left (the receiver is dropped then, which
     /// stops the producer).
-    pub async fn pump(&mut self, mut rx: mpsc::Receiver<Bytes>, progress: &Progress) -> Option<anyhow::Error> {
+    pub(super) async fn pump(&mut self, mut rx: mpsc::Receiver<Bytes>, progress: &Progress) -> Option<anyhow::Error> {
         while let Some(chunk) = rx.recv().await {
             progress.set(chunk.len() as u64);
             let mut position = 0;
@@ -86,7 +86,7 @@ impl<'a> Uploads<'a> {
     }
 
     /// Aborts every upload: nothing becomes visible in any store.
-    pub async fn abort(self) {
+    pub(super) async fn abort(self) {
         for (_, upload) in self.active {
             upload.abort().await;
         }
@@ -94,7 +94,7 @@ impl<'a> Uploads<'a> {
 
     /// Commits every upload; returns the indexes of the stores that have the object and every store that failed
     /// during the run (logged).
-    pub async fn commit(self, object: &str, info: &CommitInfo) -> (Vec<usize>, Vec<StoreFailure>) {
+    pub(super) async fn commit(self, object: &str, info: &CommitInfo) -> (Vec<usize>, Vec<StoreFailure>) {
         let mut committed = Vec::new();
         let mut failed = self.failed;
         for (index, upload) in self.active {
@@ -115,7 +115,7 @@ impl<'a> Uploads<'a> {
 }
 
 /// Writes the manifest to each store in `committed`; returns the labels written and the stores that failed.
-pub async fn put_manifest(
+pub(super) async fn put_manifest(
     stores: &[Store],
     committed: &[usize],
     name: &str,

@@ -41,7 +41,7 @@ pub struct FilesArgs {
 
 /// The summary of `backup files`.
 #[derive(Debug, Serialize)]
-pub struct FilesReport {
+pub(crate) struct FilesReport {
     pub name: String,
     pub object: String,
     pub stores: Vec<String>,
@@ -211,7 +211,7 @@ fn walk<W: Write>(
 ///
 /// # Errors
 /// The source is missing, a store failed, or files were unreadable (exit 3).
-pub async fn backup_files(
+pub(crate) async fn backup_files(
     args: FilesArgs,
     stores: Vec<Store>,
     ctx: &Ctx,

@@ -21,7 +21,7 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Serialize)]
-pub struct CatalogReport {
+pub(crate) struct CatalogReport {
     pub backups: Vec<CatalogEntry>,
 }
 
@@ -69,7 +69,7 @@ impl Report for CatalogReport {
 ///
 /// # Errors
 /// No store can be listed, or one fails in a way that is not an outage (a refused credential).
-pub async fn list(args: ListArgs, stores: &[Store], printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn list(args: ListArgs, stores: &[Store], printer: &Printer) -> anyhow::Result<ExitStatus> {
     let mut backups = Vec::new();
     // A store that is down (unreachable, failing) is left out with a warning naming it; the catalog of the others is
     // still printed, and the run ends partial (exit 3). Only when no store can be read does the listing fail.

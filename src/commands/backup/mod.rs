@@ -1,13 +1,13 @@
 //! `campctl backup`: database dumps ([`dump`]) and the catalog ([`list`]), to every configured store.
 
 mod compression;
-pub mod dump;
+pub(crate) mod dump;
 mod fanout;
-pub mod files;
-pub mod list;
+pub(crate) mod files;
+pub(crate) mod list;
 mod naming;
-pub mod snapshot;
-pub mod unlock;
+pub(crate) mod snapshot;
+pub(crate) mod unlock;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-pub use compression::Compression;
+pub(crate) use compression::Compression;
 
 use crate::catalog::select_stores;
 use crate::commands::Ctx;
@@ -93,7 +93,7 @@ pub struct DumpArgs {
 ///
 /// # Errors
 /// See the subcommands.
-pub async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let config = &ctx.settings.config.sections;
     let stores = Store::from_config(&ctx.settings.storage)?;
     match args.command {

@@ -20,7 +20,7 @@ const MAX_TRIES: u32 = 5;
 
 /// The start time and name `<stem>_<YYYYMMDD>_<HHMMSS>` of a backup that starts now in `folder` (`appdb/`,
 /// `files/uploads/`): the first second from now whose name no store has an object under.
-pub async fn unique_name(stores: &[Store], folder: &str, stem: &str) -> (DateTime<Utc>, String) {
+pub(super) async fn unique_name(stores: &[Store], folder: &str, stem: &str) -> (DateTime<Utc>, String) {
     let mut tries = 0;
     loop {
         let now = Utc::now();
@@ -53,7 +53,7 @@ async fn taken(stores: &[Store], prefix: &str) -> bool {
 /// Warns about `*.partial` files in `folder` of the local store that are older than this run (`started`): runs
 /// killed mid-upload left them, and nothing else mentions them. The caller holds the folder's lock, so none of
 /// them is being written.
-pub async fn warn_leftovers(stores: &[Store], folder: &str, started: SystemTime, printer: &Printer) {
+pub(super) async fn warn_leftovers(stores: &[Store], folder: &str, started: SystemTime, printer: &Printer) {
     for store in stores {
         let Store::Local(local) = store else {
             continue;

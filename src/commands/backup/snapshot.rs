@@ -46,7 +46,7 @@ impl Report for SnapshotReport {
 ///
 /// # Errors
 /// No Azure store is configured, or the container cannot be listed.
-pub async fn snapshot(args: SnapshotArgs, stores: &[Store], printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn snapshot(args: SnapshotArgs, stores: &[Store], printer: &Printer) -> anyhow::Result<ExitStatus> {
     let Some(Store::Azure(azure)) = stores.iter().find(|s| matches!(s, Store::Azure(_))) else {
         return Err(UserError::usage("`backup snapshot` needs an Azure store")
             .with_hint("Configure `[storage.azure]` with an account and credentials (docs/storage.md)")

@@ -29,7 +29,7 @@ pub struct UnlockArgs {
 
 /// One lock that was found held.
 #[derive(Debug, Serialize)]
-pub struct HeldLock {
+pub(crate) struct HeldLock {
     /// `store` or `advisory`.
     pub kind: &'static str,
     /// The store's label, or `postgresql:<database>`.
@@ -50,7 +50,7 @@ enum Target {
 }
 
 #[derive(Debug, Serialize)]
-pub struct UnlockReport {
+pub(crate) struct UnlockReport {
     pub name: String,
     pub dry_run: bool,
     pub locks: Vec<HeldLock>,
@@ -143,7 +143,12 @@ async fn find(name: &str, stores: &[Store], ctx: &Ctx, printer: &Printer) -> any
 ///
 /// # Errors
 /// Nothing of `NAME` is held (exit 10), no confirmation (exit 2), a store or the server refused to break a lock.
-pub async fn unlock(args: UnlockArgs, stores: &[Store], ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn unlock(
+    args: UnlockArgs,
+    stores: &[Store],
+    ctx: &Ctx,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let name = args.name;
     let mut locks = find(&name, stores, ctx, printer).await?;
     if locks.is_empty() {

@@ -23,7 +23,7 @@ use crate::progress::Items;
 const LOCK_TIMEOUT: &str = "lock timeout: ";
 
 /// One maintenance session.
-pub struct Session {
+pub(crate) struct Session {
     client: Client,
     notices: UnboundedReceiver<DbError>,
     params: ConnParams,
@@ -31,7 +31,7 @@ pub struct Session {
 
 /// How one work item ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Done,
     /// Not done because a lock was not available (`SKIP_LOCKED`): the server's message.
     Skipped(String),
@@ -41,7 +41,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Self::Done => "done",
             Self::Skipped(_) => "skipped",
@@ -49,7 +49,7 @@ impl Outcome {
         }
     }
 
-    pub fn detail(&self) -> Option<&str> {
+    pub(crate) fn detail(&self) -> Option<&str> {
         match self {
             Self::Done => None,
             Self::Skipped(message) | Self::Failed(message, _) => Some(message),
@@ -57,7 +57,7 @@ impl Outcome {
     }
 
     /// The SQLSTATE of a failure, when the server sent one.
-    pub fn code(&self) -> Option<&SqlState> {
+    pub(crate) fn code(&self) -> Option<&SqlState> {
         match self {
             Self::Failed(_, code) => code.as_ref(),
             Self::Done | Self::Skipped(_) => None,
@@ -67,7 +67,7 @@ impl Outcome {
 
 /// The statements of one item (run in order, one session; the first failure or skip ends the item).
 #[derive(Debug, Clone)]
-pub struct Work {
+pub(crate) struct Work {
     /// What it is about, e.g. `public.users`: for progress and cancel messages.
     pub label: String,
     pub statements: Vec<String>,
@@ -75,14 +75,14 @@ pub struct Work {
 
 /// The result of one [`Work`], in input order.
 #[derive(Debug, Clone)]
-pub struct Finished {
+pub(crate) struct Finished {
     pub outcome: Outcome,
     pub seconds: f64,
 }
 
 impl Session {
     /// Runs one statement with a registered cancel; classifies the result.
-    pub async fn run(&mut self, sql: &str, label: &str) -> Outcome {
+    pub(crate) async fn run(&mut self, sql: &str, label: &str) -> Outcome {
         while self.notices.try_recv().is_ok() {}
         let cancel = interrupt::register(interrupt::Action::CancelQuery {
             params: self.params.clone(),
@@ -120,17 +120,13 @@ impl Session {
         }
         Outcome::Done
     }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
 }
 
 /// Opens up to `wanted` sessions, fewer when the server has fewer free connections (one is always opened).
 ///
 /// # Errors
 /// The first connection failed.
-pub async fn open(
+pub(crate) async fn open(
     params: &ConnParams,
     options: SessionOptions,
     wanted: usize,
@@ -165,7 +161,12 @@ pub async fn open(
 /// Runs every item on the sessions in parallel (each session takes the next item when it is free) and returns the
 /// results in input order. `setup` runs once on every session first (e.g. `SET default_statistics_target = 1`).
 /// The first failure or skip ends an item.
-pub async fn run_all(sessions: &mut [Session], setup: &[String], items: &[Work], progress: &Items) -> Vec<Finished> {
+pub(crate) async fn run_all(
+    sessions: &mut [Session],
+    setup: &[String],
+    items: &[Work],
+    progress: &Items,
+) -> Vec<Finished> {
     run_items(sessions, setup, items, progress, false)
         .await
         .into_iter()
@@ -183,7 +184,7 @@ pub async fn run_all(sessions: &mut [Session], setup: &[String], items: &[Work],
 
 /// [`run_all`], but every statement of an item runs even after one failed (one index of a table failing does not
 /// stop the next), and each statement's result is returned: `result[item][statement]`.
-pub async fn run_each(
+pub(crate) async fn run_each(
     sessions: &mut [Session],
     setup: &[String],
     items: &[Work],

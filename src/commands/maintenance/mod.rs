@@ -6,11 +6,11 @@
 //! Each command is split the same way: `settings.rs` (flags checked before any connection), `select.rs` (what to
 //! work on), `run.rs` (the statements), `report.rs` (rows and views), and a `mod.rs` that strings them together.
 
-pub mod jobs;
-pub mod reindex;
-pub mod report;
-pub mod scope;
-pub mod vacuum;
+pub(crate) mod jobs;
+pub(crate) mod reindex;
+pub(crate) mod report;
+pub(crate) mod scope;
+pub(crate) mod vacuum;
 
 /// A ratio between 0 and 1 (`--min-dead-ratio 0.2`, `--min-bloat-ratio 0.3`).
 fn parse_ratio(text: &str) -> Result<f64, String> {

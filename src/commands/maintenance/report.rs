@@ -16,8 +16,12 @@ use crate::units::format_seconds;
 /// What every maintenance report says, flattened into its JSON (`database`, `dry_run`, `jobs`, `not_selected`,
 /// `done`, `skipped`, `failed`, `seconds`).
 #[derive(Debug, Clone, Serialize)]
-pub struct Run {
+pub(crate) struct Run {
     pub database: String,
+    #[expect(
+        clippy::struct_field_names,
+        reason = "the report's JSON key, as in every other report"
+    )]
     pub dry_run: bool,
     /// Sessions used (fewer than `--jobs` when the server has fewer free connections).
     pub jobs: usize,
@@ -30,7 +34,7 @@ pub struct Run {
 
 impl Run {
     /// `N done, N skipped, N failed`.
-    pub fn tally_note(&self) -> String {
+    pub(crate) fn tally_note(&self) -> String {
         format!(
             "{} done, {} skipped, {} failed",
             self.tally.done, self.tally.skipped, self.tally.failed
@@ -38,7 +42,7 @@ impl Run {
     }
 
     /// `3m 05s with 2 jobs`.
-    pub fn time_note(&self) -> String {
+    pub(crate) fn time_note(&self) -> String {
         format!(
             "{} with {} job{}",
             format_seconds(self.seconds),
@@ -49,7 +53,7 @@ impl Run {
 }
 
 /// One row of a maintenance report, as [`conclude`] needs it.
-pub trait Row {
+pub(crate) trait Row {
     fn status(&self) -> Status;
     /// `schema.name`, for messages.
     fn label(&self) -> String;
@@ -58,7 +62,7 @@ pub trait Row {
 }
 
 /// The status a report writes for how a work item ended.
-pub fn status_of(outcome: &Outcome) -> Status {
+pub(crate) fn status_of(outcome: &Outcome) -> Status {
     match outcome {
         Outcome::Done => Status::Done,
         Outcome::Skipped(_) => Status::Skipped,
@@ -67,13 +71,13 @@ pub fn status_of(outcome: &Outcome) -> Status {
 }
 
 /// The tally of `rows`.
-pub fn tally<R: Row>(rows: &[R]) -> Tally {
+pub(crate) fn tally<R: Row>(rows: &[R]) -> Tally {
     Tally::of(rows.iter().map(Row::status))
 }
 
 /// After the report is printed: warns about skipped rows, and ends with exit 3 when some failed (`N of M <things>
 /// failed: a (why), b (why)` and `hint`), else with success.
-pub fn conclude<R: Row>(printer: &Printer, rows: &[R], things: &str, hint: &str) -> ExitStatus {
+pub(crate) fn conclude<R: Row>(printer: &Printer, rows: &[R], things: &str, hint: &str) -> ExitStatus {
     let skipped: Vec<String> = rows
         .iter()
         .filter(|row| row.status() == Status::Skipped)
@@ -102,12 +106,12 @@ pub fn conclude<R: Row>(printer: &Printer, rows: &[R], things: &str, hint: &str)
 }
 
 /// `1 table`, `2 tables`; `1 index`, `2 indexes`.
-pub fn count(count: usize, one: &str, many: &str) -> String {
+pub(crate) fn count(count: usize, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
 }
 
 /// `Vacuum analyze` from `vacuum analyze`.
-pub fn capitalised(text: &str) -> String {
+pub(crate) fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()

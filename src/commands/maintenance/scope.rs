@@ -33,7 +33,7 @@ pub struct ScopeArgs {
 
 /// A table (or materialized view) in scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Relation {
+pub(crate) struct Relation {
     pub oid: u32,
     pub schema: String,
     pub name: String,
@@ -45,17 +45,17 @@ pub struct Relation {
 
 impl Relation {
     /// `"schema"."name"`, quoted for SQL.
-    pub fn quoted(&self) -> String {
+    pub(crate) fn quoted(&self) -> String {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
     }
 
     /// `schema.name` for people.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         format!("{}.{}", self.schema, self.name)
     }
 
     /// ` ("a", "b")` when columns were given, else empty.
-    pub fn column_list(&self) -> String {
+    pub(crate) fn column_list(&self) -> String {
         if self.columns.is_empty() {
             String::new()
         } else {
@@ -66,7 +66,7 @@ impl Relation {
 }
 
 /// Splits `name(col, col)` at the first `(` outside double quotes.
-pub fn split_columns(spec: &str) -> Result<(&str, Vec<&str>), UserError> {
+pub(crate) fn split_columns(spec: &str) -> Result<(&str, Vec<&str>), UserError> {
     let mut quoted = false;
     for (i, c) in spec.char_indices() {
         match c {
@@ -121,7 +121,11 @@ fn not_found(what: &str, spec: &str) -> anyhow::Error {
 ///
 /// # Errors
 /// Exit 10 when it does not exist, exit 2 when the name is not valid SQL.
-pub async fn resolve_relation(client: &Client, spec: &str, what: &str) -> anyhow::Result<(u32, String, String, char)> {
+pub(crate) async fn resolve_relation(
+    client: &Client,
+    spec: &str,
+    what: &str,
+) -> anyhow::Result<(u32, String, String, char)> {
     let row = client
         .query_opt(
             "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text \
@@ -141,7 +145,7 @@ pub async fn resolve_relation(client: &Client, spec: &str, what: &str) -> anyhow
 ///
 /// # Errors
 /// See [`resolve_schemas`].
-pub async fn check_schemas(client: &Client, schemas: &[String]) -> anyhow::Result<()> {
+pub(crate) async fn check_schemas(client: &Client, schemas: &[String]) -> anyhow::Result<()> {
     resolve_schemas(client, schemas).await.map(drop)
 }
 
@@ -150,7 +154,7 @@ pub async fn check_schemas(client: &Client, schemas: &[String]) -> anyhow::Resul
 ///
 /// # Errors
 /// A missing table, column or schema (exit 10), an invalid name (exit 2).
-pub async fn tables(client: &Client, scope: &ScopeArgs) -> anyhow::Result<Vec<Relation>> {
+pub(crate) async fn tables(client: &Client, scope: &ScopeArgs) -> anyhow::Result<Vec<Relation>> {
     let schemas = resolve_schemas(client, &scope.schemas).await?;
     let exclude_schemas = resolve_schemas(client, &scope.exclude_schemas).await?;
     if !scope.tables.is_empty() {

@@ -32,7 +32,7 @@ const PIECE: usize = 1 << 20;
 
 /// What a verified download produced.
 #[derive(Debug, Clone)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     /// Hex SHA-256 of the stored object.
     pub sha256: String,
     /// Bytes of the stored object.
@@ -49,7 +49,7 @@ pub struct Fetched {
 }
 
 /// The archive version in the header: `(major, minor, revision)`.
-pub type ArchiveVersion = (u8, u8, u8);
+pub(crate) type ArchiveVersion = (u8, u8, u8);
 
 /// A verification failure: the backup is damaged or is not what its manifest says (exit 1).
 fn damaged(message: String) -> anyhow::Error {
@@ -57,7 +57,7 @@ fn damaged(message: String) -> anyhow::Error {
 }
 
 /// A download in progress; see the module documentation.
-pub struct Fetch {
+pub(crate) struct Fetch {
     out: mpsc::Receiver<Bytes>,
     head: Option<oneshot::Receiver<ArchiveVersion>>,
     processor: tokio::task::JoinHandle<anyhow::Result<Fetched>>,
@@ -75,7 +75,7 @@ impl Fetch {
     ///
     /// # Errors
     /// The object cannot be opened (not found: exit 10; authentication: exit 12).
-    pub async fn start(selected: &Selected, reader: Reader, progress: Arc<Progress>) -> anyhow::Result<Self> {
+    pub(crate) async fn start(selected: &Selected, reader: Reader, progress: Arc<Progress>) -> anyhow::Result<Self> {
         let started = Instant::now();
         let mut stream = selected.store.download(&selected.object).await?;
         let (raw_tx, raw_rx) = mpsc::channel::<anyhow::Result<Bytes>>(QUEUE);
@@ -119,7 +119,7 @@ impl Fetch {
     ///
     /// # Errors
     /// The download, the decompression or the header failed, or pg_restore cannot read the version.
-    pub async fn head(&mut self) -> anyhow::Result<ArchiveVersion> {
+    pub(crate) async fn head(&mut self) -> anyhow::Result<ArchiveVersion> {
         let receiver = self.head.take().context("the header was already awaited")?;
         if let Ok(version) = receiver.await {
             return Ok(version);
@@ -136,7 +136,7 @@ impl Fetch {
     ///
     /// # Errors
     /// A verification failure (exit 1), a download error, or a failed write to the sink.
-    pub async fn finish_into<W: AsyncWrite + Unpin>(
+    pub(crate) async fn finish_into<W: AsyncWrite + Unpin>(
         mut self,
         sink: &mut W,
         hold_back: bool,

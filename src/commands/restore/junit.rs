@@ -23,7 +23,7 @@ fn escape(text: &str) -> String {
 }
 
 /// The report as a JUnit document.
-pub fn render(report: &TestRestoreReport) -> String {
+pub(super) fn render(report: &TestRestoreReport) -> String {
     let tests = report.checks.len();
     let failures = report.checks.iter().filter(|c| c.outcome == CheckOutcome::Fail).count();
     let skipped = report.checks.iter().filter(|c| c.outcome == CheckOutcome::Skip).count();

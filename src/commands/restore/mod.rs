@@ -10,29 +10,29 @@
 //! `pg`, `storage` or the catalog). One crossing is left: `test-restore` builds its pg_restore options with
 //! `restore`'s `restore_options`, until both get their settings resolved before dispatch (architecture item 2).
 
-pub mod fetch;
+pub(crate) mod fetch;
 mod junit;
 mod preflight;
-pub mod run;
+pub(crate) mod run;
 // The `restore` command in a file named after it, beside `test_restore`: the directory is the pair's shared home
 // (source options, preparation), the file is the command, as `test_restore.rs` is for `test-restore`.
 #[expect(
     clippy::module_inception,
     reason = "the `restore` command, named after it beside `test_restore`; the directory holds what both share"
 )]
-pub mod restore;
-pub mod row_counts;
+pub(crate) mod restore;
+pub(crate) mod row_counts;
 mod sql_check;
 mod swap_in;
 mod test_report;
-pub mod test_restore;
+pub(crate) mod test_restore;
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-pub use restore::RestoreArgs;
-pub use test_restore::TestRestoreArgs;
+pub(crate) use restore::RestoreArgs;
+pub(crate) use test_restore::TestRestoreArgs;
 
 use crate::catalog::{select, select_stores};
 use crate::exit::ExitStatus;

@@ -59,7 +59,7 @@ pub struct RestoreArgs {
 
 /// What a restore did, step by step.
 #[derive(Debug, Serialize)]
-pub struct RestoreReport {
+pub(crate) struct RestoreReport {
     pub backup: String,
     pub origin: String,
     pub target: String,
@@ -174,7 +174,7 @@ async fn target_info(
 /// # Errors
 /// Bad input (exit 2), no such backup (10), a lock held (11), authentication (12), a verification mismatch or a
 /// failed pg_restore (1); the target is unchanged in every case.
-pub async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let config = &ctx.settings.config.sections;
     let source_db = args.source.db.clone().unwrap_or_else(|| ctx.settings.db.dbname.clone());
     let target = args.to.clone().unwrap_or_else(|| source_db.clone());

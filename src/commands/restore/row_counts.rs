@@ -20,7 +20,7 @@ use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 
 /// One table's expected and restored rows.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct TableCount {
+pub(crate) struct TableCount {
     pub schema: String,
     pub table: String,
     /// From the manifest (or, without one, from the archive itself); `None` when not counted.
@@ -30,7 +30,7 @@ pub struct TableCount {
 }
 
 impl TableCount {
-    pub fn matches(&self) -> bool {
+    pub(crate) fn matches(&self) -> bool {
         match (self.expected, self.restored) {
             (_, None) => false,
             (None, Some(_)) => true,
@@ -38,14 +38,14 @@ impl TableCount {
         }
     }
 
-    pub fn qualified(&self) -> String {
+    pub(crate) fn qualified(&self) -> String {
         format!("{}.{}", self.schema, self.table)
     }
 }
 
 /// What the tables of a restored database hold, against the backup.
 #[derive(Debug, Clone)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     pub counts: Vec<TableCount>,
     /// Tables the archive defines (`TABLE` entries).
     pub expected_tables: usize,
@@ -55,7 +55,7 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    pub fn mismatches(&self) -> Vec<&TableCount> {
+    pub(crate) fn mismatches(&self) -> Vec<&TableCount> {
         self.counts.iter().filter(|c| !c.matches()).collect()
     }
 
@@ -64,7 +64,7 @@ impl Comparison {
     ///
     /// # Errors
     /// The restored copy differs from the backup.
-    pub fn require_match(&self) -> Result<(), UserError> {
+    pub(crate) fn require_match(&self) -> Result<(), UserError> {
         let mismatches = self.mismatches();
         if mismatches.is_empty() && self.restored_tables == self.expected_tables {
             return Ok(());
@@ -100,7 +100,7 @@ impl Comparison {
 ///
 /// # Errors
 /// The database cannot be queried.
-pub async fn compare(params: &ConnParams, selected: &Selected, fetched: &Fetched) -> anyhow::Result<Comparison> {
+pub(crate) async fn compare(params: &ConnParams, selected: &Selected, fetched: &Fetched) -> anyhow::Result<Comparison> {
     let started = Instant::now();
     let expected: Vec<(String, String, Option<u64>)> = match &selected.manifest {
         Some(manifest) => manifest

@@ -23,7 +23,7 @@ use crate::units::format_bytes;
 
 /// How to run pg_restore.
 #[derive(Debug, Clone)]
-pub struct RestoreOptions {
+pub(crate) struct RestoreOptions {
     /// Parallel jobs; 1 streams straight into pg_restore, more spool to a file first.
     pub jobs: u32,
     /// Directory of the spool file (`--jobs` > 1).
@@ -39,7 +39,7 @@ pub struct RestoreOptions {
 
 /// The steps of a restore, for reporting which one failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Download and checksum.
     Download,
     /// Decompression, format version and completeness of the archive.
@@ -50,14 +50,14 @@ pub enum Step {
 
 /// A failure and the step it happened in.
 #[derive(Debug)]
-pub struct StepError {
+pub(crate) struct StepError {
     pub step: Step,
     pub error: anyhow::Error,
 }
 
 /// A restored database, still registered for cleanup.
 #[derive(Debug)]
-pub struct Restored {
+pub(crate) struct Restored {
     pub fetched: Fetched,
     /// Download + verification (overlaps the restore when streaming).
     pub fetch_seconds: f64,
@@ -68,12 +68,12 @@ pub struct Restored {
 }
 
 /// `<db><tag><YYYYMMDD_HHMMSS>`, shortened so it fits PostgreSQL's 63-byte identifiers.
-pub fn derived_name(database: &str, tag: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn derived_name(database: &str, tag: &str, now: chrono::DateTime<chrono::Utc>) -> String {
     fit(database, &format!("{tag}{}", now.format("%Y%m%d_%H%M%S")))
 }
 
 /// [`derived_name`] with this process's id after the timestamp, for names that two runs may want in one second.
-pub fn unique_derived_name(database: &str, tag: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn unique_derived_name(database: &str, tag: &str, now: chrono::DateTime<chrono::Utc>) -> String {
     fit(
         database,
         &format!("{tag}{}_{}", now.format("%Y%m%d_%H%M%S"), std::process::id()),
@@ -94,7 +94,7 @@ fn fit(database: &str, suffix: &str) -> String {
 ///
 /// # Errors
 /// The step that failed and why; the new database is dropped before this returns.
-pub async fn restore_into(
+pub(crate) async fn restore_into(
     selected: &Selected,
     tool: &PgTool,
     server: &ConnParams,

@@ -12,7 +12,7 @@ use crate::printer::{Cell, Report, Table};
 /// The result of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CheckOutcome {
+pub(super) enum CheckOutcome {
     Pass,
     Fail,
     /// Not run because an earlier step failed.
@@ -21,7 +21,7 @@ pub enum CheckOutcome {
 
 /// One check of a test-restore.
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckResult {
+pub(super) struct CheckResult {
     pub name: String,
     pub outcome: CheckOutcome,
     pub seconds: f64,
@@ -30,7 +30,7 @@ pub struct CheckResult {
 
 /// What a test-restore found.
 #[derive(Debug, Serialize)]
-pub struct TestRestoreReport {
+pub(super) struct TestRestoreReport {
     pub backup: String,
     pub origin: String,
     /// The database the backup was taken of.

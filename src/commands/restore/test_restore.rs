@@ -72,7 +72,7 @@ fn target_server(args: &TestRestoreArgs, ctx: &Ctx) -> anyhow::Result<ConnParams
 /// # Errors
 /// Bad input (exit 2), no such backup (10), authentication (12); failed checks are not errors: they exit 1 with
 /// the report.
-pub async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let started_at = Utc::now();
     let started = Instant::now();
     let config = &ctx.settings.config.sections;

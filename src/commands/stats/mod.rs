@@ -215,7 +215,7 @@ fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
 /// # Errors
 /// A usage error, the connection failed (with its own exit code), a query failed, or stdout could not be written.
 #[tracing::instrument(skip_all, fields(section = ?args.section))]
-pub async fn stats(args: StatsArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn stats(args: StatsArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let mut settings = StatsSettings::resolve(args, &ctx.settings.config.sections.stats, ctx)?;
     let client = ctx.connect().await?;
     // The same name rules as vacuum and reindex: a missing schema is a mistake to report (exit 10), not an empty

@@ -107,7 +107,7 @@ pub(super) struct DataTotals {
 impl DataStream {
     /// A stream whose data is decoded (when `compression` allows it) and measured, and whose rows are counted if
     /// `count_rows`.
-    pub fn measured(compression: Compression, count_rows: bool) -> Result<Self, String> {
+    pub(super) fn measured(compression: Compression, count_rows: bool) -> Result<Self, String> {
         let decoder = match compression {
             Compression::None | Compression::Lz4 => None,
             Compression::Gzip { .. } => Some(Decoder::Zlib(Box::new(Decompress::new(true)))),
@@ -129,7 +129,7 @@ impl DataStream {
     }
 
     /// A stream that is only walked over (large objects): its chunks are counted, not decoded.
-    pub fn skipped() -> Self {
+    pub(super) fn skipped() -> Self {
         Self {
             decoder: None,
             decoded: false,
@@ -141,7 +141,7 @@ impl DataStream {
 
     /// One chunk's payload (or part of it). `scratch` is the decompression buffer.
     #[inline]
-    pub fn feed(&mut self, payload: &[u8], scratch: &mut [u8]) -> Result<(), String> {
+    pub(super) fn feed(&mut self, payload: &[u8], scratch: &mut [u8]) -> Result<(), String> {
         self.stored += payload.len() as u64;
         match &mut self.decoder {
             None if self.decoded => self.account.add(payload),
@@ -154,7 +154,7 @@ impl DataStream {
     }
 
     /// The totals; an error if a compressed stream is incomplete.
-    pub fn finish(self) -> Result<DataTotals, String> {
+    pub(super) fn finish(self) -> Result<DataTotals, String> {
         if !self.ended {
             return Err("the compressed data stops before the end of its compressed stream".to_owned());
         }

@@ -167,7 +167,7 @@ pub(super) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    pub fn new(data: &'a [u8], int_size: usize) -> Self {
+    pub(super) fn new(data: &'a [u8], int_size: usize) -> Self {
         Self {
             data,
             position: 0,
@@ -187,7 +187,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `ReadInt`.
-    pub fn int(&mut self) -> Result<i64, ParseError> {
+    pub(super) fn int(&mut self) -> Result<i64, ParseError> {
         let start = self.position;
         let bytes = self.take(1 + self.int_size)?;
         decode_int(bytes).ok_or_else(|| malformed("an integer does not fit in 64 bits", start))

@@ -42,7 +42,7 @@ pub(super) struct HeadParser {
 }
 
 impl HeadParser {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             step: Step::Header,
             buffer: Vec::new(),
@@ -57,7 +57,7 @@ impl HeadParser {
 
     /// Parses what it can of `input`, advancing `offset` (the stream offset of the buffer's start) past every parsed
     /// item. Once the TOC is complete, returns the head and the bytes that follow it.
-    pub fn push(&mut self, input: &[u8], offset: &mut u64) -> Result<Option<(Head, Vec<u8>)>, ArchiveError> {
+    pub(super) fn push(&mut self, input: &[u8], offset: &mut u64) -> Result<Option<(Head, Vec<u8>)>, ArchiveError> {
         self.buffer.extend_from_slice(input);
         if self.buffer.len() < self.need {
             return Ok(None);
@@ -151,7 +151,7 @@ impl HeadParser {
     }
 
     /// Where a stream that ends now stops, for [`ArchiveError::Truncated`].
-    pub fn truncation(&self, received: u64) -> String {
+    pub(super) fn truncation(&self, received: u64) -> String {
         match self.step {
             Step::Header if received == 0 => "before its header (the stream is empty)".to_owned(),
             Step::Header => "inside its header".to_owned(),

@@ -23,7 +23,7 @@ const CUT_NAME_LENGTH: usize = 60;
 
 /// The key of a unique index, as the catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UniqueKey {
+pub(super) struct UniqueKey {
     pub schema: String,
     pub table: String,
     /// Each key column as the server prints it (a quoted column name, or an expression), and whether it is an
@@ -37,7 +37,7 @@ pub struct UniqueKey {
 impl UniqueKey {
     /// `SELECT <keys>, count(*) AS copies FROM <table> WHERE <keys not null> [AND (<predicate>)] GROUP BY <keys>
     /// HAVING count(*) > 1 ORDER BY copies DESC`.
-    pub fn duplicates_query(&self) -> String {
+    pub(super) fn duplicates_query(&self) -> String {
         let keys: Vec<String> = self
             .columns
             .iter()
@@ -74,7 +74,7 @@ impl UniqueKey {
 ///
 /// # Errors
 /// The catalog query failed.
-pub async fn unique_key(client: &Client, oid: u32) -> anyhow::Result<Option<UniqueKey>> {
+pub(super) async fn unique_key(client: &Client, oid: u32) -> anyhow::Result<Option<UniqueKey>> {
     let row = client
         .query_opt(
             "SELECT n.nspname::text, t.relname::text, \
@@ -107,7 +107,7 @@ pub async fn unique_key(client: &Client, oid: u32) -> anyhow::Result<Option<Uniq
 
 /// Whether `leftover` (`<index>_ccnew`, `<index>_ccnew1`, …) is a copy REINDEX CONCURRENTLY made of `index`.
 /// PostgreSQL cuts the index's name so that the leftover's fits in 63 bytes; a long leftover matches a prefix.
-pub fn leftover_of(leftover: &str, index: &str) -> bool {
+pub(super) fn leftover_of(leftover: &str, index: &str) -> bool {
     let Some(suffix) = leftover_suffix(leftover) else {
         return false;
     };

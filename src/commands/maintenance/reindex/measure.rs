@@ -36,7 +36,7 @@ const LINE_POINTER: i64 = 4;
 
 /// An index in scope, as the catalog describes it.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     pub oid: u32,
     pub schema: String,
     pub table: String,
@@ -57,7 +57,7 @@ pub struct Candidate {
 
 /// The planner's statistics the estimate works from.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     /// The index's `relpages`.
     pub relpages: i64,
     /// The index's `reltuples` (`-1`: never vacuumed or analyzed).
@@ -75,14 +75,14 @@ pub struct Statistics {
 /// Where a bloat figure comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum BloatSource {
+pub(crate) enum BloatSource {
     Pgstatindex,
     Estimate,
     Unknown,
 }
 
 impl BloatSource {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Pgstatindex => "pgstatindex",
             Self::Estimate => "estimate",
@@ -93,7 +93,7 @@ impl BloatSource {
 
 /// The share of an index that a rebuild would give back.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Bloat {
+pub(crate) struct Bloat {
     /// 0–1; `null` when unknown.
     pub ratio: Option<f64>,
     pub source: BloatSource,
@@ -157,7 +157,7 @@ const CANDIDATES: &str = "\
 ///
 /// # Errors
 /// The catalog query failed.
-pub async fn candidates(
+pub(super) async fn candidates(
     client: &Client,
     tables: &[u32],
     partitioned: &[u32],
@@ -198,7 +198,11 @@ pub async fn candidates(
 /// # Errors
 /// Reading the block size or the extension list failed. A failing `pgstatindex` (no privilege, an index that turned
 /// invalid) falls back to the estimate.
-pub async fn bloat(client: &Client, candidates: &[Candidate], use_pgstatindex: bool) -> anyhow::Result<Vec<Bloat>> {
+pub(super) async fn bloat(
+    client: &Client,
+    candidates: &[Candidate],
+    use_pgstatindex: bool,
+) -> anyhow::Result<Vec<Bloat>> {
     let block_size: i64 = client
         .query_one("SELECT current_setting('block_size')::int8", &[])
         .await?
@@ -257,7 +261,7 @@ async fn measure(client: &Client, candidate: &Candidate, pgstatindex: Option<&st
 }
 
 /// Bloat from `pgstatindex`'s leaf density (percent) and page counts; `None` without leaf pages (NaN density).
-pub fn from_pgstatindex(density: f64, leaf: i64, empty: i64, deleted: i64, fillfactor: u32) -> Option<f64> {
+pub(super) fn from_pgstatindex(density: f64, leaf: i64, empty: i64, deleted: i64, fillfactor: u32) -> Option<f64> {
     if leaf <= 0 || !density.is_finite() || fillfactor == 0 {
         return None;
     }
@@ -267,7 +271,7 @@ pub fn from_pgstatindex(density: f64, leaf: i64, empty: i64, deleted: i64, fillf
 }
 
 /// Bloat of a btree estimated from the planner's statistics, or why there is no estimate.
-pub fn estimate(statistics: &Statistics, fillfactor: u32, block_size: i64) -> Result<f64, &'static str> {
+pub(super) fn estimate(statistics: &Statistics, fillfactor: u32, block_size: i64) -> Result<f64, &'static str> {
     if statistics.table_tuples < 0.0 || statistics.index_tuples < 0.0 {
         return Err("the table was never analyzed");
     }
@@ -291,7 +295,10 @@ pub fn estimate(statistics: &Statistics, fillfactor: u32, block_size: i64) -> Re
 ///
 /// # Errors
 /// The catalog query failed.
-pub async fn sizes_by_name(client: &Client, names: &[(String, String)]) -> anyhow::Result<Vec<Option<Option<i64>>>> {
+pub(super) async fn sizes_by_name(
+    client: &Client,
+    names: &[(String, String)],
+) -> anyhow::Result<Vec<Option<Option<i64>>>> {
     let (schemas, indexes): (Vec<&str>, Vec<&str>) = names.iter().map(|(s, i)| (s.as_str(), i.as_str())).unzip();
     let rows = client
         .query(
@@ -318,7 +325,7 @@ pub async fn sizes_by_name(client: &Client, names: &[(String, String)]) -> anyho
 ///
 /// # Errors
 /// The catalog query failed.
-pub async fn invalid_indexes(client: &Client, tables: &[u32]) -> anyhow::Result<Vec<(u32, String, String)>> {
+pub(super) async fn invalid_indexes(client: &Client, tables: &[u32]) -> anyhow::Result<Vec<(u32, String, String)>> {
     let rows = client
         .query(
             "SELECT i.indrelid, n.nspname::text, c.relname::text FROM pg_index i \

@@ -23,7 +23,7 @@ use clap::Args;
 
 use self::report::ReindexReport;
 use self::select::Action;
-pub use self::settings::ReindexSettings;
+pub(crate) use self::settings::ReindexSettings;
 use super::scope::ScopeArgs;
 use crate::commands::Ctx;
 use crate::exit::ExitStatus;
@@ -87,7 +87,7 @@ pub struct ReindexArgs {
 /// # Errors
 /// Bad options (exit 2), a missing table, index or schema (10), a refused confirmation (2). Some indexes failed:
 /// the report, then `Ok(ExitStatus::Partial)` (exit 3).
-pub async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn reindex(args: ReindexArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let settings = ReindexSettings::resolve(args, ctx)?;
     let started = Instant::now();
     let client = ctx.connect().await?;

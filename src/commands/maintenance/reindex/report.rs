@@ -16,7 +16,7 @@ use crate::units::format_bytes;
 
 /// One index of the plan and its result.
 #[derive(Debug, Serialize)]
-pub struct IndexResult {
+pub(super) struct IndexResult {
     pub schema: String,
     pub table: String,
     pub index: String,
@@ -40,7 +40,7 @@ pub struct IndexResult {
 
 /// What `campctl reindex` did (or, with --dry-run, would do).
 #[derive(Debug, Serialize)]
-pub struct ReindexReport {
+pub(super) struct ReindexReport {
     /// `database`, `dry_run`, `jobs`, `not_selected` (indexes in scope left out; `notes` says why), `done`,
     /// `skipped`, `failed`, `seconds`.
     #[serde(flatten)]
@@ -187,7 +187,7 @@ impl Row for IndexResult {
 
 impl ReindexReport {
     /// The plan: every chosen index `planned`, with its size and bloat before; `left_out` becomes the notes.
-    pub fn plan(settings: &ReindexSettings, chosen: &[Chosen], left_out: &[LeftOut]) -> Self {
+    pub(super) fn plan(settings: &ReindexSettings, chosen: &[Chosen], left_out: &[LeftOut]) -> Self {
         let concurrently = settings.selection.concurrently;
         Self {
             run: Run {

@@ -27,7 +27,7 @@ use crate::status::Status;
 ///
 /// # Errors
 /// The sessions could not be opened.
-pub async fn execute(
+pub(super) async fn execute(
     report: &mut ReindexReport,
     chosen: &[Chosen],
     table_order: &[u32],
@@ -87,7 +87,7 @@ pub async fn execute(
 ///
 /// # Errors
 /// A catalog query failed.
-pub async fn record(
+pub(super) async fn record(
     client: &tokio_postgres::Client,
     chosen: &[Chosen],
     report: &mut ReindexReport,

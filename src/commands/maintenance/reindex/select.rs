@@ -15,21 +15,21 @@ use crate::pg::quote_ident;
 use crate::units::format_bytes;
 
 /// `1 index`, `2 indexes`.
-pub fn count_of(indexes: usize) -> String {
+pub(super) fn count_of(indexes: usize) -> String {
     count(indexes, "index", "indexes")
 }
 
 /// What is done to an index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub(crate) enum Action {
     Reindex,
     /// `DROP INDEX CONCURRENTLY` of an invalid leftover of REINDEX CONCURRENTLY.
     Drop,
 }
 
 /// The statement for one index; the names come from the catalog and are always quoted.
-pub fn statement(action: Action, schema: &str, index: &str, concurrently: bool) -> String {
+pub(super) fn statement(action: Action, schema: &str, index: &str, concurrently: bool) -> String {
     let target = format!("{}.{}", quote_ident(schema), quote_ident(index));
     match (action, concurrently) {
         (Action::Reindex, true) => format!("REINDEX INDEX CONCURRENTLY {target}"),
@@ -41,14 +41,14 @@ pub fn statement(action: Action, schema: &str, index: &str, concurrently: bool) 
 
 /// `_ccnew`/`_ccold` (with an optional number) when `name` is what a failed REINDEX CONCURRENTLY leaves behind: the
 /// unfinished new copy, or the old copy after the swap.
-pub fn leftover_suffix(name: &str) -> Option<&'static str> {
+pub(super) fn leftover_suffix(name: &str) -> Option<&'static str> {
     let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
     ["_ccnew", "_ccold"].into_iter().find(|suffix| stem.ends_with(suffix))
 }
 
 /// Why an index in scope was left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LeftOut {
+pub(crate) enum LeftOut {
     /// Valid, with --invalid: not counted.
     Valid,
     Invalid,
@@ -60,7 +60,7 @@ pub enum LeftOut {
 }
 
 impl LeftOut {
-    pub const NOTED: [Self; 6] = [
+    pub(crate) const NOTED: [Self; 6] = [
         Self::Invalid,
         Self::BeingBuilt,
         Self::Exclusion,
@@ -69,7 +69,7 @@ impl LeftOut {
         Self::UnknownSize,
     ];
 
-    pub fn note(self, count: usize) -> String {
+    pub(crate) fn note(self, count: usize) -> String {
         let why = match self {
             Self::Valid => "left out as valid (--invalid)",
             Self::Invalid => {
@@ -92,7 +92,7 @@ impl LeftOut {
 
 /// The options that choose indexes.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Selection {
+pub(crate) struct Selection {
     pub invalid: bool,
     pub concurrently: bool,
     pub min_bloat_ratio: Option<f64>,
@@ -101,7 +101,7 @@ pub struct Selection {
 
 impl Selection {
     /// What to do with an index and why, or why it is left out.
-    pub fn choose(&self, index: &Candidate, bloat: &Bloat) -> Result<(Action, String), LeftOut> {
+    pub(crate) fn choose(&self, index: &Candidate, bloat: &Bloat) -> Result<(Action, String), LeftOut> {
         if self.invalid {
             if index.valid {
                 return Err(LeftOut::Valid);
@@ -167,7 +167,7 @@ impl Selection {
 
 /// The candidate indexes of the scope: `--index`es, the indexes of the `--table`s (or of every table, narrowed by
 /// `--schema` / `--exclude-schema`).
-pub async fn find(client: &tokio_postgres::Client, args: &ReindexSettings) -> anyhow::Result<Vec<Candidate>> {
+pub(super) async fn find(client: &tokio_postgres::Client, args: &ReindexSettings) -> anyhow::Result<Vec<Candidate>> {
     let mut indexes = Vec::new();
     for spec in &args.indexes {
         let (oid, schema, name, kind) = scope::resolve_relation(client, spec, "Index").await?;
@@ -206,11 +206,11 @@ pub async fn find(client: &tokio_postgres::Client, args: &ReindexSettings) -> an
 }
 
 /// A chosen index: the candidate, its bloat, what to do and why.
-pub type Chosen = (Candidate, Bloat, Action, String);
+pub(super) type Chosen = (Candidate, Bloat, Action, String);
 
 /// The chosen indexes in working order, why the others were left out (valid ones of `--invalid` not counted), and
 /// the tables in working order.
-pub fn choose(
+pub(super) fn choose(
     selection: &Selection,
     candidates: Vec<Candidate>,
     bloats: Vec<Bloat>,

@@ -12,7 +12,7 @@ use crate::exit::UserError;
 
 /// `campctl reindex`, resolved and checked.
 #[derive(Debug, Clone)]
-pub struct ReindexSettings {
+pub(crate) struct ReindexSettings {
     pub scope: ScopeArgs,
     /// `--index`: SQL names, resolved by the server.
     pub indexes: Vec<String>,
@@ -29,7 +29,7 @@ impl ReindexSettings {
     ///
     /// # Errors
     /// A usage error (exit 2): a `--table` with a column list, or a malformed one.
-    pub fn resolve(args: ReindexArgs, ctx: &Ctx) -> anyhow::Result<Self> {
+    pub(crate) fn resolve(args: ReindexArgs, ctx: &Ctx) -> anyhow::Result<Self> {
         check_no_columns(&args.scope.tables)?;
         Ok(Self {
             selection: Selection {

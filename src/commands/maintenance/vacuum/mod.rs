@@ -15,7 +15,7 @@ use std::time::Instant;
 use clap::Args;
 
 use self::report::VacuumReport;
-pub use self::settings::VacuumSettings;
+pub(crate) use self::settings::VacuumSettings;
 use super::scope::{self, ScopeArgs};
 use crate::commands::Ctx;
 use crate::exit::ExitStatus;
@@ -96,7 +96,7 @@ pub struct VacuumArgs {
 /// # Errors
 /// Bad options (exit 2), a missing table or schema (10), a refused confirmation (2). Some tables failed: the
 /// report, then `Ok(ExitStatus::Partial)` (exit 3).
-pub async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let settings = VacuumSettings::resolve(args, ctx)?;
     let started = Instant::now();
     let client = ctx.connect().await?;

@@ -15,7 +15,7 @@ use crate::units::format_bytes;
 
 /// One table of the plan and its result.
 #[derive(Debug, Serialize)]
-pub struct TableResult {
+pub(super) struct TableResult {
     pub schema: String,
     pub table: String,
     /// Why it was chosen.
@@ -31,7 +31,7 @@ pub struct TableResult {
 
 /// What `campctl vacuum` did (or, with --dry-run, would do).
 #[derive(Debug, Serialize)]
-pub struct VacuumReport {
+pub(super) struct VacuumReport {
     /// `database`, `dry_run`, `jobs`, `not_selected`, `done`, `skipped`, `failed`, `seconds`.
     #[serde(flatten)]
     pub run: Run,
@@ -171,7 +171,7 @@ impl Row for TableResult {
 
 impl VacuumReport {
     /// The plan: every chosen table `planned`, the figures before.
-    pub fn plan(settings: &VacuumSettings, chosen: &[Chosen], not_selected: usize) -> Self {
+    pub(super) fn plan(settings: &VacuumSettings, chosen: &[Chosen], not_selected: usize) -> Self {
         Self {
             run: Run {
                 database: settings.database.clone(),

@@ -37,7 +37,7 @@ fn stages(mode: Mode) -> Vec<Vec<String>> {
 ///
 /// # Errors
 /// The sessions could not be opened.
-pub async fn execute(
+pub(super) async fn execute(
     settings: &VacuumSettings,
     chosen: &[Chosen],
     ctx: &Ctx,
@@ -80,7 +80,7 @@ pub async fn execute(
 }
 
 /// Writes each table's outcome and its state `after` into the report, and the totals.
-pub fn record(
+pub(super) fn record(
     report: &mut VacuumReport,
     chosen: &[Chosen],
     results: &[Finished],

@@ -11,7 +11,7 @@ use crate::commands::maintenance::scope::Relation;
 
 /// Measured state of one table (of a partitioned table: of its partitions together).
 #[derive(Debug, Clone, Copy, Serialize, Default)]
-pub struct TableState {
+pub(super) struct TableState {
     /// From the cumulative statistics; `null` after a VACUUM FULL without ANALYZE, which does not update them.
     pub live_tuples: Option<i64>,
     pub dead_tuples: Option<i64>,
@@ -28,7 +28,7 @@ pub struct TableState {
 }
 
 /// Dead tuples as a percentage of all tuples (0 without tuples).
-pub fn dead_percent(state: &TableState) -> f64 {
+pub(super) fn dead_percent(state: &TableState) -> f64 {
     let (live, dead) = (state.live_tuples.unwrap_or(0), state.dead_tuples.unwrap_or(0));
     let total = live + dead;
     if total == 0 {
@@ -49,7 +49,7 @@ pub fn dead_percent(state: &TableState) -> f64 {
 ///
 /// # Errors
 /// The query failed.
-pub async fn measure(
+pub(super) async fn measure(
     client: &tokio_postgres::Client,
     oids: &[u32],
     with_stats: bool,
@@ -116,7 +116,7 @@ pub async fn measure(
 }
 
 /// Why a table is chosen, or `None` when the thresholds leave it out.
-pub fn reason(args: &Thresholds, state: &TableState) -> Option<String> {
+pub(super) fn reason(args: &Thresholds, state: &TableState) -> Option<String> {
     let mut reasons = Vec::new();
     let dead_rule = args.dead_rule();
     let mut dead_ok = dead_rule;
@@ -156,10 +156,10 @@ pub fn reason(args: &Thresholds, state: &TableState) -> Option<String> {
 }
 
 /// A table the thresholds chose: its relation, state before and why.
-pub type Chosen = (Relation, TableState, String);
+pub(super) type Chosen = (Relation, TableState, String);
 
 /// The state of `oid` in `states` (the default when it was not measured).
-pub fn state_of(states: &[(u32, TableState)], oid: u32) -> TableState {
+pub(super) fn state_of(states: &[(u32, TableState)], oid: u32) -> TableState {
     states
         .iter()
         .find(|(o, _)| *o == oid)
@@ -168,7 +168,11 @@ pub fn state_of(states: &[(u32, TableState)], oid: u32) -> TableState {
 }
 
 /// The tables the thresholds choose, in working order, and how many they left out.
-pub fn choose(relations: Vec<Relation>, before: &[(u32, TableState)], thresholds: &Thresholds) -> (Vec<Chosen>, usize) {
+pub(super) fn choose(
+    relations: Vec<Relation>,
+    before: &[(u32, TableState)],
+    thresholds: &Thresholds,
+) -> (Vec<Chosen>, usize) {
     let total = relations.len();
     let mut chosen: Vec<Chosen> = relations
         .into_iter()

@@ -12,7 +12,7 @@ use crate::exit::UserError;
 
 /// What a VACUUM or ANALYZE statement does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mode {
+pub(crate) struct Mode {
     pub analyze: bool,
     pub analyze_only: bool,
     pub in_stages: bool,
@@ -23,7 +23,7 @@ pub struct Mode {
 }
 
 impl Mode {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self { in_stages: true, .. } => "analyze in stages",
             Self { analyze_only: true, .. } => "analyze",
@@ -34,7 +34,7 @@ impl Mode {
     }
 
     /// The statement for one relation; every identifier is quoted.
-    pub fn statement(self, relation: &Relation) -> String {
+    pub(crate) fn statement(self, relation: &Relation) -> String {
         let target = format!("{}{}", relation.quoted(), relation.column_list());
         if self.analyze_only || self.in_stages {
             return if self.skip_locked {
@@ -74,7 +74,7 @@ impl Mode {
 
 /// The thresholds that choose tables (see `select.rs`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     pub min_dead_tuples: Option<u64>,
     pub min_dead_ratio: Option<f64>,
     pub min_xid_age: Option<u64>,
@@ -83,14 +83,14 @@ pub struct Thresholds {
 
 impl Thresholds {
     /// Whether a dead-tuple threshold is set.
-    pub fn dead_rule(&self) -> bool {
+    pub(crate) fn dead_rule(&self) -> bool {
         self.min_dead_tuples.is_some() || self.min_dead_ratio.is_some()
     }
 }
 
 /// `campctl vacuum`, resolved and checked.
 #[derive(Debug, Clone)]
-pub struct VacuumSettings {
+pub(crate) struct VacuumSettings {
     pub scope: ScopeArgs,
     pub mode: Mode,
     pub thresholds: Thresholds,
@@ -107,7 +107,7 @@ impl VacuumSettings {
     /// # Errors
     /// A usage error (exit 2): `--full` with `--jobs`, `--missing-stats-only` without an analyze-only mode, a
     /// column list with `--no-analyze`, a malformed column list.
-    pub fn resolve(args: VacuumArgs, ctx: &Ctx) -> anyhow::Result<Self> {
+    pub(crate) fn resolve(args: VacuumArgs, ctx: &Ctx) -> anyhow::Result<Self> {
         let mode = Mode {
             analyze: !args.no_analyze,
             analyze_only: args.analyze_only,

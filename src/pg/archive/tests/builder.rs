@@ -8,7 +8,7 @@ use flate2::write::ZlibEncoder;
 
 /// Compression as the builder writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(super) enum Method {
     None,
     /// A level; `-1` is zlib's default.
     Gzip(i64),
@@ -17,7 +17,7 @@ pub enum Method {
 }
 
 /// One TOC entry.
-pub struct Entry {
+pub(super) struct Entry {
     pub id: i64,
     pub desc: &'static str,
     pub namespace: &'static str,
@@ -27,7 +27,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn table(id: i64, namespace: &'static str, tag: &'static str) -> Self {
+    pub(super) fn table(id: i64, namespace: &'static str, tag: &'static str) -> Self {
         Self {
             id,
             desc: "TABLE DATA",
@@ -38,7 +38,7 @@ impl Entry {
         }
     }
 
-    pub fn schema_only(id: i64, desc: &'static str, tag: &'static str) -> Self {
+    pub(super) fn schema_only(id: i64, desc: &'static str, tag: &'static str) -> Self {
         Self {
             id,
             desc,
@@ -49,7 +49,7 @@ impl Entry {
         }
     }
 
-    pub fn blobs(id: i64) -> Self {
+    pub(super) fn blobs(id: i64) -> Self {
         Self {
             id,
             desc: "BLOBS",
@@ -61,7 +61,7 @@ impl Entry {
     }
 }
 
-pub struct Builder {
+pub(super) struct Builder {
     pub minor: u8,
     pub int_size: usize,
     pub method: Method,
@@ -69,7 +69,7 @@ pub struct Builder {
 }
 
 impl Builder {
-    pub fn new(minor: u8, method: Method) -> Self {
+    pub(super) fn new(minor: u8, method: Method) -> Self {
         Self {
             minor,
             int_size: 4,
@@ -78,13 +78,13 @@ impl Builder {
         }
     }
 
-    pub fn int(&mut self, value: i64) {
+    pub(super) fn int(&mut self, value: i64) {
         self.out.push(u8::from(value < 0));
         let magnitude = value.unsigned_abs().to_le_bytes();
         self.out.extend_from_slice(&magnitude[..self.int_size]);
     }
 
-    pub fn string(&mut self, value: Option<&str>) {
+    pub(super) fn string(&mut self, value: Option<&str>) {
         match value {
             Some(text) => {
                 self.int(i64::try_from(text.len()).expect("short string"));
@@ -95,7 +95,7 @@ impl Builder {
     }
 
     /// `WriteHead` for 2024-03-05 06:07:08.
-    pub fn header(&mut self) -> &mut Self {
+    pub(super) fn header(&mut self) -> &mut Self {
         self.out.extend_from_slice(b"PGDMP");
         self.out
             .extend_from_slice(&[1, self.minor, 0, u8::try_from(self.int_size).expect("small"), 8, 1]);
@@ -123,7 +123,7 @@ impl Builder {
     }
 
     /// `WriteToc` with the custom format's offset flag (`K_OFFSET_POS_NOT_SET`, as to a pipe).
-    pub fn toc(&mut self, entries: &[Entry]) -> &mut Self {
+    pub(super) fn toc(&mut self, entries: &[Entry]) -> &mut Self {
         self.int(i64::try_from(entries.len()).expect("few entries"));
         for entry in entries {
             self.int(entry.id);
@@ -186,13 +186,13 @@ impl Builder {
         self.int(0);
     }
 
-    pub fn chunk(&mut self, bytes: &[u8]) {
+    pub(super) fn chunk(&mut self, bytes: &[u8]) {
         self.int(i64::try_from(bytes.len()).expect("small chunk"));
         self.out.extend_from_slice(bytes);
     }
 
     /// A `BLK_DATA` block.
-    pub fn data(&mut self, id: i64, pieces: &[&[u8]]) -> &mut Self {
+    pub(super) fn data(&mut self, id: i64, pieces: &[&[u8]]) -> &mut Self {
         self.out.push(1);
         self.int(id);
         self.stream(pieces);
@@ -200,7 +200,7 @@ impl Builder {
     }
 
     /// A `BLK_BLOBS` block.
-    pub fn blobs(&mut self, id: i64, objects: &[(i64, &[u8])]) -> &mut Self {
+    pub(super) fn blobs(&mut self, id: i64, objects: &[(i64, &[u8])]) -> &mut Self {
         self.out.push(3);
         self.int(id);
         for &(oid, bytes) in objects {
@@ -213,7 +213,7 @@ impl Builder {
 }
 
 /// A small archive: a schema-only entry, two tables (one empty), large objects and a table without data last.
-pub fn sample(minor: u8, method: Method) -> Vec<u8> {
+pub(super) fn sample(minor: u8, method: Method) -> Vec<u8> {
     let mut builder = Builder::new(minor, method);
     builder
         .header()
