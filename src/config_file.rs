@@ -458,7 +458,7 @@ mod tests {
     fn profile_overrides_field_by_field() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("c.toml");
-        std::fs::write(
+        fs_err::write(
             &path,
             "[database]\nhost = \"base\"\nport = 5433\n[profiles.prod.database]\nhost = \"prod\"\n",
         )

@@ -79,7 +79,7 @@ fn try_lock(path: &std::path::Path, json: &[u8]) -> anyhow::Result<Attempt> {
             Ok(mut file) => {
                 let written = file.write_all(json).and_then(|()| file.sync_all());
                 if let Err(err) = written {
-                    let _ = std::fs::remove_file(path);
+                    let _ = fs_err::remove_file(path);
                     return Err(anyhow::Error::new(err).context(format!("Failed to write `{}`", path.display())));
                 }
                 sync_dir(dir)?;
@@ -90,7 +90,7 @@ fn try_lock(path: &std::path::Path, json: &[u8]) -> anyhow::Result<Attempt> {
                 return Err(anyhow::Error::new(err).context(format!("Failed to create `{}`", path.display())));
             }
         }
-        let existing = match std::fs::read(path) {
+        let existing = match fs_err::read(path) {
             Ok(bytes) => bytes,
             // Released between our create and read: try again.
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
@@ -106,7 +106,7 @@ fn try_lock(path: &std::path::Path, json: &[u8]) -> anyhow::Result<Attempt> {
             }
             Ok(holder) => return Ok(Attempt::Held(holder.to_string())),
             Err(_) => {
-                let age = std::fs::metadata(path)
+                let age = fs_err::metadata(path)
                     .and_then(|meta| meta.modified())
                     .ok()
                     .and_then(|modified| modified.elapsed().ok())
@@ -134,7 +134,7 @@ fn try_lock(path: &std::path::Path, json: &[u8]) -> anyhow::Result<Attempt> {
 /// Reads the lock `name` of `store` without taking it.
 pub(super) async fn inspect(store: &LocalStore, name: &str) -> anyhow::Result<StoreLockState> {
     let path = store.path_of(&format!("{LOCKS_DIR}/{name}"))?;
-    blocking(move || match std::fs::read(&path) {
+    blocking(move || match fs_err::read(&path) {
         Ok(bytes) => Ok(match serde_json::from_slice::<LockHolder>(&bytes) {
             Ok(holder) => StoreLockState::Held(holder),
             Err(_) => StoreLockState::Unknown(format!("`{}` holds no readable holder", path.display())),
@@ -148,7 +148,7 @@ pub(super) async fn inspect(store: &LocalStore, name: &str) -> anyhow::Result<St
 /// Removes the lock file `name` of `store`, whoever holds it; returns whether there was one.
 pub(super) async fn break_lock(store: &LocalStore, name: &str) -> anyhow::Result<bool> {
     let path = store.path_of(&format!("{LOCKS_DIR}/{name}"))?;
-    blocking(move || match std::fs::remove_file(&path) {
+    blocking(move || match fs_err::remove_file(&path) {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to remove the lock `{}`", path.display()))),
@@ -158,8 +158,8 @@ pub(super) async fn break_lock(store: &LocalStore, name: &str) -> anyhow::Result
 
 /// Removes a stale lock file unless another run replaced it meanwhile.
 fn remove_if_unchanged(path: &std::path::Path, seen: &[u8]) -> anyhow::Result<()> {
-    match std::fs::read(path) {
-        Ok(now) if now == seen => match std::fs::remove_file(path) {
+    match fs_err::read(path) {
+        Ok(now) if now == seen => match fs_err::remove_file(path) {
             Ok(()) => Ok(()),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(err) => {
@@ -174,8 +174,8 @@ impl LocalLock {
     pub async fn release(mut self) -> anyhow::Result<()> {
         self.released = true;
         let (path, json) = (self.path.clone(), self.json.clone());
-        blocking(move || match std::fs::read(&path) {
-            Ok(now) if now == json => match std::fs::remove_file(&path) {
+        blocking(move || match fs_err::read(&path) {
+            Ok(now) if now == json => match fs_err::remove_file(&path) {
                 Ok(()) => Ok(()),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(err) => {

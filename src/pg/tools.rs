@@ -69,7 +69,7 @@ async fn probe(path: &Path, program: &str) -> anyhow::Result<PgTool> {
 
 /// Installed versions under Debian's layout, newest first.
 fn debian_candidates(program: &str) -> Vec<PathBuf> {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    let mut found: Vec<(u32, PathBuf)> = fs_err::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
         .flatten()

@@ -12,7 +12,10 @@ use crate::azure::sas::redact_sas;
 #[must_use]
 pub fn is_no_space(err: &std::io::Error) -> bool {
     matches!(err.raw_os_error(), Some(code) if code == libc::ENOSPC || code == libc::EDQUOT)
-        || err.kind() == std::io::ErrorKind::StorageFull
+        || matches!(
+            err.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
 }
 
 /// [`is_no_space`] anywhere in an error's chain (an I/O error under any context, or a [`StoreError::NoSpace`]).

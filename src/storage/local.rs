@@ -152,7 +152,7 @@ impl LocalStore {
 
     pub async fn get(&self, name: &str) -> anyhow::Result<Bytes> {
         let path = self.path_of(name)?;
-        let read = blocking(move || match std::fs::read(&path) {
+        let read = blocking(move || match fs_err::read(&path) {
             Ok(bytes) => Ok(Some(Bytes::from(bytes))),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to read `{}`", path.display()))),
@@ -164,7 +164,7 @@ impl LocalStore {
     pub async fn download(&self, name: &str) -> anyhow::Result<BoxStream<'static, anyhow::Result<Bytes>>> {
         let path = self.path_of(name)?;
         let open_path = path.clone();
-        let file = blocking(move || match std::fs::File::open(&open_path) {
+        let file = blocking(move || match fs_err::File::open(&open_path) {
             Ok(file) => Ok(Some(file)),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to open `{}`", open_path.display()))),
@@ -226,7 +226,7 @@ impl LocalStore {
     ) -> anyhow::Result<Vec<(PathBuf, std::time::SystemTime)>> {
         let dir = self.path_of(folder)?;
         blocking(move || {
-            let entries = match std::fs::read_dir(&dir) {
+            let entries = match fs_err::read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
                 Err(err) => return Err(anyhow::Error::new(err).context(format!("Failed to list `{}`", dir.display()))),
@@ -257,7 +257,7 @@ impl LocalStore {
 
     pub async fn delete(&self, name: &str) -> anyhow::Result<()> {
         let path = self.path_of(name)?;
-        let removed = blocking(move || match std::fs::remove_file(&path) {
+        let removed = blocking(move || match fs_err::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to delete `{}`", path.display()))),
@@ -395,7 +395,14 @@ impl LocalUpload {
             self.label.clone(),
         );
         let linked = blocking(move || {
-            match std::fs::hard_link(&partial, &target) {
+            // The errno decides the fallback (EPERM, not EACCES: both are `PermissionDenied`), and fs-err keeps only
+            // the kind.
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the raw OS error is needed; the error below names the path"
+            )]
+            let linked = std::fs::hard_link(&partial, &target);
+            match linked {
                 Ok(()) => {}
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
                 // Filesystems without hard links: rename after a check (the store's lock keeps others out).
@@ -468,7 +475,7 @@ impl LocalUpload {
         self.done = true;
         self.file = None;
         let partial = self.partial.clone();
-        let _ = blocking(move || match std::fs::remove_file(&partial) {
+        let _ = blocking(move || match fs_err::remove_file(&partial) {
             Ok(()) => Ok(()),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(err) => {
@@ -489,7 +496,7 @@ impl Drop for LocalUpload {
     fn drop(&mut self) {
         if !self.done {
             self.file = None;
-            let _ = std::fs::remove_file(&self.partial);
+            let _ = fs_err::remove_file(&self.partial);
         }
     }
 }

@@ -175,6 +175,6 @@ mod tests {
         probe.write.expect("tried").expect("writable");
         assert!(store.list("").await.expect("list").is_empty());
         let locks = dir.path().join("backups").join(LOCKS_DIR);
-        assert_eq!(std::fs::read_dir(locks).expect("locks dir").count(), 0);
+        assert_eq!(fs_err::read_dir(locks).expect("locks dir").count(), 0);
     }
 }

@@ -182,10 +182,10 @@ fn walk<W: Write>(
             builder.append_dir(&entry_name, &path)?;
             walk(builder, &path, &entry_name, skip_unreadable, state)?;
         } else if kind.is_file() {
-            match std::fs::File::open(&path) {
+            match fs_err::File::open(&path) {
                 Ok(mut file) => {
                     let length = file.metadata()?.len();
-                    builder.append_file(&entry_name, &mut file)?;
+                    builder.append_file(&entry_name, file.file_mut())?;
                     state.0 += 1;
                     state.1 += length;
                 }

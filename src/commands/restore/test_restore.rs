@@ -174,7 +174,7 @@ pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Pri
         report.recorded_in = record(&selected, &report).await;
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, super::junit::render(&report))
+        fs_err::write(path, super::junit::render(&report))
             .with_context(|| format!("Failed to write the JUnit report to `{}`", path.display()))?;
     }
     printer.report(&report)?;
