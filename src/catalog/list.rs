@@ -11,7 +11,7 @@ use futures::StreamExt as _;
 use serde::Serialize;
 
 use super::manifest::{self, BackupKind};
-use crate::storage::Store;
+use crate::storage::{ObjectInfo, Store};
 
 /// One row of the catalog.
 #[derive(Debug, Serialize)]
@@ -135,19 +135,7 @@ pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<V
         if db.is_some_and(|db| db != folder && !object.name.starts_with(&format!("files/{db}/"))) {
             continue;
         }
-        entries.push(CatalogEntry {
-            name: base_of(object.name.rsplit('/').next().unwrap_or(&object.name)).to_string(),
-            kind: "incomplete".into(),
-            database: None,
-            started_at: object.last_modified,
-            size_bytes: object.size,
-            duration_seconds: None,
-            compression: None,
-            sha256: None,
-            verified: None,
-            store: store.label(),
-            object: object.name.clone(),
-        });
+        entries.push(without_manifest(store, object, "incomplete", None));
     }
     for object in objects.iter().filter(|o| !described.contains(&o.name)) {
         let Some(database) = legacy_database(&object.name) else {
@@ -156,21 +144,27 @@ pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<V
         if db.is_some_and(|db| db != database) {
             continue;
         }
-        entries.push(CatalogEntry {
-            name: base_of(object.name.rsplit('/').next().unwrap_or(&object.name)).to_string(),
-            kind: "legacy".into(),
-            database: Some(database),
-            started_at: object.last_modified,
-            size_bytes: object.size,
-            duration_seconds: None,
-            compression: None,
-            sha256: None,
-            verified: None,
-            store: store.label(),
-            object: object.name.clone(),
-        });
+        entries.push(without_manifest(store, object, "legacy", Some(database)));
     }
     Ok(entries)
+}
+
+/// The row of an archive without a manifest (`incomplete`, or `legacy` with its database): only what the store
+/// says of the object is known.
+fn without_manifest(store: &Store, object: &ObjectInfo, kind: &str, database: Option<String>) -> CatalogEntry {
+    CatalogEntry {
+        name: base_of(object.name.rsplit('/').next().unwrap_or(&object.name)).to_string(),
+        kind: kind.into(),
+        database,
+        started_at: object.last_modified,
+        size_bytes: object.size,
+        duration_seconds: None,
+        compression: None,
+        sha256: None,
+        verified: None,
+        store: store.label(),
+        object: object.name.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -179,31 +173,30 @@ mod tests {
 
     #[test]
     fn backup_names_carry_their_database() {
-        assert_eq!(
-            database_of_name("camp_backend_db_20261129_030000").as_deref(),
-            Some("camp_backend_db")
-        );
-        assert_eq!(
-            database_of_name("camp_backend_db_20250111_030000.sql.gz").as_deref(),
-            Some("camp_backend_db")
-        );
-        assert_eq!(database_of_name("backup.sql.gz"), None);
-        assert_eq!(database_of_name("db_2026112_030000"), None);
+        for (name, database) in [
+            ("camp_backend_db_20261129_030000", Some("camp_backend_db")),
+            ("camp_backend_db_20250111_030000.sql.gz", Some("camp_backend_db")),
+            ("backup.sql.gz", None),
+            ("db_2026112_030000", None),
+        ] {
+            assert_eq!(database_of_name(name).as_deref(), database, "{name}");
+        }
     }
 
     #[test]
     fn runbook_archives_are_recognised_by_name() {
-        assert_eq!(
-            legacy_database("camp_backend_db_20250111_030000.sql.gz").as_deref(),
-            Some("camp_backend_db")
-        );
-        assert_eq!(
-            legacy_database("camp_backend_db/camp_backend_db_20250111_030000.sql.gz").as_deref(),
-            Some("camp_backend_db")
-        );
-        assert_eq!(legacy_database("camp_backend_db_20250111_030000.dump"), None);
-        assert_eq!(legacy_database("backup.sql.gz"), None);
-        assert_eq!(legacy_database("db_20250111_030000_extra.sql.gz"), None);
+        for (object, database) in [
+            ("camp_backend_db_20250111_030000.sql.gz", Some("camp_backend_db")),
+            (
+                "camp_backend_db/camp_backend_db_20250111_030000.sql.gz",
+                Some("camp_backend_db"),
+            ),
+            ("camp_backend_db_20250111_030000.dump", None),
+            ("backup.sql.gz", None),
+            ("db_20250111_030000_extra.sql.gz", None),
+        ] {
+            assert_eq!(legacy_database(object).as_deref(), database, "{object}");
+        }
         assert_eq!(base_of("db_20250111_030000.sql.gz"), "db_20250111_030000");
     }
 }

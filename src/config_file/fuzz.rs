@@ -9,6 +9,7 @@ use crate::commands::backup::Compression;
 use crate::diagnostics::status_of;
 use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
+use crate::pg::conninfo::fuzz::PARAMETERS;
 use crate::pg::conninfo::{ConnSources, FileKeys};
 use crate::storage::{Store, StoreKeys};
 use crate::units::fuzz::{config, unit_like};
@@ -32,18 +33,8 @@ const TABLES: &[&str] = &[
     "[databse]",
 ];
 
-const KEYS: &[&str] = &[
-    "url",
-    "host",
-    "port",
-    "user",
-    "password",
-    "dbname",
-    "sslmode",
-    "sslrootcert",
-    "passfile",
-    "connect_timeout",
-    "application_name",
+/// The keys after `url` and the connection parameters ([`any_keys`] puts those first).
+const OTHER_KEYS: &[&str] = &[
     "statement_timeout",
     "lock_timeout",
     "format",
@@ -89,6 +80,11 @@ const KEYS: &[&str] = &[
     "timeout",
     "hots",
 ];
+
+/// Every key the schema knows, and a few it does not: `url`, the connection parameters, then [`OTHER_KEYS`].
+fn any_keys() -> Vec<&'static str> {
+    [&["url"], PARAMETERS, OTHER_KEYS].concat()
+}
 
 /// Strings that reach the interesting branches of the parsers behind the schema.
 const STRINGS: &[&str] = &[
@@ -155,7 +151,7 @@ fn value() -> impl Strategy<Value = String> {
     scalar.prop_recursive(2, 8, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|items| format!("[{}]", items.join(", "))),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..3).prop_map(|pairs| {
+            prop::collection::vec((prop::sample::select(any_keys()), inner), 0..3).prop_map(|pairs| {
                 let pairs: Vec<String> = pairs
                     .into_iter()
                     .map(|(key, value)| format!("{key} = {value}"))
@@ -287,7 +283,7 @@ fn table() -> impl Strategy<Value = String> {
                 .into_iter()
                 .map(|(key, odd)| {
                     if odd < 10 {
-                        (prop::sample::select(KEYS), value())
+                        (prop::sample::select(any_keys()), value())
                             .prop_map(|(k, v)| format!("{k} = {v}"))
                             .boxed()
                     } else {

@@ -597,7 +597,7 @@ fn split_pgpass_line(line: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 
 #[cfg(test)]
 mod tests {

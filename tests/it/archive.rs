@@ -95,6 +95,17 @@ fn pg_restore_toc_entries(archive: &[u8]) -> usize {
 
 /// Pushes `bytes` in pseudo-random pieces of 1 byte to 256 KiB (xorshift from `seed`), then finishes.
 fn scan_in_pieces(bytes: &[u8], seed: u64, count_rows: RowCounting) -> Result<ArchiveSummary, ArchiveError> {
+    scan_in_pieces_up_to(bytes, seed, count_rows, [16, 512, 64 * 1024, 256 * 1024])
+}
+
+/// Pushes `bytes` to a scanner in pseudo-random pieces (xorshift from `seed`) of 1 byte up to one of `limits`,
+/// picked anew for each piece, then finishes.
+pub(crate) fn scan_in_pieces_up_to(
+    bytes: &[u8],
+    seed: u64,
+    count_rows: RowCounting,
+    limits: [usize; 4],
+) -> Result<ArchiveSummary, ArchiveError> {
     let mut scanner = ArchiveScanner::new(ScanOptions { count_rows });
     let mut state = seed | 1;
     let mut rest = bytes;
@@ -102,7 +113,7 @@ fn scan_in_pieces(bytes: &[u8], seed: u64, count_rows: RowCounting) -> Result<Ar
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let limit = [16, 512, 64 * 1024, 256 * 1024][usize::try_from(state % 4).expect("small")];
+        let limit = limits[usize::try_from(state % 4).expect("small")];
         let size = usize::try_from(state >> 8).expect("64-bit usize") % limit + 1;
         let (piece, tail) = rest.split_at(size.min(rest.len()));
         scanner.push(piece)?;

@@ -51,6 +51,12 @@ impl BackupEnv {
         }
     }
 
+    /// Creates a table `t` of 1,000 rows: a database with something to dump.
+    pub fn seed_small_table(&self) {
+        self.db
+            .execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+    }
+
     /// Runs campctl with `args` and returns the output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.ctx.cmd().args(args).output().expect("run campctl")

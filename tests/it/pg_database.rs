@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use campctl::pg::conninfo::ConnSources;
-use campctl::pg::database;
+use campctl::pg::database::{self, DatabaseInfo, ServerVersion};
 use campctl::pg::quote::{quote_ident, quote_literal};
 use campctl::pg::{ConnParams, SessionOptions};
 
@@ -48,15 +48,28 @@ fn run<F: Future<Output = ()>>(test: impl FnOnce(ConnParams) -> F) {
         .block_on(test(server));
 }
 
+/// A session on the database of `params`, with campctl's default session options.
+async fn connect(params: &ConnParams) -> tokio_postgres::Client {
+    campctl::pg::connect(params, SessionOptions::default())
+        .await
+        .expect("connect")
+}
+
+/// What [`database::describe`] says of `name`, which must exist.
+async fn describe(client: &tokio_postgres::Client, name: &str, version: &ServerVersion) -> DatabaseInfo {
+    database::describe(client, name, version)
+        .await
+        .expect("describe")
+        .unwrap_or_else(|| panic!("{name} exists"))
+}
+
 #[test]
 fn server_version_is_read_once_and_never_zero() {
-    run(|server| async move { server_version(server).await });
+    run(server_version);
 }
 
 async fn server_version(server: ConnParams) {
-    let client = campctl::pg::connect(&server, SessionOptions::default())
-        .await
-        .expect("connect");
+    let client = connect(&server).await;
     let version = database::server_version(&client).await.expect("the version");
     assert_eq!(version.major(), 15, "{version:?}");
     assert!(version.text.starts_with("15."), "{version:?}");
@@ -69,9 +82,7 @@ fn a_database_is_created_closed_renamed_and_dropped() {
 }
 
 async fn lifecycle(server: ConnParams) {
-    let client = campctl::pg::connect(&server, SessionOptions::default())
-        .await
-        .expect("connect");
+    let client = connect(&server).await;
     let version = database::server_version(&client).await.expect("the version");
     // A hostile name: each statement must quote it.
     let name = format!("db \"{}\" it's", unique_suffix('_'));
@@ -80,10 +91,7 @@ async fn lifecycle(server: ConnParams) {
     database::create(&client, &name, "TEMPLATE template0")
         .await
         .expect("create");
-    let info = database::describe(&client, &name, &version)
-        .await
-        .expect("describe")
-        .expect("it exists");
+    let info = describe(&client, &name, &version).await;
     assert!(info.allow_connections);
     assert!(
         info.create_options.starts_with("TEMPLATE template0 ENCODING 'UTF8'"),
@@ -98,16 +106,11 @@ async fn lifecycle(server: ConnParams) {
     database::drop_database(&server, &copy).await.expect("drop the copy");
 
     // A session on it, then close it: no new session, and end_sessions ends the one there.
-    let session = campctl::pg::connect(&server.with_dbname(&name), SessionOptions::default())
-        .await
-        .expect("connect to it");
+    let session = connect(&server.with_dbname(&name)).await;
     database::set_allow_connections(&client, &name, false)
         .await
         .expect("close");
-    let closed = database::describe(&client, &name, &version)
-        .await
-        .expect("describe")
-        .expect("exists");
+    let closed = describe(&client, &name, &version).await;
     assert!(!closed.allow_connections);
     let ended = database::end_sessions(&client, &name, Instant::now() + Duration::from_secs(10), 0)
         .await
@@ -122,9 +125,7 @@ async fn lifecycle(server: ConnParams) {
     assert!(!database::exists(&client, &name).await.expect("exists"));
     assert!(database::exists(&client, &renamed).await.expect("exists"));
     // Dropping ends the sessions on it first.
-    let _lingering = campctl::pg::connect(&server.with_dbname(&renamed), SessionOptions::default())
-        .await
-        .expect("connect to it");
+    let _lingering = connect(&server.with_dbname(&renamed)).await;
     database::drop_database(&server, &renamed).await.expect("drop");
     assert!(!database::exists(&client, &renamed).await.expect("exists"));
     // A database that is not there is not an error.
@@ -137,9 +138,7 @@ fn a_read_only_session_refuses_writes_and_a_broken_one_is_an_error() {
 }
 
 async fn read_only(server: ConnParams) {
-    let client = campctl::pg::connect(&server, SessionOptions::default())
-        .await
-        .expect("connect");
+    let client = connect(&server).await;
     database::make_read_only(&client).await.expect("read-only");
     let err = client
         .batch_execute("CREATE TEMP TABLE t (a int)")
@@ -157,9 +156,7 @@ async fn read_only(server: ConnParams) {
         .await
         .expect("pid")
         .get(0);
-    let other = campctl::pg::connect(&server, SessionOptions::default())
-        .await
-        .expect("connect");
+    let other = connect(&server).await;
     other
         .execute("SELECT pg_terminate_backend($1)", &[&pid])
         .await
@@ -174,9 +171,7 @@ fn hostile_names_and_values_survive_quoting() {
 }
 
 async fn hostile(server: ConnParams) {
-    let client = campctl::pg::connect(&server, SessionOptions::default())
-        .await
-        .expect("connect");
+    let client = connect(&server).await;
     for standard_conforming_strings in ["on", "off"] {
         client
             .batch_execute(&format!(

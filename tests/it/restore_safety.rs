@@ -4,7 +4,7 @@
 //! target database is untouched (same oid, same rows) and no scratch database is left behind.
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::backup::{BackupEnv, stand_in_pg_dump};
@@ -438,10 +438,17 @@ fn pg_restore_failing_midway_drops_the_copy_and_leaves_the_target() {
 
 // 4. Ctrl-C.
 
-/// Runs campctl with `args` and a stand-in pg_restore that answers `--version` like the real one and otherwise
-/// sleeps; sends `signal` (SIGINT is Ctrl-C) once it runs (the scratch database then exists) and checks the aftermath.
-fn interrupt_during_pg_restore(env: &BackupEnv, args: &[&str], scratch_tag: &str, signal: libc::c_int) {
-    let pidfile = env.ctx.home().join("stand-in.pid");
+/// Where the stand-in pg_restore of [`start_in_pg_restore`] writes its PID.
+pub(crate) fn stand_in_pidfile(env: &BackupEnv) -> PathBuf {
+    env.ctx.home().join("stand-in.pid")
+}
+
+/// Starts campctl with `args` and a stand-in pg_restore that answers `--version` like the real one and otherwise
+/// writes its PID to `<HOME>/stand-in.pid` and sleeps 30 s; returns once the stand-in runs (the scratch or new
+/// database exists then) with campctl, not yet reaped. campctl's stderr goes to `<HOME>/campctl.stderr`
+/// ([`campctl_stderr`]).
+pub(crate) fn start_in_pg_restore(env: &BackupEnv, args: &[&str]) -> Child {
+    let pidfile = stand_in_pidfile(env);
     let stand_in = stand_in_pg_dump(
         &env.ctx,
         "slow_pg_restore",
@@ -451,9 +458,7 @@ fn interrupt_during_pg_restore(env: &BackupEnv, args: &[&str], scratch_tag: &str
             pid = pidfile.display()
         ),
     );
-    let before = fingerprint(env.db.name());
-    let log_path = env.ctx.home().join("campctl.stderr");
-    let log = std::fs::File::create(&log_path).expect("create the stderr file");
+    let log = std::fs::File::create(env.ctx.home().join("campctl.stderr")).expect("create the stderr file");
     let mut child = env
         .ctx
         .std_cmd()
@@ -464,16 +469,40 @@ fn interrupt_during_pg_restore(env: &BackupEnv, args: &[&str], scratch_tag: &str
         .stderr(log)
         .spawn()
         .expect("spawn campctl");
-    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !pidfile.exists() {
         if Instant::now() >= deadline || matches!(child.try_wait(), Ok(Some(_))) {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("the stand-in pg_restore never started; stderr:\n{}", log());
+            panic!(
+                "the stand-in pg_restore never started; stderr:\n{}",
+                campctl_stderr(env)
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    child
+}
+
+/// What the campctl of [`start_in_pg_restore`] wrote to stderr so far.
+pub(crate) fn campctl_stderr(env: &BackupEnv) -> String {
+    std::fs::read_to_string(env.ctx.home().join("campctl.stderr")).unwrap_or_default()
+}
+
+/// The PID the stand-in pg_restore of [`start_in_pg_restore`] wrote.
+pub(crate) fn stand_in_pid(env: &BackupEnv) -> i32 {
+    std::fs::read_to_string(stand_in_pidfile(env))
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid")
+}
+
+/// Runs campctl with `args` and a stand-in pg_restore ([`start_in_pg_restore`]); sends `signal` (SIGINT is Ctrl-C)
+/// once it runs (the scratch database then exists) and checks the aftermath.
+fn interrupt_during_pg_restore(env: &BackupEnv, args: &[&str], scratch_tag: &str, signal: libc::c_int) {
+    let before = fingerprint(env.db.name());
+    let mut child = start_in_pg_restore(env, args);
     let scratch = databases_starting_with(&format!("{}{scratch_tag}", env.db.name()));
     assert_eq!(
         scratch.len(),
@@ -493,18 +522,14 @@ fn interrupt_during_pg_restore(env: &BackupEnv, args: &[&str], scratch_tag: &str
             let _ = child.wait();
             panic!(
                 "campctl did not stop within 10 s of signal {signal}; stderr:\n{}",
-                log()
+                campctl_stderr(env)
             );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(status.code(), Some(130), "stderr:\n{}", log());
+    assert_eq!(status.code(), Some(130), "stderr:\n{}", campctl_stderr(env));
 
-    let stand_in_pid: i32 = std::fs::read_to_string(&pidfile)
-        .expect("pid")
-        .trim()
-        .parse()
-        .expect("pid");
+    let stand_in_pid = stand_in_pid(env);
     // Killed means gone or a zombie (its new parent may not reap it at once).
     let running = || {
         std::fs::read_to_string(format!("/proc/{stand_in_pid}/stat"))

@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{TestContext, TestDb, pg, unique_suffix};
+use crate::common::{TestContext, TestDb, describe, pg, unique_suffix};
 
 /// The seed of the table, index and vacuum tests.
 const SEED: &str = include_str!("../fixtures/stats_seed.sql");
 
 /// How long to wait for the server to catch up (statistics flushed, a session waiting) before failing.
-const PATIENCE: Duration = Duration::from_secs(15);
+const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Runs `campctl --db-url URL --format json stats ARGS...` with an empty stdin (never a terminal).
 fn stats(ctx: &TestContext, url: &str, args: &[&str]) -> Output {
@@ -66,7 +66,7 @@ fn find<'a>(array: &'a Value, key: &str, value: impl Into<Value>) -> &'a Value {
 }
 
 /// Polls `probe` until it returns `Some`, or fails after [`PATIENCE`].
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(value) = probe() {
@@ -126,7 +126,7 @@ fn pid_of(client: &mut postgres::Client) -> i32 {
 }
 
 /// Runs `sql` on its own connection to `db` in a thread; returns the session's PID and the thread.
-fn in_background(db: &TestDb, sql: &'static str) -> (i32, JoinHandle<Result<(), postgres::Error>>) {
+pub(crate) fn in_background(db: &TestDb, sql: &'static str) -> (i32, JoinHandle<Result<(), postgres::Error>>) {
     let mut client = db.client();
     let pid = pid_of(&mut client);
     (pid, thread::spawn(move || client.batch_execute(sql)))
@@ -149,23 +149,24 @@ fn wait_for_state(pid: i32, state: &str, wait_event_type: Option<&str>) {
     });
 }
 
-/// Whether a session with this PID exists.
-fn session_exists(pid: i32) -> bool {
+/// Whether a session (or background process) with this PID is in `pg_stat_activity`, as the superuser sees it.
+pub(crate) fn session_exists(pid: i32) -> bool {
     pg().client("postgres")
         .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
         .expect("read pg_stat_activity")
         .is_some()
 }
 
-/// A login role with a unique name, dropped with the guard.
-struct Role {
+/// A login role with a unique name, dropped with the guard; with no group it has no privilege beyond CONNECT
+/// (no `pg_monitor`, no `pg_read_all_stats`).
+pub(crate) struct Role {
     name: String,
     password: String,
 }
 
 impl Role {
     /// A new role, a member of `member_of` (e.g. `pg_monitor`) if given.
-    fn create(member_of: Option<&str>) -> Self {
+    pub(crate) fn create(member_of: Option<&str>) -> Self {
         let suffix = unique_suffix('_');
         let role = Self {
             name: format!("stats_role_{suffix}"),
@@ -183,7 +184,7 @@ impl Role {
     }
 
     /// A URL to `db` as this role.
-    fn url(&self, db: &TestDb) -> String {
+    pub(crate) fn url(&self, db: &TestDb) -> String {
         let pg = pg();
         format!(
             "postgres://{}:{}@{}:{}/{}?sslmode=disable",
@@ -205,7 +206,7 @@ impl Drop for Role {
             .connect(postgres::NoTls)
             .and_then(|mut c| c.batch_execute(&sql))
         {
-            eprintln!("{sql} failed: {e}");
+            eprintln!("{sql} failed: {}", describe(&e));
         }
     }
 }

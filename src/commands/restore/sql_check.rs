@@ -20,28 +20,14 @@ pub(super) async fn run(report: &mut TestRestoreReport, params: &ConnParams, che
     let client = match pg::connect(params, SessionOptions::default()).await {
         Ok(client) => client,
         Err(err) => {
-            for check in checks {
-                report.check(
-                    format!("sql {}", check.name),
-                    CheckOutcome::Fail,
-                    0.0,
-                    format!("{err:#}"),
-                );
-            }
+            fail_all(report, checks, &format!("{err:#}"));
             return;
         }
     };
     // The checks must not change what they check: without a read-only session none of them runs, and each fails
     // saying why (the result of this SET used to be ignored).
     if let Err(err) = pg::database::make_read_only(&client).await {
-        for check in checks {
-            report.check(
-                format!("sql {}", check.name),
-                CheckOutcome::Fail,
-                0.0,
-                format!("not run: {err:#}"),
-            );
-        }
+        fail_all(report, checks, &format!("not run: {err:#}"));
         return;
     }
     for check in checks {
@@ -68,6 +54,13 @@ pub(super) async fn run(report: &mut TestRestoreReport, params: &ConnParams, che
             started.elapsed().as_secs_f64(),
             detail,
         );
+    }
+}
+
+/// Fails every check unrun, each with the same `detail` (why none could run).
+fn fail_all(report: &mut TestRestoreReport, checks: &[SqlCheck], detail: &str) {
+    for check in checks {
+        report.check(format!("sql {}", check.name), CheckOutcome::Fail, 0.0, detail);
     }
 }
 

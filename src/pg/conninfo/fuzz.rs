@@ -11,6 +11,21 @@ use super::{ConnParams, ConnSources, FileKeys, parse_conninfo, split_pgpass_line
 use crate::exit::ExitStatus;
 use crate::units::fuzz::config;
 
+/// The connection parameters campctl accepts (libpq's names, in its order): the key names these properties and those
+/// of campctl.toml (`config_file::fuzz`) mix into their input.
+pub(crate) const PARAMETERS: &[&str] = &[
+    "host",
+    "port",
+    "user",
+    "password",
+    "dbname",
+    "sslmode",
+    "sslrootcert",
+    "passfile",
+    "connect_timeout",
+    "application_name",
+];
+
 /// Text shaped like a connection string: schemes, separators and key names mixed with anything.
 fn conninfo_like() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
@@ -20,25 +35,8 @@ fn conninfo_like() -> impl Strategy<Value = String> {
             "@", ":", "/", "?", "&", "=", "[", "]", ",", "%", "%4", "%zz", "'", "\\", " ", "\t", "::1",
         ])
         .prop_map(str::to_owned),
-        prop::sample::select(vec![
-            "host",
-            "port",
-            "user",
-            "password",
-            "dbname",
-            "sslmode",
-            "sslrootcert",
-            "passfile",
-            "connect_timeout",
-            "application_name",
-            "verify-full",
-            "require",
-            "65535",
-            "65536",
-            "-1",
-            "0",
-        ])
-        .prop_map(str::to_owned),
+        prop::sample::select([PARAMETERS, &["verify-full", "require", "65535", "65536", "-1", "0"]].concat())
+            .prop_map(str::to_owned),
         "[a-z0-9.]{1,8}",
         any::<char>().prop_map(String::from),
     ];

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::BackupEnv;
 use crate::common::assert_exit;
-use crate::hardening::backup::{kill_stand_in, signal, start_hanging_backup};
+use crate::hardening::backup::{kill_backup, start_hanging_backup};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -16,12 +16,9 @@ fn stderr(output: &Output) -> String {
 #[test]
 fn a_backup_killed_with_sigkill_does_not_block_the_next_one_to_azurite() {
     let env = BackupEnv::with_azure();
-    env.db
-        .execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
-    let (mut child, pidfile) = start_hanging_backup(&env);
-    signal(&child, libc::SIGKILL);
-    child.wait().expect("wait");
-    kill_stand_in(&pidfile);
+    env.seed_small_table();
+    let (child, pidfile) = start_hanging_backup(&env);
+    kill_backup(child, &pidfile);
     // Without the stale rule the lease (60 s) would make this wait, or exit 11 at once.
     let started = Instant::now();
     let output = env.run(&["backup"]);
@@ -41,10 +38,9 @@ fn a_backup_killed_with_sigkill_does_not_block_the_next_one_to_azurite() {
 #[test]
 fn unlock_shows_the_holder_asks_and_breaks_a_live_backups_locks() {
     let env = BackupEnv::with_azure();
-    env.db
-        .execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+    env.seed_small_table();
     let db = env.db.name().to_string();
-    let (mut child, pidfile) = start_hanging_backup(&env);
+    let (child, pidfile) = start_hanging_backup(&env);
     let pid = child.id().to_string();
 
     // Held by a live run: refused with exit 11.
@@ -93,9 +89,7 @@ fn unlock_shows_the_holder_asks_and_breaks_a_live_backups_locks() {
     assert_exit(&next, 0);
     assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
 
-    signal(&child, libc::SIGKILL);
-    child.wait().expect("wait");
-    kill_stand_in(&pidfile);
+    kill_backup(child, &pidfile);
 }
 
 #[test]

@@ -53,8 +53,16 @@ pub(crate) fn signal(child: &Child, signal: i32) {
     unsafe { libc::kill(i32::try_from(child.id()).expect("pid"), signal) };
 }
 
+/// Kills a hanging backup's campctl with SIGKILL, then its orphaned stand-in pg_dump: its locks and partial files
+/// are left behind, as after a crash.
+pub(crate) fn kill_backup(mut child: Child, pidfile: &Path) {
+    signal(&child, libc::SIGKILL);
+    child.wait().expect("wait");
+    kill_stand_in(pidfile);
+}
+
 /// Kills the orphaned stand-in pg_dump (`sleep 60`) of a campctl killed with SIGKILL.
-pub(crate) fn kill_stand_in(pidfile: &Path) {
+fn kill_stand_in(pidfile: &Path) {
     if let Some(pid) = std::fs::read_to_string(pidfile)
         .ok()
         .and_then(|text| text.trim().parse::<i32>().ok())
@@ -98,8 +106,7 @@ fn write_config(env: &BackupEnv, extra: &str) {
 #[test]
 fn item_03_an_interrupted_backup_to_azure_releases_its_lease() {
     let env = BackupEnv::with_azure();
-    env.db
-        .execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+    env.seed_small_table();
     for (name, signo) in [("SIGINT", libc::SIGINT), ("SIGTERM", libc::SIGTERM)] {
         let (mut child, _) = start_hanging_backup(&env);
         signal(&child, signo);
@@ -119,12 +126,9 @@ fn item_03_an_interrupted_backup_to_azure_releases_its_lease() {
 #[test]
 fn item_03_the_lease_of_a_killed_backup_on_this_host_is_taken_over() {
     let env = BackupEnv::with_azure();
-    env.db
-        .execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
-    let (mut child, pidfile) = start_hanging_backup(&env);
-    signal(&child, libc::SIGKILL);
-    child.wait().expect("wait");
-    kill_stand_in(&pidfile);
+    env.seed_small_table();
+    let (child, pidfile) = start_hanging_backup(&env);
+    kill_backup(child, &pidfile);
     let output = env.run(&["backup", "--store", "azure"]);
     assert_exit(&output, 0);
     let stderr = stderr(&output);
@@ -137,8 +141,7 @@ fn item_03_the_lease_of_a_killed_backup_on_this_host_is_taken_over() {
 #[test]
 fn item_04_two_backups_starting_in_the_same_second_get_distinct_names() {
     let env = BackupEnv::local();
-    env.db
-        .execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+    env.seed_small_table();
     // Start both just after a second begins, so that both start within it.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -190,8 +193,7 @@ fn item_04_two_backups_starting_in_the_same_second_get_distinct_names() {
 #[test]
 fn item_05_azure_unreachable_still_commits_locally_and_exits_3() {
     let env = BackupEnv::local();
-    env.db
-        .execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+    env.seed_small_table();
     write_config(&env, &unreachable_azure(&unique_container()));
     let output = env.run(&["--format", "json", "backup"]);
     assert_exit(&output, 3);
@@ -273,8 +275,7 @@ fn item_05_azure_dying_mid_upload_still_commits_locally_and_exits_3() {
 #[test]
 fn item_06_an_unreachable_store_does_not_fail_listing_or_restore_selection() {
     let env = BackupEnv::local();
-    env.db
-        .execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+    env.seed_small_table();
     let report = env.backup(&[]);
     let name = report["name"].as_str().expect("name").to_string();
     write_config(&env, &unreachable_azure(&unique_container()));
@@ -311,12 +312,9 @@ fn item_06_an_unreachable_store_does_not_fail_listing_or_restore_selection() {
 #[test]
 fn item_15_a_killed_backup_leaves_a_partial_that_the_next_backup_reports() {
     let env = BackupEnv::local();
-    env.db
-        .execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
-    let (mut child, pidfile) = start_hanging_backup(&env);
-    signal(&child, libc::SIGKILL);
-    child.wait().expect("wait");
-    kill_stand_in(&pidfile);
+    env.seed_small_table();
+    let (child, pidfile) = start_hanging_backup(&env);
+    kill_backup(child, &pidfile);
     // The next backup starts in a later second, as it would in practice (else it would reuse, and so replace, the
     // partial of the same name).
     std::thread::sleep(Duration::from_millis(1_100));

@@ -13,10 +13,11 @@
 use std::io::Write as _;
 use std::sync::OnceLock;
 
-use campctl::pg::archive::{ArchiveError, ArchiveScanner, RowCounting, ScanOptions};
+use campctl::pg::archive::{ArchiveError, RowCounting};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+use crate::archive::scan_in_pieces_up_to;
 use crate::backup::BackupEnv;
 use crate::common::{TestContext, assert_exit, pg};
 
@@ -156,22 +157,7 @@ fn damage() -> impl Strategy<Value = Vec<Damage>> {
 
 /// Pushes `bytes` to a scanner in pieces of 1 byte to 64 KiB chosen by `seed`, then finishes.
 fn scan(bytes: &[u8], seed: u64) -> Result<(), ArchiveError> {
-    let mut scanner = ArchiveScanner::new(ScanOptions {
-        count_rows: RowCounting::All,
-    });
-    let mut state = seed | 1;
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let limit = [1, 16, 4096, 64 * 1024][(state % 4) as usize];
-        let size = ((state >> 8) % limit + 1) as usize;
-        let (piece, tail) = rest.split_at(size.min(rest.len()));
-        scanner.push(piece)?;
-        rest = tail;
-    }
-    scanner.finish().map(|_| ())
+    scan_in_pieces_up_to(bytes, seed, RowCounting::All, [1, 16, 4096, 64 * 1024]).map(|_| ())
 }
 
 /// Decompresses a damaged stored object the way `restore` does (streaming, stopping at the first error), returning

@@ -2,14 +2,14 @@
 //! the hardening issue, against the real PostgreSQL, pg_dump and pg_restore of the harness, with the seeding,
 //! backup and fingerprint helpers of the restore safety tests.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::backup::{BackupEnv, stand_in_pg_dump, store_config};
+use crate::backup::{BackupEnv, store_config};
 use crate::common::{assert_exit, pg, unique_suffix};
 use crate::restore_safety::{
     Env, SEED, assert_nothing_created, backed_up, check_outcome, databases_starting_with, error_line, fingerprint,
-    local_manifest, path_str, real_pg_restore, scratch_databases, stderr, test_restore_json,
+    local_manifest, path_str, scratch_databases, stand_in_pid, stand_in_pidfile, start_in_pg_restore, stderr,
+    test_restore_json,
 };
 
 /// Rewrites the environment's campctl.toml with `extra` appended to its store configuration.
@@ -306,45 +306,13 @@ fn item_11_a_failing_sql_check_shows_the_servers_message_everywhere() {
 /// Starts `args` with a stand-in pg_restore that sleeps, waits until it runs (the new database exists), and kills
 /// campctl and the stand-in with SIGKILL: nothing of campctl's cleanup runs.
 fn kill_9_during_pg_restore(env: &BackupEnv, args: &[&str]) {
-    let pidfile = env.ctx.home().join("stand-in.pid");
-    let stand_in = stand_in_pg_dump(
-        &env.ctx,
-        "slow_pg_restore",
-        &format!(
-            "[ \"$1\" = --version ] && exec {real} --version\necho $$ > {pid}.tmp && mv {pid}.tmp {pid}\nexec sleep 30",
-            real = real_pg_restore().display(),
-            pid = pidfile.display()
-        ),
-    );
-    let mut child = env
-        .ctx
-        .std_cmd()
-        .args(args)
-        .args(["--pg-restore", path_str(&stand_in)])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn campctl");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !pidfile.exists() {
-        if Instant::now() >= deadline || matches!(child.try_wait(), Ok(Some(_))) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the stand-in pg_restore never started");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = start_in_pg_restore(env, args);
     child.kill().expect("SIGKILL campctl");
     child.wait().expect("reap campctl");
-    let stand_in_pid: i32 = std::fs::read_to_string(&pidfile)
-        .expect("pid")
-        .trim()
-        .parse()
-        .expect("pid");
+    let stand_in_pid = stand_in_pid(env);
     // SAFETY: the stand-in's pid, which it wrote itself; it sleeps until killed.
     unsafe { libc::kill(stand_in_pid, libc::SIGKILL) };
-    let _ = std::fs::remove_file(&pidfile);
+    let _ = std::fs::remove_file(stand_in_pidfile(env));
 }
 
 /// Waits until nothing is connected to `database` (the killed run's sessions end when the server notices).

@@ -7,29 +7,17 @@
 //! - item 16: `reindex --invalid` of a unique index whose table holds duplicates stops instead of looping;
 //! - item 17: `vacuum --table` of a partitioned table reports its partitions;
 //! - item 19: `vacuum --table a.b.c.d` and `stats --limit 0` are usage errors that say so.
+//!
+//! The role without privileges, the background session and the waits are the `stats` tests' helpers
+//! (`crate::stats`), not copies of them.
 
 use std::process::Output;
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{TestContext, TestDb, assert_exit, describe, pg, unique_suffix};
-
-/// How long to wait for the server (a session to reach a state, statistics to be flushed).
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// Polls `probe` until it returns `Some`, or fails after [`PATIENCE`].
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::common::{TestContext, TestDb, assert_exit, describe, pg};
+use crate::stats::{Role, in_background, session_exists, wait_for};
 
 /// `campctl --db-url URL [--format FORMAT] ARGS...`, stdin empty (never a terminal), at most a minute.
 fn campctl(ctx: &TestContext, url: &str, format: &str, args: &[&str]) -> Output {
@@ -57,24 +45,6 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Runs `sql` on its own superuser connection to `db` in a thread; returns the session's PID and the thread.
-fn in_background(db: &TestDb, sql: &'static str) -> (i32, JoinHandle<Result<(), postgres::Error>>) {
-    let mut client = db.client();
-    let pid: i32 = client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .expect("pg_backend_pid()")
-        .get(0);
-    (pid, thread::spawn(move || client.batch_execute(sql)))
-}
-
-/// Whether a process with this PID is in `pg_stat_activity` (as the superuser sees it).
-fn process_exists(pid: i32) -> bool {
-    pg().client("postgres")
-        .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
-        .expect("read pg_stat_activity")
-        .is_some()
-}
-
 /// Waits until every transaction of the cluster older than now has ended, so that VACUUM sees the rows written so
 /// far as old (the cluster is shared with other tests, whose transactions hold the horizon back).
 fn wait_for_older_transactions(db: &TestDb) {
@@ -95,52 +65,6 @@ fn wait_for_older_transactions(db: &TestDb) {
     });
 }
 
-/// A login role with no privilege beyond CONNECT (no `pg_monitor`, no `pg_read_all_stats`), dropped with the guard.
-struct Role {
-    name: String,
-    password: String,
-}
-
-impl Role {
-    fn create() -> Self {
-        let suffix = unique_suffix('_');
-        let role = Self {
-            name: format!("hardening_role_{suffix}"),
-            password: format!("pw{suffix}"),
-        };
-        pg().execute(
-            "postgres",
-            &format!("CREATE ROLE {} LOGIN PASSWORD '{}'", role.name, role.password),
-        );
-        role
-    }
-
-    fn url(&self, db: &TestDb) -> String {
-        let pg = pg();
-        format!(
-            "postgres://{}:{}@{}:{}/{}?sslmode=disable",
-            self.name,
-            self.password,
-            pg.host(),
-            pg.port(),
-            db.name()
-        )
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        let sql = format!("DROP ROLE IF EXISTS {}", self.name);
-        if let Err(e) = pg()
-            .config("postgres")
-            .connect(postgres::NoTls)
-            .and_then(|mut c| c.batch_execute(&sql))
-        {
-            eprintln!("{sql} failed: {}", describe(&e));
-        }
-    }
-}
-
 #[test]
 fn item_02_every_stats_section_works_without_pg_read_all_stats_while_a_vacuum_and_a_long_query_run() {
     let ctx = TestContext::new();
@@ -150,7 +74,7 @@ fn item_02_every_stats_section_works_without_pg_read_all_stats_while_a_vacuum_an
          INSERT INTO pinned SELECT g, repeat('x', 100) FROM generate_series(1, 2000) g;",
     );
     wait_for_older_transactions(&db);
-    let role = Role::create();
+    let role = Role::create(None);
     let url = role.url(&db);
 
     // A superuser's open cursor keeps a pin on the table's first page. VACUUM (FREEZE) must freeze the rows there,
@@ -282,7 +206,7 @@ fn item_02_every_stats_section_works_without_pg_read_all_stats_while_a_vacuum_an
 #[test]
 fn item_02_backup_names_a_lock_holder_hidden_from_a_low_privilege_role() {
     let env = crate::backup::BackupEnv::local();
-    let role = Role::create();
+    let role = Role::create(None);
     let mut holder = env.db.client();
     holder
         .query_one("SELECT pg_advisory_lock(1667329392, hashtext($1))", &[&env.db.name()])
@@ -341,7 +265,7 @@ fn item_14_terminate_refuses_background_processes() {
         "{}",
         stderr(&output)
     );
-    assert!(process_exists(launcher), "the autovacuum launcher was ended");
+    assert!(session_exists(launcher), "the autovacuum launcher was ended");
 
     // A client session named with it is not ended either: the whole command is refused before anything runs.
     let output = campctl(
@@ -359,10 +283,10 @@ fn item_14_terminate_refuses_background_processes() {
     );
     assert_exit(&output, 2);
     victim.batch_execute("SELECT 1").expect("the client session is alive");
-    assert!(process_exists(launcher));
+    assert!(session_exists(launcher));
 
     // Without pg_read_all_stats the type of another role's process is hidden: refused too, with the grant to ask for.
-    let role = Role::create();
+    let role = Role::create(None);
     let output = campctl(
         &ctx,
         &role.url(&db),
@@ -371,7 +295,7 @@ fn item_14_terminate_refuses_background_processes() {
     );
     assert_exit(&output, 2);
     assert!(stderr(&output).contains("pg_read_all_stats"), "{}", stderr(&output));
-    assert!(process_exists(launcher));
+    assert!(session_exists(launcher));
 
     // `--terminate-idle` only ever plans client sessions.
     victim.batch_execute("BEGIN; SELECT 1").expect("idle in transaction");

@@ -254,6 +254,17 @@ fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
         .unwrap_or_else(|| panic!("no check `{name}`: {report}"))
 }
 
+/// Backs up [`SMALL_SEED`] with `checks` (`[[test_restore.checks]]` tables) in the configuration and runs
+/// `test-restore`, which must exit 1 (a check fails); returns the environment and the JSON report.
+fn test_restore_with_checks(checks: &str) -> (RestoreEnv, serde_json::Value) {
+    let env = RestoreEnv::local();
+    env.db.execute(SMALL_SEED);
+    env.write_config(&env.db.url(), checks);
+    env.backup();
+    let report = env.run_json(&["test-restore"], 1);
+    (env, report)
+}
+
 /// A small database for the tests that are not about fidelity.
 const SMALL_SEED: &str = "CREATE TABLE users (id int PRIMARY KEY, name text); \
      INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 25) g; \
@@ -356,10 +367,7 @@ fn a_row_count_that_does_not_match_the_manifest_fails_and_is_recorded() {
 
 #[test]
 fn sql_checks_from_the_configuration_pass_and_fail() {
-    let env = RestoreEnv::local();
-    env.db.execute(SMALL_SEED);
-    env.write_config(
-        &env.db.url(),
+    let (env, report) = test_restore_with_checks(
         r#"
 [[test_restore.checks]]
 name = "users not empty"
@@ -377,9 +385,6 @@ sql = "SELECT count(*) FROM users"
 expect = 999
 "#,
     );
-    env.backup();
-
-    let report = env.run_json(&["test-restore"], 1);
 
     assert_eq!(report["passed"], false, "{report}");
     assert_eq!(check(&report, "sql users not empty")["outcome"], "pass", "{report}");
@@ -399,10 +404,7 @@ expect = 999
 /// cannot change what the later checks see).
 #[test]
 fn sql_checks_cannot_write_to_the_scratch_database() {
-    let env = RestoreEnv::local();
-    env.db.execute(SMALL_SEED);
-    env.write_config(
-        &env.db.url(),
+    let (env, report) = test_restore_with_checks(
         r#"
 [[test_restore.checks]]
 name = "writes"
@@ -415,9 +417,6 @@ sql = "SELECT count(*) FROM users"
 expect = 25
 "#,
     );
-    env.backup();
-
-    let report = env.run_json(&["test-restore"], 1);
 
     let writes = check(&report, "sql writes");
     assert_eq!(writes["outcome"], "fail", "{report}");
