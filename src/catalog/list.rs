@@ -43,6 +43,19 @@ pub(crate) fn legacy_database(object: &str) -> Option<String> {
     database_of_name(base).filter(|db| format!("{db}_").len() + 15 == base.len())
 }
 
+/// The time in the name of a runbook archive (`<db>_<YYYYMMDD>_<HHMMSS>`): the scripts stamp it with `date`, in
+/// the host's local time zone (campctl's own names are UTC), so it is read in this host's zone. `None` when the
+/// name holds no valid time or the local time is ambiguous (a DST change): the caller keeps the object's time.
+pub(crate) fn legacy_time(name: &str) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone as _;
+    let stamp = name.get(name.len().checked_sub(15)?..)?;
+    let naive = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d_%H%M%S").ok()?;
+    chrono::Local
+        .from_local_datetime(&naive)
+        .single()
+        .map(|time| time.with_timezone(&Utc))
+}
+
 /// Whether an object name is an archive campctl makes (database dump or files tar.gz).
 pub(crate) fn is_archive(name: &str) -> bool {
     [".dump", ".dump.zst", ".dump.gz", ".tar.gz"]
@@ -144,7 +157,9 @@ pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<V
         if db.is_some_and(|db| db != database) {
             continue;
         }
-        entries.push(without_manifest(store, object, "legacy", Some(database)));
+        let mut entry = without_manifest(store, object, "legacy", Some(database));
+        entry.started_at = legacy_time(&entry.name).or(entry.started_at);
+        entries.push(entry);
     }
     Ok(entries)
 }
@@ -169,7 +184,16 @@ fn without_manifest(store: &Store, object: &ObjectInfo, kind: &str, database: Op
 
 #[cfg(test)]
 mod tests {
-    use super::{base_of, database_of_name, legacy_database};
+    use super::{base_of, database_of_name, legacy_database, legacy_time};
+
+    #[test]
+    fn runbook_archives_are_dated_by_their_name() {
+        let time = legacy_time("camp_backend_db_20250111_030000").expect("a valid stamp");
+        let local = time.with_timezone(&chrono::Local);
+        assert_eq!(local.format("%Y%m%d_%H%M%S").to_string(), "20250111_030000");
+        assert_eq!(legacy_time("db_20251399_030000"), None);
+        assert_eq!(legacy_time("short"), None);
+    }
 
     #[test]
     fn backup_names_carry_their_database() {
