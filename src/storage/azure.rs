@@ -21,9 +21,9 @@ use futures::stream::{BoxStream, StreamExt as _, TryStreamExt as _};
 use tokio::sync::OnceCell;
 use url::Url;
 
+use super::azure_settings::AzureSettings;
 use super::errors::{azure_error, http_error, is_already_exists};
 use super::local::LOCKS_DIR;
-use super::resolve::AzureSettings;
 use super::{CommitInfo, ObjectInfo, StoreError};
 use crate::azure::sas::append_sas;
 
