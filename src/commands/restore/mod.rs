@@ -12,6 +12,7 @@
 
 pub(crate) mod fetch;
 mod junit;
+mod names;
 mod preflight;
 pub(crate) mod run;
 // The `restore` command in a file named after it, beside `test_restore`: the directory is the pair's shared home
@@ -22,6 +23,7 @@ pub(crate) mod run;
 )]
 pub(crate) mod restore;
 pub(crate) mod row_counts;
+mod spool;
 mod sql_check;
 mod swap_in;
 mod test_report;

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::row_counts::{self, Comparison};
 use super::run::{self, RestoreOptions};
-use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, swap_in};
+use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, names, preflight, prepare, swap_in};
 use crate::catalog::select::Selected;
 use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
@@ -226,10 +226,10 @@ pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> 
             .into());
     }
     let now = Utc::now();
-    let aside = run::derived_name(&target, "__restore_", now);
+    let aside = names::derived_name(&target, "__restore_", now);
     let previous = existing
         .as_ref()
-        .map(|_| run::derived_name(&target, "__pre_restore_", now));
+        .map(|_| names::derived_name(&target, "__pre_restore_", now));
     printer.note(&format!(
         "Restoring `{}` from {} into `{target}` on {}",
         selected.name,
