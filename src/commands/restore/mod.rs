@@ -22,6 +22,7 @@ pub(crate) mod run;
     reason = "the `restore` command, named after it beside `test_restore`; the directory holds what both share"
 )]
 pub(crate) mod restore;
+mod restore_report;
 pub(crate) mod row_counts;
 mod spool;
 mod sql_check;
