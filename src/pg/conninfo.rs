@@ -7,8 +7,9 @@
 //!
 //! This file holds the precedence (which layer wins, what the defaults are) and the meaning of each value. Reading
 //! one layer's text is [`parse`], the password file is [`pgpass`], the never-printed password is [`Secret`]
-//! (`secret.rs`). It must never read `config_file`'s schema: `settings` converts `[database]` into [`FileKeys`].
+//! (`secret.rs`), the child's environment is [`child_env`]. It must never read `config_file`'s schema: `settings` converts `[database]` into [`FileKeys`].
 
+mod child_env;
 mod parse;
 mod pgpass;
 mod secret;
@@ -301,45 +302,6 @@ impl ConnParams {
                     .insert("password", format!("password file {}", path.display()));
             }
         }
-    }
-
-    /// The environment of a child `pg_dump` / `pg_restore` / `psql`: every libpq variable campctl resolves is set
-    /// (the password only here, never in argv), and the ones it does not model are removed.
-    pub fn child_env(&self) -> (Vec<(&'static str, String)>, Vec<&'static str>) {
-        let mut set = vec![
-            (EnvVars::PGHOST, self.host.clone()),
-            (EnvVars::PGPORT, self.port.to_string()),
-            (EnvVars::PGUSER, self.user.clone()),
-            (EnvVars::PGDATABASE, self.dbname.clone()),
-            (EnvVars::PGSSLMODE, self.sslmode.to_string()),
-            (EnvVars::PGCONNECT_TIMEOUT, self.connect_timeout.as_secs().to_string()),
-            (EnvVars::PGAPPNAME, self.application_name.clone()),
-        ];
-        let mut remove = vec![
-            "PGHOSTADDR",
-            "PGSERVICE",
-            "PGSERVICEFILE",
-            "PGSSLCERT",
-            "PGSSLKEY",
-            "PGOPTIONS",
-        ];
-        if let Some(path) = &self.sslrootcert {
-            set.push((EnvVars::PGSSLROOTCERT, path.display().to_string()));
-        } else {
-            remove.push(EnvVars::PGSSLROOTCERT);
-        }
-        if let Some(password) = &self.password {
-            set.push((EnvVars::PGPASSWORD, password.expose().to_string()));
-            remove.push(EnvVars::PGPASSFILE);
-        } else {
-            remove.push(EnvVars::PGPASSWORD);
-            if let Some(path) = &self.passfile {
-                set.push((EnvVars::PGPASSFILE, path.display().to_string()));
-            } else {
-                remove.push(EnvVars::PGPASSFILE);
-            }
-        }
-        (set, remove)
     }
 
     /// The same parameters for another database on the same server.
