@@ -6,8 +6,9 @@
 //! TLS mode. The password only ever travels in the environment, never in argv.
 //!
 //! This file holds the precedence (which layer wins, what the defaults are) and the meaning of each value. Reading
-//! one layer's text is [`parse`], the password file is [`pgpass`], the never-printed password is [`Secret`]
-//! (`secret.rs`), the child's environment is [`child_env`]. It must never read `config_file`'s schema: `settings` converts `[database]` into [`FileKeys`].
+//! one layer's text is `parse.rs`, the password file is `pgpass.rs`, the never-printed password is [`Secret`]
+//! (`secret.rs`), the child's environment is `child_env.rs`. It must never read `config_file`'s schema: `settings`
+//! converts `[database]` into [`FileKeys`].
 
 mod child_env;
 mod parse;

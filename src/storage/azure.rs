@@ -5,7 +5,7 @@
 //! created on first write if it does not exist.
 //!
 //! This file is the store's face (put, get, download, list, delete, stat). What the store shares with its uploads,
-//! lease renewals and snapshot tasks ([`AzureInner`]) is in `azure_container.rs`, below all of them, so that
+//! lease renewals and snapshot tasks (`AzureInner`) is in `azure_container.rs`, below all of them, so that
 //! `azure_upload.rs` and `lease.rs` import it rather than this file, and this file never imports `snapshot.rs`
 //! (which adds methods to [`AzureStore`]): the imports among them run one way.
 

@@ -1,7 +1,7 @@
 //! The local directory store: `<root>/<name>`, written as `<name>.partial`, fsynced, and renamed into place.
 //!
 //! tokio's `fs` feature is not enabled (and its file I/O is `spawn_blocking` underneath anyway), so blocking file
-//! operations run in `spawn_blocking` here ([`blocking`]).
+//! operations run in `spawn_blocking` here (`blocking`).
 //!
 //! This file is the store: naming, reading, listing, deleting. Writing one object (the partial file, batched writes,
 //! fsync, the link into place) is [`LocalUpload`] in `local/upload.rs`. Nothing here may leave a half-written file
