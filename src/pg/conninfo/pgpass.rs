@@ -79,4 +79,30 @@ mod tests {
             vec!["h", "5432", "*", "u", r"pa:ss\"]
         );
     }
+
+    #[test]
+    fn the_first_matching_line_wins_and_an_open_file_is_ignored() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join(".pgpass");
+        fs_err::write(
+            &path,
+            "# comment\nother:5432:*:u:no\nlocalhost:*:app:u:first\n*:*:*:*:second\n",
+        )
+        .expect("write");
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert_eq!(
+            lookup(&path, "localhost", 5432, "app", "u"),
+            Passfile::Password("first".into())
+        );
+        assert_eq!(lookup(&path, "db", 6000, "x", "v"), Passfile::Password("second".into()));
+        assert_eq!(
+            lookup(&dir.path().join("missing"), "localhost", 5432, "app", "u"),
+            Passfile::NoMatch
+        );
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(
+            matches!(lookup(&path, "localhost", 5432, "app", "u"), Passfile::Insecure(w) if w.contains("chmod 600"))
+        );
+    }
 }
