@@ -4,7 +4,8 @@
 //! views come from [`Report::tables`], so the three formats cannot drift apart.
 //!
 //! Notes, warnings and prompts go to stderr through [`crate::stderr`], which tolerates a closed stderr and writes
-//! JSON lines with `--log-format json`.
+//! JSON lines with `--log-format json`. Confirmations (`Printer::confirm`, `Printer::confirm_typed`) are in
+//! `printer/confirm.rs`, the `--format` / `--color` choices in `printer/choices.rs`.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
@@ -14,12 +15,13 @@ use comfy_table::{Cell as TableCell, CellAlignment, ContentArrangement, Table as
 use serde::Serialize;
 use serde_json::Map;
 
-use crate::exit::{ExitStatus, UserError};
+use crate::exit::ExitStatus;
 use crate::status::Status;
 use crate::stderr::{json_line, write_stderr};
 use crate::units::{format_bytes, format_seconds};
 
 mod choices;
+mod confirm;
 pub use choices::{ColorChoice, OutputFormat};
 
 /// One value of a table, typed so that the table view can format it for people and CSV can keep it raw.
@@ -320,72 +322,6 @@ impl Printer {
             ));
         }
         ExitStatus::Partial
-    }
-
-    /// A confirmation question on stderr, left open for the answer (a JSON line with `"prompt": true` in JSON mode).
-    fn prompt(&self, question: &str) {
-        if self.json_logs {
-            let mut fields = Map::new();
-            fields.insert("prompt".into(), true.into());
-            write_stderr(&json_line("INFO", question, fields));
-        } else {
-            write_stderr(question);
-        }
-    }
-
-    /// Asks before a destructive step: `--yes` answers for the user; without a terminal, refuses (exit 2).
-    ///
-    /// # Errors
-    /// No terminal and no `--yes`, or the user declined.
-    pub fn confirm(&self, question: &str, yes: bool) -> anyhow::Result<()> {
-        if yes {
-            return Ok(());
-        }
-        require_terminal(question)?;
-        self.prompt(&format!("{question} [y/N] "));
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            Ok(())
-        } else {
-            Err(UserError::new(ExitStatus::Usage, "Cancelled: the confirmation was declined").into())
-        }
-    }
-}
-
-/// A confirmation needs someone to answer it: without a terminal, refuse (exit 2) and point at `--yes`.
-fn require_terminal(question: &str) -> anyhow::Result<()> {
-    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        return Ok(());
-    }
-    Err(
-        UserError::usage(format!("Refusing to continue without confirmation: {question}"))
-            .with_hint("Run it on a terminal to confirm, or pass `--yes`")
-            .into(),
-    )
-}
-
-impl Printer {
-    /// Asks before replacing a database: the user types its name (as GitHub does before deleting a repository).
-    /// `--yes` answers for the user; without a terminal, refuses (exit 2).
-    ///
-    /// # Errors
-    /// No terminal and no `--yes`, or the name typed was not `expected`.
-    pub fn confirm_typed(&self, question: &str, expected: &str, yes: bool) -> anyhow::Result<()> {
-        if yes {
-            return Ok(());
-        }
-        require_terminal(question)?;
-        self.prompt(&format!(
-            "{question}\nType the database name `{expected}` to continue: "
-        ));
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if answer.trim_end_matches(['\r', '\n']) == expected {
-            Ok(())
-        } else {
-            Err(UserError::new(ExitStatus::Usage, "Cancelled: the name typed did not match").into())
-        }
     }
 }
 

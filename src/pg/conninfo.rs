@@ -4,6 +4,16 @@
 //! The same [`ConnParams`] drives campctl's own tokio-postgres connection and is rendered as the environment of
 //! `pg_dump` / `pg_restore` / `psql` ([`ConnParams::child_env`]), so both paths reach the same server with the same
 //! TLS mode. The password only ever travels in the environment, never in argv.
+//!
+//! This file holds the precedence (which layer wins, what the defaults are) and the meaning of each value. Reading
+//! one layer's text is `parse.rs`, the password file is `pgpass.rs`, the never-printed password is [`Secret`]
+//! (`secret.rs`), the child's environment is `child_env.rs`. It must never read `config_file`'s schema: `settings`
+//! converts `[database]` into [`FileKeys`].
+
+mod child_env;
+mod parse;
+mod pgpass;
+mod secret;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,39 +25,9 @@ use serde::Serialize;
 
 use crate::env_vars::EnvVars;
 use crate::exit::UserError;
-
-/// A value that must never be printed: `Debug` and `Display` show `********`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it (authentication, a child's environment).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("********")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("********")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("********")
-    }
-}
+use parse::{Partial, parse_conninfo};
+use pgpass::Passfile;
+pub use secret::Secret;
 
 /// libpq's `sslmode`, minus `allow` (which no modern deployment wants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -118,188 +98,6 @@ pub struct ConnParams {
 
 fn serialize_secs<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_u64(value.as_secs())
-}
-
-/// One layer of partial parameters (a URL, the environment, the file).
-#[derive(Debug, Default, Clone)]
-struct Partial {
-    host: Option<String>,
-    port: Option<String>,
-    user: Option<String>,
-    password: Option<String>,
-    dbname: Option<String>,
-    sslmode: Option<String>,
-    sslrootcert: Option<String>,
-    passfile: Option<String>,
-    connect_timeout: Option<String>,
-    application_name: Option<String>,
-}
-
-impl Partial {
-    fn set(&mut self, key: &str, value: String) -> Result<(), UserError> {
-        let slot = match key {
-            "host" => &mut self.host,
-            "port" => &mut self.port,
-            "user" => &mut self.user,
-            "password" => &mut self.password,
-            "dbname" => &mut self.dbname,
-            "sslmode" => &mut self.sslmode,
-            "sslrootcert" => &mut self.sslrootcert,
-            "passfile" => &mut self.passfile,
-            "connect_timeout" => &mut self.connect_timeout,
-            "application_name" => &mut self.application_name,
-            other => {
-                return Err(
-                    UserError::usage(format!("Unsupported connection parameter `{other}`")).with_hint(
-                        "Supported: host, port, user, password, dbname, sslmode, sslrootcert, passfile, \
-                     connect_timeout, application_name",
-                    ),
-                );
-            }
-        };
-        *slot = Some(value);
-        Ok(())
-    }
-
-    fn apply(&self, label: &str, target: &mut Partial, origins: &mut Origins) {
-        macro_rules! take {
-            ($($field:ident),*) => {$(
-                if let Some(value) = &self.$field {
-                    target.$field = Some(value.clone());
-                    origins.insert(stringify!($field), label.to_string());
-                }
-            )*};
-        }
-        take!(
-            host,
-            port,
-            user,
-            password,
-            dbname,
-            sslmode,
-            sslrootcert,
-            passfile,
-            connect_timeout,
-            application_name
-        );
-    }
-}
-
-/// Parses `postgres://…` URLs and libpq `key=value` strings.
-fn parse_conninfo(input: &str) -> Result<Partial, UserError> {
-    let trimmed = input.trim();
-    if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
-        parse_url(trimmed)
-    } else if trimmed.contains('=') {
-        parse_key_values(trimmed)
-    } else {
-        Err(
-            UserError::usage("The database URL is neither a `postgres://` URL nor a `key=value` string")
-                .with_hint("Write e.g. `postgres://user@host:5432/dbname?sslmode=verify-full` or `host=… dbname=…`"),
-        )
-    }
-}
-
-fn decode(part: &str) -> String {
-    percent_encoding::percent_decode_str(part)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-fn parse_url(input: &str) -> Result<Partial, UserError> {
-    let invalid = |why: &str| {
-        UserError::usage(format!("Invalid database URL: {why}")).with_hint(
-            "Write e.g. `postgres://user@host:5432/dbname?sslmode=verify-full`; percent-encode `@ : / ?` in passwords",
-        )
-    };
-    let rest = input.split_once("://").map_or(input, |(_, rest)| rest);
-    let (rest, query) = rest.split_once('?').map_or((rest, None), |(a, b)| (a, Some(b)));
-    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, b)| (a, Some(b)));
-    let mut partial = Partial::default();
-    let (userinfo, hostport) = authority
-        .rsplit_once('@')
-        .map_or((None, authority), |(a, b)| (Some(a), b));
-    if let Some(userinfo) = userinfo {
-        let (user, password) = userinfo.split_once(':').map_or((userinfo, None), |(a, b)| (a, Some(b)));
-        if !user.is_empty() {
-            partial.user = Some(decode(user));
-        }
-        if let Some(password) = password {
-            partial.password = Some(decode(password));
-        }
-    }
-    if hostport.contains(',') {
-        return Err(invalid("several hosts are not supported; give one host"));
-    }
-    let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
-        let (host, after) = bracketed
-            .split_once(']')
-            .ok_or_else(|| invalid("unclosed `[` in the host"))?;
-        (host.to_string(), after.strip_prefix(':'))
-    } else {
-        let (host, port) = hostport.split_once(':').map_or((hostport, None), |(a, b)| (a, Some(b)));
-        (decode(host), port)
-    };
-    if !host.is_empty() {
-        partial.host = Some(host);
-    }
-    if let Some(port) = port.filter(|p| !p.is_empty()) {
-        partial.port = Some(port.to_string());
-    }
-    if let Some(path) = path.filter(|p| !p.is_empty()) {
-        partial.dbname = Some(decode(path));
-    }
-    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| invalid(&format!("parameter `{pair}` has no value")))?;
-        partial.set(&decode(key), decode(value))?;
-    }
-    Ok(partial)
-}
-
-fn parse_key_values(input: &str) -> Result<Partial, UserError> {
-    let mut partial = Partial::default();
-    let mut chars = input.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        if chars.peek().is_none() {
-            break;
-        }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && !c.is_whitespace())).collect();
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        if chars.next() != Some('=') {
-            return Err(UserError::usage(format!(
-                "Invalid connection string: `{key}` is missing `=value`"
-            )));
-        }
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut value = String::new();
-        if chars.next_if_eq(&'\'').is_some() {
-            loop {
-                match chars.next() {
-                    Some('\\') => value.extend(chars.next()),
-                    Some('\'') => break,
-                    Some(c) => value.push(c),
-                    None => {
-                        return Err(UserError::usage(format!(
-                            "Invalid connection string: unterminated quote in the value of `{key}`"
-                        )));
-                    }
-                }
-            }
-        } else {
-            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                if c == '\\' {
-                    value.extend(chars.next());
-                } else {
-                    value.push(c);
-                }
-            }
-        }
-        partial.set(&key, value)?;
-    }
-    Ok(partial)
 }
 
 /// The connection keys of the configuration file's `[database]` section, as [`ConnParams::resolve`] reads them.
@@ -441,7 +239,7 @@ impl ConnParams {
             host,
             port,
             user,
-            password: merged.password.map(Secret),
+            password: merged.password.map(Secret::new),
             dbname,
             sslmode,
             sslrootcert: merged.sslrootcert.map(PathBuf::from),
@@ -490,87 +288,21 @@ impl ConnParams {
 
     fn password_from_passfile(&mut self, home: Option<&Path>) {
         let Some(path) = self.passfile_path(home) else { return };
-        let Ok(text) = fs_err::read_to_string(&path) else {
-            return;
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if let Ok(meta) = fs_err::metadata(&path)
-                && meta.permissions().mode() & 0o077 != 0
-            {
-                self.warnings.push(format!(
-                    "password file `{}` has group or world access and is ignored; permissions should be u=rw (0600) \
-                     or less (`chmod 600 {}`)",
-                    path.display(),
-                    path.display()
-                ));
-                return;
-            }
-        }
         // libpq matches a socket connection against the host name `localhost`.
         let host = if self.is_socket() {
             "localhost"
         } else {
             self.host.as_str()
         };
-        let port = self.port.to_string();
-        for line in text.lines() {
-            if line.starts_with('#') || line.trim().is_empty() {
-                continue;
-            }
-            let fields = split_pgpass_line(line);
-            let [h, p, d, u, password] = fields.as_slice() else {
-                continue;
-            };
-            let matches = |pattern: &str, value: &str| pattern == "*" || pattern == value;
-            if matches(h, host) && matches(p, &port) && matches(d, &self.dbname) && matches(u, &self.user) {
-                tracing::debug!("password for `{}` taken from `{}`", self.user, path.display());
-                self.password = Some(Secret(password.clone()));
+        match pgpass::lookup(&path, host, self.port, &self.dbname, &self.user) {
+            Passfile::NoMatch => {}
+            Passfile::Insecure(warning) => self.warnings.push(warning),
+            Passfile::Password(password) => {
+                self.password = Some(Secret::new(password));
                 self.origins
                     .insert("password", format!("password file {}", path.display()));
-                return;
             }
         }
-    }
-
-    /// The environment of a child `pg_dump` / `pg_restore` / `psql`: every libpq variable campctl resolves is set
-    /// (the password only here, never in argv), and the ones it does not model are removed.
-    pub fn child_env(&self) -> (Vec<(&'static str, String)>, Vec<&'static str>) {
-        let mut set = vec![
-            (EnvVars::PGHOST, self.host.clone()),
-            (EnvVars::PGPORT, self.port.to_string()),
-            (EnvVars::PGUSER, self.user.clone()),
-            (EnvVars::PGDATABASE, self.dbname.clone()),
-            (EnvVars::PGSSLMODE, self.sslmode.to_string()),
-            (EnvVars::PGCONNECT_TIMEOUT, self.connect_timeout.as_secs().to_string()),
-            (EnvVars::PGAPPNAME, self.application_name.clone()),
-        ];
-        let mut remove = vec![
-            "PGHOSTADDR",
-            "PGSERVICE",
-            "PGSERVICEFILE",
-            "PGSSLCERT",
-            "PGSSLKEY",
-            "PGOPTIONS",
-        ];
-        if let Some(path) = &self.sslrootcert {
-            set.push((EnvVars::PGSSLROOTCERT, path.display().to_string()));
-        } else {
-            remove.push(EnvVars::PGSSLROOTCERT);
-        }
-        if let Some(password) = &self.password {
-            set.push((EnvVars::PGPASSWORD, password.expose().to_string()));
-            remove.push(EnvVars::PGPASSFILE);
-        } else {
-            remove.push(EnvVars::PGPASSWORD);
-            if let Some(path) = &self.passfile {
-                set.push((EnvVars::PGPASSFILE, path.display().to_string()));
-            } else {
-                remove.push(EnvVars::PGPASSFILE);
-            }
-        }
-        (set, remove)
     }
 
     /// The same parameters for another database on the same server.
@@ -581,19 +313,6 @@ impl ConnParams {
             ..self.clone()
         }
     }
-}
-
-fn split_pgpass_line(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => fields.last_mut().expect("one field").extend(chars.next()),
-            ':' if fields.len() < 5 => fields.push(String::new()),
-            c => fields.last_mut().expect("one field").push(c),
-        }
-    }
-    fields
 }
 
 #[cfg(test)]
@@ -664,14 +383,6 @@ mod tests {
         assert_eq!(p.origins["host"], "PGHOST");
         assert_eq!(p.origins["port"], "config file");
         assert_eq!(p.origins["user"], "DATABASE_URL");
-    }
-
-    #[test]
-    fn pgpass_escapes() {
-        assert_eq!(
-            split_pgpass_line(r"h:5432:*:u:pa\:ss\\"),
-            vec!["h", "5432", "*", "u", r"pa:ss\"]
-        );
     }
 
     #[test]

@@ -3,33 +3,33 @@
 //! Blob names are `<prefix><name>`. Clients are not `Clone` (azure-sdk-facts.md), so one container client is
 //! shared through an `Arc` by the store, its uploads, its locks' renewal tasks and snapshot tasks. The container is
 //! created on first write if it does not exist.
+//!
+//! This file is the store's face (put, get, download, list, delete, stat). What the store shares with its uploads,
+//! lease renewals and snapshot tasks (`AzureInner`) is in `azure_container.rs`, below all of them, so that
+//! `azure_upload.rs` and `lease.rs` import it rather than this file, and this file never imports `snapshot.rs`
+//! (which adds methods to [`AzureStore`]): the imports among them run one way.
 
-use std::collections::{BTreeMap, HashMap};
 use std::num::NonZero;
 use std::sync::Arc;
 
 use azure_core::http::StatusCode;
 use azure_storage_blob::models::{
     BlobClientDeleteOptions, BlobClientDownloadOptions, BlobClientGetPropertiesResultHeaders as _,
-    BlobContainerClientListBlobsOptions, BlobItem, BlockBlobClientUploadOptions, DeleteSnapshotsOptionType,
-    ListBlobsIncludeItem,
+    BlockBlobClientUploadOptions, DeleteSnapshotsOptionType,
 };
-use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOptions};
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::stream::{BoxStream, StreamExt as _, TryStreamExt as _};
-use tokio::sync::OnceCell;
-use url::Url;
 
-use super::errors::{azure_error, http_error, is_already_exists};
+use super::azure_container::{container_client, to_chrono, to_hash_map};
+use super::azure_settings::AzureSettings;
+use super::errors::{http_error, is_already_exists};
 use super::local::LOCKS_DIR;
-use super::resolve::AzureSettings;
 use super::{CommitInfo, ObjectInfo, StoreError};
-use crate::azure::sas::append_sas;
 
+pub(crate) use super::azure_container::AzureInner;
 pub use super::azure_upload::AzureUpload;
 pub use super::lease::LeaseRelease;
-pub use super::snapshot::SnapshotReport;
 
 /// Partition size and parallelism of downloads: memory ≈ 2 × parallel × partition (azure-sdk-facts.md).
 const DOWNLOAD_PARTITION: usize = 4 << 20;
@@ -39,22 +39,6 @@ const DOWNLOAD_PARALLEL: usize = 2;
 #[derive(Debug, Clone)]
 pub struct AzureStore {
     pub(crate) inner: Arc<AzureInner>,
-}
-
-pub(crate) struct AzureInner {
-    pub(super) settings: AzureSettings,
-    pub(super) container: BlobContainerClient,
-    pub(crate) label: String,
-    container_ready: OnceCell<()>,
-}
-
-impl std::fmt::Debug for AzureInner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AzureStore")
-            .field("label", &self.label)
-            .field("credential", &self.settings.auth.describe())
-            .finish_non_exhaustive()
-    }
 }
 
 impl AzureStore {
@@ -75,12 +59,7 @@ impl AzureStore {
             base.push_str(settings.prefix.trim_end_matches('/'));
         }
         Ok(Self {
-            inner: Arc::new(AzureInner {
-                label: format!("azure:{base}"),
-                settings,
-                container,
-                container_ready: OnceCell::new(),
-            }),
+            inner: Arc::new(AzureInner::new(format!("azure:{base}"), settings, container)),
         })
     }
 
@@ -211,123 +190,4 @@ fn download_options() -> BlobClientDownloadOptions<'static> {
         partition_size: NonZero::new(DOWNLOAD_PARTITION),
         ..BlobClientDownloadOptions::default()
     }
-}
-
-/// A container client for `container` of the store's account, authorized as the store is.
-pub(super) fn container_client(settings: &AzureSettings, container: &str) -> anyhow::Result<BlobContainerClient> {
-    let mut url: Url = settings.endpoint.clone();
-    url.path_segments_mut()
-        .map_err(|()| anyhow::anyhow!("`{}` cannot hold a container path", settings.endpoint))?
-        .pop_if_empty()
-        .push(container);
-    if let crate::azure::credentials::BlobAuth::Sas { token, .. } = &settings.auth {
-        append_sas(&mut url, token);
-    }
-    let options = BlobContainerClientOptions {
-        client_options: settings.retry.client_options(),
-        ..BlobContainerClientOptions::default()
-    };
-    BlobContainerClient::new(url, settings.auth.token_credential(), Some(options)).map_err(|err| {
-        anyhow::Error::new(super::errors::AzureRequestError::new(&err)).context(format!(
-            "Failed to set up a client for container `{container}` at `{}`",
-            settings.endpoint
-        ))
-    })
-}
-
-impl AzureInner {
-    pub(super) fn blob_name(&self, name: &str) -> String {
-        format!("{}{name}", self.settings.prefix)
-    }
-
-    pub(crate) fn blob(&self, name: &str) -> BlobClient {
-        self.container.blob_client(&self.blob_name(name))
-    }
-
-    #[expect(
-        clippy::needless_pass_by_value,
-        reason = "taking the error by value reads better in `map_err`"
-    )]
-    pub(crate) fn error(&self, err: azure_core::Error, name: &str, action: &str) -> anyhow::Error {
-        azure_error(&err, &self.label, &self.settings.auth, name, action)
-    }
-
-    /// Creates the container once per store if it does not exist. A credential that may not create containers
-    /// (a container SAS) is fine as long as the container exists: the first real request says if not.
-    pub(crate) async fn ensure_container(&self) -> anyhow::Result<()> {
-        self.container_ready
-            .get_or_try_init(|| async {
-                match self.container.create(None).await {
-                    Ok(_) => {
-                        tracing::info!("created container `{}`", self.settings.container);
-                        Ok(())
-                    }
-                    Err(err) if http_error(&err).is_some_and(|(status, _)| status == StatusCode::Conflict) => Ok(()),
-                    Err(err)
-                        if http_error(&err).is_some_and(|(status, _)| {
-                            status == StatusCode::Forbidden || status == StatusCode::Unauthorized
-                        }) =>
-                    {
-                        tracing::debug!(
-                            "may not create container `{}`: {}",
-                            self.settings.container,
-                            super::errors::describe(&err)
-                        );
-                        Ok(())
-                    }
-                    Err(err) => Err(self.error(err, &self.settings.container, "create the container")),
-                }
-            })
-            .await?;
-        Ok(())
-    }
-
-    /// Every committed blob under `<prefix><prefix_within>` (all pages), with metadata.
-    pub(super) async fn list_items(&self, prefix_within: &str, snapshots: bool) -> azure_core::Result<Vec<BlobItem>> {
-        list_container(&self.container, &self.blob_name(prefix_within), snapshots).await
-    }
-
-    /// A listing entry as an [`ObjectInfo`] relative to the prefix.
-    fn object_info(&self, item: BlobItem) -> Option<ObjectInfo> {
-        let name = item.name?.strip_prefix(&self.settings.prefix)?.to_string();
-        let properties = item.properties.unwrap_or_default();
-        let metadata = item
-            .metadata
-            .and_then(|metadata| metadata.values)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        Some(ObjectInfo {
-            name,
-            size: properties.content_length.unwrap_or(0),
-            last_modified: properties.last_modified.map(to_chrono),
-            metadata,
-        })
-    }
-}
-
-/// Lists a container's blobs under `prefix` with metadata (and snapshots).
-pub(super) async fn list_container(
-    container: &BlobContainerClient,
-    prefix: &str,
-    snapshots: bool,
-) -> azure_core::Result<Vec<BlobItem>> {
-    let mut include = vec![ListBlobsIncludeItem::Metadata];
-    if snapshots {
-        include.push(ListBlobsIncludeItem::Snapshots);
-    }
-    let options = BlobContainerClientListBlobsOptions {
-        include: Some(include),
-        prefix: (!prefix.is_empty()).then(|| prefix.to_string()),
-        ..BlobContainerClientListBlobsOptions::default()
-    };
-    container.list_blobs(Some(options))?.try_collect().await
-}
-
-pub(super) fn to_hash_map(metadata: &BTreeMap<String, String>) -> HashMap<String, String> {
-    metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-pub(super) fn to_chrono(time: azure_core::time::OffsetDateTime) -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp(time.unix_timestamp(), time.nanosecond()).unwrap_or_default()
 }

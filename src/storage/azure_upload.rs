@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use tokio::task::JoinSet;
 
-use super::azure::{AzureInner, to_hash_map};
+use super::azure_container::{AzureInner, to_hash_map};
 use super::errors::is_already_exists;
 use super::{CommitInfo, ObjectInfo, StoreError};
 

@@ -2,7 +2,8 @@
 //!
 //! `storage` owns these input types and never reads the file's schema (`config_file.rs` sits above it):
 //! `settings` converts `[storage.local]` and `[storage.azure]` into them. They hold the values as written, not
-//! yet checked; `resolve.rs` validates them and names the key of a bad one. Secrets here are never printed.
+//! yet checked; `resolve.rs` and `azure_settings.rs` validate them and name the key of a bad one. Secrets here are
+//! never printed.
 
 use std::path::PathBuf;
 

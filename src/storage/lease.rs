@@ -9,7 +9,7 @@ use std::sync::Arc;
 use azure_core::http::StatusCode;
 use azure_storage_blob::models::BlobClientSetMetadataOptions;
 
-use super::azure::AzureInner;
+use super::azure_container::AzureInner;
 use super::errors::{describe, http_error};
 
 /// Releases one held lease; cheap to clone. Releasing a lease that is already released (or lost) is not an error,

@@ -14,6 +14,8 @@
 //! [`Upload::abort`] (or dropping the upload) leaves nothing behind that a listing shows.
 
 pub mod azure;
+mod azure_container;
+mod azure_settings;
 mod azure_upload;
 pub(crate) mod errors;
 mod keys;
@@ -32,11 +34,13 @@ use serde::Serialize;
 
 use crate::exit::{Classify, ExitStatus};
 
-pub use azure::{AzureStore, AzureUpload, LeaseRelease, SnapshotReport};
+pub use azure::{AzureStore, AzureUpload, LeaseRelease};
+pub use azure_settings::{AzureSettings, validate_container};
 pub use errors::{caused_by_no_space, is_no_space};
 pub use keys::{AzureKeys, LocalKeys, StoreKeys};
 pub use local::{LocalStore, LocalUpload};
-pub use resolve::{AzureSettings, default_local_path, validate_container};
+pub use resolve::default_local_path;
+pub use snapshot::SnapshotReport;
 
 /// One object of a listing.
 #[derive(Debug, Clone, Serialize)]

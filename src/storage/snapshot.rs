@@ -7,7 +7,8 @@ use azure_storage_blob::models::BlobClientCreateSnapshotResultHeaders as _;
 use futures::stream::{self, StreamExt as _};
 use serde::Serialize;
 
-use super::azure::{AzureStore, container_client, list_container};
+use super::azure::AzureStore;
+use super::azure_container::{container_client, list_container};
 use super::errors::{azure_error, describe};
 
 /// The outcome of [`AzureStore::snapshot_blobs`].

@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::exit::{ExitStatus, UserError};
 use crate::printer::{Cell, Printer, Report, Table};
-use crate::storage::azure::SnapshotReport;
+use crate::storage::SnapshotReport;
 use crate::storage::{Store, validate_container};
 
 #[derive(Debug, Args)]

@@ -7,8 +7,10 @@
 //! are decompressed ([`Fetch::head`]), before the caller creates any database. When the sink is `pg_restore` itself
 //! (`--jobs 1`), the last chunk is held back until the checksum and the archive's end have been verified, so
 //! `pg_restore` can never finish on a damaged archive; the caller then drops the half-restored copy.
+//!
+//! The byte-level checks of the first bytes (compression magic, archive header) are in `fetch/decode.rs`. This file
+//! must never create, change or drop a database: it only reads a store and feeds a sink.
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,6 +25,9 @@ use crate::catalog::fetch_error::{DownloadFailed, FetchError, Reader};
 use crate::catalog::select::Selected;
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
 use crate::progress::Progress;
+use decode::{ArchiveVersion, Decoder, check_header};
+
+mod decode;
 
 /// Chunks queued between stages: memory stays near (2 × QUEUE) chunks whatever the backup's size.
 const QUEUE: usize = 8;
@@ -47,9 +52,6 @@ pub(crate) struct Fetched {
     pub checksum_verified: bool,
     pub seconds: f64,
 }
-
-/// The archive version in the header: `(major, minor, revision)`.
-pub(crate) type ArchiveVersion = (u8, u8, u8);
 
 /// A verification failure: the backup is damaged or is not what its manifest says (exit 1).
 fn damaged(message: String) -> anyhow::Error {
@@ -219,73 +221,6 @@ impl Stage {
     }
 }
 
-/// Checks `PGDMP` and the version bytes against what `reader` reads.
-fn check_header(head: &[u8], reader: &Reader) -> anyhow::Result<ArchiveVersion> {
-    if head.starts_with(b"--") || head.starts_with(b"SET ") {
-        return Err(FetchError::PlainScript.into());
-    }
-    if !head.starts_with(b"PGDMP") {
-        return Err(damaged(
-            "The backup is not a pg_dump custom-format archive: it does not start with `PGDMP` after decompression"
-                .into(),
-        ));
-    }
-    let version = (head[5], head[6], head[7]);
-    if (version.0, version.1) > reader.readable() {
-        return Err(FetchError::UnreadableVersion {
-            version: format!("{}.{}.{}", version.0, version.1, version.2),
-            reader: reader.clone(),
-        }
-        .into());
-    }
-    Ok(version)
-}
-
-/// Decompression of the stored object, chosen from its first bytes.
-enum Decoder {
-    Zstd(zstd::stream::write::Decoder<'static, Vec<u8>>),
-    Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
-    Plain,
-}
-
-impl Decoder {
-    fn detect(first: &[u8]) -> std::io::Result<(Self, &'static str)> {
-        Ok(if first.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
-            (Self::Zstd(zstd::stream::write::Decoder::new(Vec::new())?), "zstd")
-        } else if first.starts_with(&[0x1F, 0x8B]) {
-            (Self::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())), "gzip")
-        } else {
-            (Self::Plain, "none")
-        })
-    }
-
-    fn feed(&mut self, input: &[u8]) -> std::io::Result<Vec<u8>> {
-        match self {
-            Self::Zstd(decoder) => {
-                decoder.write_all(input)?;
-                decoder.flush()?;
-                Ok(std::mem::take(decoder.get_mut()))
-            }
-            Self::Gzip(decoder) => {
-                decoder.write_all(input)?;
-                Ok(std::mem::take(decoder.get_mut()))
-            }
-            Self::Plain => Ok(input.to_vec()),
-        }
-    }
-
-    fn finish(self) -> std::io::Result<Vec<u8>> {
-        match self {
-            Self::Zstd(mut decoder) => {
-                decoder.flush()?;
-                Ok(decoder.into_inner())
-            }
-            Self::Gzip(decoder) => decoder.finish(),
-            Self::Plain => Ok(Vec::new()),
-        }
-    }
-}
-
 /// The blocking stage: hash, decompress, check, scan. On a decompression or archive error it keeps hashing the
 /// rest of the stored object, so that a damaged object is reported as a checksum mismatch (its real cause).
 fn process(
@@ -387,59 +322,4 @@ fn process(
 /// A refusal (a script, an unreadable version): no need to hash on.
 fn is_refusal(err: &anyhow::Error) -> bool {
     err.downcast_ref::<FetchError>().is_some_and(FetchError::is_refusal)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalog::fetch_error::readable_version;
-
-    #[test]
-    fn pg_restore_reads_versions_up_to_its_own() {
-        assert_eq!(readable_version(11), (1, 13));
-        assert_eq!(readable_version(15), (1, 14));
-        assert_eq!(readable_version(16), (1, 15));
-        assert_eq!(readable_version(17), (1, 16));
-    }
-
-    #[test]
-    fn header_check_refuses_newer_archives_and_sql_scripts() {
-        // pg_restore 15 reads up to 1.14.
-        let reader = Reader {
-            path: "/usr/bin/pg_restore".into(),
-            major: 15,
-        };
-        let header = |minor| [b'P', b'G', b'D', b'M', b'P', 1, minor, 0];
-        assert_eq!(check_header(&header(14), &reader).expect("readable"), (1, 14, 0));
-        let newer = check_header(&header(16), &reader).expect_err("too new");
-        assert!(is_refusal(&newer));
-        let explained = newer.to_string();
-        assert!(
-            explained.contains("version 1.16.0, written by pg_dump 17 or newer"),
-            "{explained}"
-        );
-        let script = check_header(b"--\n-- PostgreSQL database dump", &reader).expect_err("a script");
-        assert!(script.to_string().contains("plain SQL script"), "{script}");
-        let garbage = check_header(b"\x00\x01garbage!", &reader).expect_err("garbage");
-        assert!(!is_refusal(&garbage));
-    }
-
-    #[test]
-    fn decoders_are_chosen_by_magic_bytes() {
-        let data = b"PGDMP\x01\x0e\x00 and more".repeat(100);
-        let zstd = zstd::encode_all(&data[..], 1).expect("zstd");
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gzip.write_all(&data).expect("gzip");
-        let gzip = gzip.finish().expect("gzip");
-        for (stored, name) in [(zstd, "zstd"), (gzip, "gzip"), (data.clone(), "none")] {
-            let (mut decoder, detected) = Decoder::detect(&stored).expect("detect");
-            assert_eq!(detected, name);
-            let mut out = Vec::new();
-            for chunk in stored.chunks(7) {
-                out.extend(decoder.feed(chunk).expect("feed"));
-            }
-            out.extend(decoder.finish().expect("finish"));
-            assert_eq!(out, data, "{name}");
-        }
-    }
 }

@@ -12,6 +12,7 @@
 
 pub(crate) mod fetch;
 mod junit;
+mod names;
 mod preflight;
 pub(crate) mod run;
 // The `restore` command in a file named after it, beside `test_restore`: the directory is the pair's shared home
@@ -21,7 +22,9 @@ pub(crate) mod run;
     reason = "the `restore` command, named after it beside `test_restore`; the directory holds what both share"
 )]
 pub(crate) mod restore;
+mod restore_report;
 pub(crate) mod row_counts;
+mod spool;
 mod sql_check;
 mod swap_in;
 mod test_report;

@@ -6,17 +6,19 @@
 //! `<db>__pre_restore_<timestamp>` and the new copy into its place in one transaction. The previous database is kept
 //! for `cleanup` (or dropped at once with `--drop-previous`). Any failure before the swap, Ctrl-C included, leaves
 //! the target as it was and drops the half-restored copy.
+//!
+//! What it tells the operator (the `--dry-run` plan, the report) is in `restore_report.rs`.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::Args;
-use serde::Serialize;
 
+use super::restore_report::{RestoreReport, print_plan};
 use super::row_counts::{self, Comparison};
 use super::run::{self, RestoreOptions};
-use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, preflight, prepare, swap_in};
+use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, names, preflight, prepare, swap_in};
 use crate::catalog::select::Selected;
 use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
@@ -24,7 +26,7 @@ use crate::interrupt;
 use crate::lock;
 use crate::pg::database::{self, ServerVersion};
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
-use crate::printer::{Cell, Printer, Report, Table};
+use crate::printer::Printer;
 
 /// Restore a backup safely: restore aside, verify against the manifest, then swap
 ///
@@ -55,76 +57,6 @@ pub struct RestoreArgs {
     /// Wait up to this long for a backup or restore of the same database to finish [default: 0, exit 11]
     #[arg(long, value_name = "DUR")]
     pub wait_lock: Option<crate::units::HumanDuration>,
-}
-
-/// What a restore did, step by step.
-#[derive(Debug, Serialize)]
-pub(crate) struct RestoreReport {
-    pub backup: String,
-    pub origin: String,
-    pub target: String,
-    /// The database holding the previous contents (`null` when the target did not exist); with `--drop-previous`
-    /// it names the database that was dropped (`previous_dropped` is then true).
-    pub previous_database: Option<String>,
-    pub previous_dropped: bool,
-    /// Whether the checksum was compared with a manifest.
-    pub checksum_verified: bool,
-    pub sha256: String,
-    pub archive_bytes: u64,
-    pub tables: usize,
-    pub rows: u64,
-    pub download_seconds: f64,
-    pub restore_seconds: f64,
-    pub verify_seconds: f64,
-    pub analyze_seconds: Option<f64>,
-    pub swap_seconds: f64,
-    /// Sessions on the target that the swap ended.
-    pub sessions_ended: u64,
-    /// Wall time from the start of the download to the swapped-in database: the measured recovery time.
-    pub recovery_seconds: f64,
-}
-
-impl Report for RestoreReport {
-    fn tables(&self) -> Vec<Table> {
-        let mut table = Table::new(
-            format!("Restored `{}` into `{}`", self.backup, self.target),
-            &["step", "value"],
-        );
-        let mut row = |name: &'static str, value: Cell| table.row(vec![name.into(), value]);
-        row("origin", self.origin.as_str().into());
-        row(
-            "checksum",
-            if self.checksum_verified {
-                Cell::Text(format!("SHA-256 {} matches the manifest", &self.sha256[..12]))
-            } else {
-                "not verified (no manifest)".into()
-            },
-        );
-        row("archive", Cell::Bytes(self.archive_bytes as i64));
-        row(
-            "verified",
-            Cell::Text(format!("{} tables, {} rows match the backup", self.tables, self.rows)),
-        );
-        row("download", Cell::Seconds(self.download_seconds));
-        row("pg_restore", Cell::Seconds(self.restore_seconds));
-        row("row counts", Cell::Seconds(self.verify_seconds));
-        row(
-            "analyze",
-            self.analyze_seconds.map_or(Cell::Text("skipped".into()), Cell::Seconds),
-        );
-        row("swap", Cell::Seconds(self.swap_seconds));
-        row("sessions ended", Cell::Int(self.sessions_ended as i64));
-        row(
-            "previous database",
-            match (&self.previous_database, self.previous_dropped) {
-                (Some(name), false) => Cell::Text(format!("kept as `{name}`")),
-                (Some(name), true) => Cell::Text(format!("`{name}` dropped")),
-                (None, _) => Cell::Text("none (the target did not exist)".into()),
-            },
-        );
-        row("recovery time", Cell::Seconds(self.recovery_seconds));
-        vec![table]
-    }
 }
 
 /// The target as it is before the restore.
@@ -226,10 +158,10 @@ pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> 
             .into());
     }
     let now = Utc::now();
-    let aside = run::derived_name(&target, "__restore_", now);
+    let aside = names::derived_name(&target, "__restore_", now);
     let previous = existing
         .as_ref()
-        .map(|_| run::derived_name(&target, "__pre_restore_", now));
+        .map(|_| names::derived_name(&target, "__pre_restore_", now));
     printer.note(&format!(
         "Restoring `{}` from {} into `{target}` on {}",
         selected.name,
@@ -244,7 +176,7 @@ pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> 
             &aside,
             previous.as_deref(),
             &options,
-            &args,
+            args.drop_previous,
         );
         return Ok(ExitStatus::Success);
     }
@@ -381,60 +313,6 @@ pub(super) fn restore_options(
         no_acl: !source.keep_acl && config.restore.no_acl.unwrap_or(true),
         progress,
     })
-}
-
-fn print_plan(
-    printer: &Printer,
-    selected: &Selected,
-    target: &str,
-    aside: &str,
-    previous: Option<&str>,
-    options: &RestoreOptions,
-    args: &RestoreArgs,
-) {
-    let mode = if options.jobs > 1 {
-        format!(
-            "pg_restore --jobs={} from the verified spool file in `{}`",
-            options.jobs,
-            options.spool_dir.display()
-        )
-    } else if options.verify_first {
-        "download again and stream it into pg_restore (verified again as it streams)".to_string()
-    } else {
-        "stream into pg_restore while verifying (`--no-verify-first`: the checksum is known at the end)".to_string()
-    };
-    let verify = if options.jobs > 1 {
-        format!("spool it to `{}` and verify", options.spool_dir.display())
-    } else if options.verify_first {
-        "verify it (`--verify-first`)".to_string()
-    } else {
-        "stream it".to_string()
-    };
-    printer.note("Dry run: nothing will be changed. The plan:");
-    printer.note(&format!(
-        "  1. download `{}` from {} and {verify}: {}, archive complete, pg_restore can read its version",
-        selected.object,
-        selected.origin,
-        if selected.manifest.is_some() {
-            "SHA-256 and size against the manifest"
-        } else {
-            "no manifest, so no checksum"
-        }
-    ));
-    printer.note(&format!("  2. CREATE DATABASE {}; {mode}", quote_ident(aside)));
-    printer.note("  3. compare every table's exact row count with the backup; ANALYZE");
-    match previous {
-        Some(previous) => {
-            printer.note(&format!(
-                "  4. close `{target}` to new connections, end its sessions, rename it to `{previous}` and `{aside}` to \
-                 `{target}`"
-            ));
-            if args.drop_previous {
-                printer.note(&format!("  5. DROP DATABASE {}", quote_ident(previous)));
-            }
-        }
-        None => printer.note(&format!("  4. rename `{aside}` to `{target}` (it does not exist yet)")),
-    }
 }
 
 /// Compares row counts (exit 1 on a mismatch) and runs ANALYZE.

@@ -2,7 +2,8 @@
 //! into it. What arrived is then compared with what the backup recorded in [`super::row_counts`].
 //!
 //! The new database is registered with the interrupt registry ([`crate::interrupt`]) before it is created, so an error or Ctrl-C at any
-//! later point drops it.
+//! later point drops it. The names of the databases it creates are made in `names.rs`, the spool file of a parallel
+//! restore in `spool.rs`. This file must never touch the target database: swapping the copy in is `swap_in`'s.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 
 use super::fetch::{Fetch, Fetched};
+use super::spool::{spool_file, spool_too_small};
 use crate::catalog::fetch_error::{Reader, fetch_error, is_download_failure};
 use crate::catalog::select::Selected;
 use crate::exit::{ExitStatus, UserError};
@@ -65,28 +67,6 @@ pub(crate) struct Restored {
     pub restore_seconds: f64,
     /// Drops the database unless disarmed.
     pub cleanup: Pending,
-}
-
-/// `<db><tag><YYYYMMDD_HHMMSS>`, shortened so it fits PostgreSQL's 63-byte identifiers.
-pub(crate) fn derived_name(database: &str, tag: &str, now: chrono::DateTime<chrono::Utc>) -> String {
-    fit(database, &format!("{tag}{}", now.format("%Y%m%d_%H%M%S")))
-}
-
-/// [`derived_name`] with this process's id after the timestamp, for names that two runs may want in one second.
-pub(crate) fn unique_derived_name(database: &str, tag: &str, now: chrono::DateTime<chrono::Utc>) -> String {
-    fit(
-        database,
-        &format!("{tag}{}_{}", now.format("%Y%m%d_%H%M%S"), std::process::id()),
-    )
-}
-
-/// `database` + `suffix`, with the database part shortened (by whole characters) to fit in 63 bytes.
-fn fit(database: &str, suffix: &str) -> String {
-    let mut base = database.to_string();
-    while base.len() + suffix.len() > 63 {
-        base.pop();
-    }
-    base + suffix
 }
 
 /// Verifies the download and restores it into the new database `database` (created here with `create_options`,
@@ -189,12 +169,6 @@ pub(crate) async fn restore_into(
     finish(outcome, cleanup, restore_started).await
 }
 
-fn spool_too_small(dir: &Path, what: &str) -> anyhow::Error {
-    UserError::usage(format!("The spool directory `{}` {what}", dir.display()))
-        .with_hint("Pass `--spool-dir DIR` on a larger disk, or `--jobs 1` to stream without a spool file")
-        .into()
-}
-
 async fn finish(
     outcome: Result<Fetched, StepError>,
     cleanup: Pending,
@@ -214,59 +188,6 @@ async fn finish(
             Err(failure)
         }
     }
-}
-
-/// A temp file in `dir` after checking that the archive fits: its size from the manifest, else at least the stored
-/// object's size.
-async fn spool_file(dir: &Path, selected: &Selected) -> anyhow::Result<tempfile::NamedTempFile> {
-    // A spool directory that cannot be used is the operator's to fix (exit 2), never a failed check of the backup.
-    fs_err::create_dir_all(dir).map_err(|err| {
-        UserError::usage(format!(
-            "Failed to create the spool directory `{}`: {err}",
-            dir.display()
-        ))
-        .with_hint("Pass `--spool-dir DIR` naming a writable directory, or `--jobs 1` to stream without a spool file")
-    })?;
-    let needed = match &selected.manifest {
-        Some(manifest) => {
-            let inner_compressed = manifest.compression == "none" || manifest.compression.starts_with("pgdump");
-            let archive = manifest.archive.as_ref().map_or(0, |a| a.data_bytes);
-            if inner_compressed {
-                manifest.size_bytes
-            } else {
-                manifest.size_bytes.max(archive)
-            }
-        }
-        None => selected
-            .store
-            .list(&selected.object)
-            .await?
-            .iter()
-            .find(|o| o.name == selected.object)
-            .map_or(0, |o| o.size),
-    } + (64 << 20);
-    let free = crate::os::free_space(dir).with_context(|| format!("Failed to stat `{}`", dir.display()))?;
-    if free < needed {
-        return Err(spool_too_small(
-            dir,
-            &format!(
-                "has {} free, but the archive needs about {}",
-                format_bytes(free as i64),
-                format_bytes(needed as i64)
-            ),
-        ));
-    }
-    tempfile::Builder::new()
-        .prefix(".campctl-restore-")
-        .suffix(".dump")
-        .tempfile_in(dir)
-        .map_err(|err| {
-            UserError::usage(format!("Failed to create a spool file in `{}`: {err}", dir.display()))
-                .with_hint(
-                    "Pass `--spool-dir DIR` naming a writable directory, or `--jobs 1` to stream without a spool file",
-                )
-                .into()
-        })
 }
 
 async fn create_database(server: &ConnParams, database: &str, create_options: &str) -> anyhow::Result<Pending> {
@@ -434,30 +355,4 @@ fn pg_restore_failed(status: std::process::ExitStatus, tail: &[String]) -> anyho
              server is the usual cause: create it, or keep the default `--no-owner --no-acl`",
         )
         .into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_names_fit_in_63_bytes() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-29T03:00:00Z")
-            .expect("a time")
-            .with_timezone(&chrono::Utc);
-        assert_eq!(
-            derived_name("camp_backend_db", "__restore_", now),
-            "camp_backend_db__restore_20261129_030000"
-        );
-        let long = "ü".repeat(40);
-        let name = derived_name(&long, "__pre_restore_", now);
-        assert!(name.len() <= 63, "{name}");
-        assert!(name.ends_with("__pre_restore_20261129_030000"));
-        let unique = unique_derived_name(&long, "__test_restore_", now);
-        assert!(unique.len() <= 63, "{unique}");
-        assert!(
-            unique.ends_with(&format!("__test_restore_20261129_030000_{}", std::process::id())),
-            "{unique}"
-        );
-    }
 }

@@ -13,7 +13,9 @@ use clap::Args;
 use super::row_counts::{self, Comparison};
 use super::run::{self, Restored, Step};
 use super::test_report::{CheckOutcome, TestRestoreReport};
-use super::{Prepared, SourceArgs, failed_or, maintenance_db, maintenance_server, preflight, prepare, sql_check};
+use super::{
+    Prepared, SourceArgs, failed_or, maintenance_db, maintenance_server, names, preflight, prepare, sql_check,
+};
 use crate::catalog::manifest::TestRestoreResult;
 use crate::catalog::select::Selected;
 use crate::catalog::verification;
@@ -99,7 +101,7 @@ pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Pri
         client, tool, selected, ..
     } = prepare(&args.source, &source_db, &server, ctx, printer).await?;
     let database = selected.source_database().unwrap_or_else(|| source_db.clone());
-    let scratch = run::unique_derived_name(&database, "__test_restore_", started_at);
+    let scratch = names::unique_derived_name(&database, "__test_restore_", started_at);
     preflight::check_target_name(&scratch, &maintenance_db(config))?;
     preflight::check_not_template(&client, &scratch).await?;
     preflight::cap_jobs(&client, &mut options, printer).await?;

@@ -18,6 +18,7 @@ mod settings;
 mod summary;
 mod tables;
 mod terminate;
+mod terminate_report;
 mod vacuum;
 mod workers;
 

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::{ConnParams, ConnSources, FileKeys, parse_conninfo, split_pgpass_line};
+use super::pgpass::split_pgpass_line;
+use super::{ConnParams, ConnSources, FileKeys, parse_conninfo};
 use crate::exit::ExitStatus;
 use crate::units::fuzz::config;
 
