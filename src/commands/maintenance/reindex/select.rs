@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::measure::{self, Bloat, Candidate};
-use super::settings::ReindexSettings;
+use super::settings::{ReindexSettings, Selection};
 use crate::commands::maintenance::report::count;
 use crate::commands::maintenance::scope;
 use crate::exit::UserError;
@@ -90,15 +90,7 @@ impl LeftOut {
     }
 }
 
-/// The options that choose indexes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Selection {
-    pub invalid: bool,
-    pub concurrently: bool,
-    pub min_bloat_ratio: Option<f64>,
-    pub min_size: Option<u64>,
-}
-
+// `Selection` (the options) is resolved in `settings.rs`; choosing with it is this file's work.
 impl Selection {
     /// What to do with an index and why, or why it is left out.
     pub(crate) fn choose(&self, index: &Candidate, bloat: &Bloat) -> Result<(Action, String), LeftOut> {

@@ -5,10 +5,18 @@
 //! server to say (`select.rs`).
 
 use super::ReindexArgs;
-use super::select::Selection;
 use crate::commands::Ctx;
 use crate::commands::maintenance::scope::{self, ScopeArgs};
 use crate::exit::UserError;
+
+/// The options that choose indexes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Selection {
+    pub invalid: bool,
+    pub concurrently: bool,
+    pub min_bloat_ratio: Option<f64>,
+    pub min_size: Option<u64>,
+}
 
 /// `campctl reindex`, resolved and checked.
 #[derive(Debug, Clone)]
