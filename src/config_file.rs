@@ -3,6 +3,10 @@
 //! Every section is `deny_unknown_fields`, so a typo is an error that names the file and the key. A profile
 //! (`[profiles.prod.database]`) has the same sections as the top level and overrides them field by field.
 //!
+//! Values with a type of their own are typed here (durations and sizes from `units`; `compression` and
+//! `row_counts` from `dump_options` as [`FileValue`]s, which keep where they were written so that a bad one is
+//! refused naming the file, line and key: see `config_file/value.rs`).
+//!
 //! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves and the output enums, and
 //! `pg`, `storage` and the other layers below never import it; `settings/inputs.rs` converts its sections into the
 //! input types they own. It must never resolve a value or decide a default.
@@ -12,8 +16,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::dump_options::{Compression, RowCounts};
 use crate::exit::{Classify, ExitStatus};
 use crate::units::{ByteSize, HumanDuration};
+
+mod value;
+pub use value::{BadValue, FileValue};
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -107,9 +115,9 @@ pub struct BackupConfig {
     /// Which configured stores a backup writes to (`local`, `azure`); default: every configured store.
     pub stores: Option<Vec<String>>,
     /// `zstd[:LEVEL]`, `gzip[:LEVEL]`, `pgdump[:LEVEL]` or `none`.
-    pub compression: Option<String>,
+    pub compression: Option<FileValue<Compression>>,
     /// `none`, `listed` or `all`.
-    pub row_counts: Option<String>,
+    pub row_counts: Option<FileValue<RowCounts>>,
     /// Tables counted with `row_counts = "listed"` (`schema.table`).
     pub row_count_tables: Option<Vec<String>>,
     /// How long to wait for another run's lock (default `0`: fail at once with exit 11).
@@ -234,6 +242,9 @@ pub enum ConfigError {
     },
     #[error("Profile `{profile}` was requested but no configuration file was found")]
     ProfileWithoutFile { profile: String },
+    /// A value of the right TOML type that does not parse, found when it is first used.
+    #[error("Invalid `{}` in `{}` line {}: {}", .0.key, .0.path.display(), .0.line, .0.message)]
+    Value(Box<BadValue>),
 }
 
 impl Classify for ConfigError {
@@ -252,6 +263,8 @@ impl Classify for ConfigError {
             Self::ProfileWithoutFile { .. } => {
                 "Create `campctl.toml` with a `[profiles.NAME]` table or pass `--config PATH`".to_string()
             }
+            Self::Value(bad) if bad.hint.is_some() => bad.hint.clone().unwrap_or_default(),
+            Self::Value(_) => "Fix the value named above; docs/configuration.md lists every key".to_string(),
         })
     }
 }
@@ -262,6 +275,8 @@ pub struct LoadedConfig {
     pub path: Option<PathBuf>,
     pub profile: Option<String>,
     pub sections: Sections,
+    /// The file's text, to name the line of a bad value ([`FileValue`]).
+    pub text: Option<String>,
 }
 
 /// Candidate locations in discovery order, after `--config` / `CAMPCTL_CONFIG`.
@@ -294,6 +309,7 @@ pub fn load(
             path: None,
             profile: None,
             sections: Sections::default(),
+            text: None,
         });
     };
     tracing::debug!("reading configuration from `{}`", path.display());
@@ -323,6 +339,7 @@ pub fn load(
         path: Some(path),
         profile: profile.map(str::to_string),
         sections,
+        text: Some(text),
     })
 }
 

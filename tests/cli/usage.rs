@@ -183,6 +183,13 @@ fn backup_bad_compression_in_config() {
 }
 
 #[test]
+fn backup_bad_row_counts_in_config() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[backup]\nstores = []\n\nrow_counts = \"some\"\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "--dry-run"]));
+}
+
+#[test]
 fn backup_unknown_store() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "--store", "s3", "--dry-run"]));

@@ -19,6 +19,7 @@ pub(crate) use compression::Compression;
 
 use crate::catalog::select_stores;
 use crate::commands::Ctx;
+use crate::dump_options::RowCounts;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::RowCounting;
 use crate::printer::Printer;
@@ -69,8 +70,8 @@ pub struct DumpArgs {
     pub compression: Option<Compression>,
 
     /// Exact row counts in the manifest: all (default), listed (`[backup] row_count_tables`) or none
-    #[arg(long, value_name = "WHICH", value_parser = ["all", "listed", "none"])]
-    pub row_counts: Option<String>,
+    #[arg(long, value_name = "WHICH")]
+    pub row_counts: Option<RowCounts>,
 
     /// Write only to these stores (`local`, `azure`; repeatable) [default: every configured store]
     #[arg(long = "store", value_name = "STORE")]
@@ -112,15 +113,19 @@ pub(crate) async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> an
                 dump.stores
             };
             let stores = select_stores(stores, &wanted)?;
-            let compression = match (dump.compression, &config.backup.compression) {
-                (Some(c), _) => c,
-                (None, Some(text)) => text.parse()?,
-                (None, None) => Compression::DEFAULT,
+            let loaded = &ctx.settings.config;
+            let compression = match dump.compression {
+                Some(compression) => compression,
+                None => loaded
+                    .value("[backup] compression", config.backup.compression.as_ref())?
+                    .unwrap_or(Compression::DEFAULT),
             };
-            let (row_counts, row_counts_label) = row_counting(
-                dump.row_counts.as_deref().or(config.backup.row_counts.as_deref()),
-                config.backup.row_count_tables.as_deref().unwrap_or_default(),
-            )?;
+            let which = match dump.row_counts {
+                Some(which) => Some(which),
+                None => loaded.value("[backup] row_counts", config.backup.row_counts.as_ref())?,
+            };
+            let (row_counts, row_counts_label) =
+                row_counting(which, config.backup.row_count_tables.as_deref().unwrap_or_default())?;
             let settings = dump::DumpSettings {
                 database: dump.database.unwrap_or_else(|| ctx.settings.db.dbname.clone()),
                 compression,
@@ -142,17 +147,14 @@ pub(crate) async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> an
 
 /// `--row-counts` or `[backup] row_counts` (default `all`) with `[backup] row_count_tables`: what the manifest
 /// counts, and its label. `config check` validates `[backup]` with this too.
-pub(crate) fn row_counting(which: Option<&str>, tables: &[String]) -> anyhow::Result<(RowCounting, &'static str)> {
-    Ok(match which {
-        None | Some("all") => (RowCounting::All, "all"),
-        Some("none") => (RowCounting::None, "none"),
-        Some("listed") => (RowCounting::Listed(listed_tables(tables)?), "listed"),
-        Some(other) => {
-            return Err(UserError::usage(format!("Invalid `[backup] row_counts = \"{other}\"`"))
-                .with_hint("Use all, listed or none")
-                .into());
-        }
-    })
+pub(crate) fn row_counting(which: Option<RowCounts>, tables: &[String]) -> anyhow::Result<(RowCounting, &'static str)> {
+    let which = which.unwrap_or_default();
+    let counting = match which {
+        RowCounts::All => RowCounting::All,
+        RowCounts::None => RowCounting::None,
+        RowCounts::Listed => RowCounting::Listed(listed_tables(tables)?),
+    };
+    Ok((counting, which.as_str()))
 }
 
 fn listed_tables(names: &[String]) -> anyhow::Result<HashSet<(String, String)>> {

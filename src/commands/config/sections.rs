@@ -1,5 +1,5 @@
 //! `config check`'s validation of every section of the configuration, with the parsers the commands themselves
-//! use (`Store::from_config`, `Compression::from_str`, `row_counting`, `select_stores`, `StatsSettings::resolve`,
+//! use (`Store::from_config`, `LoadedConfig::value`, `row_counting`, `select_stores`, `StatsSettings::resolve`,
 //! `ConnParams::resolve`, and for `jobs` the value parser of `--jobs`), so that `config check` and a real run cannot
 //! disagree about a value. Pure: nothing here connects or writes.
 
@@ -10,8 +10,8 @@ use clap::{Args as _, FromArgMatches as _};
 use super::check::Check;
 use crate::catalog::select_stores;
 use crate::commands::Ctx;
-use crate::commands::backup::{Compression, row_counting};
-use crate::config_file::Sections;
+use crate::commands::backup::row_counting;
+use crate::config_file::{LoadedConfig, Sections};
 use crate::diagnostics;
 use crate::exit::ExitStatus;
 use crate::pg::conninfo::ConnSources;
@@ -72,7 +72,7 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     };
     push(
         "[backup]",
-        backup_problems(sections, stores.as_ref().ok()),
+        backup_problems(&ctx.settings.config, stores.as_ref().ok()),
         "valid".into(),
     );
     push("[storage]", storage_problems, storage_fine);
@@ -118,22 +118,19 @@ fn stats_problems(ctx: &Ctx) -> Vec<String> {
         .collect()
 }
 
-fn backup_problems(sections: &Sections, stores: Option<&Vec<Store>>) -> Vec<String> {
-    let backup = &sections.backup;
+fn backup_problems(loaded: &LoadedConfig, stores: Option<&Vec<Store>>) -> Vec<String> {
+    let backup = &loaded.sections.backup;
     let mut problems = Vec::new();
-    if let Some(text) = &backup.compression
-        && let Err(err) = text.parse::<Compression>()
-    {
-        problems.push(format!(
-            "`[backup] compression`: {}",
-            diagnostics::one_line(&err.into())
-        ));
+    if let Err(err) = loaded.value("[backup] compression", backup.compression.as_ref()) {
+        problems.push(diagnostics::one_line(&err.into()));
     }
-    if let Err(err) = row_counting(
-        backup.row_counts.as_deref(),
-        backup.row_count_tables.as_deref().unwrap_or_default(),
-    ) {
-        problems.push(diagnostics::one_line(&err));
+    match loaded.value("[backup] row_counts", backup.row_counts.as_ref()) {
+        Err(err) => problems.push(diagnostics::one_line(&err.into())),
+        Ok(which) => {
+            if let Err(err) = row_counting(which, backup.row_count_tables.as_deref().unwrap_or_default()) {
+                problems.push(diagnostics::one_line(&err));
+            }
+        }
     }
     if let Some(wanted) = &backup.stores {
         match stores {

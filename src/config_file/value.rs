@@ -1,0 +1,149 @@
+//! [`FileValue`]: a typed value of `campctl.toml` kept with where it was written.
+//!
+//! The file is read in one piece, and `config check` must still report every bad value of every section, so a value
+//! that does not parse does not fail the whole file: it is kept as written with its position, and the first use of
+//! it ([`LoadedConfig::value`], called while settings are resolved, before any command runs) refuses it naming
+//! the file, the line and the key. A value of the wrong TOML type (a number for a string) still fails the loader,
+//! which names the line itself. This must never decide a default or read anything but the file's own text.
+
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{ConfigError, LoadedConfig};
+use crate::exit::UserError;
+
+/// A value of type `T` as written in the file (a string parsed with `T::from_str`), or why it does not parse.
+#[derive(Clone)]
+pub struct FileValue<T> {
+    /// The text as written (without quotes).
+    text: String,
+    /// Byte range of the value in the file's text.
+    span: Range<usize>,
+    parsed: Result<T, (String, Option<String>)>,
+}
+
+impl<T: fmt::Debug> fmt::Debug for FileValue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.parsed {
+            Ok(value) => value.fmt(f),
+            Err(_) => write!(f, "invalid({:?})", self.text),
+        }
+    }
+}
+
+impl<T> FileValue<T> {
+    /// The text as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl<T: Clone> FileValue<T> {
+    /// The parsed value, or its error (without the file's name and line: see [`LoadedConfig::value`]).
+    ///
+    /// # Errors
+    /// The text does not parse as `T`.
+    pub fn parsed(&self) -> Result<T, UserError> {
+        self.parsed.clone().map_err(|(message, hint)| {
+            let error = UserError::usage(message);
+            match hint {
+                Some(hint) => error.with_hint(hint),
+                None => error,
+            }
+        })
+    }
+}
+
+impl<'de, T> Deserialize<'de> for FileValue<T>
+where
+    T: FromStr<Err = UserError>,
+{
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = toml::Spanned::<String>::deserialize(deserializer)?;
+        let span = spanned.span();
+        let text = spanned.into_inner();
+        let parsed = text.parse::<T>().map_err(|error| (error.message, error.hint));
+        Ok(Self { text, span, parsed })
+    }
+}
+
+impl<T> Serialize for FileValue<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+/// Where a value that does not parse was written, and why it does not ([`ConfigError::Value`]).
+#[derive(Debug)]
+pub struct BadValue {
+    pub path: std::path::PathBuf,
+    /// 1-based.
+    pub line: usize,
+    /// `[backup] compression`.
+    pub key: String,
+    /// The value as written.
+    pub text: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl LoadedConfig {
+    /// The value of `key` (e.g. `[backup] compression`) parsed, or an error naming the file, the line and the key.
+    ///
+    /// # Errors
+    /// The value as written does not parse (exit 2).
+    pub fn value<T: Clone>(&self, key: &str, value: Option<&FileValue<T>>) -> Result<Option<T>, ConfigError> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        value.parsed().map(Some).map_err(|error| {
+            ConfigError::Value(Box::new(BadValue {
+                path: self.path.clone().unwrap_or_default(),
+                line: self.line_of(value.span.start),
+                key: key.to_string(),
+                text: value.text.clone(),
+                message: error.message,
+                hint: error.hint,
+            }))
+        })
+    }
+
+    /// The 1-based line of a byte offset in the file's text.
+    fn line_of(&self, offset: usize) -> usize {
+        let text = self.text.as_deref().unwrap_or_default();
+        text.get(..offset).map_or(0, |before| before.matches('\n').count()) + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config_file::load;
+    use crate::dump_options::Compression;
+
+    #[test]
+    fn a_bad_value_names_the_file_line_and_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        fs_err::write(&path, "[backup]\n\ncompression = \"zstd:99\"\n").expect("write");
+        let loaded = load(Some(&path), &[], None).expect("the file loads");
+        let error = loaded
+            .value("[backup] compression", loaded.sections.backup.compression.as_ref())
+            .expect_err("bad value");
+        let text = error.to_string();
+        for needle in [
+            path.display().to_string().as_str(),
+            "line 3",
+            "`[backup] compression`",
+            "zstd:99",
+        ] {
+            assert!(text.contains(needle), "`{needle}` missing from {text}");
+        }
+        fs_err::write(&path, "[backup]\ncompression = \"gzip:3\"\n").expect("write");
+        let loaded = load(Some(&path), &[], None).expect("the file loads");
+        let value = loaded.value("[backup] compression", loaded.sections.backup.compression.as_ref());
+        assert_eq!(value.ok().flatten(), Some(Compression::Gzip(3)));
+    }
+}
