@@ -4,10 +4,11 @@
 //! (`[profiles.prod.database]`) has the same sections as the top level and overrides them field by field.
 //!
 //! Values with a type of their own are typed here (durations and sizes from `units`; `compression` and
-//! `row_counts` from `dump_options` as [`FileValue`]s, which keep where they were written so that a bad one is
+//! `row_counts` from `dump_options`, `[backup] stores` from `storage` as [`FileValue`]s, which keep where they were written so that a bad one is
 //! refused naming the file, line and key: see `config_file/value.rs`).
 //!
-//! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves and the output enums, and
+//! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves, the output enums and the
+//! value types of the services (`storage::StoreKind`), and
 //! `pg`, `storage` and the other layers below never import it; `settings/inputs.rs` converts its sections into the
 //! input types they own. It must never resolve a value or decide a default.
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dump_options::{Compression, RowCounts};
 use crate::exit::{Classify, ExitStatus};
+use crate::storage::StoreKind;
 use crate::units::{ByteSize, HumanDuration};
 
 mod value;
@@ -113,7 +115,7 @@ pub struct StatsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct BackupConfig {
     /// Which configured stores a backup writes to (`local`, `azure`); default: every configured store.
-    pub stores: Option<Vec<String>>,
+    pub stores: Option<Vec<FileValue<StoreKind>>>,
     /// `zstd[:LEVEL]`, `gzip[:LEVEL]`, `pgdump[:LEVEL]` or `none`.
     pub compression: Option<FileValue<Compression>>,
     /// `none`, `listed` or `all`.

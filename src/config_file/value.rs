@@ -96,10 +96,25 @@ impl LoadedConfig {
     /// # Errors
     /// The value as written does not parse (exit 2).
     pub fn value<T: Clone>(&self, key: &str, value: Option<&FileValue<T>>) -> Result<Option<T>, ConfigError> {
-        let Some(value) = value else {
-            return Ok(None);
-        };
-        value.parsed().map(Some).map_err(|error| {
+        value.map(|value| self.parse(key, value)).transpose()
+    }
+
+    /// Each value of the list `key` parsed, or an error naming the file, the line and the key of the first bad one.
+    ///
+    /// # Errors
+    /// A value as written does not parse (exit 2).
+    pub fn values<T: Clone>(
+        &self,
+        key: &str,
+        values: Option<&Vec<FileValue<T>>>,
+    ) -> Result<Option<Vec<T>>, ConfigError> {
+        values
+            .map(|values| values.iter().map(|value| self.parse(key, value)).collect())
+            .transpose()
+    }
+
+    fn parse<T: Clone>(&self, key: &str, value: &FileValue<T>) -> Result<T, ConfigError> {
+        value.parsed().map_err(|error| {
             ConfigError::Value(Box::new(BadValue {
                 path: self.path.clone().unwrap_or_default(),
                 line: self.line_of(value.span.start),

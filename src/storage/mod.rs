@@ -17,6 +17,7 @@ pub mod azure;
 mod azure_upload;
 pub(crate) mod errors;
 mod keys;
+mod kind;
 mod lease;
 pub mod local;
 pub mod probe;
@@ -35,6 +36,7 @@ use crate::exit::{Classify, ExitStatus};
 pub use azure::{AzureStore, AzureUpload, LeaseRelease, SnapshotReport};
 pub use errors::{caused_by_no_space, is_no_space};
 pub use keys::{AzureKeys, LocalKeys, StoreKeys};
+pub use kind::StoreKind;
 pub use local::{LocalStore, LocalUpload};
 pub use resolve::{AzureSettings, default_local_path, validate_container};
 

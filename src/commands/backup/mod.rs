@@ -6,22 +6,20 @@ mod fanout;
 pub(crate) mod files;
 pub(crate) mod list;
 mod naming;
+pub(crate) mod settings;
 pub(crate) mod snapshot;
 pub(crate) mod unlock;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
 pub(crate) use compression::Compression;
+pub(crate) use settings::{DumpSettings, FilesSettings};
 
-use crate::catalog::select_stores;
 use crate::commands::Ctx;
 use crate::dump_options::RowCounts;
-use crate::exit::{ExitStatus, UserError};
-use crate::pg::archive::RowCounting;
+use crate::exit::ExitStatus;
 use crate::printer::Printer;
 use crate::storage::Store;
 use crate::units::{ByteSize, HumanDuration};
@@ -90,86 +88,23 @@ pub struct DumpArgs {
     pub pg_dump: Option<PathBuf>,
 }
 
-/// Runs `campctl backup …`.
+/// Runs `campctl backup …`: resolves the subcommand's settings, then runs it.
 ///
 /// # Errors
 /// See the subcommands.
 pub(crate) async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let config = &ctx.settings.config.sections;
     let stores = Store::from_config(&ctx.settings.storage)?;
     match args.command {
         Some(BackupCommand::List(list_args)) => list::list(list_args, &stores, printer).await,
         Some(BackupCommand::Files(files_args)) => {
-            let stores = select_stores(stores, &config.backup.stores.clone().unwrap_or_default())?;
-            Box::pin(files::backup_files(files_args, stores, ctx, printer)).await
+            let settings = FilesSettings::resolve(files_args, stores, ctx)?;
+            Box::pin(files::backup_files(settings, ctx, printer)).await
         }
         Some(BackupCommand::Snapshot(snapshot_args)) => snapshot::snapshot(snapshot_args, &stores, printer).await,
         Some(BackupCommand::Unlock(unlock_args)) => unlock::unlock(unlock_args, &stores, ctx, printer).await,
         None => {
-            let dump = args.dump;
-            let wanted: Vec<String> = if dump.stores.is_empty() {
-                config.backup.stores.clone().unwrap_or_default()
-            } else {
-                dump.stores
-            };
-            let stores = select_stores(stores, &wanted)?;
-            let loaded = &ctx.settings.config;
-            let compression = match dump.compression {
-                Some(compression) => compression,
-                None => loaded
-                    .value("[backup] compression", config.backup.compression.as_ref())?
-                    .unwrap_or(Compression::DEFAULT),
-            };
-            let which = match dump.row_counts {
-                Some(which) => Some(which),
-                None => loaded.value("[backup] row_counts", config.backup.row_counts.as_ref())?,
-            };
-            let (row_counts, row_counts_label) =
-                row_counting(which, config.backup.row_count_tables.as_deref().unwrap_or_default())?;
-            let settings = dump::DumpSettings {
-                database: dump.database.unwrap_or_else(|| ctx.settings.db.dbname.clone()),
-                compression,
-                row_counts,
-                row_counts_label,
-                stores,
-                wait_lock: dump
-                    .wait_lock
-                    .or(config.backup.wait_lock)
-                    .map_or(Duration::ZERO, |d| d.0),
-                expected_size: dump.expected_size.or(config.backup.expected_size).map(|s| s.0),
-                pg_dump: dump.pg_dump,
-                threads: std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
-            };
+            let settings = DumpSettings::resolve(args.dump, stores, ctx)?;
             Box::pin(dump::backup_database(settings, ctx, printer)).await
         }
     }
-}
-
-/// `--row-counts` or `[backup] row_counts` (default `all`) with `[backup] row_count_tables`: what the manifest
-/// counts, and its label. `config check` validates `[backup]` with this too.
-pub(crate) fn row_counting(which: Option<RowCounts>, tables: &[String]) -> anyhow::Result<(RowCounting, &'static str)> {
-    let which = which.unwrap_or_default();
-    let counting = match which {
-        RowCounts::All => RowCounting::All,
-        RowCounts::None => RowCounting::None,
-        RowCounts::Listed => RowCounting::Listed(listed_tables(tables)?),
-    };
-    Ok((counting, which.as_str()))
-}
-
-fn listed_tables(names: &[String]) -> anyhow::Result<HashSet<(String, String)>> {
-    names
-        .iter()
-        .map(|name| {
-            let (schema, table) = name.split_once('.').unwrap_or(("public", name.as_str()));
-            if table.is_empty() || schema.is_empty() {
-                return Err(
-                    UserError::usage(format!("Invalid table `{name}` in `[backup] row_count_tables`"))
-                        .with_hint("Write `schema.table`, e.g. `public.users`")
-                        .into(),
-                );
-            }
-            Ok((schema.to_string(), table.to_string()))
-        })
-        .collect()
 }

@@ -10,7 +10,7 @@ use clap::{Args as _, FromArgMatches as _};
 use super::check::Check;
 use crate::catalog::select_stores;
 use crate::commands::Ctx;
-use crate::commands::backup::row_counting;
+use crate::commands::backup::settings::{file_stores, row_counting};
 use crate::config_file::{LoadedConfig, Sections};
 use crate::diagnostics;
 use crate::exit::ExitStatus;
@@ -132,15 +132,17 @@ fn backup_problems(loaded: &LoadedConfig, stores: Option<&Vec<Store>>) -> Vec<St
             }
         }
     }
-    if let Some(wanted) = &backup.stores {
-        match stores {
+    match file_stores(loaded) {
+        Err(err) => problems.push(diagnostics::one_line(&err)),
+        Ok(wanted) if wanted.is_empty() => {}
+        Ok(wanted) => match stores {
             Some(stores) => {
-                if let Err(err) = select_stores(stores.clone(), wanted) {
+                if let Err(err) = select_stores(stores.clone(), &wanted) {
                     problems.push(format!("`[backup] stores`: {}", diagnostics::one_line(&err)));
                 }
             }
             None => problems.push("`[backup] stores` cannot be checked while `[storage]` is invalid".into()),
-        }
+        },
     }
     problems
 }

@@ -132,7 +132,7 @@ async fn prepare(
 ) -> anyhow::Result<Prepared> {
     let stores = select_stores(
         crate::storage::Store::from_config(&ctx.settings.storage)?,
-        &source.stores,
+        &crate::storage::StoreKind::parse_all(&source.stores)?,
     )?;
     let client = crate::pg::connect(server, ctx.settings.session).await?;
     preflight::warn_leftovers(&client, chrono::Utc::now(), printer).await?;

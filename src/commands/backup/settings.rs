@@ -1,0 +1,164 @@
+//! The resolved settings of `campctl backup [DB]` ([`DumpSettings`]) and `backup files` ([`FilesSettings`]):
+//! flag > environment > `campctl.toml` > default, resolved before any connection (STYLE.md rule 1).
+//!
+//! A bad value is refused here, naming where it came from: a flag by clap, a file value by
+//! [`LoadedConfig::value`] with the file, line and key. `config check` validates `[backup]` with the same
+//! functions ([`file_stores`], [`row_counting`]), so it and a real run cannot disagree. Nothing here connects,
+//! reads a store or writes.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::files::FilesArgs;
+use super::{Compression, DumpArgs};
+use crate::catalog::select_stores;
+use crate::commands::Ctx;
+use crate::config_file::LoadedConfig;
+use crate::dump_options::RowCounts;
+use crate::exit::{ExitStatus, UserError};
+use crate::pg::archive::RowCounting;
+use crate::storage::{Store, StoreKind};
+
+/// `campctl backup [DB]`, resolved.
+#[derive(Debug)]
+pub(crate) struct DumpSettings {
+    pub database: String,
+    pub compression: Compression,
+    pub row_counts: RowCounting,
+    pub row_counts_label: &'static str,
+    pub stores: Vec<Store>,
+    pub wait_lock: Duration,
+    pub expected_size: Option<u64>,
+    pub pg_dump: Option<PathBuf>,
+    pub threads: u32,
+}
+
+impl DumpSettings {
+    /// Flags > file > defaults; `stores` are the configured stores (resolved with the environment's overrides).
+    ///
+    /// # Errors
+    /// A bad value in the flags or the file, or a store that is not configured (exit 2).
+    pub(crate) fn resolve(args: DumpArgs, stores: Vec<Store>, ctx: &Ctx) -> anyhow::Result<Self> {
+        let loaded = &ctx.settings.config;
+        let file = &loaded.sections.backup;
+        let wanted = if args.stores.is_empty() {
+            file_stores(loaded)?
+        } else {
+            StoreKind::parse_all(&args.stores)?
+        };
+        let compression = match args.compression {
+            Some(compression) => compression,
+            None => loaded
+                .value("[backup] compression", file.compression.as_ref())?
+                .unwrap_or(Compression::DEFAULT),
+        };
+        let which = match args.row_counts {
+            Some(which) => Some(which),
+            None => loaded.value("[backup] row_counts", file.row_counts.as_ref())?,
+        };
+        let (row_counts, row_counts_label) = row_counting(which, file.row_count_tables.as_deref().unwrap_or_default())?;
+        Ok(Self {
+            database: args.database.unwrap_or_else(|| ctx.settings.db.dbname.clone()),
+            compression,
+            row_counts,
+            row_counts_label,
+            stores: select_stores(stores, &wanted)?,
+            wait_lock: args.wait_lock.or(file.wait_lock).map_or(Duration::ZERO, |d| d.0),
+            expected_size: args.expected_size.or(file.expected_size).map(|s| s.0),
+            pg_dump: args.pg_dump,
+            threads: std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
+        })
+    }
+}
+
+/// `campctl backup files`, resolved.
+#[derive(Debug)]
+pub(crate) struct FilesSettings {
+    /// The directory, canonical.
+    pub source: PathBuf,
+    /// The backup's name (default: the directory's name).
+    pub name: String,
+    pub skip_unreadable: bool,
+    pub stores: Vec<Store>,
+}
+
+impl FilesSettings {
+    /// `--source`, `--name`, `[backup] stores`.
+    ///
+    /// # Errors
+    /// The source is not a directory (exit 10 when it is missing), the name is not a file name, or a store is not
+    /// configured (exit 2).
+    pub(crate) fn resolve(args: FilesArgs, stores: Vec<Store>, ctx: &Ctx) -> anyhow::Result<Self> {
+        let stores = select_stores(stores, &file_stores(&ctx.settings.config)?)?;
+        let source = fs_err::canonicalize(&args.source).map_err(|err| {
+            UserError::new(
+                ExitStatus::NotFound,
+                format!("The source directory `{}` cannot be used: {err}", args.source.display()),
+            )
+            .with_hint("Pass an existing directory with `--source DIR`")
+        })?;
+        if !source.is_dir() {
+            return Err(UserError::usage(format!("`{}` is not a directory", source.display())).into());
+        }
+        let name = match args.name {
+            Some(name) => name,
+            None => source
+                .file_name()
+                .map_or_else(|| "root".to_string(), |n| n.to_string_lossy().into_owned()),
+        };
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(UserError::usage(format!("Invalid backup name `{name}`"))
+                .with_hint("Use letters, digits, `-` and `_`, e.g. `--name uploads`")
+                .into());
+        }
+        Ok(Self {
+            source,
+            name,
+            skip_unreadable: args.skip_unreadable,
+            stores,
+        })
+    }
+}
+
+/// `[backup] stores` (empty: every configured store).
+///
+/// # Errors
+/// A name that is not a kind of store, naming the file, line and key (exit 2).
+pub(crate) fn file_stores(loaded: &LoadedConfig) -> anyhow::Result<Vec<StoreKind>> {
+    Ok(loaded
+        .values("[backup] stores", loaded.sections.backup.stores.as_ref())?
+        .unwrap_or_default())
+}
+
+/// `--row-counts` or `[backup] row_counts` (default `all`) with `[backup] row_count_tables`: what the manifest
+/// counts, and its label. `config check` validates `[backup]` with this too.
+///
+/// # Errors
+/// A listed table that is not `schema.table` (exit 2).
+pub(crate) fn row_counting(which: Option<RowCounts>, tables: &[String]) -> anyhow::Result<(RowCounting, &'static str)> {
+    let which = which.unwrap_or_default();
+    let counting = match which {
+        RowCounts::All => RowCounting::All,
+        RowCounts::None => RowCounting::None,
+        RowCounts::Listed => RowCounting::Listed(listed_tables(tables)?),
+    };
+    Ok((counting, which.as_str()))
+}
+
+fn listed_tables(names: &[String]) -> anyhow::Result<HashSet<(String, String)>> {
+    names
+        .iter()
+        .map(|name| {
+            let (schema, table) = name.split_once('.').unwrap_or(("public", name.as_str()));
+            if table.is_empty() || schema.is_empty() {
+                return Err(
+                    UserError::usage(format!("Invalid table `{name}` in `[backup] row_count_tables`"))
+                        .with_hint("Write `schema.table`, e.g. `public.users`")
+                        .into(),
+                );
+            }
+            Ok((schema.to_string(), table.to_string()))
+        })
+        .collect()
+}
