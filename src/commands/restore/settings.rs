@@ -1,0 +1,171 @@
+//! The resolved settings of `campctl restore` ([`RestoreSettings`]) and `campctl test-restore`
+//! ([`TestRestoreSettings`]), and the pg_restore options both resolve the same way ([`RestoreOptions::resolve`]):
+//! flag > `campctl.toml` > default, before any connection (STYLE.md rule 1).
+//!
+//! This is the shared home of the pair's settings: `test-restore` no longer borrows `restore`'s resolution; each
+//! command names its own keys (`[test_restore] jobs` before `[restore] jobs`). A bad value is refused here naming
+//! its key and file. Nothing here connects or writes; the checks that need the server (free connection slots,
+//! templates) run after it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::SourceArgs;
+use super::preflight;
+use super::restore::RestoreArgs;
+use super::run::RestoreOptions;
+use super::test_restore::TestRestoreArgs;
+use crate::config_file::{LoadedConfig, SqlCheck};
+use crate::exit::UserError;
+
+/// `[restore] maintenance_db`, default `postgres`: where CREATE / ALTER / DROP DATABASE are sent from.
+pub(super) fn maintenance_db(loaded: &LoadedConfig) -> String {
+    loaded
+        .sections
+        .restore
+        .maintenance_db
+        .clone()
+        .unwrap_or_else(|| "postgres".into())
+}
+
+impl RestoreOptions {
+    /// pg_restore options from flags, then the file's `jobs` keys in order (each validated), then `[restore]`, then
+    /// defaults.
+    ///
+    /// # Errors
+    /// A `jobs` key out of range (exit 2; `--jobs` is checked by clap).
+    pub(super) fn resolve(
+        source: &SourceArgs,
+        loaded: &LoadedConfig,
+        jobs_keys: &[(Option<u32>, &str)],
+        progress: bool,
+        verify_first_default: bool,
+    ) -> Result<Self, UserError> {
+        let config = &loaded.sections;
+        let verify_first = match (source.verify_first, source.no_verify_first) {
+            (true, _) => true,
+            (_, true) => false,
+            _ => verify_first_default,
+        };
+        let mut configured = None;
+        for (value, key) in jobs_keys {
+            let jobs = preflight::configured_jobs(*value, key, loaded)?;
+            configured = configured.or(jobs);
+        }
+        Ok(Self {
+            verify_first,
+            jobs: source.jobs.or(configured).unwrap_or(1).max(1),
+            spool_dir: source
+                .spool_dir
+                .clone()
+                .or_else(|| config.restore.spool_dir.clone())
+                .unwrap_or_else(std::env::temp_dir),
+            no_owner: !source.keep_owner && config.restore.no_owner.unwrap_or(true),
+            no_acl: !source.keep_acl && config.restore.no_acl.unwrap_or(true),
+            progress,
+        })
+    }
+}
+
+/// `campctl restore`, resolved.
+#[derive(Debug)]
+pub(crate) struct RestoreSettings {
+    /// The database whose backups `latest` means.
+    pub source_db: String,
+    /// The database replaced (or created).
+    pub target: String,
+    pub options: RestoreOptions,
+    pub maintenance_db: String,
+    /// `--wait-lock`, `[restore] wait_lock`, default 0.
+    pub wait_lock: Duration,
+    /// `[restore] swap_timeout`, default 30 s.
+    pub swap_timeout: Duration,
+    /// `--no-analyze` unset and `[restore] analyze` (default true).
+    pub analyze: bool,
+}
+
+impl RestoreSettings {
+    /// # Errors
+    /// A bad target name, `jobs` out of range, or a spool directory that is not one (exit 2).
+    pub(crate) fn resolve(
+        args: &RestoreArgs,
+        default_db: &str,
+        loaded: &LoadedConfig,
+        progress: bool,
+    ) -> Result<Self, UserError> {
+        let file = &loaded.sections.restore;
+        let source_db = args.source.db.clone().unwrap_or_else(|| default_db.to_string());
+        let target = args.to.clone().unwrap_or_else(|| source_db.clone());
+        let maintenance_db = maintenance_db(loaded);
+        preflight::check_target_name(&target, &maintenance_db)?;
+        let options = RestoreOptions::resolve(
+            &args.source,
+            loaded,
+            &[(file.jobs, "[restore] jobs")],
+            progress,
+            file.verify_first.unwrap_or(true),
+        )?;
+        if options.jobs > 1 {
+            preflight::check_spool_dir(&options.spool_dir)?;
+        }
+        Ok(Self {
+            source_db,
+            target,
+            options,
+            maintenance_db,
+            wait_lock: args.wait_lock.or(file.wait_lock).map_or(Duration::ZERO, |d| d.0),
+            swap_timeout: file.swap_timeout.map_or(Duration::from_secs(30), |d| d.0),
+            analyze: !args.no_analyze && file.analyze.unwrap_or(true),
+        })
+    }
+}
+
+/// `campctl test-restore`, resolved (the target server is resolved by the command, from `--target-url` or
+/// `[test_restore] target_url`).
+#[derive(Debug)]
+pub(crate) struct TestRestoreSettings {
+    pub source_db: String,
+    pub options: RestoreOptions,
+    pub maintenance_db: String,
+    /// `[[test_restore.checks]]`.
+    pub checks: Vec<SqlCheck>,
+    pub junit: Option<PathBuf>,
+}
+
+impl TestRestoreSettings {
+    /// The scratch database is throwaway: stream and verify in one read unless asked otherwise.
+    ///
+    /// # Errors
+    /// `jobs` out of range, a spool directory that is not one, or a JUnit path that cannot be written (exit 2).
+    pub(crate) fn resolve(
+        args: &TestRestoreArgs,
+        default_db: &str,
+        loaded: &LoadedConfig,
+        progress: bool,
+    ) -> Result<Self, UserError> {
+        let file = &loaded.sections;
+        let options = RestoreOptions::resolve(
+            &args.source,
+            loaded,
+            &[
+                (file.test_restore.jobs, "[test_restore] jobs"),
+                (file.restore.jobs, "[restore] jobs"),
+            ],
+            progress,
+            false,
+        )?;
+        if options.jobs > 1 {
+            preflight::check_spool_dir(&options.spool_dir)?;
+        }
+        if let Some(path) = &args.junit {
+            preflight::check_junit_path(path)?;
+        }
+        Ok(Self {
+            source_db: args.source.db.clone().unwrap_or_else(|| default_db.to_string()),
+            options,
+            maintenance_db: maintenance_db(loaded),
+            checks: file.test_restore.checks.clone().unwrap_or_default(),
+            junit: args.junit.clone(),
+        })
+    }
+}
