@@ -103,7 +103,7 @@ pub(crate) async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> an
         Some(BackupCommand::Snapshot(snapshot_args)) => snapshot::snapshot(snapshot_args, &stores, printer).await,
         Some(BackupCommand::Unlock(unlock_args)) => unlock::unlock(unlock_args, &stores, ctx, printer).await,
         None => {
-            let settings = DumpSettings::resolve(args.dump, stores, ctx)?;
+            let settings = DumpSettings::resolve(args.dump, stores, &ctx.settings.db.dbname, &ctx.settings.config)?;
             Box::pin(dump::backup_database(settings, ctx, printer)).await
         }
     }

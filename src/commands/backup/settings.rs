@@ -35,12 +35,17 @@ pub(crate) struct DumpSettings {
 }
 
 impl DumpSettings {
-    /// Flags > file > defaults; `stores` are the configured stores (resolved with the environment's overrides).
+    /// Flags > file > defaults; `stores` are the configured stores (resolved with the environment's overrides),
+    /// `default_db` the configured database.
     ///
     /// # Errors
     /// A bad value in the flags or the file, or a store that is not configured (exit 2).
-    pub(crate) fn resolve(args: DumpArgs, stores: Vec<Store>, ctx: &Ctx) -> anyhow::Result<Self> {
-        let loaded = &ctx.settings.config;
+    pub(crate) fn resolve(
+        args: DumpArgs,
+        stores: Vec<Store>,
+        default_db: &str,
+        loaded: &LoadedConfig,
+    ) -> anyhow::Result<Self> {
         let file = &loaded.sections.backup;
         let wanted = if args.stores.is_empty() {
             file_stores(loaded)?
@@ -59,7 +64,7 @@ impl DumpSettings {
         };
         let (row_counts, row_counts_label) = row_counting(which, file.row_count_tables.as_deref().unwrap_or_default())?;
         Ok(Self {
-            database: args.database.unwrap_or_else(|| ctx.settings.db.dbname.clone()),
+            database: args.database.unwrap_or_else(|| default_db.to_string()),
             compression,
             row_counts,
             row_counts_label,
@@ -161,4 +166,117 @@ fn listed_tables(names: &[String]) -> anyhow::Result<HashSet<(String, String)>> 
             Ok((schema.to_string(), table.to_string()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::config_file::load;
+    use crate::storage::{LocalKeys, StoreKeys};
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        dump: DumpArgs,
+    }
+
+    /// Resolves `backup` with `flags` and the file `toml`, with one local store configured.
+    fn resolve(flags: &[&str], toml: &str) -> anyhow::Result<DumpSettings> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("campctl.toml");
+        fs_err::write(&path, toml).expect("write");
+        let loaded = load(Some(&path), &[], None).expect("the file loads");
+        let keys = StoreKeys {
+            local: Some(LocalKeys {
+                path: Some(dir.path().join("backups")),
+                enabled: None,
+            }),
+            azure: None,
+        };
+        let stores = Store::from_config_with_env(&keys, &|_| None).expect("local store");
+        let args = Cli::try_parse_from(std::iter::once("backup").chain(flags.iter().copied()))
+            .expect("flags")
+            .dump;
+        DumpSettings::resolve(args, stores, "configured_db", &loaded)
+    }
+
+    #[test]
+    fn each_key_from_flag_file_and_default() {
+        // (flags, file, compression, row counts, database, wait_lock seconds)
+        type Case = (
+            &'static [&'static str],
+            &'static str,
+            Compression,
+            &'static str,
+            &'static str,
+            u64,
+        );
+        let cases: &[Case] = &[
+            (&[], "", Compression::Zstd(1), "all", "configured_db", 0),
+            (
+                &[],
+                "[backup]\ncompression = \"gzip:3\"\nrow_counts = \"none\"\nwait_lock = \"5s\"\n",
+                Compression::Gzip(3),
+                "none",
+                "configured_db",
+                5,
+            ),
+            (
+                &[
+                    "--compression",
+                    "none",
+                    "--row-counts",
+                    "all",
+                    "--wait-lock",
+                    "7s",
+                    "app",
+                ],
+                "[backup]\ncompression = \"gzip:3\"\nrow_counts = \"none\"\nwait_lock = \"5s\"\n",
+                Compression::None,
+                "all",
+                "app",
+                7,
+            ),
+            (
+                &[],
+                "[backup]\nrow_counts = \"listed\"\nrow_count_tables = [\"public.users\"]\n",
+                Compression::Zstd(1),
+                "listed",
+                "configured_db",
+                0,
+            ),
+        ];
+        for (flags, toml, compression, row_counts, database, wait) in cases {
+            let settings = resolve(flags, toml).unwrap_or_else(|err| panic!("{flags:?} {toml}: {err:#}"));
+            assert_eq!(settings.compression, *compression, "{flags:?} {toml}");
+            assert_eq!(settings.row_counts_label, *row_counts, "{flags:?} {toml}");
+            assert_eq!(settings.database, *database, "{flags:?} {toml}");
+            assert_eq!(settings.wait_lock, Duration::from_secs(*wait), "{flags:?} {toml}");
+            assert_eq!(settings.stores.len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_bad_file_value_names_the_file_line_and_key() {
+        for (toml, key, line) in [
+            ("[backup]\ncompression = \"lz4\"\n", "`[backup] compression`", "line 2"),
+            ("[backup]\n\nrow_counts = \"some\"\n", "`[backup] row_counts`", "line 3"),
+            (
+                "[backup]\nstores = [\"local\", \"s3\"]\n",
+                "`[backup] stores`",
+                "line 2",
+            ),
+        ] {
+            let err = resolve(&[], toml).expect_err(toml);
+            let text = format!("{err:#}");
+            for needle in ["campctl.toml", key, line] {
+                assert!(text.contains(needle), "`{needle}` missing from {text}");
+            }
+        }
+        // A flag wins over a bad file value only for its own key.
+        assert!(resolve(&["--compression", "zstd"], "[backup]\ncompression = \"lz4\"\n").is_ok());
+        assert!(resolve(&["--store", "azure"], "").is_err(), "azure is not configured");
+    }
 }
