@@ -169,3 +169,135 @@ impl TestRestoreSettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::config_file::load;
+
+    #[derive(clap::Parser)]
+    struct Restore {
+        #[command(flatten)]
+        args: RestoreArgs,
+    }
+
+    #[derive(clap::Parser)]
+    struct TestRestore {
+        #[command(flatten)]
+        args: TestRestoreArgs,
+    }
+
+    fn loaded(toml: &str) -> (tempfile::TempDir, LoadedConfig) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("campctl.toml");
+        fs_err::write(&path, toml).expect("write");
+        let loaded = load(Some(&path), &[], None).expect("the file loads");
+        (dir, loaded)
+    }
+
+    fn restore(flags: &[&str], toml: &str) -> Result<RestoreSettings, UserError> {
+        let (_dir, loaded) = loaded(toml);
+        let args = Restore::try_parse_from(std::iter::once("restore").chain(flags.iter().copied()))
+            .expect("flags")
+            .args;
+        RestoreSettings::resolve(&args, "configured_db", &loaded, false)
+    }
+
+    fn test_restore(flags: &[&str], toml: &str) -> Result<TestRestoreSettings, UserError> {
+        let (_dir, loaded) = loaded(toml);
+        let args = TestRestore::try_parse_from(std::iter::once("test-restore").chain(flags.iter().copied()))
+            .expect("flags")
+            .args;
+        TestRestoreSettings::resolve(&args, "configured_db", &loaded, false)
+    }
+
+    #[test]
+    fn restore_keys_from_flag_file_and_default() {
+        // (flags, file, jobs, verify_first, wait_lock s, swap_timeout s, analyze, no_owner, target)
+        type Case = (
+            &'static [&'static str],
+            &'static str,
+            u32,
+            bool,
+            u64,
+            u64,
+            bool,
+            bool,
+            &'static str,
+        );
+        let file = "[restore]\njobs = 2\nverify_first = false\nwait_lock = \"5s\"\nswap_timeout = \"1m\"\n\
+                    analyze = false\nno_owner = false\n";
+        let cases: &[Case] = &[
+            (&[], "", 1, true, 0, 30, true, true, "configured_db"),
+            (&[], file, 2, false, 5, 60, false, false, "configured_db"),
+            (
+                &[
+                    "--jobs",
+                    "3",
+                    "--verify-first",
+                    "--wait-lock",
+                    "9s",
+                    "--keep-owner",
+                    "--to",
+                    "other",
+                ],
+                file,
+                3,
+                true,
+                9,
+                60,
+                false,
+                false,
+                "other",
+            ),
+            (&["--no-analyze", "--db", "app"], "", 1, true, 0, 30, false, true, "app"),
+        ];
+        for (flags, toml, jobs, verify_first, wait, swap, analyze, no_owner, target) in cases {
+            let settings = restore(flags, toml).unwrap_or_else(|err| panic!("{flags:?} {toml}: {err}"));
+            let context = format!("{flags:?} {toml}");
+            assert_eq!(settings.options.jobs, *jobs, "{context}");
+            assert_eq!(settings.options.verify_first, *verify_first, "{context}");
+            assert_eq!(settings.wait_lock, Duration::from_secs(*wait), "{context}");
+            assert_eq!(settings.swap_timeout, Duration::from_secs(*swap), "{context}");
+            assert_eq!(settings.analyze, *analyze, "{context}");
+            assert_eq!(settings.options.no_owner, *no_owner, "{context}");
+            assert_eq!(settings.target, *target, "{context}");
+        }
+    }
+
+    #[test]
+    fn test_restore_jobs_prefer_its_own_key_then_restores() {
+        for (flags, toml, jobs) in [
+            (&[][..], "", 1),
+            (&[][..], "[restore]\njobs = 2\n", 2),
+            (&[][..], "[restore]\njobs = 2\n[test_restore]\njobs = 4\n", 4),
+            (
+                &["--jobs", "3"][..],
+                "[restore]\njobs = 2\n[test_restore]\njobs = 4\n",
+                3,
+            ),
+        ] {
+            let settings = test_restore(flags, toml).unwrap_or_else(|err| panic!("{flags:?} {toml}: {err}"));
+            assert_eq!(settings.options.jobs, jobs, "{flags:?} {toml}");
+            // The scratch database is throwaway: one read unless asked otherwise.
+            assert!(!settings.options.verify_first);
+        }
+    }
+
+    #[test]
+    fn a_bad_jobs_value_names_the_file_and_key() {
+        for (section, jobs) in [("restore", 0), ("restore", 65), ("test_restore", 1000)] {
+            let toml = format!("[{section}]\njobs = {jobs}\n");
+            let err = test_restore(&[], &toml).expect_err("out of range");
+            assert!(
+                err.message.contains(&format!("`[{section}] jobs = {jobs}`")),
+                "{}",
+                err.message
+            );
+            assert!(err.message.contains("campctl.toml"), "{}", err.message);
+        }
+        assert!(restore(&[], "[restore]\njobs = 0\n").is_err());
+    }
+}
