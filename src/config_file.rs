@@ -271,8 +271,8 @@ impl Classify for ConfigError {
     }
 }
 
-/// Where the configuration came from.
-#[derive(Debug, Clone)]
+/// Where the configuration came from (the default: no file).
+#[derive(Debug, Clone, Default)]
 pub struct LoadedConfig {
     pub path: Option<PathBuf>,
     pub profile: Option<String>,

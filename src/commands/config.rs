@@ -7,6 +7,8 @@
 mod check;
 mod sections;
 
+use std::collections::BTreeMap;
+
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -45,6 +47,9 @@ struct ShowReport<'a> {
     storage: StorageView,
     restore: &'a RestoreConfig,
     test_restore: TestRestoreView<'a>,
+    /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve (table only).
+    #[serde(skip)]
+    defaults: BTreeMap<&'static str, String>,
 }
 
 /// `[storage]` with its secrets replaced by whether they are set, and the stores it resolves to.
@@ -110,20 +115,33 @@ impl StorageView {
     }
 }
 
-/// A row per key of a serialised section: `prefix.key` → its value (`-` when unset), so that every key of the file
-/// appears, also keys added later.
-fn section_rows(table: &mut Table, prefix: &str, section: &impl Serialize) {
+/// A row per key of a serialised section: `prefix.key` → its value and where it came from (`config file`, or `default`
+/// with the value the command's resolver uses; `-` when there is none), so that every key of the file appears,
+/// also keys added later.
+fn section_rows(table: &mut Table, prefix: &str, section: &impl Serialize, defaults: &BTreeMap<&str, String>) {
     let Ok(serde_json::Value::Object(map)) = serde_json::to_value(section) else {
         return;
     };
     for (key, value) in map {
         let name = format!("{prefix}.{key}");
         match value {
-            serde_json::Value::Null => table.row(vec![name.into(), Cell::Null, "".into()]),
-            serde_json::Value::String(text) => table.row(vec![name.into(), text.into(), "".into()]),
-            serde_json::Value::Object(_) => section_rows(table, &name, &value),
-            other => table.row(vec![name.into(), other.to_string().into(), "".into()]),
+            serde_json::Value::Null => match defaults.get(name.as_str()) {
+                Some(default) => table.row(vec![name.into(), default.clone().into(), "default".into()]),
+                None => table.row(vec![name.into(), Cell::Null, "".into()]),
+            },
+            serde_json::Value::String(text) => table.row(vec![name.into(), text.into(), "config file".into()]),
+            serde_json::Value::Object(_) => section_rows(table, &name, &value, defaults),
+            other => table.row(vec![name.into(), other.to_string().into(), "config file".into()]),
         }
+    }
+}
+
+/// A value of the file, else its default, with where it came from.
+fn file_or_default(value: Option<String>, key: &str, defaults: &BTreeMap<&str, String>) -> [Cell; 2] {
+    match (value, defaults.get(key)) {
+        (Some(value), _) => [value.into(), "config file".into()],
+        (None, Some(default)) => [default.clone().into(), "default".into()],
+        (None, None) => [Cell::Null, "".into()],
     }
 }
 
@@ -211,7 +229,7 @@ impl Report for ShowReport<'_> {
             Cell::opt(self.stats.min_duration.map(|d| d.to_string())),
             "".into(),
         ]);
-        section_rows(&mut table, "backup", self.backup);
+        section_rows(&mut table, "backup", self.backup, &self.defaults);
         table.row(vec![
             "storage.local".into(),
             if self.storage.local.is_some() {
@@ -223,7 +241,7 @@ impl Report for ShowReport<'_> {
             "".into(),
         ]);
         if let Some(local) = &self.storage.local {
-            section_rows(&mut table, "storage.local", local);
+            section_rows(&mut table, "storage.local", local, &self.defaults);
         }
         table.row(vec![
             "storage.azure".into(),
@@ -231,7 +249,7 @@ impl Report for ShowReport<'_> {
             "".into(),
         ]);
         if let Some(azure) = &self.storage.azure {
-            section_rows(&mut table, "storage.azure", azure);
+            section_rows(&mut table, "storage.azure", azure, &self.defaults);
         }
         for store in &self.storage.stores {
             let value = match &store.credential {
@@ -247,17 +265,14 @@ impl Report for ShowReport<'_> {
                 "".into(),
             ]);
         }
-        section_rows(&mut table, "restore", self.restore);
-        table.row(vec![
-            "test_restore.target_url".into(),
-            Cell::opt(self.test_restore.target.clone()),
-            "".into(),
-        ]);
-        table.row(vec![
-            "test_restore.jobs".into(),
-            Cell::opt(self.test_restore.jobs.map(i64::from)),
-            "".into(),
-        ]);
+        section_rows(&mut table, "restore", self.restore, &self.defaults);
+        for (key, value) in [
+            ("test_restore.target_url", self.test_restore.target.clone()),
+            ("test_restore.jobs", self.test_restore.jobs.map(|jobs| jobs.to_string())),
+        ] {
+            let [value, source] = file_or_default(value, key, &self.defaults);
+            table.row(vec![key.into(), value, source]);
+        }
         for check in self.test_restore.checks {
             table.row(vec![
                 "test_restore.checks".into(),
@@ -314,6 +329,10 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                         .as_deref()
                         .unwrap_or_default(),
                 },
+                defaults: crate::commands::backup::settings::file_defaults()
+                    .into_iter()
+                    .chain(crate::commands::restore::settings::file_defaults())
+                    .collect(),
             };
             printer.report(&report)?;
             Ok(ExitStatus::Success)

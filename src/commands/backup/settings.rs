@@ -19,6 +19,7 @@ use crate::dump_options::RowCounts;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::RowCounting;
 use crate::storage::{Store, StoreKind};
+use crate::units::HumanDuration;
 
 /// `campctl backup [DB]`, resolved.
 #[derive(Debug)]
@@ -75,6 +76,30 @@ impl DumpSettings {
             threads: std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
         })
     }
+}
+
+/// `[backup]`'s defaults as `config show` prints them: resolved with no flags and an empty file, so that they are
+/// this resolver's own and cannot drift from what a run uses.
+pub(crate) fn file_defaults() -> Vec<(&'static str, String)> {
+    let args = DumpArgs {
+        database: None,
+        compression: None,
+        row_counts: None,
+        stores: Vec::new(),
+        wait_lock: None,
+        expected_size: None,
+        pg_dump: None,
+    };
+    let Ok(defaults) = DumpSettings::resolve(args, Vec::new(), "", &LoadedConfig::default()) else {
+        return Vec::new();
+    };
+    vec![
+        ("backup.compression", defaults.compression.to_string()),
+        ("backup.row_counts", defaults.row_counts_label.to_string()),
+        ("backup.stores", "(every configured store)".to_string()),
+        ("backup.wait_lock", HumanDuration(defaults.wait_lock).to_string()),
+        ("backup.expected_size", "(the database size)".to_string()),
+    ]
 }
 
 /// `campctl backup files`, resolved.

@@ -17,6 +17,7 @@ use super::run::RestoreOptions;
 use super::test_restore::TestRestoreArgs;
 use crate::config_file::{LoadedConfig, SqlCheck};
 use crate::exit::UserError;
+use crate::units::HumanDuration;
 
 /// `[restore] maintenance_db`, default `postgres`: where CREATE / ALTER / DROP DATABASE are sent from.
 pub(super) fn maintenance_db(loaded: &LoadedConfig) -> String {
@@ -65,6 +66,41 @@ impl RestoreOptions {
             progress,
         })
     }
+}
+
+/// `[restore]`'s and `[test_restore]`'s defaults as `config show` prints them: resolved with no flags and an empty
+/// file, so that they are these resolvers' own and cannot drift from what a run uses.
+pub(crate) fn file_defaults() -> Vec<(&'static str, String)> {
+    use clap::{Args as _, FromArgMatches as _};
+    let empty = LoadedConfig::default();
+    let command = RestoreArgs::augment_args(clap::Command::new("restore"));
+    let Ok(args) = command
+        .try_get_matches_from(["restore"])
+        .map_err(anyhow::Error::from)
+        .and_then(|matches| Ok(RestoreArgs::from_arg_matches(&matches)?))
+    else {
+        return Vec::new();
+    };
+    let Ok(defaults) = RestoreSettings::resolve(&args, "db", &empty, false) else {
+        return Vec::new();
+    };
+    let options = &defaults.options;
+    vec![
+        ("restore.jobs", options.jobs.to_string()),
+        ("restore.spool_dir", "(the system temp directory)".to_string()),
+        ("restore.maintenance_db", defaults.maintenance_db.clone()),
+        ("restore.analyze", defaults.analyze.to_string()),
+        ("restore.no_owner", options.no_owner.to_string()),
+        ("restore.no_acl", options.no_acl.to_string()),
+        ("restore.verify_first", options.verify_first.to_string()),
+        ("restore.swap_timeout", HumanDuration(defaults.swap_timeout).to_string()),
+        ("restore.wait_lock", HumanDuration(defaults.wait_lock).to_string()),
+        (
+            "test_restore.target_url",
+            "(the configured database's server)".to_string(),
+        ),
+        ("test_restore.jobs", "([restore] jobs)".to_string()),
+    ]
 }
 
 /// `campctl restore`, resolved.
