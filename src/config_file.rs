@@ -4,11 +4,11 @@
 //! (`[profiles.prod.database]`) has the same sections as the top level and overrides them field by field.
 //!
 //! Values with a type of their own are typed here (durations and sizes from `units`; `compression` and
-//! `row_counts` from `dump_options`, `[backup] stores` from `storage` as [`FileValue`]s, which keep where they were written so that a bad one is
+//! `row_counts` from `dump_options`, `[backup] stores` from `storage`, `[database] sslmode` from `pg` as [`FileValue`]s, which keep where they were written so that a bad one is
 //! refused naming the file, line and key: see `config_file/value.rs`).
 //!
 //! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves, the output enums and the
-//! value types of the services (`storage::StoreKind`), and
+//! value types of the services (`storage::StoreKind`, `pg::SslMode`), and
 //! `pg`, `storage` and the other layers below never import it; `settings/inputs.rs` converts its sections into the
 //! input types they own. It must never resolve a value or decide a default.
 
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dump_options::{Compression, RowCounts};
 use crate::exit::{Classify, ExitStatus};
+use crate::pg::SslMode;
 use crate::storage::StoreKind;
 use crate::units::{ByteSize, HumanDuration};
 
@@ -79,7 +80,7 @@ pub struct DatabaseConfig {
     pub user: Option<String>,
     pub password: Option<String>,
     pub dbname: Option<String>,
-    pub sslmode: Option<String>,
+    pub sslmode: Option<FileValue<SslMode>>,
     pub sslrootcert: Option<PathBuf>,
     pub passfile: Option<PathBuf>,
     pub connect_timeout: Option<HumanDuration>,

@@ -111,6 +111,21 @@ fn bad_sslmode_env() {
     );
 }
 
+/// A bad `[database] sslmode` names the file, line and key when it is the value in use; a variable overrides it.
+#[test]
+fn bad_sslmode_in_config() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[database]\nhost = \"h\"\n\nsslmode = \"verify\"\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "show"]));
+    let output = ctx
+        .cmd()
+        .env("PGSSLMODE", "require")
+        .args(["config", "show"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0));
+}
+
 #[test]
 fn bad_port_env() {
     let ctx = TestContext::new();
