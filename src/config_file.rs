@@ -3,8 +3,8 @@
 //! Every section is `deny_unknown_fields`, so a typo is an error that names the file and the key. A profile
 //! (`[profiles.prod.database]`) has the same sections as the top level and overrides them field by field.
 //!
-//! Values with a type of their own are typed here (durations and sizes from `units`; `compression` and
-//! `row_counts` from `dump_options`, `[backup] stores` from `storage`, `[database] sslmode` from `pg` as [`FileValue`]s, which keep where they were written so that a bad one is
+//! Values with a type of their own are typed here (durations and sizes from `units`; `compression`,
+//! `row_counts` and `jobs` from `dump_options`, `[backup] stores` from `storage`, `[database] sslmode` from `pg` as [`FileValue`]s, which keep where they were written so that a bad one is
 //! refused naming the file, line and key: see `config_file/value.rs`).
 //!
 //! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves, the output enums and the
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dump_options::{Compression, RowCounts};
+use crate::dump_options::{Compression, Jobs, RowCounts};
 use crate::exit::{Classify, ExitStatus};
 use crate::pg::SslMode;
 use crate::storage::StoreKind;
@@ -134,7 +134,7 @@ pub struct BackupConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RestoreConfig {
     /// Parallel pg_restore jobs (default 1: stream without a spool file).
-    pub jobs: Option<u32>,
+    pub jobs: Option<FileValue<Jobs>>,
     /// Where the archive is spooled when `jobs` > 1 (default: the system temp directory).
     pub spool_dir: Option<PathBuf>,
     /// Database to connect to for CREATE / ALTER / DROP DATABASE (default `postgres`).
@@ -160,7 +160,7 @@ pub struct TestRestoreConfig {
     /// A separate server for the scratch database (URL or key/value string; default: the configured server).
     pub target_url: Option<String>,
     /// Parallel pg_restore jobs (default: `[restore] jobs`).
-    pub jobs: Option<u32>,
+    pub jobs: Option<FileValue<Jobs>>,
     /// SQL checks run in the restored scratch database: `[[test_restore.checks]]`.
     pub checks: Option<Vec<SqlCheck>>,
 }
@@ -246,7 +246,7 @@ pub enum ConfigError {
     #[error("Profile `{profile}` was requested but no configuration file was found")]
     ProfileWithoutFile { profile: String },
     /// A value of the right TOML type that does not parse, found when it is first used.
-    #[error("Invalid `{}` in `{}` line {}: {}", .0.key, .0.path.display(), .0.line, .0.message)]
+    #[error("`{} = {}` in `{}` line {}: {}", .0.key, .0.text, .0.path.display(), .0.line, .0.message)]
     Value(Box<BadValue>),
 }
 

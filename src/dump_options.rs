@@ -1,5 +1,6 @@
-//! The typed options of a database dump that the command line, `campctl.toml` and the manifest share:
-//! [`Compression`] (algorithm and level) and [`RowCounts`] (which tables the manifest counts).
+//! The typed options of database dumps and restores that the command line, `campctl.toml` and the manifest share:
+//! [`Compression`] (algorithm and level), [`RowCounts`] (which tables the manifest counts) and [`Jobs`]
+//! (parallel pg_restore jobs).
 //!
 //! A leaf (floor 0, see `lib.rs`): the file's schema (`config_file`) deserializes into these types, so a bad value is
 //! refused while the file is read, naming the file, line and key, instead of while a backup runs. It holds only the
@@ -144,6 +145,34 @@ impl FromStr for RowCounts {
     }
 }
 
+/// Parallel pg_restore jobs: 1 (stream, no spool file) to [`Jobs::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Jobs(pub u32);
+
+impl Jobs {
+    /// The most parallel pg_restore jobs campctl runs (also the range of `--jobs`).
+    pub const MAX: u32 = 64;
+}
+
+impl FromStr for Jobs {
+    type Err = UserError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.parse::<u32>() {
+            Ok(jobs) if (1..=Self::MAX).contains(&jobs) => Ok(Self(jobs)),
+            _ => Err(UserError::usage(format!(
+                "out of range: parallel pg_restore jobs are 1 to {}",
+                Self::MAX
+            ))
+            .with_hint(format!(
+                "Use a number from 1 (stream, no spool file) to {}; each job is one server connection, and campctl \
+                 uses fewer when the server has fewer free",
+                Self::MAX
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +196,14 @@ mod tests {
             assert_eq!(choice.to_string().parse::<RowCounts>().ok(), Some(choice));
         }
         assert!("some".parse::<RowCounts>().is_err());
+    }
+
+    #[test]
+    fn jobs_are_one_to_max() {
+        assert_eq!("1".parse::<Jobs>().ok(), Some(Jobs(1)));
+        assert_eq!("64".parse::<Jobs>().ok(), Some(Jobs(64)));
+        for bad in ["0", "65", "-1", "x", ""] {
+            assert!(bad.parse::<Jobs>().is_err(), "{bad}");
+        }
     }
 }

@@ -75,7 +75,7 @@ struct StoreView {
 struct TestRestoreView<'a> {
     /// `host:port/dbname` of `target_url` (its password is never shown).
     target: Option<String>,
-    jobs: Option<u32>,
+    jobs: Option<&'a crate::config_file::FileValue<crate::dump_options::Jobs>>,
     checks: &'a [SqlCheck],
 }
 
@@ -268,7 +268,10 @@ impl Report for ShowReport<'_> {
         section_rows(&mut table, "restore", self.restore, &self.defaults);
         for (key, value) in [
             ("test_restore.target_url", self.test_restore.target.clone()),
-            ("test_restore.jobs", self.test_restore.jobs.map(|jobs| jobs.to_string())),
+            (
+                "test_restore.jobs",
+                self.test_restore.jobs.map(|jobs| jobs.text().to_string()),
+            ),
         ] {
             let [value, source] = file_or_default(value, key, &self.defaults);
             table.row(vec![key.into(), value, source]);
@@ -320,7 +323,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                         })
                         .map_or_else(|err| format!("invalid: {err}"), |params| params.target())
                     }),
-                    jobs: settings.config.sections.test_restore.jobs,
+                    jobs: settings.config.sections.test_restore.jobs.as_ref(),
                     checks: settings
                         .config
                         .sections

@@ -15,10 +15,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::{ConfigError, LoadedConfig};
 use crate::exit::UserError;
 
-/// A value of type `T` as written in the file (a string parsed with `T::from_str`), or why it does not parse.
+/// A value of type `T` as written in the file (its text parsed with `T::from_str`: a string without its quotes,
+/// a number as written), or why it does not parse.
 #[derive(Clone)]
 pub struct FileValue<T> {
-    /// The text as written (without quotes).
+    /// The value as TOML has it, for messages (`"zstd:99"`, `0`) and `config show`.
+    raw: toml::Value,
+    /// The text parsed (a string without quotes).
     text: String,
     /// Byte range of the value in the file's text.
     span: Range<usize>,
@@ -62,17 +65,26 @@ where
     T: FromStr<Err = UserError>,
 {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let spanned = toml::Spanned::<String>::deserialize(deserializer)?;
+        let spanned = toml::Spanned::<toml::Value>::deserialize(deserializer)?;
         let span = spanned.span();
-        let text = spanned.into_inner();
+        let raw = spanned.into_inner();
+        let text = match &raw {
+            toml::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
         let parsed = text.parse::<T>().map_err(|error| (error.message, error.hint));
-        Ok(Self { text, span, parsed })
+        Ok(Self {
+            raw,
+            text,
+            span,
+            parsed,
+        })
     }
 }
 
 impl<T> Serialize for FileValue<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text)
+        self.raw.serialize(serializer)
     }
 }
 
@@ -84,7 +96,7 @@ pub struct BadValue {
     pub line: usize,
     /// `[backup] compression`.
     pub key: String,
-    /// The value as written.
+    /// The value as written in TOML (`"zstd:99"`, `0`).
     pub text: String,
     pub message: String,
     pub hint: Option<String>,
@@ -119,7 +131,7 @@ impl LoadedConfig {
                 path: self.path.clone().unwrap_or_default(),
                 line: self.line_of(value.span.start),
                 key: key.to_string(),
-                text: value.text.clone(),
+                text: value.raw.to_string(),
                 message: error.message,
                 hint: error.hint,
             }))
@@ -151,8 +163,7 @@ mod tests {
         for needle in [
             path.display().to_string().as_str(),
             "line 3",
-            "`[backup] compression`",
-            "zstd:99",
+            "`[backup] compression = \"zstd:99\"`",
         ] {
             assert!(text.contains(needle), "`{needle}` missing from {text}");
         }

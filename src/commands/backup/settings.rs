@@ -14,7 +14,7 @@ use super::files::FilesArgs;
 use super::{Compression, DumpArgs};
 use crate::catalog::select_stores;
 use crate::commands::Ctx;
-use crate::config_file::LoadedConfig;
+use crate::config_file::{ConfigError, LoadedConfig};
 use crate::dump_options::RowCounts;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::RowCounting;
@@ -155,7 +155,7 @@ impl FilesSettings {
 ///
 /// # Errors
 /// A name that is not a kind of store, naming the file, line and key (exit 2).
-pub(crate) fn file_stores(loaded: &LoadedConfig) -> anyhow::Result<Vec<StoreKind>> {
+pub(crate) fn file_stores(loaded: &LoadedConfig) -> Result<Vec<StoreKind>, ConfigError> {
     Ok(loaded
         .values("[backup] stores", loaded.sections.backup.stores.as_ref())?
         .unwrap_or_default())
@@ -286,11 +286,19 @@ mod tests {
     #[test]
     fn a_bad_file_value_names_the_file_line_and_key() {
         for (toml, key, line) in [
-            ("[backup]\ncompression = \"lz4\"\n", "`[backup] compression`", "line 2"),
-            ("[backup]\n\nrow_counts = \"some\"\n", "`[backup] row_counts`", "line 3"),
+            (
+                "[backup]\ncompression = \"lz4\"\n",
+                "`[backup] compression = \"lz4\"`",
+                "line 2",
+            ),
+            (
+                "[backup]\n\nrow_counts = \"some\"\n",
+                "`[backup] row_counts = \"some\"`",
+                "line 3",
+            ),
             (
                 "[backup]\nstores = [\"local\", \"s3\"]\n",
-                "`[backup] stores`",
+                "`[backup] stores = \"s3\"`",
                 "line 2",
             ),
         ] {

@@ -15,8 +15,8 @@ use super::preflight;
 use super::restore::RestoreArgs;
 use super::run::RestoreOptions;
 use super::test_restore::TestRestoreArgs;
-use crate::config_file::{LoadedConfig, SqlCheck};
-use crate::exit::UserError;
+use crate::config_file::{ConfigError, FileValue, LoadedConfig, SqlCheck};
+use crate::dump_options::Jobs;
 use crate::units::HumanDuration;
 
 /// `[restore] maintenance_db`, default `postgres`: where CREATE / ALTER / DROP DATABASE are sent from.
@@ -34,14 +34,14 @@ impl RestoreOptions {
     /// defaults.
     ///
     /// # Errors
-    /// A `jobs` key out of range (exit 2; `--jobs` is checked by clap).
+    /// A `jobs` key out of range, naming the file, line and key (exit 2; `--jobs` is checked by clap).
     pub(super) fn resolve(
         source: &SourceArgs,
         loaded: &LoadedConfig,
-        jobs_keys: &[(Option<u32>, &str)],
+        jobs_keys: &[(Option<&FileValue<Jobs>>, &str)],
         progress: bool,
         verify_first_default: bool,
-    ) -> Result<Self, UserError> {
+    ) -> Result<Self, ConfigError> {
         let config = &loaded.sections;
         let verify_first = match (source.verify_first, source.no_verify_first) {
             (true, _) => true,
@@ -50,8 +50,8 @@ impl RestoreOptions {
         };
         let mut configured = None;
         for (value, key) in jobs_keys {
-            let jobs = preflight::configured_jobs(*value, key, loaded)?;
-            configured = configured.or(jobs);
+            let jobs = loaded.value(key, *value)?;
+            configured = configured.or(jobs.map(|jobs| jobs.0));
         }
         Ok(Self {
             verify_first,
@@ -122,13 +122,14 @@ pub(crate) struct RestoreSettings {
 
 impl RestoreSettings {
     /// # Errors
-    /// A bad target name, `jobs` out of range, or a spool directory that is not one (exit 2).
+    /// A bad target name, `jobs` out of range (naming file, line and key), or a spool directory that is not one
+    /// (exit 2).
     pub(crate) fn resolve(
         args: &RestoreArgs,
         default_db: &str,
         loaded: &LoadedConfig,
         progress: bool,
-    ) -> Result<Self, UserError> {
+    ) -> anyhow::Result<Self> {
         let file = &loaded.sections.restore;
         let source_db = args.source.db.clone().unwrap_or_else(|| default_db.to_string());
         let target = args.to.clone().unwrap_or_else(|| source_db.clone());
@@ -137,7 +138,7 @@ impl RestoreSettings {
         let options = RestoreOptions::resolve(
             &args.source,
             loaded,
-            &[(file.jobs, "[restore] jobs")],
+            &[(file.jobs.as_ref(), "[restore] jobs")],
             progress,
             file.verify_first.unwrap_or(true),
         )?;
@@ -178,14 +179,14 @@ impl TestRestoreSettings {
         default_db: &str,
         loaded: &LoadedConfig,
         progress: bool,
-    ) -> Result<Self, UserError> {
+    ) -> anyhow::Result<Self> {
         let file = &loaded.sections;
         let options = RestoreOptions::resolve(
             &args.source,
             loaded,
             &[
-                (file.test_restore.jobs, "[test_restore] jobs"),
-                (file.restore.jobs, "[restore] jobs"),
+                (file.test_restore.jobs.as_ref(), "[test_restore] jobs"),
+                (file.restore.jobs.as_ref(), "[restore] jobs"),
             ],
             progress,
             false,
@@ -233,7 +234,7 @@ mod tests {
         (dir, loaded)
     }
 
-    fn restore(flags: &[&str], toml: &str) -> Result<RestoreSettings, UserError> {
+    fn restore(flags: &[&str], toml: &str) -> anyhow::Result<RestoreSettings> {
         let (_dir, loaded) = loaded(toml);
         let args = Restore::try_parse_from(std::iter::once("restore").chain(flags.iter().copied()))
             .expect("flags")
@@ -241,7 +242,7 @@ mod tests {
         RestoreSettings::resolve(&args, "configured_db", &loaded, false)
     }
 
-    fn test_restore(flags: &[&str], toml: &str) -> Result<TestRestoreSettings, UserError> {
+    fn test_restore(flags: &[&str], toml: &str) -> anyhow::Result<TestRestoreSettings> {
         let (_dir, loaded) = loaded(toml);
         let args = TestRestore::try_parse_from(std::iter::once("test-restore").chain(flags.iter().copied()))
             .expect("flags")
@@ -291,7 +292,7 @@ mod tests {
             (&["--no-analyze", "--db", "app"], "", 1, true, 0, 30, false, true, "app"),
         ];
         for (flags, toml, jobs, verify_first, wait, swap, analyze, no_owner, target) in cases {
-            let settings = restore(flags, toml).unwrap_or_else(|err| panic!("{flags:?} {toml}: {err}"));
+            let settings = restore(flags, toml).unwrap_or_else(|err| panic!("{flags:?} {toml}: {err:#}"));
             let context = format!("{flags:?} {toml}");
             assert_eq!(settings.options.jobs, *jobs, "{context}");
             assert_eq!(settings.options.verify_first, *verify_first, "{context}");
@@ -315,7 +316,7 @@ mod tests {
                 3,
             ),
         ] {
-            let settings = test_restore(flags, toml).unwrap_or_else(|err| panic!("{flags:?} {toml}: {err}"));
+            let settings = test_restore(flags, toml).unwrap_or_else(|err| panic!("{flags:?} {toml}: {err:#}"));
             assert_eq!(settings.options.jobs, jobs, "{flags:?} {toml}");
             // The scratch database is throwaway: one read unless asked otherwise.
             assert!(!settings.options.verify_first);
@@ -323,16 +324,12 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_jobs_value_names_the_file_and_key() {
+    fn a_bad_jobs_value_names_the_file_line_and_key() {
         for (section, jobs) in [("restore", 0), ("restore", 65), ("test_restore", 1000)] {
             let toml = format!("[{section}]\njobs = {jobs}\n");
-            let err = test_restore(&[], &toml).expect_err("out of range");
-            assert!(
-                err.message.contains(&format!("`[{section}] jobs = {jobs}`")),
-                "{}",
-                err.message
-            );
-            assert!(err.message.contains("campctl.toml"), "{}", err.message);
+            let err = test_restore(&[], &toml).expect_err("out of range").to_string();
+            assert!(err.contains(&format!("`[{section}] jobs = {jobs}`")), "{err}");
+            assert!(err.contains("campctl.toml") && err.contains("line 2"), "{err}");
         }
         assert!(restore(&[], "[restore]\njobs = 0\n").is_err());
     }
