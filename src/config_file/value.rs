@@ -172,4 +172,32 @@ mod tests {
         let value = loaded.value("[backup] compression", loaded.sections.backup.compression.as_ref());
         assert_eq!(value.ok().flatten(), Some(Compression::Gzip(3)));
     }
+
+    #[test]
+    fn a_profile_value_names_its_own_line_and_numbers_parse_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        fs_err::write(
+            &path,
+            "[restore]\njobs = 2\n\n[profiles.prod.restore]\njobs = 0\n[profiles.prod.backup]\ncompression = \"x\"\n",
+        )
+        .expect("write");
+        let base = load(Some(&path), &[], None).expect("the file loads");
+        let jobs = base.value("[restore] jobs", base.sections.restore.jobs.as_ref());
+        assert_eq!(jobs.ok().flatten(), Some(crate::dump_options::Jobs(2)));
+        let prod = load(Some(&path), &[], Some("prod")).expect("the file loads");
+        let error = prod
+            .value("[restore] jobs", prod.sections.restore.jobs.as_ref())
+            .expect_err("out of range")
+            .to_string();
+        assert!(
+            error.contains("`[restore] jobs = 0`") && error.contains("line 5"),
+            "{error}"
+        );
+        let error = prod
+            .value("[backup] compression", prod.sections.backup.compression.as_ref())
+            .expect_err("bad compression")
+            .to_string();
+        assert!(error.contains("line 7"), "{error}");
+    }
 }
