@@ -97,7 +97,7 @@ pub(crate) async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> an
     match args.command {
         Some(BackupCommand::List(list_args)) => list::list(list_args, &stores, printer).await,
         Some(BackupCommand::Files(files_args)) => {
-            let settings = FilesSettings::resolve(files_args, stores, ctx)?;
+            let settings = FilesSettings::resolve(files_args, stores, &ctx.settings.config)?;
             Box::pin(files::backup_files(settings, ctx, printer)).await
         }
         Some(BackupCommand::Snapshot(snapshot_args)) => snapshot::snapshot(snapshot_args, &stores, printer).await,

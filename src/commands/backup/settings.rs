@@ -13,7 +13,6 @@ use std::time::Duration;
 use super::files::FilesArgs;
 use super::{Compression, DumpArgs};
 use crate::catalog::select_stores;
-use crate::commands::Ctx;
 use crate::config_file::{ConfigError, LoadedConfig};
 use crate::dump_options::RowCounts;
 use crate::exit::{ExitStatus, UserError};
@@ -119,8 +118,8 @@ impl FilesSettings {
     /// # Errors
     /// The source is not a directory (exit 10 when it is missing), the name is not a file name, or a store is not
     /// configured (exit 2).
-    pub(crate) fn resolve(args: FilesArgs, stores: Vec<Store>, ctx: &Ctx) -> anyhow::Result<Self> {
-        let stores = select_stores(stores, &file_stores(&ctx.settings.config)?)?;
+    pub(crate) fn resolve(args: FilesArgs, stores: Vec<Store>, loaded: &LoadedConfig) -> anyhow::Result<Self> {
+        let stores = select_stores(stores, &file_stores(loaded)?)?;
         let source = fs_err::canonicalize(&args.source).map_err(|err| {
             UserError::new(
                 ExitStatus::NotFound,
@@ -311,5 +310,29 @@ mod tests {
         // A flag wins over a bad file value only for its own key.
         assert!(resolve(&["--compression", "zstd"], "[backup]\ncompression = \"lz4\"\n").is_ok());
         assert!(resolve(&["--store", "azure"], "").is_err(), "azure is not configured");
+    }
+
+    #[test]
+    fn files_source_and_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let uploads = dir.path().join("uploads");
+        fs_err::create_dir(&uploads).expect("mkdir");
+        let files = |source: &std::path::Path, name: Option<&str>| {
+            let args = FilesArgs {
+                source: source.to_path_buf(),
+                name: name.map(str::to_string),
+                skip_unreadable: false,
+            };
+            FilesSettings::resolve(args, Vec::new(), &LoadedConfig::default())
+        };
+        let settings = files(&uploads, None).expect("valid");
+        assert_eq!(settings.name, "uploads");
+        assert_eq!(files(&uploads, Some("site")).expect("valid").name, "site");
+        let missing = files(&dir.path().join("nope"), None).expect_err("missing");
+        assert_eq!(crate::diagnostics::status_of(&missing), ExitStatus::NotFound);
+        for bad in ["", "a/b", ".hidden"] {
+            let err = files(&uploads, Some(bad)).expect_err(bad);
+            assert_eq!(crate::diagnostics::status_of(&err), ExitStatus::Usage, "{bad}");
+        }
     }
 }
