@@ -47,9 +47,59 @@ struct ShowReport<'a> {
     storage: StorageView,
     restore: &'a RestoreConfig,
     test_restore: TestRestoreView<'a>,
-    /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve (table only).
+    /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve.
     #[serde(skip)]
-    defaults: BTreeMap<&'static str, String>,
+    defaults: BTreeMap<&'static str, serde_json::Value>,
+    /// Each `[backup]`, `[restore]` and `[test_restore]` key: the value a command uses (the file's, else its
+    /// default) and where it came from (`config file` or `default`).
+    command_sources: BTreeMap<String, Sourced>,
+}
+
+/// A value and the layer it came from.
+#[derive(Debug, Serialize)]
+struct Sourced {
+    value: serde_json::Value,
+    source: &'static str,
+}
+
+impl ShowReport<'_> {
+    /// Fills [`ShowReport::command_sources`] from the sections as shown (`[test_restore] target_url` only as where it
+    /// points) and the defaults.
+    fn with_command_sources(mut self) -> Self {
+        let test_restore = serde_json::json!({
+            "target_url": self.test_restore.target,
+            "jobs": self.test_restore.jobs,
+        });
+        let sections = [
+            ("backup", serde_json::to_value(self.backup).unwrap_or_default()),
+            ("restore", serde_json::to_value(self.restore).unwrap_or_default()),
+            ("test_restore", test_restore),
+        ];
+        for (prefix, section) in sections {
+            let serde_json::Value::Object(map) = section else {
+                continue;
+            };
+            for (key, value) in map {
+                let name = format!("{prefix}.{key}");
+                let sourced = match (value, self.defaults.get(name.as_str())) {
+                    (serde_json::Value::Null, Some(default)) => Sourced {
+                        value: default.clone(),
+                        source: "default",
+                    },
+                    (serde_json::Value::Null, None) => Sourced {
+                        value: serde_json::Value::Null,
+                        source: "default",
+                    },
+                    (value, _) => Sourced {
+                        value,
+                        source: "config file",
+                    },
+                };
+                self.command_sources.insert(name, sourced);
+            }
+        }
+        self
+    }
 }
 
 /// `[storage]` with its secrets replaced by whether they are set, and the stores it resolves to.
@@ -118,7 +168,12 @@ impl StorageView {
 /// A row per key of a serialised section: `prefix.key` → its value and where it came from (`config file`, or `default`
 /// with the value the command's resolver uses; `-` when there is none), so that every key of the file appears,
 /// also keys added later.
-fn section_rows(table: &mut Table, prefix: &str, section: &impl Serialize, defaults: &BTreeMap<&str, String>) {
+fn section_rows(
+    table: &mut Table,
+    prefix: &str,
+    section: &impl Serialize,
+    defaults: &BTreeMap<&str, serde_json::Value>,
+) {
     let Ok(serde_json::Value::Object(map)) = serde_json::to_value(section) else {
         return;
     };
@@ -126,7 +181,7 @@ fn section_rows(table: &mut Table, prefix: &str, section: &impl Serialize, defau
         let name = format!("{prefix}.{key}");
         match value {
             serde_json::Value::Null => match defaults.get(name.as_str()) {
-                Some(default) => table.row(vec![name.into(), default.clone().into(), "default".into()]),
+                Some(default) => table.row(vec![name.into(), json_text(default).into(), "default".into()]),
                 None => table.row(vec![name.into(), Cell::Null, "".into()]),
             },
             serde_json::Value::String(text) => table.row(vec![name.into(), text.into(), "config file".into()]),
@@ -136,11 +191,19 @@ fn section_rows(table: &mut Table, prefix: &str, section: &impl Serialize, defau
     }
 }
 
+/// A JSON value as the table shows it: a string without quotes.
+fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// A value of the file, else its default, with where it came from.
-fn file_or_default(value: Option<String>, key: &str, defaults: &BTreeMap<&str, String>) -> [Cell; 2] {
+fn file_or_default(value: Option<String>, key: &str, defaults: &BTreeMap<&str, serde_json::Value>) -> [Cell; 2] {
     match (value, defaults.get(key)) {
         (Some(value), _) => [value.into(), "config file".into()],
-        (None, Some(default)) => [default.clone().into(), "default".into()],
+        (None, Some(default)) => [json_text(default).into(), "default".into()],
         (None, None) => [Cell::Null, "".into()],
     }
 }
@@ -336,7 +399,9 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                     .into_iter()
                     .chain(crate::commands::restore::settings::file_defaults())
                     .collect(),
-            };
+                command_sources: BTreeMap::new(),
+            }
+            .with_command_sources();
             printer.report(&report)?;
             Ok(ExitStatus::Success)
         }

@@ -79,7 +79,7 @@ impl DumpSettings {
 
 /// `[backup]`'s defaults as `config show` prints them: resolved with no flags and an empty file, so that they are
 /// this resolver's own and cannot drift from what a run uses.
-pub(crate) fn file_defaults() -> Vec<(&'static str, String)> {
+pub(crate) fn file_defaults() -> Vec<(&'static str, serde_json::Value)> {
     let args = DumpArgs {
         database: None,
         compression: None,
@@ -93,11 +93,11 @@ pub(crate) fn file_defaults() -> Vec<(&'static str, String)> {
         return Vec::new();
     };
     vec![
-        ("backup.compression", defaults.compression.to_string()),
-        ("backup.row_counts", defaults.row_counts_label.to_string()),
-        ("backup.stores", "(every configured store)".to_string()),
-        ("backup.wait_lock", HumanDuration(defaults.wait_lock).to_string()),
-        ("backup.expected_size", "(the database size)".to_string()),
+        ("backup.compression", defaults.compression.to_string().into()),
+        ("backup.row_counts", defaults.row_counts_label.into()),
+        ("backup.stores", "(every configured store)".into()),
+        ("backup.wait_lock", HumanDuration(defaults.wait_lock).to_string().into()),
+        ("backup.expected_size", "(the database size)".into()),
     ]
 }
 

@@ -70,7 +70,7 @@ impl RestoreOptions {
 
 /// `[restore]`'s and `[test_restore]`'s defaults as `config show` prints them: resolved with no flags and an empty
 /// file, so that they are these resolvers' own and cannot drift from what a run uses.
-pub(crate) fn file_defaults() -> Vec<(&'static str, String)> {
+pub(crate) fn file_defaults() -> Vec<(&'static str, serde_json::Value)> {
     use clap::{Args as _, FromArgMatches as _};
     let empty = LoadedConfig::default();
     let command = RestoreArgs::augment_args(clap::Command::new("restore"));
@@ -86,20 +86,23 @@ pub(crate) fn file_defaults() -> Vec<(&'static str, String)> {
     };
     let options = &defaults.options;
     vec![
-        ("restore.jobs", options.jobs.to_string()),
-        ("restore.spool_dir", "(the system temp directory)".to_string()),
-        ("restore.maintenance_db", defaults.maintenance_db.clone()),
-        ("restore.analyze", defaults.analyze.to_string()),
-        ("restore.no_owner", options.no_owner.to_string()),
-        ("restore.no_acl", options.no_acl.to_string()),
-        ("restore.verify_first", options.verify_first.to_string()),
-        ("restore.swap_timeout", HumanDuration(defaults.swap_timeout).to_string()),
-        ("restore.wait_lock", HumanDuration(defaults.wait_lock).to_string()),
+        ("restore.jobs", options.jobs.into()),
+        ("restore.spool_dir", "(the system temp directory)".into()),
+        ("restore.maintenance_db", defaults.maintenance_db.clone().into()),
+        ("restore.analyze", defaults.analyze.into()),
+        ("restore.no_owner", options.no_owner.into()),
+        ("restore.no_acl", options.no_acl.into()),
+        ("restore.verify_first", options.verify_first.into()),
         (
-            "test_restore.target_url",
-            "(the configured database's server)".to_string(),
+            "restore.swap_timeout",
+            HumanDuration(defaults.swap_timeout).to_string().into(),
         ),
-        ("test_restore.jobs", "([restore] jobs)".to_string()),
+        (
+            "restore.wait_lock",
+            HumanDuration(defaults.wait_lock).to_string().into(),
+        ),
+        ("test_restore.target_url", "(the configured database's server)".into()),
+        ("test_restore.jobs", "([restore] jobs)".into()),
     ]
 }
 
