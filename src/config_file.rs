@@ -3,7 +3,12 @@
 //! Every section is `deny_unknown_fields`, so a typo is an error that names the file and the key. A profile
 //! (`[profiles.prod.database]`) has the same sections as the top level and overrides them field by field.
 //!
-//! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves and the output enums, and
+//! Values with a type of their own are typed here (durations and sizes from `units`; `compression`,
+//! `row_counts` and `jobs` from `dump_options`, `[backup] stores` from `storage`, `[database] sslmode` from `pg` as [`FileValue`]s, which keep where they were written so that a bad one is
+//! refused naming the file, line and key: see `config_file/value.rs`).
+//!
+//! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves, the output enums and the
+//! value types of the services (`storage::StoreKind`, `pg::SslMode`), and
 //! `pg`, `storage` and the other layers below never import it; `settings/inputs.rs` converts its sections into the
 //! input types they own. It must never resolve a value or decide a default.
 
@@ -12,8 +17,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::dump_options::{Compression, Jobs, RowCounts};
 use crate::exit::{Classify, ExitStatus};
+use crate::pg::SslMode;
+use crate::storage::StoreKind;
 use crate::units::{ByteSize, HumanDuration};
+
+mod value;
+pub use value::{BadValue, FileValue};
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -69,7 +80,7 @@ pub struct DatabaseConfig {
     pub user: Option<String>,
     pub password: Option<String>,
     pub dbname: Option<String>,
-    pub sslmode: Option<String>,
+    pub sslmode: Option<FileValue<SslMode>>,
     pub sslrootcert: Option<PathBuf>,
     pub passfile: Option<PathBuf>,
     pub connect_timeout: Option<HumanDuration>,
@@ -105,11 +116,11 @@ pub struct StatsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct BackupConfig {
     /// Which configured stores a backup writes to (`local`, `azure`); default: every configured store.
-    pub stores: Option<Vec<String>>,
+    pub stores: Option<Vec<FileValue<StoreKind>>>,
     /// `zstd[:LEVEL]`, `gzip[:LEVEL]`, `pgdump[:LEVEL]` or `none`.
-    pub compression: Option<String>,
+    pub compression: Option<FileValue<Compression>>,
     /// `none`, `listed` or `all`.
-    pub row_counts: Option<String>,
+    pub row_counts: Option<FileValue<RowCounts>>,
     /// Tables counted with `row_counts = "listed"` (`schema.table`).
     pub row_count_tables: Option<Vec<String>>,
     /// How long to wait for another run's lock (default `0`: fail at once with exit 11).
@@ -123,7 +134,7 @@ pub struct BackupConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RestoreConfig {
     /// Parallel pg_restore jobs (default 1: stream without a spool file).
-    pub jobs: Option<u32>,
+    pub jobs: Option<FileValue<Jobs>>,
     /// Where the archive is spooled when `jobs` > 1 (default: the system temp directory).
     pub spool_dir: Option<PathBuf>,
     /// Database to connect to for CREATE / ALTER / DROP DATABASE (default `postgres`).
@@ -149,7 +160,7 @@ pub struct TestRestoreConfig {
     /// A separate server for the scratch database (URL or key/value string; default: the configured server).
     pub target_url: Option<String>,
     /// Parallel pg_restore jobs (default: `[restore] jobs`).
-    pub jobs: Option<u32>,
+    pub jobs: Option<FileValue<Jobs>>,
     /// SQL checks run in the restored scratch database: `[[test_restore.checks]]`.
     pub checks: Option<Vec<SqlCheck>>,
 }
@@ -234,6 +245,9 @@ pub enum ConfigError {
     },
     #[error("Profile `{profile}` was requested but no configuration file was found")]
     ProfileWithoutFile { profile: String },
+    /// A value of the right TOML type that does not parse, found when it is first used.
+    #[error("`{} = {}` in `{}` line {}: {}", .0.key, .0.text, .0.path.display(), .0.line, .0.message)]
+    Value(Box<BadValue>),
 }
 
 impl Classify for ConfigError {
@@ -252,16 +266,20 @@ impl Classify for ConfigError {
             Self::ProfileWithoutFile { .. } => {
                 "Create `campctl.toml` with a `[profiles.NAME]` table or pass `--config PATH`".to_string()
             }
+            Self::Value(bad) if bad.hint.is_some() => bad.hint.clone().unwrap_or_default(),
+            Self::Value(_) => "Fix the value named above; docs/configuration.md lists every key".to_string(),
         })
     }
 }
 
-/// Where the configuration came from.
-#[derive(Debug, Clone)]
+/// Where the configuration came from (the default: no file).
+#[derive(Debug, Clone, Default)]
 pub struct LoadedConfig {
     pub path: Option<PathBuf>,
     pub profile: Option<String>,
     pub sections: Sections,
+    /// The file's text, to name the line of a bad value ([`FileValue`]).
+    pub text: Option<String>,
 }
 
 /// Candidate locations in discovery order, after `--config` / `CAMPCTL_CONFIG`.
@@ -294,6 +312,7 @@ pub fn load(
             path: None,
             profile: None,
             sections: Sections::default(),
+            text: None,
         });
     };
     tracing::debug!("reading configuration from `{}`", path.display());
@@ -323,6 +342,7 @@ pub fn load(
         path: Some(path),
         profile: profile.map(str::to_string),
         sections,
+        text: Some(text),
     })
 }
 

@@ -24,7 +24,8 @@
 //!  1  printer  progress  logging  output, with the output enums (`printer::{OutputFormat, ColorChoice}`,
 //!        │                        `logging::LogFormat`) that cli, config_file and settings re-use
 //!  0  exit  os  units  env_vars  stderr  status  leaves: exit codes and `Classify`/`UserError`, safe OS calls,
-//!                                                sizes and durations, variable names, stderr lines, report status
+//!     dump_options                               sizes and durations, variable names, stderr lines, report status,
+//!                                                a dump's compression and row-count choice
 //! ```
 //!
 //! Test code (`#[cfg(test)]` items, `fuzz.rs`, `tests.rs`) may use any layer to build its input.
@@ -40,6 +41,7 @@ pub mod cli;
 pub(crate) mod commands;
 pub mod config_file;
 pub mod diagnostics;
+pub mod dump_options;
 pub(crate) mod env_vars;
 pub mod exit;
 pub mod interrupt;

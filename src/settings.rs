@@ -87,13 +87,31 @@ impl GlobalSettings {
         } else {
             "DATABASE_URL"
         };
-        let db = ConnParams::resolve(&ConnSources {
-            file: Some(&FileKeys::from(&file.database)),
-            env: libpq,
+        let file_keys = FileKeys::from(&file.database);
+        let sources = |file_keys| ConnSources {
+            file: Some(file_keys),
+            env: libpq.clone(),
             url: args.db_url.as_deref().map(|url| (url, url_label)),
             os_user: crate::os::os_user(),
             home: home_dir(),
-        })?;
+        };
+        let db = match ConnParams::resolve(&sources(&file_keys)) {
+            Ok(db) => db,
+            Err(err) => {
+                // A bad `[database] sslmode` that is the value in use (no variable or URL overrides it): name its
+                // file, line and key rather than only "config file".
+                if let Err(bad) = config.value("[database] sslmode", file.database.sslmode.as_ref()) {
+                    let without = FileKeys {
+                        sslmode: None,
+                        ..file_keys.clone()
+                    };
+                    if ConnParams::resolve(&sources(&without)).is_ok() {
+                        return Err(bad.into());
+                    }
+                }
+                return Err(err.into());
+            }
+        };
 
         let color = use_color(args.color.or(file.output.color).unwrap_or_default());
         let log_format = args.log_format.or(file.output.log_format).unwrap_or_default();

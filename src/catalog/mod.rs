@@ -22,23 +22,23 @@ pub(crate) mod verification;
 pub(crate) use list::{CatalogEntry, catalog};
 
 use crate::exit::UserError;
-use crate::storage::Store;
+use crate::storage::{Store, StoreKind};
 
 /// Keeps the stores named in `wanted` (by kind); all of them when `wanted` is empty.
 ///
 /// # Errors
 /// A [`UserError`] (exit 2) naming a store that is not configured.
-pub(crate) fn select_stores(mut stores: Vec<Store>, wanted: &[String]) -> anyhow::Result<Vec<Store>> {
+pub(crate) fn select_stores(mut stores: Vec<Store>, wanted: &[StoreKind]) -> anyhow::Result<Vec<Store>> {
     if wanted.is_empty() {
         return Ok(stores);
     }
     for name in wanted {
-        if !stores.iter().any(|s| s.kind() == name) {
+        if !stores.iter().any(|s| s.kind() == name.as_str()) {
             return Err(UserError::usage(format!("Store `{name}` is not configured"))
                 .with_hint("Configure it under `[storage.local]` or `[storage.azure]` (docs/storage.md)")
                 .into());
         }
     }
-    stores.retain(|s| wanted.iter().any(|w| w == s.kind()));
+    stores.retain(|s| wanted.iter().any(|w| w.as_str() == s.kind()));
     Ok(stores)
 }

@@ -7,6 +7,8 @@
 mod check;
 mod sections;
 
+use std::collections::BTreeMap;
+
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -45,6 +47,59 @@ struct ShowReport<'a> {
     storage: StorageView,
     restore: &'a RestoreConfig,
     test_restore: TestRestoreView<'a>,
+    /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve.
+    #[serde(skip)]
+    defaults: BTreeMap<&'static str, serde_json::Value>,
+    /// Each `[backup]`, `[restore]` and `[test_restore]` key: the value a command uses (the file's, else its
+    /// default) and where it came from (`config file` or `default`).
+    command_sources: BTreeMap<String, Sourced>,
+}
+
+/// A value and the layer it came from.
+#[derive(Debug, Serialize)]
+struct Sourced {
+    value: serde_json::Value,
+    source: &'static str,
+}
+
+impl ShowReport<'_> {
+    /// Fills [`ShowReport::command_sources`] from the sections as shown (`[test_restore] target_url` only as where it
+    /// points) and the defaults.
+    fn with_command_sources(mut self) -> Self {
+        let test_restore = serde_json::json!({
+            "target_url": self.test_restore.target,
+            "jobs": self.test_restore.jobs,
+        });
+        let sections = [
+            ("backup", serde_json::to_value(self.backup).unwrap_or_default()),
+            ("restore", serde_json::to_value(self.restore).unwrap_or_default()),
+            ("test_restore", test_restore),
+        ];
+        for (prefix, section) in sections {
+            let serde_json::Value::Object(map) = section else {
+                continue;
+            };
+            for (key, value) in map {
+                let name = format!("{prefix}.{key}");
+                let sourced = match (value, self.defaults.get(name.as_str())) {
+                    (serde_json::Value::Null, Some(default)) => Sourced {
+                        value: default.clone(),
+                        source: "default",
+                    },
+                    (serde_json::Value::Null, None) => Sourced {
+                        value: serde_json::Value::Null,
+                        source: "default",
+                    },
+                    (value, _) => Sourced {
+                        value,
+                        source: "config file",
+                    },
+                };
+                self.command_sources.insert(name, sourced);
+            }
+        }
+        self
+    }
 }
 
 /// `[storage]` with its secrets replaced by whether they are set, and the stores it resolves to.
@@ -70,7 +125,7 @@ struct StoreView {
 struct TestRestoreView<'a> {
     /// `host:port/dbname` of `target_url` (its password is never shown).
     target: Option<String>,
-    jobs: Option<u32>,
+    jobs: Option<&'a crate::config_file::FileValue<crate::dump_options::Jobs>>,
     checks: &'a [SqlCheck],
 }
 
@@ -110,20 +165,46 @@ impl StorageView {
     }
 }
 
-/// A row per key of a serialised section: `prefix.key` → its value (`-` when unset), so that every key of the file
-/// appears, also keys added later.
-fn section_rows(table: &mut Table, prefix: &str, section: &impl Serialize) {
+/// A row per key of a serialised section: `prefix.key` → its value and where it came from (`config file`, or `default`
+/// with the value the command's resolver uses; `-` when there is none), so that every key of the file appears,
+/// also keys added later.
+fn section_rows(
+    table: &mut Table,
+    prefix: &str,
+    section: &impl Serialize,
+    defaults: &BTreeMap<&str, serde_json::Value>,
+) {
     let Ok(serde_json::Value::Object(map)) = serde_json::to_value(section) else {
         return;
     };
     for (key, value) in map {
         let name = format!("{prefix}.{key}");
         match value {
-            serde_json::Value::Null => table.row(vec![name.into(), Cell::Null, "".into()]),
-            serde_json::Value::String(text) => table.row(vec![name.into(), text.into(), "".into()]),
-            serde_json::Value::Object(_) => section_rows(table, &name, &value),
-            other => table.row(vec![name.into(), other.to_string().into(), "".into()]),
+            serde_json::Value::Null => match defaults.get(name.as_str()) {
+                Some(default) => table.row(vec![name.into(), json_text(default).into(), "default".into()]),
+                None => table.row(vec![name.into(), Cell::Null, "".into()]),
+            },
+            serde_json::Value::String(text) => table.row(vec![name.into(), text.into(), "config file".into()]),
+            serde_json::Value::Object(_) => section_rows(table, &name, &value, defaults),
+            other => table.row(vec![name.into(), other.to_string().into(), "config file".into()]),
         }
+    }
+}
+
+/// A JSON value as the table shows it: a string without quotes.
+fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A value of the file, else its default, with where it came from.
+fn file_or_default(value: Option<String>, key: &str, defaults: &BTreeMap<&str, serde_json::Value>) -> [Cell; 2] {
+    match (value, defaults.get(key)) {
+        (Some(value), _) => [value.into(), "config file".into()],
+        (None, Some(default)) => [json_text(default).into(), "default".into()],
+        (None, None) => [Cell::Null, "".into()],
     }
 }
 
@@ -211,7 +292,7 @@ impl Report for ShowReport<'_> {
             Cell::opt(self.stats.min_duration.map(|d| d.to_string())),
             "".into(),
         ]);
-        section_rows(&mut table, "backup", self.backup);
+        section_rows(&mut table, "backup", self.backup, &self.defaults);
         table.row(vec![
             "storage.local".into(),
             if self.storage.local.is_some() {
@@ -223,7 +304,7 @@ impl Report for ShowReport<'_> {
             "".into(),
         ]);
         if let Some(local) = &self.storage.local {
-            section_rows(&mut table, "storage.local", local);
+            section_rows(&mut table, "storage.local", local, &self.defaults);
         }
         table.row(vec![
             "storage.azure".into(),
@@ -231,7 +312,7 @@ impl Report for ShowReport<'_> {
             "".into(),
         ]);
         if let Some(azure) = &self.storage.azure {
-            section_rows(&mut table, "storage.azure", azure);
+            section_rows(&mut table, "storage.azure", azure, &self.defaults);
         }
         for store in &self.storage.stores {
             let value = match &store.credential {
@@ -247,17 +328,17 @@ impl Report for ShowReport<'_> {
                 "".into(),
             ]);
         }
-        section_rows(&mut table, "restore", self.restore);
-        table.row(vec![
-            "test_restore.target_url".into(),
-            Cell::opt(self.test_restore.target.clone()),
-            "".into(),
-        ]);
-        table.row(vec![
-            "test_restore.jobs".into(),
-            Cell::opt(self.test_restore.jobs.map(i64::from)),
-            "".into(),
-        ]);
+        section_rows(&mut table, "restore", self.restore, &self.defaults);
+        for (key, value) in [
+            ("test_restore.target_url", self.test_restore.target.clone()),
+            (
+                "test_restore.jobs",
+                self.test_restore.jobs.map(|jobs| jobs.text().to_string()),
+            ),
+        ] {
+            let [value, source] = file_or_default(value, key, &self.defaults);
+            table.row(vec![key.into(), value, source]);
+        }
         for check in self.test_restore.checks {
             table.row(vec![
                 "test_restore.checks".into(),
@@ -305,7 +386,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                         })
                         .map_or_else(|err| format!("invalid: {err}"), |params| params.target())
                     }),
-                    jobs: settings.config.sections.test_restore.jobs,
+                    jobs: settings.config.sections.test_restore.jobs.as_ref(),
                     checks: settings
                         .config
                         .sections
@@ -314,7 +395,13 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                         .as_deref()
                         .unwrap_or_default(),
                 },
-            };
+                defaults: crate::commands::backup::settings::file_defaults()
+                    .into_iter()
+                    .chain(crate::commands::restore::settings::file_defaults())
+                    .collect(),
+                command_sources: BTreeMap::new(),
+            }
+            .with_command_sources();
             printer.report(&report)?;
             Ok(ExitStatus::Success)
         }

@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 
 use super::FileConfig;
-use crate::commands::backup::Compression;
 use crate::diagnostics::status_of;
+use crate::dump_options::Compression;
 use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
 use crate::pg::conninfo::fuzz::PARAMETERS;
@@ -350,10 +350,11 @@ fn check(text: &str) -> Result<(), TestCaseError> {
         if let Err(error) = Store::from_config_with_env(&StoreKeys::from(&sections.storage), &no_env) {
             prop_assert_eq!(status_of(&error), ExitStatus::Usage, "{:#}", error);
         }
-        if let Some(text) = &sections.backup.compression
-            && let Err(error) = text.parse::<Compression>()
+        if let Some(value) = &sections.backup.compression
+            && let Err(error) = value.parsed()
         {
             prop_assert_eq!(error.status, ExitStatus::Usage);
+            prop_assert!(value.text().parse::<Compression>().is_err());
         }
     }
     Ok(())

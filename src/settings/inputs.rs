@@ -17,7 +17,8 @@ impl From<&DatabaseConfig> for FileKeys {
             user: config.user.clone(),
             password: config.password.clone(),
             dbname: config.dbname.clone(),
-            sslmode: config.sslmode.clone(),
+            // As written: `pg` parses it, and settings names the file's line when that value is the one in use.
+            sslmode: config.sslmode.as_ref().map(|mode| mode.text().to_string()),
             sslrootcert: config.sslrootcert.clone(),
             passfile: config.passfile.clone(),
             connect_timeout: config.connect_timeout.map(|timeout| timeout.0),

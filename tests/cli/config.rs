@@ -58,6 +58,20 @@ fn show_file_redacts_password() {
     assert!(!String::from_utf8_lossy(&output.stdout).contains("file-secret"));
 }
 
+/// Each `[backup]`, `[restore]` and `[test_restore]` key shows its value and where it came from: the file, or the
+/// default the command's resolver uses.
+#[test]
+fn show_names_the_source_of_command_sections() {
+    let ctx = TestContext::new();
+    ctx.write_file(
+        "campctl.toml",
+        "[backup]\ncompression = \"gzip:3\"\nrow_counts = \"none\"\n\n[restore]\njobs = 4\nanalyze = false\n\n\
+         [test_restore]\njobs = 2\n",
+    );
+    let (filters, mut command) = default_store(&ctx);
+    campctl_snapshot!(filters, command.args(["--config", "campctl.toml", "config", "show"]));
+}
+
 #[test]
 fn show_json_redacts_every_secret() {
     let ctx = TestContext::new();

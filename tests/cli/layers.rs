@@ -28,6 +28,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("env_vars", 0),
     ("stderr", 0),
     ("status", 0),
+    ("dump_options", 0),
     // 1. Output, just above the leaves: the printer with its output enums, the progress factory, logging setup.
     ("printer", 1),
     ("progress", 1),

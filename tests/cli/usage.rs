@@ -111,6 +111,21 @@ fn bad_sslmode_env() {
     );
 }
 
+/// A bad `[database] sslmode` names the file, line and key when it is the value in use; a variable overrides it.
+#[test]
+fn bad_sslmode_in_config() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[database]\nhost = \"h\"\n\nsslmode = \"verify\"\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["config", "show"]));
+    let output = ctx
+        .cmd()
+        .env("PGSSLMODE", "require")
+        .args(["config", "show"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0));
+}
+
 #[test]
 fn bad_port_env() {
     let ctx = TestContext::new();
@@ -179,6 +194,13 @@ fn backup_bad_compression() {
 fn backup_bad_compression_in_config() {
     let ctx = TestContext::new();
     ctx.write_file("campctl.toml", "[backup]\ncompression = \"zstd:99\"\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "--dry-run"]));
+}
+
+#[test]
+fn backup_bad_row_counts_in_config() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[backup]\nstores = []\n\nrow_counts = \"some\"\n");
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "--dry-run"]));
 }
 

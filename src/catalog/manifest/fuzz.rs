@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::{Manifest, parse};
 use crate::catalog::list::{base_of, is_archive};
-use crate::commands::backup::Compression;
+use crate::dump_options::Compression;
 use crate::units::fuzz::config;
 
 /// A complete manifest as `campctl backup` writes it.

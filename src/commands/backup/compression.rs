@@ -1,101 +1,12 @@
-//! Compression of the dump stream: `zstd[:LEVEL]` (multi-threaded, the default), `gzip[:LEVEL]`,
-//! `pgdump[:LEVEL]` (pg_dump's own single-threaded zlib) or `none`; `zstd` alone is level 1.
+//! The compressor of the dump stream. Its spec (algorithm and level, [`Compression`]) is parsed below settings, in
+//! the leaf `dump_options`, so that the file's schema can refuse a bad value; this file only runs it.
 //!
 //! campctl asks pg_dump for an uncompressed archive (`-Z0`) and compresses it itself, so the archive scanner sees
 //! plain COPY data (exact row counts for free) and compression runs on every core instead of one.
 
-use std::fmt;
 use std::io::Write as _;
-use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
-use crate::exit::UserError;
-
-/// The algorithm and level of a backup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum Compression {
-    Zstd(i32),
-    Gzip(u32),
-    PgDump(u32),
-    None,
-}
-
-impl Compression {
-    /// The default: the fastest setting that keeps the archive at least as small as pg_dump's default zlib.
-    /// Measured by `scripts/bench backup` on 1 GiB of realistic data: zstd:1 over `-Z0` gave 158 MiB in 0.94x the
-    /// time of an uncompressed pg_dump, against 183 MiB in 2.65x for pg_dump's default (docs/backup.md).
-    pub const DEFAULT: Self = Self::Zstd(1);
-
-    /// The file name suffix after `.dump`.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Self::Zstd(_) => ".zst",
-            Self::Gzip(_) => ".gz",
-            Self::PgDump(_) | Self::None => "",
-        }
-    }
-
-    /// pg_dump's `-Z` argument.
-    pub fn pg_dump_level(self) -> u32 {
-        match self {
-            Self::PgDump(level) => level,
-            _ => 0,
-        }
-    }
-}
-
-impl fmt::Display for Compression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Zstd(level) => write!(f, "zstd:{level}"),
-            Self::Gzip(level) => write!(f, "gzip:{level}"),
-            Self::PgDump(level) => write!(f, "pgdump:{level}"),
-            Self::None => f.write_str("none"),
-        }
-    }
-}
-
-impl FromStr for Compression {
-    type Err = UserError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = || {
-            UserError::usage(format!(
-                "Invalid compression `{text}`: use zstd[:1-19], gzip[:1-9], pgdump[:1-9] or none"
-            ))
-            .with_hint("For example `zstd` (the default, level 1), `zstd:9` or `gzip:6`")
-        };
-        let (name, level) = text.split_once(':').map_or((text, None), |(n, l)| (n, Some(l)));
-        let parse_level = |default: u32, max: u32| -> Result<u32, UserError> {
-            match level {
-                None => Ok(default),
-                Some(l) => l.parse().ok().filter(|l| (1..=max).contains(l)).ok_or_else(invalid),
-            }
-        };
-        Ok(match name {
-            "zstd" => Self::Zstd(i32::try_from(parse_level(1, 19)?).map_err(|_| invalid())?),
-            "gzip" => Self::Gzip(parse_level(6, 9)?),
-            "pgdump" => Self::PgDump(parse_level(6, 9)?),
-            "none" if level.is_none() => Self::None,
-            _ => return Err(invalid()),
-        })
-    }
-}
-
-impl TryFrom<String> for Compression {
-    type Error = UserError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-
-impl From<Compression> for String {
-    fn from(value: Compression) -> Self {
-        value.to_string()
-    }
-}
+pub(crate) use crate::dump_options::Compression;
 
 /// A streaming compressor whose output is drained after every input chunk.
 pub(super) enum Compressor {
@@ -161,19 +72,6 @@ impl Compressor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parse_and_display() {
-        assert_eq!("zstd".parse::<Compression>().ok(), Some(Compression::DEFAULT));
-        assert_eq!("zstd:9".parse::<Compression>().ok(), Some(Compression::Zstd(9)));
-        assert_eq!("gzip".parse::<Compression>().ok(), Some(Compression::Gzip(6)));
-        assert_eq!("pgdump:1".parse::<Compression>().ok(), Some(Compression::PgDump(1)));
-        assert_eq!("none".parse::<Compression>().ok(), Some(Compression::None));
-        for bad in ["zstd:0", "zstd:20", "gzip:10", "lz4", "none:1", "zstd:x"] {
-            assert!(bad.parse::<Compression>().is_err(), "{bad}");
-        }
-        assert_eq!(Compression::Zstd(3).to_string(), "zstd:3");
-    }
 
     #[test]
     fn round_trip_through_each_compressor() {

@@ -6,7 +6,6 @@
 //! (whose blocks in flight are the store's concern).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -20,11 +19,12 @@ use tokio::sync::mpsc;
 use super::compression::{Compression, Compressor};
 use super::fanout::{StoreFailure, Uploads, put_manifest};
 use super::naming;
+use super::settings::DumpSettings;
 use crate::catalog::manifest::{ArchiveInfo, BackupKind, MANIFEST_VERSION, Manifest, TableEntry};
 use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::lock;
-use crate::pg::archive::{ArchiveScanner, ArchiveSummary, RowCounting, ScanOptions};
+use crate::pg::archive::{ArchiveScanner, ArchiveSummary, ScanOptions};
 use crate::pg::tools::PgTool;
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::storage::{CommitInfo, Store};
@@ -33,20 +33,6 @@ use crate::storage::{CommitInfo, Store};
 const READ_CHUNK: usize = 256 * 1024;
 /// Chunks queued between stages.
 const QUEUE: usize = 8;
-
-/// `campctl backup [DB]`, resolved.
-#[derive(Debug)]
-pub(crate) struct DumpSettings {
-    pub database: String,
-    pub compression: Compression,
-    pub row_counts: RowCounting,
-    pub row_counts_label: &'static str,
-    pub stores: Vec<Store>,
-    pub wait_lock: Duration,
-    pub expected_size: Option<u64>,
-    pub pg_dump: Option<std::path::PathBuf>,
-    pub threads: u32,
-}
 
 /// The summary printed at the end.
 #[derive(Debug, Serialize)]

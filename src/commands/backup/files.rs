@@ -17,9 +17,10 @@ use tokio::sync::mpsc;
 
 use super::fanout::{Uploads, put_manifest};
 use super::naming;
+use super::settings::FilesSettings;
 use crate::catalog::manifest::{BackupKind, MANIFEST_VERSION, Manifest};
 use crate::commands::Ctx;
-use crate::exit::{ExitStatus, UserError};
+use crate::exit::ExitStatus;
 use crate::lock;
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::storage::{CommitInfo, Store};
@@ -211,33 +212,13 @@ fn walk<W: Write>(
 ///
 /// # Errors
 /// The source is missing, a store failed, or files were unreadable (exit 3).
-pub(crate) async fn backup_files(
-    args: FilesArgs,
-    stores: Vec<Store>,
-    ctx: &Ctx,
-    printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
-    let source = fs_err::canonicalize(&args.source).map_err(|err| {
-        UserError::new(
-            ExitStatus::NotFound,
-            format!("The source directory `{}` cannot be used: {err}", args.source.display()),
-        )
-        .with_hint("Pass an existing directory with `--source DIR`")
-    })?;
-    if !source.is_dir() {
-        return Err(UserError::usage(format!("`{}` is not a directory", source.display())).into());
-    }
-    let name = match args.name {
-        Some(name) => name,
-        None => source
-            .file_name()
-            .map_or_else(|| "root".to_string(), |n| n.to_string_lossy().into_owned()),
-    };
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-        return Err(UserError::usage(format!("Invalid backup name `{name}`"))
-            .with_hint("Use letters, digits, `-` and `_`, e.g. `--name uploads`")
-            .into());
-    }
+pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let FilesSettings {
+        source,
+        name,
+        skip_unreadable,
+        stores,
+    } = settings;
     let folder = format!("files/{name}/");
     let labels: Vec<String> = stores.iter().map(Store::label).collect();
     if ctx.settings.dry_run {
@@ -268,7 +249,7 @@ pub(crate) async fn backup_files(
         }
     };
     let (tx, rx) = mpsc::channel::<Bytes>(4);
-    let (root_name, skip) = (name.clone(), args.skip_unreadable);
+    let (root_name, skip) = (name.clone(), skip_unreadable);
     let source_for_thread = source.clone();
     let tar_task = tokio::task::spawn_blocking(move || archive(&source_for_thread, &root_name, skip, tx));
     let progress = printer.transfer("files backup: stored");
@@ -283,7 +264,7 @@ pub(crate) async fn backup_files(
         }
         (None, Ok(done)) => done,
     };
-    if !archived.unreadable.is_empty() && !args.skip_unreadable {
+    if !archived.unreadable.is_empty() && !skip_unreadable {
         uploads.abort().await;
         locks.release().await;
         return Ok(printer.partial(

@@ -6,21 +6,20 @@ mod fanout;
 pub(crate) mod files;
 pub(crate) mod list;
 mod naming;
+pub(crate) mod settings;
 pub(crate) mod snapshot;
 pub(crate) mod unlock;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
 pub(crate) use compression::Compression;
+pub(crate) use settings::{DumpSettings, FilesSettings};
 
-use crate::catalog::select_stores;
 use crate::commands::Ctx;
-use crate::exit::{ExitStatus, UserError};
-use crate::pg::archive::RowCounting;
+use crate::dump_options::RowCounts;
+use crate::exit::ExitStatus;
 use crate::printer::Printer;
 use crate::storage::Store;
 use crate::units::{ByteSize, HumanDuration};
@@ -69,8 +68,8 @@ pub struct DumpArgs {
     pub compression: Option<Compression>,
 
     /// Exact row counts in the manifest: all (default), listed (`[backup] row_count_tables`) or none
-    #[arg(long, value_name = "WHICH", value_parser = ["all", "listed", "none"])]
-    pub row_counts: Option<String>,
+    #[arg(long, value_name = "WHICH")]
+    pub row_counts: Option<RowCounts>,
 
     /// Write only to these stores (`local`, `azure`; repeatable) [default: every configured store]
     #[arg(long = "store", value_name = "STORE")]
@@ -89,85 +88,23 @@ pub struct DumpArgs {
     pub pg_dump: Option<PathBuf>,
 }
 
-/// Runs `campctl backup …`.
+/// Runs `campctl backup …`: resolves the subcommand's settings, then runs it.
 ///
 /// # Errors
 /// See the subcommands.
 pub(crate) async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let config = &ctx.settings.config.sections;
     let stores = Store::from_config(&ctx.settings.storage)?;
     match args.command {
         Some(BackupCommand::List(list_args)) => list::list(list_args, &stores, printer).await,
         Some(BackupCommand::Files(files_args)) => {
-            let stores = select_stores(stores, &config.backup.stores.clone().unwrap_or_default())?;
-            Box::pin(files::backup_files(files_args, stores, ctx, printer)).await
+            let settings = FilesSettings::resolve(files_args, stores, &ctx.settings.config)?;
+            Box::pin(files::backup_files(settings, ctx, printer)).await
         }
         Some(BackupCommand::Snapshot(snapshot_args)) => snapshot::snapshot(snapshot_args, &stores, printer).await,
         Some(BackupCommand::Unlock(unlock_args)) => unlock::unlock(unlock_args, &stores, ctx, printer).await,
         None => {
-            let dump = args.dump;
-            let wanted: Vec<String> = if dump.stores.is_empty() {
-                config.backup.stores.clone().unwrap_or_default()
-            } else {
-                dump.stores
-            };
-            let stores = select_stores(stores, &wanted)?;
-            let compression = match (dump.compression, &config.backup.compression) {
-                (Some(c), _) => c,
-                (None, Some(text)) => text.parse()?,
-                (None, None) => Compression::DEFAULT,
-            };
-            let (row_counts, row_counts_label) = row_counting(
-                dump.row_counts.as_deref().or(config.backup.row_counts.as_deref()),
-                config.backup.row_count_tables.as_deref().unwrap_or_default(),
-            )?;
-            let settings = dump::DumpSettings {
-                database: dump.database.unwrap_or_else(|| ctx.settings.db.dbname.clone()),
-                compression,
-                row_counts,
-                row_counts_label,
-                stores,
-                wait_lock: dump
-                    .wait_lock
-                    .or(config.backup.wait_lock)
-                    .map_or(Duration::ZERO, |d| d.0),
-                expected_size: dump.expected_size.or(config.backup.expected_size).map(|s| s.0),
-                pg_dump: dump.pg_dump,
-                threads: std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
-            };
+            let settings = DumpSettings::resolve(args.dump, stores, &ctx.settings.db.dbname, &ctx.settings.config)?;
             Box::pin(dump::backup_database(settings, ctx, printer)).await
         }
     }
-}
-
-/// `--row-counts` or `[backup] row_counts` (default `all`) with `[backup] row_count_tables`: what the manifest
-/// counts, and its label. `config check` validates `[backup]` with this too.
-pub(crate) fn row_counting(which: Option<&str>, tables: &[String]) -> anyhow::Result<(RowCounting, &'static str)> {
-    Ok(match which {
-        None | Some("all") => (RowCounting::All, "all"),
-        Some("none") => (RowCounting::None, "none"),
-        Some("listed") => (RowCounting::Listed(listed_tables(tables)?), "listed"),
-        Some(other) => {
-            return Err(UserError::usage(format!("Invalid `[backup] row_counts = \"{other}\"`"))
-                .with_hint("Use all, listed or none")
-                .into());
-        }
-    })
-}
-
-fn listed_tables(names: &[String]) -> anyhow::Result<HashSet<(String, String)>> {
-    names
-        .iter()
-        .map(|name| {
-            let (schema, table) = name.split_once('.').unwrap_or(("public", name.as_str()));
-            if table.is_empty() || schema.is_empty() {
-                return Err(
-                    UserError::usage(format!("Invalid table `{name}` in `[backup] row_count_tables`"))
-                        .with_hint("Write `schema.table`, e.g. `public.users`")
-                        .into(),
-                );
-            }
-            Ok((schema.to_string(), table.to_string()))
-        })
-        .collect()
 }

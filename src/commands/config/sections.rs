@@ -1,7 +1,8 @@
-//! `config check`'s validation of every section of the configuration, with the parsers the commands themselves
-//! use (`Store::from_config`, `Compression::from_str`, `row_counting`, `select_stores`, `StatsSettings::resolve`,
-//! `ConnParams::resolve`, and for `jobs` the value parser of `--jobs`), so that `config check` and a real run cannot
-//! disagree about a value. Pure: nothing here connects or writes.
+//! `config check`'s validation of every section of the configuration, with the parsers and resolvers the commands
+//! themselves use (`Store::from_config`, `LoadedConfig::value` for every typed key, `backup::settings::file_stores`
+//! and `row_counting`, `select_stores`, `StatsSettings::resolve`, `ConnParams::resolve`), so that `config check` and
+//! a real run cannot disagree about a value. Unlike a run, it lists every bad value of a section, not the first.
+//! Pure: nothing here connects or writes.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +11,8 @@ use clap::{Args as _, FromArgMatches as _};
 use super::check::Check;
 use crate::catalog::select_stores;
 use crate::commands::Ctx;
-use crate::commands::backup::{Compression, row_counting};
-use crate::config_file::Sections;
+use crate::commands::backup::settings::{file_stores, row_counting};
+use crate::config_file::{ConfigError, LoadedConfig};
 use crate::diagnostics;
 use crate::exit::ExitStatus;
 use crate::pg::conninfo::ConnSources;
@@ -72,12 +73,16 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     };
     push(
         "[backup]",
-        backup_problems(sections, stores.as_ref().ok()),
+        backup_problems(&ctx.settings.config, stores.as_ref().ok()),
         "valid".into(),
     );
     push("[storage]", storage_problems, storage_fine);
-    push("[restore]", restore_problems(sections), "valid".into());
-    push("[test_restore]", test_restore_problems(sections, ctx), "valid".into());
+    push("[restore]", restore_problems(&ctx.settings.config), "valid".into());
+    push(
+        "[test_restore]",
+        test_restore_problems(&ctx.settings.config, ctx),
+        "valid".into(),
+    );
     stores.unwrap_or_else(|_| each_store(&sections.storage))
 }
 
@@ -118,56 +123,49 @@ fn stats_problems(ctx: &Ctx) -> Vec<String> {
         .collect()
 }
 
-fn backup_problems(sections: &Sections, stores: Option<&Vec<Store>>) -> Vec<String> {
-    let backup = &sections.backup;
+fn backup_problems(loaded: &LoadedConfig, stores: Option<&Vec<Store>>) -> Vec<String> {
+    let backup = &loaded.sections.backup;
     let mut problems = Vec::new();
-    if let Some(text) = &backup.compression
-        && let Err(err) = text.parse::<Compression>()
-    {
-        problems.push(format!(
-            "`[backup] compression`: {}",
-            diagnostics::one_line(&err.into())
-        ));
+    if let Err(err) = loaded.value("[backup] compression", backup.compression.as_ref()) {
+        problems.push(bad_value(err));
     }
-    if let Err(err) = row_counting(
-        backup.row_counts.as_deref(),
-        backup.row_count_tables.as_deref().unwrap_or_default(),
-    ) {
-        problems.push(diagnostics::one_line(&err));
+    match loaded.value("[backup] row_counts", backup.row_counts.as_ref()) {
+        Err(err) => problems.push(bad_value(err)),
+        Ok(which) => {
+            if let Err(err) = row_counting(which, backup.row_count_tables.as_deref().unwrap_or_default()) {
+                problems.push(diagnostics::one_line(&err));
+            }
+        }
     }
-    if let Some(wanted) = &backup.stores {
-        match stores {
+    match file_stores(loaded) {
+        Err(err) => problems.push(bad_value(err)),
+        Ok(wanted) if wanted.is_empty() => {}
+        Ok(wanted) => match stores {
             Some(stores) => {
-                if let Err(err) = select_stores(stores.clone(), wanted) {
+                if let Err(err) = select_stores(stores.clone(), &wanted) {
                     problems.push(format!("`[backup] stores`: {}", diagnostics::one_line(&err)));
                 }
             }
             None => problems.push("`[backup] stores` cannot be checked while `[storage]` is invalid".into()),
-        }
+        },
     }
     problems
 }
 
-/// A file value checked by the value parser of the command-line flag `--{flag}` of `A`.
-fn like_flag<A: clap::Args>(key: &str, flag: &str, value: &str) -> Option<String> {
-    let command = A::augment_args(clap::Command::new("campctl"));
-    let long = format!("--{flag}");
-    command
-        .try_get_matches_from(["campctl", long.as_str(), value])
-        .err()
-        .map(|err| {
-            let text = err.render().to_string();
-            let first = text.lines().next().unwrap_or_default();
-            format!("`{key}`: {}", first.strip_prefix("error: ").unwrap_or(first))
-        })
+/// A file value that does not parse, as one problem of its section: the key, the line and why (the section's check
+/// names the file).
+fn bad_value(err: ConfigError) -> String {
+    match err {
+        ConfigError::Value(bad) => format!("`{}` line {}: {}", bad.key, bad.line, bad.message),
+        other => diagnostics::one_line(&other.into()),
+    }
 }
 
-fn restore_problems(sections: &Sections) -> Vec<String> {
-    use crate::commands::restore::SourceArgs;
-    let restore = &sections.restore;
+fn restore_problems(loaded: &LoadedConfig) -> Vec<String> {
+    let restore = &loaded.sections.restore;
     let mut problems = Vec::new();
-    if let Some(jobs) = restore.jobs {
-        problems.extend(like_flag::<SourceArgs>("[restore] jobs", "jobs", &jobs.to_string()));
+    if let Err(err) = loaded.value("[restore] jobs", restore.jobs.as_ref()) {
+        problems.push(bad_value(err));
     }
     if let Some(dir) = &restore.spool_dir
         && !dir.is_dir()
@@ -184,16 +182,11 @@ fn restore_problems(sections: &Sections) -> Vec<String> {
     problems
 }
 
-fn test_restore_problems(sections: &Sections, ctx: &Ctx) -> Vec<String> {
-    use crate::commands::restore::SourceArgs;
-    let test_restore = &sections.test_restore;
+fn test_restore_problems(loaded: &LoadedConfig, ctx: &Ctx) -> Vec<String> {
+    let test_restore = &loaded.sections.test_restore;
     let mut problems = Vec::new();
-    if let Some(jobs) = test_restore.jobs {
-        problems.extend(like_flag::<SourceArgs>(
-            "[test_restore] jobs",
-            "jobs",
-            &jobs.to_string(),
-        ));
+    if let Err(err) = loaded.value("[test_restore] jobs", test_restore.jobs.as_ref()) {
+        problems.push(bad_value(err));
     }
     if let Some(url) = &test_restore.target_url
         && let Err(err) = crate::pg::ConnParams::resolve(&ConnSources {

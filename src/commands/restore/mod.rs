@@ -7,14 +7,15 @@
 //! [`crate::pg::database`]'s.
 //!
 //! This directory is the pair's shared home: it must never hold what another command needs (that moves down, into
-//! `pg`, `storage` or the catalog). One crossing is left: `test-restore` builds its pg_restore options with
-//! `restore`'s `restore_options`, until both get their settings resolved before dispatch (architecture item 2).
+//! `pg`, `storage` or the catalog). Each command's settings are resolved before it connects, in [`settings`]
+//! (`RestoreSettings`, `TestRestoreSettings`, and the pg_restore options both build the same way).
 
 pub(crate) mod fetch;
 mod junit;
 mod names;
 mod preflight;
 pub(crate) mod run;
+pub(crate) mod settings;
 // The `restore` command in a file named after it, beside `test_restore`: the directory is the pair's shared home
 // (source options, preparation), the file is the command, as `test_restore.rs` is for `test-restore`.
 #[expect(
@@ -87,21 +88,16 @@ pub struct SourceArgs {
     pub pg_restore: Option<PathBuf>,
 }
 
-/// `[restore] maintenance_db`, default `postgres`: where CREATE / ALTER / DROP DATABASE are sent from.
-fn maintenance_db(config: &crate::config_file::Sections) -> String {
-    config
-        .restore
-        .maintenance_db
-        .clone()
-        .unwrap_or_else(|| "postgres".into())
-}
-
-/// `server`'s maintenance database (see [`maintenance_db`]), with the name's origin recorded as
+/// `server`'s maintenance database `name` (see [`settings::maintenance_db`]), with the name's origin recorded as
 /// `[restore] maintenance_db`: a database that does not exist is then blamed on that key, not on the URL whose
 /// host and credentials the session borrows.
-fn maintenance_server(server: &crate::pg::ConnParams, config: &crate::config_file::Sections) -> crate::pg::ConnParams {
-    let mut params = server.with_dbname(&maintenance_db(config));
-    let origin = if config.restore.maintenance_db.is_some() {
+fn maintenance_server(
+    server: &crate::pg::ConnParams,
+    name: &str,
+    loaded: &crate::config_file::LoadedConfig,
+) -> crate::pg::ConnParams {
+    let mut params = server.with_dbname(name);
+    let origin = if loaded.sections.restore.maintenance_db.is_some() {
         "`[restore] maintenance_db` in campctl.toml"
     } else {
         "the default of `[restore] maintenance_db` (`postgres`); set that key to a database that exists"
@@ -135,7 +131,7 @@ async fn prepare(
 ) -> anyhow::Result<Prepared> {
     let stores = select_stores(
         crate::storage::Store::from_config(&ctx.settings.storage)?,
-        &source.stores,
+        &crate::storage::StoreKind::parse_all(&source.stores)?,
     )?;
     let client = crate::pg::connect(server, ctx.settings.session).await?;
     preflight::warn_leftovers(&client, chrono::Utc::now(), printer).await?;

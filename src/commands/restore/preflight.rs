@@ -3,8 +3,9 @@
 //! A mistake found late costs twice: a restore that has downloaded gigabytes before it notices a bad path, or a
 //! test-restore that records a healthy backup as FAILED because its spool directory was a file. So every input
 //! that can be checked without the backup is checked first, and each failure is a usage error (exit 2) that
-//! changes nothing: the target's name ([`check_target_name`], [`check_not_template`]), the `jobs` settings
-//! ([`configured_jobs`]), the spool directory ([`check_spool_dir`]) and the JUnit path ([`check_junit_path`]).
+//! changes nothing: the target's name ([`check_target_name`], [`check_not_template`]), the spool directory
+//! ([`check_spool_dir`]) and the JUnit path ([`check_junit_path`]); the `jobs` keys are typed in the file
+//! (`dump_options::Jobs`) and resolved in `settings`.
 //! Once connected, the number of pg_restore jobs is capped by the connections the server has free
 //! ([`cap_jobs`]), and databases that an interrupted run left behind are named with the statement that drops
 //! them ([`warn_leftovers`]).
@@ -15,16 +16,12 @@ use anyhow::Context as _;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::run::RestoreOptions;
-use crate::config_file::LoadedConfig;
 use crate::exit::UserError;
 use crate::pg::quote_ident;
 use crate::printer::Printer;
 
 /// PostgreSQL's longest identifier, in bytes (`NAMEDATALEN` - 1); a longer name is cut short by the server.
 pub(super) const MAX_NAME_BYTES: usize = 63;
-
-/// The most parallel pg_restore jobs campctl runs (also the range of `--jobs`).
-pub(super) const MAX_JOBS: u32 = 64;
 
 /// Refuses, before anything is done, a restore target that must never be replaced: template0, template1 and the
 /// maintenance database (`maintenance`), an empty name, or a name PostgreSQL would cut short.
@@ -79,29 +76,6 @@ pub(super) async fn check_not_template(client: &tokio_postgres::Client, target: 
         return Err(template_refused(target).into());
     }
     Ok(())
-}
-
-/// A `jobs` key of campctl.toml (`key` is e.g. `[restore] jobs`), checked to be 1 to [`MAX_JOBS`].
-///
-/// # Errors
-/// A usage error (exit 2) naming the file and the key.
-pub(super) fn configured_jobs(value: Option<u32>, key: &str, config: &LoadedConfig) -> Result<Option<u32>, UserError> {
-    match value {
-        Some(jobs) if !(1..=MAX_JOBS).contains(&jobs) => {
-            let file = config
-                .path
-                .as_ref()
-                .map_or_else(|| "the configuration".to_string(), |p| format!("`{}`", p.display()));
-            Err(UserError::usage(format!(
-                "`{key} = {jobs}` in {file} is out of range: parallel pg_restore jobs are 1 to {MAX_JOBS}"
-            ))
-            .with_hint(format!(
-                "Set `{key}` to a number from 1 (stream, no spool file) to {MAX_JOBS}; each job is one server \
-                 connection, and campctl uses fewer when the server has fewer free"
-            )))
-        }
-        other => Ok(other),
-    }
 }
 
 /// Caps `options.jobs` by the connections the server has free for this role (see [`crate::pg::capacity`]),

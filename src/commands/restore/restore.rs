@@ -9,7 +9,7 @@
 //!
 //! What it tells the operator (the `--dry-run` plan, the report) is in `restore_report.rs`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::Utc;
@@ -17,8 +17,9 @@ use clap::Args;
 
 use super::restore_report::{RestoreReport, print_plan};
 use super::row_counts::{self, Comparison};
-use super::run::{self, RestoreOptions};
-use super::{Prepared, SourceArgs, maintenance_db, maintenance_server, names, preflight, prepare, swap_in};
+use super::run;
+use super::settings::RestoreSettings;
+use super::{Prepared, SourceArgs, maintenance_server, names, preflight, prepare, swap_in};
 use crate::catalog::select::Selected;
 use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
@@ -107,20 +108,16 @@ async fn target_info(
 /// Bad input (exit 2), no such backup (10), a lock held (11), authentication (12), a verification mismatch or a
 /// failed pg_restore (1); the target is unchanged in every case.
 pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let config = &ctx.settings.config.sections;
-    let source_db = args.source.db.clone().unwrap_or_else(|| ctx.settings.db.dbname.clone());
-    let target = args.to.clone().unwrap_or_else(|| source_db.clone());
-    preflight::check_target_name(&target, &maintenance_db(config))?;
-    let mut options = restore_options(
-        &args.source,
-        &ctx.settings.config,
-        printer.bars(),
-        config.restore.verify_first.unwrap_or(true),
-    )?;
-    if options.jobs > 1 {
-        preflight::check_spool_dir(&options.spool_dir)?;
-    }
-    let server = maintenance_server(&ctx.settings.db, config);
+    let RestoreSettings {
+        source_db,
+        target,
+        mut options,
+        maintenance_db,
+        wait_lock,
+        swap_timeout,
+        analyze,
+    } = RestoreSettings::resolve(&args, &ctx.settings.db.dbname, &ctx.settings.config, printer.bars())?;
+    let server = maintenance_server(&ctx.settings.db, &maintenance_db, &ctx.settings.config);
     let Prepared {
         client,
         server_version,
@@ -195,10 +192,7 @@ pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> 
     }
     // The recovery time runs from here: after the confirmation, before the download.
     let started = Instant::now();
-    let wait = args
-        .wait_lock
-        .or(config.restore.wait_lock)
-        .map_or(Duration::ZERO, |d| d.0);
+    let wait = wait_lock;
     // The advisory lock that `backup` takes lives in the target database (advisory locks are per database), so take
     // it there; the swap ends this session (and so frees the lock) after closing the target to new connections.
     // Two restores into the same name exclude each other through the maintenance database, also when the target
@@ -221,7 +215,7 @@ pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> 
         .await
         .map_err(|failure| failure.error)?;
     let aside_params = server.with_dbname(&aside);
-    let checked = verify_and_analyze(&aside_params, &selected, &restored, !args.no_analyze && analyze(config)).await;
+    let checked = verify_and_analyze(&aside_params, &selected, &restored, analyze).await;
     let (comparison, analyze_seconds) = match checked {
         Ok(done) => done,
         Err(err) => {
@@ -231,7 +225,6 @@ pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> 
     };
 
     let swap_started = Instant::now();
-    let swap_timeout = config.restore.swap_timeout.map_or(Duration::from_secs(30), |d| d.0);
     let swapped = match (&previous, lock_session) {
         (Some(previous), Some(lock_session)) => {
             swap_in::swap(&client, &server, &target, &aside, previous, swap_timeout, lock_session).await
@@ -278,41 +271,6 @@ pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> 
     };
     printer.report(&report)?;
     Ok(ExitStatus::Success)
-}
-
-fn analyze(config: &crate::config_file::Sections) -> bool {
-    config.restore.analyze.unwrap_or(true)
-}
-
-/// pg_restore options from flags, then `[restore]`, then defaults.
-///
-/// # Errors
-/// `[restore] jobs` is out of range (exit 2; `--jobs` is checked by clap).
-pub(super) fn restore_options(
-    source: &SourceArgs,
-    loaded: &crate::config_file::LoadedConfig,
-    progress: bool,
-    verify_first_default: bool,
-) -> Result<RestoreOptions, UserError> {
-    let config = &loaded.sections;
-    let verify_first = match (source.verify_first, source.no_verify_first) {
-        (true, _) => true,
-        (_, true) => false,
-        _ => verify_first_default,
-    };
-    let configured = preflight::configured_jobs(config.restore.jobs, "[restore] jobs", loaded)?;
-    Ok(RestoreOptions {
-        verify_first,
-        jobs: source.jobs.or(configured).unwrap_or(1).max(1),
-        spool_dir: source
-            .spool_dir
-            .clone()
-            .or_else(|| config.restore.spool_dir.clone())
-            .unwrap_or_else(std::env::temp_dir),
-        no_owner: !source.keep_owner && config.restore.no_owner.unwrap_or(true),
-        no_acl: !source.keep_acl && config.restore.no_acl.unwrap_or(true),
-        progress,
-    })
 }
 
 /// Compares row counts (exit 1 on a mismatch) and runs ANALYZE.

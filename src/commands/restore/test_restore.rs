@@ -12,10 +12,9 @@ use clap::Args;
 
 use super::row_counts::{self, Comparison};
 use super::run::{self, Restored, Step};
+use super::settings::TestRestoreSettings;
 use super::test_report::{CheckOutcome, TestRestoreReport};
-use super::{
-    Prepared, SourceArgs, failed_or, maintenance_db, maintenance_server, names, preflight, prepare, sql_check,
-};
+use super::{Prepared, SourceArgs, failed_or, maintenance_server, names, preflight, prepare, sql_check};
 use crate::catalog::manifest::TestRestoreResult;
 use crate::catalog::select::Selected;
 use crate::catalog::verification;
@@ -77,35 +76,25 @@ fn target_server(args: &TestRestoreArgs, ctx: &Ctx) -> anyhow::Result<ConnParams
 pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let started_at = Utc::now();
     let started = Instant::now();
-    let config = &ctx.settings.config.sections;
-    let source_db = args.source.db.clone().unwrap_or_else(|| ctx.settings.db.dbname.clone());
     let target = target_server(&args, ctx)?;
     // Everything that can be wrong with the input is found before any work: a usage error must never be recorded
     // as a failed test of a healthy backup.
-    // The scratch database is throwaway: stream and verify in one read unless asked otherwise.
-    let mut options = super::restore::restore_options(&args.source, &ctx.settings.config, printer.bars(), false)?;
-    let own_jobs = preflight::configured_jobs(config.test_restore.jobs, "[test_restore] jobs", &ctx.settings.config)?;
-    if args.source.jobs.is_none()
-        && let Some(jobs) = own_jobs
-    {
-        options.jobs = jobs;
-    }
-    if options.jobs > 1 {
-        preflight::check_spool_dir(&options.spool_dir)?;
-    }
-    if let Some(path) = &args.junit {
-        preflight::check_junit_path(path)?;
-    }
-    let server = maintenance_server(&target, config);
+    let TestRestoreSettings {
+        source_db,
+        mut options,
+        maintenance_db,
+        checks,
+        junit,
+    } = TestRestoreSettings::resolve(&args, &ctx.settings.db.dbname, &ctx.settings.config, printer.bars())?;
+    let server = maintenance_server(&target, &maintenance_db, &ctx.settings.config);
     let Prepared {
         client, tool, selected, ..
     } = prepare(&args.source, &source_db, &server, ctx, printer).await?;
     let database = selected.source_database().unwrap_or_else(|| source_db.clone());
     let scratch = names::unique_derived_name(&database, "__test_restore_", started_at);
-    preflight::check_target_name(&scratch, &maintenance_db(config))?;
+    preflight::check_target_name(&scratch, &maintenance_db)?;
     preflight::check_not_template(&client, &scratch).await?;
     preflight::cap_jobs(&client, &mut options, printer).await?;
-    let checks = config.test_restore.checks.clone().unwrap_or_default();
 
     printer.note(&format!(
         "Test-restoring `{}` from {} into `{scratch}` on {}",
@@ -175,7 +164,7 @@ pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Pri
     if !args.no_record {
         report.recorded_in = record(&selected, &report).await;
     }
-    if let Some(path) = &args.junit {
+    if let Some(path) = &junit {
         fs_err::write(path, super::junit::render(&report))
             .with_context(|| format!("Failed to write the JUnit report to `{}`", path.display()))?;
     }
