@@ -5,6 +5,7 @@
 //! whether they are set. The resolved stores are listed with the credential each one uses.
 
 mod check;
+mod check_report;
 mod sections;
 
 use std::collections::BTreeMap;

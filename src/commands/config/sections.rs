@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use clap::{Args as _, FromArgMatches as _};
 
-use super::check::Check;
+use super::check_report::Check;
 use crate::catalog::select_stores;
 use crate::commands::Ctx;
 use crate::commands::backup::settings::{file_stores, row_counting};
