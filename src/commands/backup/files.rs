@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use base64::Engine as _;
 use bytes::Bytes;
 use chrono::Utc;
-use clap::Args;
 use md5::Digest as _;
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -24,21 +23,6 @@ use crate::exit::ExitStatus;
 use crate::lock;
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::storage::{CommitInfo, Store};
-
-#[derive(Debug, Args)]
-pub struct FilesArgs {
-    /// Directory to back up (e.g. the uploads directory)
-    #[arg(long, value_name = "DIR")]
-    pub source: PathBuf,
-
-    /// Name of the backup [default: the directory's name]
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-
-    /// Leave out files that cannot be read (listed in the report) instead of failing
-    #[arg(long)]
-    pub skip_unreadable: bool,
-}
 
 /// The summary of `backup files`.
 #[derive(Debug, Serialize)]

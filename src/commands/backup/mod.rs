@@ -43,7 +43,7 @@ pub enum BackupCommand {
     /// The backup catalog of every configured store, newest first
     List(list::ListArgs),
     /// A tar.gz of a directory (e.g. uploads), streamed to every store with a manifest (runbook 2.4.2)
-    Files(files::FilesArgs),
+    Files(FilesArgs),
     /// Blob snapshots of every blob in an Azure container (runbook 2.4.1)
     Snapshot(snapshot::SnapshotArgs),
     /// Break a lock after showing its holder (with confirmation)
@@ -54,6 +54,21 @@ pub enum BackupCommand {
     /// lease broken, the holding campctl session ended. `--dry-run` only shows them. A holder on this host whose
     /// process is gone is taken over by the next run anyway; this is for a holder on another host.
     Unlock(unlock::UnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    /// Directory to back up (e.g. the uploads directory)
+    #[arg(long, value_name = "DIR")]
+    pub source: PathBuf,
+
+    /// Name of the backup [default: the directory's name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Leave out files that cannot be read (listed in the report) instead of failing
+    #[arg(long)]
+    pub skip_unreadable: bool,
 }
 
 /// Options of `campctl backup [DB]`.

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::files::FilesArgs;
+use super::FilesArgs;
 use super::{Compression, DumpArgs};
 use crate::catalog::select_stores;
 use crate::config_file::{ConfigError, LoadedConfig};

@@ -10,7 +10,8 @@
 //! `pg`, `storage` or the catalog). Each command's settings are resolved before it connects, in [`settings`]
 //! (`RestoreSettings`, `TestRestoreSettings`, and the pg_restore options both build the same way).
 
-pub(crate) mod fetch;
+pub(crate) mod args;
+mod fetch;
 mod junit;
 mod names;
 mod preflight;
@@ -35,8 +36,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-pub(crate) use restore::RestoreArgs;
-pub(crate) use test_restore::TestRestoreArgs;
+pub(crate) use args::{RestoreArgs, TestRestoreArgs};
 
 use crate::catalog::{select, select_stores};
 use crate::exit::ExitStatus;

@@ -13,13 +13,13 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use clap::Args;
 
+use super::args::RestoreArgs;
 use super::restore_report::{RestoreReport, print_plan};
 use super::row_counts::{self, Comparison};
 use super::run;
 use super::settings::RestoreSettings;
-use super::{Prepared, SourceArgs, maintenance_server, names, preflight, prepare, swap_in};
+use super::{Prepared, maintenance_server, names, preflight, prepare, swap_in};
 use crate::catalog::select::Selected;
 use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
@@ -28,37 +28,6 @@ use crate::lock;
 use crate::pg::database::{self, ServerVersion};
 use crate::pg::{self, ConnParams, SessionOptions, quote_ident};
 use crate::printer::Printer;
-
-/// Restore a backup safely: restore aside, verify against the manifest, then swap
-///
-/// Restores into `<db>__restore_<timestamp>`, checks every table's exact row count against the backup's manifest,
-/// runs ANALYZE, then swaps it in: the target's sessions are ended and it is renamed to
-/// `<db>__pre_restore_<timestamp>` (kept until `--drop-previous` or cleanup). Nothing is changed if any step fails.
-#[derive(Debug, Args)]
-pub struct RestoreArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
-
-    /// Restore into this new database instead, with no swap
-    #[arg(long, value_name = "NEWDB")]
-    pub to: Option<String>,
-
-    /// With `--to`: replace an existing non-empty database (it is kept as `<NEWDB>__pre_restore_<timestamp>`)
-    #[arg(long, requires = "to")]
-    pub replace: bool,
-
-    /// Drop the previous database after a successful swap instead of keeping it
-    #[arg(long)]
-    pub drop_previous: bool,
-
-    /// Skip ANALYZE of the restored database
-    #[arg(long)]
-    pub no_analyze: bool,
-
-    /// Wait up to this long for a backup or restore of the same database to finish [default: 0, exit 11]
-    #[arg(long, value_name = "DUR")]
-    pub wait_lock: Option<crate::units::HumanDuration>,
-}
 
 /// The target as it is before the restore.
 struct TargetInfo {

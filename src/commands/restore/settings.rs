@@ -11,10 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::SourceArgs;
+use super::args::{RestoreArgs, TestRestoreArgs};
 use super::preflight;
-use super::restore::RestoreArgs;
 use super::run::RestoreOptions;
-use super::test_restore::TestRestoreArgs;
 use crate::config_file::{ConfigError, FileValue, LoadedConfig, SqlCheck};
 use crate::dump_options::Jobs;
 use crate::units::HumanDuration;

@@ -3,18 +3,18 @@
 //! written into the backup's manifest so `backup list` shows it as verified.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+
 use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use clap::Args;
 
+use super::args::TestRestoreArgs;
 use super::row_counts::{self, Comparison};
 use super::run::{self, Restored, Step};
 use super::settings::TestRestoreSettings;
 use super::test_report::{CheckOutcome, TestRestoreReport};
-use super::{Prepared, SourceArgs, failed_or, maintenance_server, names, preflight, prepare, sql_check};
+use super::{Prepared, failed_or, maintenance_server, names, preflight, prepare, sql_check};
 use crate::catalog::manifest::TestRestoreResult;
 use crate::catalog::select::Selected;
 use crate::catalog::verification;
@@ -23,33 +23,6 @@ use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
 use crate::pg::conninfo::ConnSources;
 use crate::printer::Printer;
-
-/// Restore a backup into a scratch database, verify it against its manifest, drop it
-///
-/// Checks, each timed: download + checksum, archive readable, pg_restore --exit-on-error, table count, every
-/// table's exact row count, and the SQL checks of `[[test_restore.checks]]`. Exit 0 when all pass, 1 when any
-/// fails. The result is recorded in the backup's manifest (`backup list` shows it as verified).
-#[derive(Debug, Args)]
-pub struct TestRestoreArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
-
-    /// Restore on this server instead of the configured one (URL or key/value string)
-    #[arg(long, value_name = "URL")]
-    pub target_url: Option<String>,
-
-    /// Keep the scratch database for inspection (drop it yourself)
-    #[arg(long)]
-    pub keep: bool,
-
-    /// Also write the result as JUnit XML to PATH (one testcase per check)
-    #[arg(long, value_name = "PATH")]
-    pub junit: Option<PathBuf>,
-
-    /// Do not record the result in the backup's manifest
-    #[arg(long)]
-    pub no_record: bool,
-}
 
 /// The server to restore on: `--target-url`, `[test_restore] target_url`, or the configured one.
 fn target_server(args: &TestRestoreArgs, ctx: &Ctx) -> anyhow::Result<ConnParams> {
