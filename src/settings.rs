@@ -46,6 +46,21 @@ pub struct GlobalSettings {
     /// `[storage]` as `storage` reads it (converted once here; the stores themselves are resolved by the
     /// commands that use them, with the environment's overrides).
     pub storage: StoreKeys,
+    /// Where each `[output]` value, the session timeouts and the `[stats]` defaults came from, for `config show`:
+    /// `flag or environment`, `config file` or `default` (keyed `output.format`, `database.lock_timeout`, ...).
+    pub sources: BTreeMap<&'static str, &'static str>,
+}
+
+/// The layer a value came from: given on the command line (or by its variable, which clap reads as the flag), in
+/// the file, or neither.
+fn layer(flag: bool, file: bool) -> &'static str {
+    if flag {
+        "flag or environment"
+    } else if file {
+        "config file"
+    } else {
+        "default"
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -113,6 +128,31 @@ impl GlobalSettings {
             }
         };
 
+        let value_sources = BTreeMap::from([
+            (
+                "output.format",
+                layer(args.format.is_some(), file.output.format.is_some()),
+            ),
+            (
+                "output.log_format",
+                layer(args.log_format.is_some(), file.output.log_format.is_some()),
+            ),
+            ("output.color", layer(args.color.is_some(), file.output.color.is_some())),
+            (
+                "output.progress",
+                layer(args.no_progress, file.output.progress.is_some()),
+            ),
+            (
+                "database.statement_timeout",
+                layer(false, file.database.statement_timeout.is_some()),
+            ),
+            (
+                "database.lock_timeout",
+                layer(false, file.database.lock_timeout.is_some()),
+            ),
+            ("stats.limit", layer(false, file.stats.limit.is_some())),
+            ("stats.min_duration", layer(false, file.stats.min_duration.is_some())),
+        ]);
         let color = use_color(args.color.or(file.output.color).unwrap_or_default());
         let log_format = args.log_format.or(file.output.log_format).unwrap_or_default();
         Ok(Self {
@@ -132,6 +172,7 @@ impl GlobalSettings {
                 lock_timeout: file.database.lock_timeout,
             },
             storage: StoreKeys::from(&file.storage),
+            sources: value_sources,
             config,
             db,
             os_user: crate::os::os_user(),

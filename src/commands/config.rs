@@ -54,6 +54,9 @@ struct ShowReport<'a> {
     /// Each `[backup]`, `[restore]` and `[test_restore]` key: the value a command uses (the file's, else its
     /// default) and where it came from (`config file` or `default`).
     command_sources: BTreeMap<String, Sourced>,
+    /// Where each `[output]` value, the session timeouts and the `[stats]` keys came from (`flag or environment`,
+    /// `config file`, `default`).
+    sources: &'a BTreeMap<&'static str, &'static str>,
 }
 
 /// A value and the layer it came from.
@@ -64,6 +67,11 @@ struct Sourced {
 }
 
 impl ShowReport<'_> {
+    /// The source column of a key resolved in `GlobalSettings` (`sources`).
+    fn source_of(&self, key: &str) -> Cell {
+        self.sources.get(key).map_or(Cell::Null, |source| (*source).into())
+    }
+
     /// Fills [`ShowReport::command_sources`] from the sections as shown (`[test_restore] target_url` only as where it
     /// points) and the defaults.
     fn with_command_sources(mut self) -> Self {
@@ -269,29 +277,39 @@ impl Report for ShowReport<'_> {
             table.row(vec![
                 key.into(),
                 value.clone().unwrap_or_else(|| "(server default)".into()).into(),
-                "".into(),
+                self.source_of(key),
             ]);
         }
         table.row(vec![
             "output.format".into(),
             format!("{:?}", self.output.format).to_lowercase().into(),
-            "".into(),
+            self.source_of("output.format"),
         ]);
         table.row(vec![
             "output.log_format".into(),
             format!("{:?}", self.output.log_format).to_lowercase().into(),
-            "".into(),
+            self.source_of("output.log_format"),
         ]);
-        table.row(vec!["output.color".into(), self.output.color.into(), "".into()]);
+        table.row(vec![
+            "output.color".into(),
+            self.output.color.into(),
+            self.source_of("output.color"),
+        ]);
         table.row(vec![
             "stats.limit".into(),
-            Cell::opt(self.stats.limit.map(i64::from)),
-            "".into(),
+            i64::from(self.stats.limit.unwrap_or(crate::commands::stats::DEFAULT_LIMIT)).into(),
+            self.source_of("stats.limit"),
         ]);
         table.row(vec![
             "stats.min_duration".into(),
-            Cell::opt(self.stats.min_duration.map(|d| d.to_string())),
-            "".into(),
+            self.stats
+                .min_duration
+                .map_or_else(
+                    || crate::units::HumanDuration(crate::commands::stats::DEFAULT_MIN_DURATION).to_string(),
+                    |d| d.to_string(),
+                )
+                .into(),
+            self.source_of("stats.min_duration"),
         ]);
         section_rows(&mut table, "backup", self.backup, &self.defaults);
         table.row(vec![
@@ -401,6 +419,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                     .chain(crate::commands::restore::settings::file_defaults())
                     .collect(),
                 command_sources: BTreeMap::new(),
+                sources: &settings.sources,
             }
             .with_command_sources();
             printer.report(&report)?;

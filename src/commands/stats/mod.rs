@@ -36,9 +36,9 @@ use crate::printer::{Cell, Printer};
 use crate::units::HumanDuration;
 
 /// Rows per table when neither `--limit` nor `[stats] limit` is given.
-const DEFAULT_LIMIT: u32 = 20;
+pub(crate) const DEFAULT_LIMIT: u32 = 20;
 /// `--min-duration` when neither the flag nor `[stats] min_duration` is given (runbook 3.4.3: five minutes).
-const DEFAULT_MIN_DURATION: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_MIN_DURATION: Duration = Duration::from_secs(300);
 
 /// Database statistics: tables, indexes, connections, queries, vacuum, database, replication, settings
 ///
