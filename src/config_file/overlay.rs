@@ -1,0 +1,118 @@
+//! Named profiles: `[profiles.NAME]` has the same sections as the top level and overrides them field by field
+//! ("prefer self", as uv's `Combine`). This file only merges two parsed files' worth of sections; it never reads a
+//! file, resolves a value or decides a default.
+
+use super::{
+    AzureStoreConfig, BackupConfig, DatabaseConfig, LocalStoreConfig, OutputConfig, RestoreConfig, Sections,
+    StatsConfig, StorageConfig, TestRestoreConfig,
+};
+
+/// Field-by-field "prefer self" merge, as uv's `Combine`.
+trait Over {
+    fn over(self, base: Self) -> Self;
+}
+
+macro_rules! impl_over {
+    ($ty:ty { $($field:ident),* $(,)? }) => {
+        impl Over for $ty {
+            fn over(self, base: Self) -> Self {
+                Self { $($field: self.$field.or(base.$field)),* }
+            }
+        }
+    };
+}
+
+impl_over!(DatabaseConfig {
+    url,
+    host,
+    port,
+    user,
+    password,
+    dbname,
+    sslmode,
+    sslrootcert,
+    passfile,
+    connect_timeout,
+    application_name,
+    statement_timeout,
+    lock_timeout,
+});
+impl_over!(OutputConfig {
+    format,
+    log_format,
+    color,
+    progress
+});
+impl_over!(StatsConfig { limit, min_duration });
+impl_over!(BackupConfig {
+    stores,
+    compression,
+    row_counts,
+    row_count_tables,
+    wait_lock,
+    expected_size
+});
+impl_over!(RestoreConfig {
+    jobs,
+    spool_dir,
+    maintenance_db,
+    analyze,
+    no_owner,
+    no_acl,
+    verify_first,
+    swap_timeout,
+    wait_lock
+});
+impl_over!(TestRestoreConfig {
+    target_url,
+    jobs,
+    checks
+});
+impl_over!(LocalStoreConfig { path, enabled });
+impl_over!(AzureStoreConfig {
+    account_url,
+    account,
+    container,
+    prefix,
+    credential,
+    connection_string,
+    sas_token,
+    managed_identity_client_id,
+    block_size,
+    concurrency,
+    max_retries,
+    timeout,
+});
+
+impl<T: Over> Over for Option<T> {
+    fn over(self, base: Self) -> Self {
+        match (self, base) {
+            (Some(top), Some(base)) => Some(top.over(base)),
+            (top, base) => top.or(base),
+        }
+    }
+}
+
+impl Over for StorageConfig {
+    fn over(self, base: Self) -> Self {
+        Self {
+            local: self.local.over(base.local),
+            azure: self.azure.over(base.azure),
+        }
+    }
+}
+
+impl Sections {
+    /// This profile's sections over the top level's, field by field.
+    pub(super) fn over(self, base: Self) -> Self {
+        Self {
+            database: self.database.over(base.database),
+            output: self.output.over(base.output),
+            stats: self.stats.over(base.stats),
+            backup: self.backup.over(base.backup),
+            storage: self.storage.over(base.storage),
+            restore: self.restore.over(base.restore),
+            test_restore: self.test_restore.over(base.test_restore),
+        }
+    }
+}
