@@ -171,7 +171,13 @@ impl GlobalSettings {
                 statement_timeout: file.database.statement_timeout,
                 lock_timeout: file.database.lock_timeout,
             },
-            storage: StoreKeys::from(&file.storage),
+            storage: {
+                let mut storage = StoreKeys::from(&file.storage);
+                if let Some(local) = storage.local.as_mut() {
+                    local.path_origin = config.origin_of("storage.local", "path");
+                }
+                storage
+            },
             sources: value_sources,
             config,
             db,

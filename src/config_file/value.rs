@@ -138,6 +138,35 @@ impl LoadedConfig {
         })
     }
 
+    /// Where `key` of the table `table` (e.g. `storage.local`, `path`) is written, as `` `FILE` line N ``: in the
+    /// selected profile's table when it sets the key (it wins), else at the top level. `None` without a file or
+    /// when the key is not written as `key = ...` under that table's header.
+    pub fn origin_of(&self, table: &str, key: &str) -> Option<String> {
+        let path = self.path.as_ref()?;
+        let text = self.text.as_deref()?;
+        let in_profile = self.profile.as_ref().map(|name| format!("profiles.{name}.{table}"));
+        let (mut header, mut top, mut profile) = (String::new(), None, None);
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if let Some(name) = line.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+                header = name.trim().to_string();
+                continue;
+            }
+            let is_key = line
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='));
+            if !is_key {
+                continue;
+            }
+            if header == table && top.is_none() {
+                top = Some(index + 1);
+            } else if in_profile.as_deref() == Some(header.as_str()) && profile.is_none() {
+                profile = Some(index + 1);
+            }
+        }
+        profile.or(top).map(|line| format!("`{}` line {line}", path.display()))
+    }
+
     /// The 1-based line of a byte offset in the file's text.
     fn line_of(&self, offset: usize) -> usize {
         let text = self.text.as_deref().unwrap_or_default();
@@ -148,6 +177,28 @@ impl LoadedConfig {
 #[cfg(test)]
 mod tests {
     use crate::config_file::load;
+
+    #[test]
+    fn item_13_the_origin_of_a_key_is_its_file_and_line_in_the_profile_that_wins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        fs_err::write(
+            &path,
+            "[storage.local]\npath = \"backups\"\n\n[profiles.prod.storage.local]\npath = \"\"\n",
+        )
+        .expect("write");
+        let top = load(Some(&path), &[], None).expect("the file loads");
+        assert_eq!(
+            top.origin_of("storage.local", "path"),
+            Some(format!("`{}` line 2", path.display()))
+        );
+        let prod = load(Some(&path), &[], Some("prod")).expect("the file loads");
+        assert_eq!(
+            prod.origin_of("storage.local", "path"),
+            Some(format!("`{}` line 5", path.display()))
+        );
+        assert_eq!(top.origin_of("storage.azure", "path"), None);
+    }
     use crate::dump_options::Compression;
 
     #[test]

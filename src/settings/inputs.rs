@@ -40,6 +40,8 @@ impl From<&LocalStoreConfig> for LocalKeys {
     fn from(config: &LocalStoreConfig) -> Self {
         Self {
             path: config.path.clone(),
+            // Where it was written: set by `settings`, which has the file.
+            path_origin: None,
             enabled: config.enabled,
         }
     }

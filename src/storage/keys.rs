@@ -21,6 +21,8 @@ pub struct StoreKeys {
 pub struct LocalKeys {
     /// Default: `/var/backups/campctl` as root, else `$XDG_DATA_HOME/campctl/backups`.
     pub path: Option<PathBuf>,
+    /// Where `path` was written (`` `FILE` line N ``), for the message that refuses a bad one; set by `settings`.
+    pub path_origin: Option<String>,
     /// `false` leaves the local store out when other stores are configured.
     pub enabled: Option<bool>,
 }

@@ -21,7 +21,7 @@ pub(super) fn stores(config: &StoreKeys, env: EnvLookup<'_>) -> anyhow::Result<V
     let local = config.local.clone().unwrap_or_default();
     if local.enabled != Some(false) {
         let path = match local.path {
-            Some(path) => checked_local_path(path)?,
+            Some(path) => checked_local_path(path, local.path_origin.as_deref())?,
             None => default_local_path(env)?,
         };
         stores.push(Store::Local(LocalStore::new(path)));
@@ -48,7 +48,7 @@ pub(super) fn stores(config: &StoreKeys, env: EnvLookup<'_>) -> anyhow::Result<V
 /// `[storage.local] path` must be absolute: an empty or relative one resolves against whatever directory campctl
 /// happens to run in (cron's, a shell's), so a backup would land where the next `backup list` or `restore`, started
 /// elsewhere, never looks (hardening item 13).
-fn checked_local_path(path: PathBuf) -> anyhow::Result<PathBuf> {
+fn checked_local_path(path: PathBuf, origin: Option<&str>) -> anyhow::Result<PathBuf> {
     if path.is_absolute() {
         return Ok(path);
     }
@@ -57,9 +57,10 @@ fn checked_local_path(path: PathBuf) -> anyhow::Result<PathBuf> {
     } else {
         format!("`{}` is relative", path.display())
     };
+    let origin = origin.unwrap_or("the configuration file");
     Err(UserError::usage(format!(
-        "Invalid `[storage.local] path` in the configuration file: {why}, so backups would go to the directory \
-         campctl runs in, where `backup list` and `restore` run elsewhere would not find them"
+        "Invalid `[storage.local] path` in {origin}: {why}, so backups would go to the directory campctl runs in, \
+         where `backup list` and `restore` run elsewhere would not find them"
     ))
     .with_hint(
         "Give an absolute directory, e.g. `path = \"/var/backups/campctl\"`, or remove `path` for the default \
@@ -103,6 +104,7 @@ mod tests {
         let config = StoreKeys {
             local: Some(LocalKeys {
                 path: None,
+                path_origin: None,
                 enabled: Some(false),
             }),
             azure: None,

@@ -215,6 +215,7 @@ mod tests {
         let keys = StoreKeys {
             local: Some(LocalKeys {
                 path: Some(dir.path().join("backups")),
+                path_origin: None,
                 enabled: None,
             }),
             azure: None,

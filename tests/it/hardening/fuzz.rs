@@ -325,8 +325,8 @@ fn item_13_empty_or_relative_local_path_is_refused() {
             assert_exit(&output, 2);
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(
-                stderr.contains("Invalid `[storage.local] path`"),
-                "{args:?} with {path:?}: {stderr}"
+                stderr.contains("Invalid `[storage.local] path` in `") && stderr.contains("campctl.toml` line 5:"),
+                "{args:?} with {path:?}: the file and line are named: {stderr}"
             );
             assert!(stderr.contains("hint: Give an absolute directory"), "{stderr}");
         }

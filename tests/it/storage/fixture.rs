@@ -31,6 +31,7 @@ impl Fixture {
         let config = StoreKeys {
             local: Some(LocalKeys {
                 path: Some(dir.path().join("store")),
+                path_origin: None,
                 enabled: None,
             }),
             azure: None,
@@ -79,6 +80,7 @@ pub fn azure_store(config: &AzureKeys) -> Store {
     let storage = StoreKeys {
         local: Some(LocalKeys {
             path: None,
+            path_origin: None,
             enabled: Some(false),
         }),
         azure: Some(config.clone()),

@@ -61,6 +61,7 @@ async fn out_of_space_is_no_space_and_removes_the_partial() {
     let config = campctl::storage::StoreKeys {
         local: Some(campctl::storage::LocalKeys {
             path: Some(root.clone()),
+            path_origin: None,
             enabled: None,
         }),
         azure: None,
