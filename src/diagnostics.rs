@@ -113,6 +113,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_fetch_error_under_context_is_classified() {
+        let err = anyhow::Error::new(FetchError::Damaged("cut short".into())).context("while restoring");
+        assert_eq!(status_of(&err), ExitStatus::Failure);
+    }
+
+    #[test]
     fn errors_keep_their_status_and_hint() {
         let err: anyhow::Error = UserError::new(ExitStatus::NotFound, "no backup")
             .with_hint("list them")

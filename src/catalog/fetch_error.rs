@@ -184,7 +184,10 @@ mod tests {
             !is_download_failure(&damaged),
             "a message that looks like one is not a checksum failure"
         );
-        assert_eq!(crate::diagnostics::status_of(&damaged), ExitStatus::Failure);
+        assert_eq!(
+            damaged.downcast_ref::<FetchError>().map(Classify::exit_status),
+            Some(ExitStatus::Failure)
+        );
         let checksum = anyhow::Error::new(FetchError::ChecksumMismatch {
             label: "`x`".into(),
             actual: "aa".into(),
@@ -193,7 +196,10 @@ mod tests {
         })
         .context("while restoring");
         assert!(is_download_failure(&checksum));
-        assert_eq!(crate::diagnostics::status_of(&checksum), ExitStatus::Failure);
+        assert_eq!(
+            checksum.downcast_ref::<FetchError>().map(Classify::exit_status),
+            Some(ExitStatus::Failure)
+        );
         assert!(
             format!("{checksum:#}").ends_with("damaged (reading it failed too: bad zstd)"),
             "{checksum:#}"
