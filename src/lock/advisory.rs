@@ -46,27 +46,34 @@ impl std::fmt::Display for AdvisoryHolder {
     }
 }
 
-/// How long a held advisory lock is tried again even without `--wait-lock`: the server frees the lock of a holder
-/// that died (also by SIGKILL) only once its backend has seen the closed connection and exited, a moment after the
-/// process ended. Without this grace, a run started right after a killed one could exit 11 on a busy server.
-const DEAD_HOLDER_GRACE: Duration = Duration::from_secs(2);
+/// How long a held advisory lock is tried again, even without `--wait-lock`, when its holder is known to have
+/// died (see [`crate::lock::acquire`]): the server frees the lock of a holder killed (also by SIGKILL) only once its
+/// backend has seen the closed connection and exited, a moment after the process ended. A live holder gets no grace:
+/// the run exits 11 at once.
+pub const DEAD_HOLDER_GRACE: Duration = Duration::from_secs(2);
 
-/// Takes the advisory lock `key` on `client`, trying again until `deadline` (at least [`DEAD_HOLDER_GRACE`]).
+/// One try at the advisory lock `key` on `client`.
+///
+/// # Errors
+/// A database error.
+pub async fn try_take(client: &Client, key: &str) -> anyhow::Result<bool> {
+    Ok(client
+        .query_one(
+            "SELECT pg_try_advisory_lock($1, hashtext($2))",
+            &[&ADVISORY_CLASS, &key],
+        )
+        .await
+        .context("Failed to take the advisory lock")?
+        .get(0))
+}
+
+/// Takes the advisory lock `key` on `client`, trying again every half second until `deadline`.
 ///
 /// # Errors
 /// [`ExitStatus::LockHeld`] naming the holder, or a database error.
 pub async fn take(client: &Client, key: &str, deadline: Instant) -> anyhow::Result<()> {
-    let deadline = deadline.max(Instant::now() + DEAD_HOLDER_GRACE);
     loop {
-        let taken: bool = client
-            .query_one(
-                "SELECT pg_try_advisory_lock($1, hashtext($2))",
-                &[&ADVISORY_CLASS, &key],
-            )
-            .await
-            .context("Failed to take the advisory lock")?
-            .get(0);
-        if taken {
+        if try_take(client, key).await? {
             return Ok(());
         }
         if Instant::now() >= deadline {

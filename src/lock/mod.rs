@@ -216,9 +216,30 @@ pub async fn acquire(
     command: &str,
     wait: Duration,
 ) -> anyhow::Result<RunLocks> {
-    let deadline = Instant::now() + wait;
-    advisory::take(client, key, deadline).await?;
-    store_locks(stores, &store_lock_name(command, key), command, deadline).await
+    let mut deadline = Instant::now() + wait;
+    let name = store_lock_name(command, key);
+    if !advisory::try_take(client, key).await? {
+        // Held. If a store lock of this name is held by a run on this host that is gone, that run was killed and
+        // the server is about to free its advisory lock too: wait a moment for it rather than exit 11.
+        if previous_run_died(stores, &name).await {
+            deadline = deadline.max(Instant::now() + advisory::DEAD_HOLDER_GRACE);
+        }
+        advisory::take(client, key, deadline).await?;
+    }
+    store_locks(stores, &name, command, deadline).await
+}
+
+/// Whether a store lock `name` is held by a stale holder (this host, process gone). Only asked when the advisory
+/// lock is held; a store that cannot be read says nothing.
+async fn previous_run_died(stores: &[Store], name: &str) -> bool {
+    for store in stores {
+        if let Ok(StoreLockState::Held(holder)) = inspect(store, name).await
+            && holder.is_stale()
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// Takes the lock `name` in every store, waiting until `deadline`. A store that fails on its own (unreachable) while
