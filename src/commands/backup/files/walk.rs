@@ -9,7 +9,8 @@
 //! - The second and later names of one (device, inode) are stored as hard-link entries to the first name.
 //! - FIFOs, sockets and device files are never opened: they are left out and reported as special files.
 //!
-//! Holes in sparse files are stored as zeros, as GNU tar does without `--sparse`.
+//! A sparse file is stored as a GNU sparse entry (its data regions; holes extract as holes), like `tar --sparse`; the
+//! same size rules hold for each region.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -129,6 +130,98 @@ impl<R: Read> Read for ExactReader<R> {
         self.remaining -= want as u64;
         Ok(want)
     }
+}
+
+/// The data regions `(offset, length)` of a sparse file up to `length` (its size when opened), or `None` when it is
+/// not sparse, the file system cannot tell, or the file changed while it was mapped: then it is copied whole.
+fn data_regions(file: &std::fs::File, meta: &std::fs::Metadata, length: u64) -> Option<Vec<(u64, u64)>> {
+    // Fewer blocks than the size needs: the only files worth mapping (GNU tar's test as well).
+    if length == 0 || meta.blocks().saturating_mul(512) >= length {
+        return None;
+    }
+    let mut regions = Vec::new();
+    let mut offset = 0;
+    while offset < length {
+        let Some(start) = crate::os::seek_data_or_hole(file, offset, true).ok()? else {
+            break;
+        };
+        if start >= length {
+            break;
+        }
+        let end = crate::os::seek_data_or_hole(file, start, false)
+            .ok()?
+            .unwrap_or(length)
+            .min(length);
+        if end <= start {
+            return None;
+        }
+        regions.push((start, end - start));
+        offset = end;
+    }
+    (regions != [(0, length)]).then_some(regions)
+}
+
+/// The data of a sparse entry: each region read at its offset through an [`ExactReader`], so that a file that
+/// shrank is padded and one that grew is cut at the mapped regions.
+struct SparseData<'a> {
+    file: &'a std::fs::File,
+    regions: std::collections::VecDeque<(u64, u64)>,
+    current: Option<ExactReader<io::Take<&'a std::fs::File>>>,
+    missing: u64,
+}
+
+impl Read for SparseData<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(current) = &mut self.current {
+                let read = current.read(buf)?;
+                if read > 0 || buf.is_empty() {
+                    return Ok(read);
+                }
+                if let Copied::Shrank(missing) = current.copied() {
+                    self.missing += missing;
+                }
+                self.current = None;
+            }
+            let Some((offset, length)) = self.regions.pop_front() else {
+                return Ok(0);
+            };
+            let mut file = self.file;
+            io::Seek::seek(&mut file, io::SeekFrom::Start(offset))?;
+            self.current = Some(ExactReader::new(file.take(length), length));
+        }
+    }
+}
+
+/// A GNU sparse header for `regions` of a file of `length` bytes, and the extension blocks that follow it.
+fn sparse_header(header: &mut tar::Header, regions: &[(u64, u64)], length: u64) -> Vec<u8> {
+    // A last empty region at the end, as GNU tar writes it (needed when the file ends in a hole).
+    let mut all: Vec<(u64, u64)> = regions.to_vec();
+    all.push((length, 0));
+    header.set_entry_type(tar::EntryType::GNUSparse);
+    header.set_size(regions.iter().map(|(_, len)| len).sum());
+    let mut rest = all.iter().peekable();
+    if let Some(gnu) = header.as_gnu_mut() {
+        gnu.set_real_size(length);
+        for slot in &mut gnu.sparse {
+            let Some((offset, len)) = rest.next() else { break };
+            slot.set_offset(*offset);
+            slot.set_length(*len);
+        }
+        gnu.set_is_extended(rest.peek().is_some());
+    }
+    let mut extensions = Vec::new();
+    while rest.peek().is_some() {
+        let mut extension = tar::GnuExtSparseHeader::new();
+        for slot in extension.sparse_mut() {
+            let Some((offset, len)) = rest.next() else { break };
+            slot.set_offset(*offset);
+            slot.set_length(*len);
+        }
+        extension.set_is_extended(rest.peek().is_some());
+        extensions.extend_from_slice(extension.as_bytes());
+    }
+    extensions
 }
 
 /// The entries of a directory, sorted by name.
@@ -319,11 +412,32 @@ impl<W: Write> Walker<'_, W> {
         let length = meta.len();
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-        let mut reader = ExactReader::new(file.file(), length);
-        self.builder
-            .append_data(&mut header, entry_name, &mut reader)
-            .with_context(|| format!("Failed to read `{}`", path.display()))?;
-        let copied = reader.copied();
+        let copied = if let Some(regions) = data_regions(file.file(), &meta, length) {
+            let extensions = sparse_header(&mut header, &regions, length);
+            let mut data = SparseData {
+                file: file.file(),
+                regions: regions.into(),
+                current: None,
+                missing: 0,
+            };
+            self.builder
+                .append_data(&mut header, entry_name, io::Cursor::new(extensions).chain(&mut data))
+                .with_context(|| format!("Failed to read `{}`", path.display()))?;
+            // A sparse file that grew shows in its size after the read.
+            if data.missing > 0 {
+                Copied::Shrank(data.missing)
+            } else {
+                Copied::Exact
+            }
+        } else {
+            // Mapping the holes may have moved the offset.
+            io::Seek::seek(&mut file.file(), io::SeekFrom::Start(0))?;
+            let mut reader = ExactReader::new(file.file(), length);
+            self.builder
+                .append_data(&mut header, entry_name, &mut reader)
+                .with_context(|| format!("Failed to read `{}`", path.display()))?;
+            reader.copied()
+        };
         let after = file.metadata()?;
         let modified =
             after.len() != length || after.mtime() != meta.mtime() || after.mtime_nsec() != meta.mtime_nsec();
@@ -418,5 +532,54 @@ mod tests {
                 ("next".to_string(), 2)
             ]
         );
+    }
+
+    #[test]
+    fn a_sparse_file_is_stored_as_its_data_regions_and_gnu_tar_restores_it() {
+        use std::io::{Seek as _, SeekFrom};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("src");
+        fs_err::create_dir(&source).expect("dir");
+        // Holes at the start, between the regions and at the end; more regions than fit in the first header.
+        let mut file = fs_err::File::create(source.join("sparse.img")).expect("create");
+        for region in 0..6u64 {
+            file.seek(SeekFrom::Start((1 + 2 * region) << 20)).expect("seek");
+            file.write_all(&vec![b'a' + region as u8; 5000]).expect("write");
+        }
+        file.set_len(16 << 20).expect("set_len");
+        drop(file);
+        fs_err::write(source.join("plain.txt"), "dense\n").expect("write");
+        let mut builder = tar::Builder::new(Vec::new());
+        let walked = walk_source(&mut builder, &source, "src").expect("walk");
+        assert!(walked.changed.is_empty(), "{walked:?}");
+        assert_eq!(walked.file_bytes, (16 << 20) + 6);
+        let archive = builder.into_inner().expect("finish");
+        let sparse = |path: &Path| fs_err::metadata(path).expect("stat").blocks() * 512 < 1 << 20;
+        assert!(sparse(&source.join("sparse.img")), "the file system keeps holes");
+        assert!(
+            archive.len() < 1 << 20,
+            "the holes are not stored: {} bytes",
+            archive.len()
+        );
+        let archive_path = dir.path().join("a.tar");
+        fs_err::write(&archive_path, &archive).expect("write archive");
+        let out = dir.path().join("out");
+        fs_err::create_dir(&out).expect("dir");
+        let tar = std::process::Command::new("tar")
+            .arg("-xf")
+            .arg(&archive_path)
+            .arg("-C")
+            .arg(&out)
+            .output()
+            .expect("run GNU tar");
+        assert!(tar.status.success() && tar.stderr.is_empty(), "{tar:?}");
+        for name in ["sparse.img", "plain.txt"] {
+            assert!(
+                fs_err::read(out.join("src").join(name)).expect("extracted")
+                    == fs_err::read(source.join(name)).expect("source"),
+                "{name} differs"
+            );
+        }
+        assert!(sparse(&out.join("src/sparse.img")), "GNU tar restores the holes");
     }
 }
