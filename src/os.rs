@@ -1,5 +1,5 @@
 //! The few operating-system questions campctl asks, as safe functions: who am I, what is this host, is that process
-//! alive, how much room is left on a file system.
+//! alive, how much room is left on a file system, where the holes of a sparse file are.
 //!
 //! This is the only module of `src/` with `unsafe` blocks (each with its SAFETY note); everything else calls these
 //! functions. It is a leaf: it imports nothing from the crate, decides nothing (no exit codes, no messages for the
@@ -70,6 +70,29 @@ pub(crate) fn free_space(dir: &Path) -> std::io::Result<u64> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(stat.f_bavail * stat.f_frsize)
+}
+
+/// Where the next data (`SEEK_DATA`) or hole (`SEEK_HOLE`) of `file` starts at or after `offset`: `Ok(None)` when there
+/// is none before the end (`ENXIO`). Leaves the file offset changed: callers seek before reading.
+///
+/// # Errors
+/// The `lseek` error, e.g. `EINVAL` where the file system cannot tell holes.
+pub(crate) fn seek_data_or_hole(file: &std::fs::File, offset: u64, data: bool) -> std::io::Result<Option<u64>> {
+    use std::os::unix::io::AsRawFd as _;
+    let offset =
+        libc::off_t::try_from(offset).map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+    let whence = if data { libc::SEEK_DATA } else { libc::SEEK_HOLE };
+    // SAFETY: lseek on a descriptor that `file` keeps open; it only moves that descriptor's offset.
+    let found = unsafe { libc::lseek(file.as_raw_fd(), offset, whence) };
+    if found < 0 {
+        let err = std::io::Error::last_os_error();
+        return if err.raw_os_error() == Some(libc::ENXIO) {
+            Ok(None)
+        } else {
+            Err(err)
+        };
+    }
+    Ok(u64::try_from(found).ok())
 }
 
 #[cfg(test)]

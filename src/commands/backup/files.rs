@@ -1,6 +1,10 @@
 //! `campctl backup files --source DIR` (runbook 2.4.2): a tar.gz of a directory streamed to every store, with a
-//! manifest (file count, bytes, SHA-256). Symlinks are stored as links; an unreadable file fails the run (exit 3,
-//! nothing committed) unless `--skip-unreadable`.
+//! manifest (file count, bytes, SHA-256). Symlinks and hard links are stored as links; an unreadable file fails the
+//! run (exit 3, nothing committed) unless `--skip-unreadable`. A live directory is expected: a file that changed while
+//! read is stored at its size when opened, a vanished one is left out (both commit and exit 3), and FIFOs, sockets
+//! and devices are left out and listed (exit 0). `walk.rs` writes the entries.
+
+mod walk;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,6 +27,7 @@ use crate::exit::ExitStatus;
 use crate::lock;
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::storage::{CommitInfo, Store};
+use walk::{SpecialFile, Walked};
 
 /// The summary of `backup files`.
 #[derive(Debug, Serialize)]
@@ -35,7 +40,16 @@ pub(crate) struct FilesReport {
     pub size_bytes: u64,
     pub sha256: String,
     pub duration_seconds: f64,
+    /// Unreadable files and directories left out (`--skip-unreadable`).
     pub skipped: Vec<String>,
+    /// Names stored as hard links to an earlier name of the same file.
+    pub hard_links: u64,
+    /// Files that grew, shrank or were modified while read, stored at their size when opened (exit 3).
+    pub changed: Vec<String>,
+    /// Files and directories that vanished between listing and reading, left out (exit 3).
+    pub vanished: Vec<String>,
+    /// FIFOs, sockets and device files, left out.
+    pub skipped_special: Vec<SpecialFile>,
 }
 
 impl Report for FilesReport {
@@ -45,6 +59,7 @@ impl Report for FilesReport {
             ("object", Cell::from(self.object.as_str())),
             ("stores", self.stores.join(", ").into()),
             ("files", Cell::Int(self.file_count as i64)),
+            ("hard links", Cell::Int(self.hard_links as i64)),
             ("file bytes", Cell::Bytes(self.file_bytes as i64)),
             ("stored size", Cell::Bytes(self.size_bytes as i64)),
             ("duration", Cell::Seconds(self.duration_seconds)),
@@ -56,6 +71,27 @@ impl Report for FilesReport {
             table
                 .notes
                 .push(format!("skipped (unreadable): {}", self.skipped.join(", ")));
+        }
+        if !self.changed.is_empty() {
+            table.notes.push(format!(
+                "changed while read (stored at their size when opened): {}",
+                self.changed.join(", ")
+            ));
+        }
+        if !self.vanished.is_empty() {
+            table
+                .notes
+                .push(format!("vanished (left out): {}", self.vanished.join(", ")));
+        }
+        if !self.skipped_special.is_empty() {
+            let special: Vec<String> = self
+                .skipped_special
+                .iter()
+                .map(|special| format!("{} ({})", special.path, special.kind))
+                .collect();
+            table
+                .notes
+                .push(format!("skipped special files: {}", special.join(", ")));
         }
         vec![table]
     }
@@ -101,15 +137,13 @@ impl Write for ChannelWriter {
 
 /// What the archiving thread found.
 struct Archived {
-    file_count: u64,
-    file_bytes: u64,
-    unreadable: Vec<String>,
+    walked: Walked,
     sha256: [u8; 32],
     md5: [u8; 16],
     size: u64,
 }
 
-fn archive(source: &Path, root_name: &str, skip_unreadable: bool, tx: mpsc::Sender<Bytes>) -> anyhow::Result<Archived> {
+fn archive(source: &Path, root_name: &str, tx: mpsc::Sender<Bytes>) -> anyhow::Result<Archived> {
     let writer = ChannelWriter {
         buffer: Vec::with_capacity(1 << 20),
         tx,
@@ -119,77 +153,16 @@ fn archive(source: &Path, root_name: &str, skip_unreadable: bool, tx: mpsc::Send
     };
     let gzip = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
     let mut builder = tar::Builder::new(gzip);
-    builder.follow_symlinks(false);
-    let mut state = (0u64, 0u64, Vec::new());
-    builder
-        .append_dir(root_name, source)
-        .with_context(|| format!("Failed to read `{}`", source.display()))?;
-    walk(&mut builder, source, Path::new(root_name), skip_unreadable, &mut state)?;
+    let walked = walk::walk_source(&mut builder, source, root_name)?;
     let gzip = builder.into_inner().context("Failed to finish the tar stream")?;
     let mut writer = gzip.finish().context("Failed to finish the gzip stream")?;
     writer.flush_buffer()?;
-    let (file_count, file_bytes, unreadable) = state;
     Ok(Archived {
-        file_count,
-        file_bytes,
-        unreadable,
+        walked,
         sha256: writer.sha256.finalize().into(),
         md5: writer.md5.finalize().into(),
         size: writer.bytes,
     })
-}
-
-fn walk<W: Write>(
-    builder: &mut tar::Builder<W>,
-    dir: &Path,
-    name: &Path,
-    skip_unreadable: bool,
-    state: &mut (u64, u64, Vec<String>),
-) -> anyhow::Result<()> {
-    let entries = match fs_err::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-            state.2.push(dir.display().to_string());
-            return Ok(());
-        }
-        Err(err) => return Err(err.into()),
-    };
-    let mut entries: Vec<_> = entries.collect::<Result<_, _>>()?;
-    entries.sort_by_key(fs_err::DirEntry::file_name);
-    for entry in entries {
-        let path = entry.path();
-        let entry_name = name.join(entry.file_name());
-        let kind = entry.file_type()?;
-        if kind.is_symlink() {
-            builder.append_path_with_name(&path, &entry_name)?;
-            state.0 += 1;
-        } else if kind.is_dir() {
-            builder.append_dir(&entry_name, &path)?;
-            walk(builder, &path, &entry_name, skip_unreadable, state)?;
-        } else if kind.is_file() {
-            match fs_err::File::open(&path) {
-                Ok(mut file) => {
-                    let length = file.metadata()?.len();
-                    builder.append_file(&entry_name, file.file_mut())?;
-                    state.0 += 1;
-                    state.1 += length;
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-                    state.2.push(path.display().to_string());
-                    if !skip_unreadable {
-                        tracing::warn!("cannot read `{}`: {err}", path.display());
-                    }
-                }
-                Err(err) => return Err(err).with_context(|| format!("Failed to read `{}`", path.display())),
-            }
-        } else {
-            tracing::warn!(
-                "skipping `{}`: not a regular file, directory or symlink",
-                path.display()
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Runs `campctl backup files`.
@@ -233,9 +206,9 @@ pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &P
         }
     };
     let (tx, rx) = mpsc::channel::<Bytes>(4);
-    let (root_name, skip) = (name.clone(), skip_unreadable);
+    let root_name = name.clone();
     let source_for_thread = source.clone();
-    let tar_task = tokio::task::spawn_blocking(move || archive(&source_for_thread, &root_name, skip, tx));
+    let tar_task = tokio::task::spawn_blocking(move || archive(&source_for_thread, &root_name, tx));
     let progress = printer.transfer("files backup: stored");
     let failure = uploads.pump(rx, &progress).await;
     progress.finish();
@@ -248,25 +221,31 @@ pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &P
         }
         (None, Ok(done)) => done,
     };
-    if !archived.unreadable.is_empty() && !skip_unreadable {
+    let Archived {
+        walked,
+        sha256,
+        md5,
+        size,
+    } = archived;
+    if !walked.unreadable.is_empty() && !skip_unreadable {
         uploads.abort().await;
         locks.release().await;
         return Ok(printer.partial(
             &format!(
                 "{} file(s) could not be read, so nothing was committed: {}",
-                archived.unreadable.len(),
-                archived.unreadable.join(", ")
+                walked.unreadable.len(),
+                walked.unreadable.join(", ")
             ),
             "Fix their permissions, or pass `--skip-unreadable` to back up the rest",
         ));
     }
-    let sha256 = hex::encode(archived.sha256);
+    let sha256 = hex::encode(sha256);
     let info = CommitInfo {
         metadata: BTreeMap::from([
             ("campctl_kind".to_string(), "files".to_string()),
             ("campctl_sha256".to_string(), sha256.clone()),
         ]),
-        content_md5: Some(archived.md5),
+        content_md5: Some(md5),
         content_type: Some("application/gzip".into()),
     };
     let (committed, upload_failures) = uploads.commit(&object, &info).await;
@@ -286,13 +265,13 @@ pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &P
         pg_dump_version: None,
         archive: None,
         compression: "gzip:6".into(),
-        size_bytes: archived.size,
+        size_bytes: size,
         sha256: sha256.clone(),
-        md5: base64::engine::general_purpose::STANDARD.encode(archived.md5),
+        md5: base64::engine::general_purpose::STANDARD.encode(md5),
         row_counts: "none".into(),
         tables: Vec::new(),
-        file_count: Some(archived.file_count),
-        file_bytes: Some(archived.file_bytes),
+        file_count: Some(walked.file_count),
+        file_bytes: Some(walked.file_bytes),
         stores: committed.iter().map(|&i| stores[i].label()).collect(),
         test_restore: None,
     };
@@ -315,21 +294,52 @@ pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &P
     for failure in &failures {
         printer.warn(&format!("the files backup `{base}` was not committed to {failure}"));
     }
+    let Walked {
+        file_count,
+        file_bytes,
+        hard_links,
+        unreadable,
+        changed,
+        vanished,
+        special,
+    } = walked;
+    let mut problems = Vec::new();
+    if !changed.is_empty() {
+        problems.push(format!(
+            "{} file(s) changed as they were read and are stored at their size when opened: {}",
+            changed.len(),
+            changed.join(", ")
+        ));
+    }
+    if !vanished.is_empty() {
+        problems.push(format!(
+            "{} file(s) or directories vanished during the backup and were left out: {}",
+            vanished.len(),
+            vanished.join(", ")
+        ));
+    }
+    if let Some(committed_to) = partial {
+        problems.push(format!("committed to {committed_to} only"));
+    }
     printer.report(&FilesReport {
-        name: base,
+        name: base.clone(),
         object,
         stores: written,
-        file_count: archived.file_count,
-        file_bytes: archived.file_bytes,
-        size_bytes: archived.size,
+        file_count,
+        file_bytes,
+        size_bytes: size,
         sha256,
         duration_seconds: manifest.duration_seconds,
-        skipped: archived.unreadable,
+        skipped: unreadable,
+        hard_links,
+        changed,
+        vanished,
+        skipped_special: special,
     })?;
-    if let Some(committed_to) = partial {
+    if !problems.is_empty() {
         return Ok(printer.partial(
-            &format!("partial files backup (exit 3): committed to {committed_to}"),
-            "Run `campctl backup files` again once the failed store is back",
+            &format!("partial files backup `{base}` (exit 3): {}", problems.join("; ")),
+            "The archive is complete and extracts with `tar -xzf`; run `campctl backup files` again when the directory is quiet (or a failed store is back) to capture those files",
         ));
     }
     Ok(ExitStatus::Success)
