@@ -85,3 +85,49 @@ pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow
         Command::Config(args) => commands::config::config(args, &ctx, &printer).await,
     }
 }
+
+/// The `--junit PATH` of a `test-restore` command line, known once the command line is parsed.
+#[must_use]
+pub fn junit_path(cli: &Cli) -> Option<std::path::PathBuf> {
+    match &cli.command {
+        Command::TestRestore(args) => args.junit.clone(),
+        _ => None,
+    }
+}
+
+/// Makes a `test-restore --junit PATH` that ended without its report (a usage, settings or connection error, a
+/// missing backup, Ctrl-C or SIGTERM) replace PATH with a JUnit document whose one test case is that error, so that
+/// a passing report of an earlier run never survives a failed one (issue 16, item 10). A run that wrote its report
+/// (exit 0 or 1) and a closed stdout (exit 0) leave the file as it is. Called by `main` on every exit; a file that
+/// cannot be written is a warning (the run's own error is the one to report).
+pub fn junit_on_failure(
+    path: Option<&std::path::Path>,
+    outcome: Result<ExitStatus, &anyhow::Error>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    json_logs: bool,
+) {
+    let Some(path) = path else { return };
+    let (message, detail, code) = match outcome {
+        Ok(ExitStatus::Interrupted) => (
+            "test-restore was interrupted (Ctrl-C or SIGTERM) before it finished".to_string(),
+            "interrupted: the scratch database was dropped and nothing was recorded".to_string(),
+            ExitStatus::Interrupted.code(),
+        ),
+        Ok(_) => return,
+        Err(err) if exit::is_broken_pipe(err) => return,
+        Err(err) => (
+            err.to_string(),
+            diagnostics::render(err, false),
+            diagnostics::status_of(err).code(),
+        ),
+    };
+    let xml = commands::restore::junit::render_error(&message, detail.trim_end(), code, started_at);
+    if let Err(err) = commands::restore::junit::write(path, &xml) {
+        let message = format!("{err:#}");
+        stderr::write_stderr(&if json_logs {
+            stderr::json_line("WARN", &message, serde_json::Map::new())
+        } else {
+            format!("{}\n", exit::warning(&message, false))
+        });
+    }
+}

@@ -16,10 +16,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return exit::clap_error(&err, Cli::json_logs_requested()),
     };
+    let (junit, started_at) = (campctl::junit_path(&cli), chrono::Utc::now());
     let settings = match GlobalSettings::resolve(&cli.global) {
         Ok(settings) => settings,
         Err(err) => {
             let json = cli.global.log_format == Some(campctl::logging::LogFormat::Json);
+            campctl::junit_on_failure(junit.as_deref(), Err(&err), started_at, json);
             return fail(&err, settings::use_color(cli.global.color.unwrap_or_default()), json);
         }
     };
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
     });
     // Do not wait for blocking tasks (e.g. a child's stderr reader) after an interrupt.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    campctl::junit_on_failure(junit.as_deref(), result.as_ref().copied(), started_at, json);
     match result {
         Ok(status) => status.into(),
         Err(err) => fail(&err, color, json),

@@ -42,6 +42,8 @@ pub enum Cell {
     Bool(bool),
     /// Free text such as a SQL statement: on one line and cut to 60 characters in tables, in full in CSV.
     LongText(String),
+    /// A hex digest (SHA-256): its first 12 characters in tables, in full in CSV.
+    Digest(String),
     /// Known to be absent (never vacuumed): `-` in tables, empty in CSV.
     Null,
     /// Not visible with the current privileges: `unknown` in tables, empty in CSV.
@@ -87,6 +89,7 @@ impl Cell {
                     line
                 }
             }
+            Self::Digest(hex) => hex.chars().take(12).collect(),
             Self::Null => "-".to_string(),
             Self::Unknown => "unknown".to_string(),
         }
@@ -95,7 +98,7 @@ impl Cell {
     /// The raw form, for CSV.
     pub fn raw(&self) -> String {
         match self {
-            Self::Text(text) | Self::LongText(text) => text.clone(),
+            Self::Text(text) | Self::LongText(text) | Self::Digest(text) => text.clone(),
             Self::Int(value) | Self::Bytes(value) => value.to_string(),
             Self::Percent(value) | Self::Seconds(value) | Self::Float(value, _) => format!("{value}"),
             Self::Time(time) => time.to_rfc3339(),
@@ -174,7 +177,7 @@ impl Table {
     }
 
     fn render(&self, now: DateTime<Utc>, width: Option<u16>) -> String {
-        let mut out = format!("{}\n", self.title);
+        let mut out = format!("{}\n", escape_control(&self.title));
         if self.rows.is_empty() {
             let _ = writeln!(out, "  {}", if self.empty.is_empty() { "(none)" } else { &self.empty });
         } else {
@@ -188,7 +191,7 @@ impl Table {
             table.set_header(self.columns.iter().map(|c| c.replace('_', " ")));
             for row in &self.rows {
                 table.add_row(row.iter().map(|cell| {
-                    let text = TableCell::new(cell.display(now));
+                    let text = TableCell::new(escape_control(&cell.display(now)));
                     if cell.is_numeric() {
                         text.set_alignment(CellAlignment::Right)
                     } else {
@@ -200,17 +203,71 @@ impl Table {
             out.push('\n');
         }
         for note in &self.notes {
-            out.push_str(note);
+            out.push_str(&escape_control(note));
             out.push('\n');
         }
         out
     }
 }
 
+/// Text for a terminal: every control character that could move the cursor, recolour, retitle or ring the terminal
+/// (C0 but tab and newline, DEL, C1) written as a visible escape (`\x1b`, `\u{9b}`), so that a value read from a
+/// database (a row, a name, an error) is shown, never obeyed. The one escaping of the table view: every title, cell
+/// and note goes through it in [`Table::render`].
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_control = |c: char| c.is_control() && !matches!(c, '\t' | '\n');
+    if !text.chars().any(is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !is_control(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A command's result: serialised as JSON, shown as tables.
 pub trait Report: Serialize {
     /// The tables of the table view; the first is the one `--format csv` writes.
     fn tables(&self) -> Vec<Table>;
+}
+
+/// What a `--dry-run` would do, for [`Printer::plan`]: the command's own `details` (flattened into the JSON
+/// object) and the steps in order. Nothing in it has been done.
+#[derive(Debug, Serialize)]
+pub struct Plan<D: Serialize> {
+    /// Always `true`: tells a plan from the command's report.
+    pub dry_run: bool,
+    /// The command, as typed: `backup`, `backup files`, `restore`, `test-restore`.
+    pub command: &'static str,
+    #[serde(flatten)]
+    pub details: D,
+    /// The steps, in order, as the text view numbers them.
+    pub steps: Vec<String>,
+}
+
+impl<D: Serialize> Plan<D> {
+    pub fn new(command: &'static str, details: D, steps: Vec<String>) -> Self {
+        Self {
+            dry_run: true,
+            command,
+            details,
+            steps,
+        }
+    }
+}
+
+/// One pretty-printed JSON document and a newline: every report and every plan is written this way.
+fn write_json<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 /// How much to say on stderr.
@@ -244,10 +301,7 @@ impl Printer {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         match self.format {
-            OutputFormat::Json => {
-                serde_json::to_writer_pretty(&mut out, report)?;
-                writeln!(out)?;
-            }
+            OutputFormat::Json => write_json(&mut out, report)?,
             OutputFormat::Csv => {
                 let tables = report.tables();
                 if let Some(first) = tables.first() {
@@ -276,6 +330,28 @@ impl Printer {
             }
         }
         out.flush()?;
+        Ok(())
+    }
+
+    /// Shows a `--dry-run` plan. With `--format json` the plan is the run's one JSON document on stdout, written as
+    /// every report is (so `campctl --format json backup --dry-run | jq` works as `vacuum --dry-run` does); in the
+    /// other formats its steps are notes on stderr under "Dry run: nothing will be changed", and stdout stays empty
+    /// (a dry run produces no data). The plan shapes are documented in docs/output.md.
+    ///
+    /// # Errors
+    /// Writing to stdout failed.
+    pub fn plan<D: Serialize>(&self, plan: &Plan<D>) -> anyhow::Result<()> {
+        if self.format == OutputFormat::Json {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            write_json(&mut out, plan)?;
+            out.flush()?;
+            return Ok(());
+        }
+        self.note("Dry run: nothing will be changed. The plan:");
+        for (number, step) in plan.steps.iter().enumerate() {
+            self.note(&format!("  {}. {step}", number + 1));
+        }
         Ok(())
     }
 
@@ -337,9 +413,30 @@ mod tests {
         assert_eq!(Cell::Percent(12.345).display(now), "12.3%");
         assert_eq!(Cell::Unknown.display(now), "unknown");
         assert_eq!(Cell::Unknown.raw(), "");
+        let digest = "ab".repeat(32);
+        assert_eq!(Cell::Digest(digest.clone()).display(now), "abababababab");
+        assert_eq!(Cell::Digest(digest.clone()).raw(), digest);
         assert_eq!(
             Cell::Time(now - chrono::Duration::seconds(125)).display(now),
             "2m 05s ago"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(escape_control("plain\ttab\nline"), "plain\ttab\nline");
+        assert_eq!(
+            escape_control("\u{1b}[31mred\u{7}\r\u{7f}\u{9b}2J"),
+            "\\x1b[31mred\\x07\\x0d\\x7f\\u{9b}2J"
+        );
+        let mut table = Table::new("t\u{1b}]0;title\u{7}", &["value"]);
+        table.row(vec![Cell::LongText("a\u{1b}[2Jb".into())]);
+        table.notes.push("note\u{1b}c".into());
+        let rendered = table.render(Utc::now(), None);
+        assert!(!rendered.chars().any(|c| c.is_control() && c != '\n'), "{rendered:?}");
+        assert!(
+            rendered.contains("a\\x1b[2Jb") && rendered.contains("note\\x1bc"),
+            "{rendered}"
         );
     }
 

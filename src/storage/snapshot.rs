@@ -18,10 +18,26 @@ pub struct SnapshotReport {
     /// Blobs found under the prefix (snapshots themselves are not counted).
     pub total: usize,
     pub snapshotted: usize,
-    /// `(blob, error)`.
-    pub failed: Vec<(String, String)>,
-    /// `(blob, snapshot timestamp)`.
-    pub snapshots: Vec<(String, String)>,
+    /// The blobs that could not be snapshotted, by name.
+    pub failed: Vec<SnapshotFailure>,
+    /// The snapshots taken, by blob name.
+    pub snapshots: Vec<BlobSnapshot>,
+}
+
+/// One snapshot taken: `{ "blob": …, "snapshot": … }` in JSON (docs/output.md).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct BlobSnapshot {
+    pub blob: String,
+    /// The snapshot's timestamp as the service returned it (`2026-12-04T03:00:01.1234567Z`): with the blob's name,
+    /// what `?snapshot=` takes to read it.
+    pub snapshot: String,
+}
+
+/// One blob that could not be snapshotted: `{ "blob": …, "error": … }` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SnapshotFailure {
+    pub blob: String,
+    pub error: String,
 }
 
 impl AzureStore {
@@ -43,16 +59,17 @@ impl AzureStore {
             Some(other) if other != settings.container => container_client(settings, other)?,
             _ => container_client(settings, &settings.container)?,
         });
-        let label = self.label();
-        let items = list_container(&client, prefix, false).await.map_err(|err| {
-            azure_error(
-                &err,
-                &label,
-                &settings.auth,
-                &format!("{container_name}/{prefix}"),
-                "list",
-            )
-        })?;
+        // Errors name the container asked for, in its account: the store's own label names the configured container
+        // (and its prefix), which is not the one listed when `--container` names another.
+        let account = format!("azure:{}", settings.endpoint.as_str().trim_end_matches('/'));
+        let listed = if prefix.is_empty() {
+            container_name.clone()
+        } else {
+            format!("{container_name}/{prefix}")
+        };
+        let items = list_container(&client, prefix, false)
+            .await
+            .map_err(|err| azure_error(&err, &account, &settings.auth, &listed, "list the blobs of"))?;
         let names: Vec<String> = items.into_iter().filter_map(|item| item.name).collect();
         let total = names.len();
         let results: Vec<(String, Result<String, String>)> = stream::iter(names)
@@ -80,8 +97,8 @@ impl AzureStore {
         };
         for (name, result) in results {
             match result {
-                Ok(snapshot) => report.snapshots.push((name, snapshot)),
-                Err(err) => report.failed.push((name, err)),
+                Ok(snapshot) => report.snapshots.push(BlobSnapshot { blob: name, snapshot }),
+                Err(error) => report.failed.push(SnapshotFailure { blob: name, error }),
             }
         }
         report.snapshots.sort();

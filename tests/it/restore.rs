@@ -8,7 +8,7 @@
 
 mod fidelity;
 mod selection;
-mod test_restore;
+pub(crate) mod test_restore;
 
 use crate::backup::BackupEnv;
 use crate::backup::round_trip::{LARGE_OBJECTS, TABLES};

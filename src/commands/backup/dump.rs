@@ -26,7 +26,7 @@ use crate::exit::{ExitStatus, UserError};
 use crate::lock;
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, ScanOptions};
 use crate::pg::tools::PgTool;
-use crate::printer::{Cell, Printer, Report, Table};
+use crate::printer::{Cell, Plan, Printer, Report, Table};
 use crate::storage::{CommitInfo, Store};
 
 /// Bytes read from pg_dump per chunk.
@@ -82,6 +82,21 @@ impl Report for BackupReport {
     }
 }
 
+/// What `backup --dry-run` would do: the JSON of [`Printer::plan`] (docs/output.md, "Dry-run plans").
+#[derive(Debug, Serialize)]
+struct DumpPlan {
+    database: String,
+    server_version: String,
+    database_size_bytes: u64,
+    pg_dump: String,
+    pg_dump_version: String,
+    /// The archive's name if the run started now (the real name is chosen once the lock is held).
+    object: String,
+    manifest: String,
+    compression: String,
+    stores: Vec<String>,
+}
+
 /// What the scan/compress/hash stage produced.
 struct Processed {
     summary: ArchiveSummary,
@@ -120,15 +135,39 @@ pub(crate) async fn backup_database(
 
     if ctx.settings.dry_run {
         let base = format!("{}_{}", settings.database, Utc::now().format("%Y%m%d_%H%M%S"));
-        printer.note(&format!(
-            "dry run: would dump `{}` (PostgreSQL {server_version}, {}) with `{}` {} as `{prefix}{base}.dump{}` to {}",
-            settings.database,
-            crate::units::format_bytes(database_size as i64),
-            tool.path.display(),
-            tool.version,
-            settings.compression.suffix(),
-            labels.join(", ")
-        ));
+        let object = format!("{prefix}{base}.dump{}", settings.compression.suffix());
+        let steps = vec![
+            format!(
+                "lock `{}` (an advisory lock and each store's lock{})",
+                settings.database,
+                if settings.wait_lock.is_zero() {
+                    ""
+                } else {
+                    ", waiting if held"
+                }
+            ),
+            format!(
+                "dump `{}` (PostgreSQL {server_version}, {}) with `{}` {}",
+                settings.database,
+                crate::units::format_bytes(database_size as i64),
+                tool.path.display(),
+                tool.version
+            ),
+            format!("write `{object}` to {}", labels.join(", ")),
+            format!("write `{prefix}{base}.manifest.json` last, to each store that has the archive"),
+        ];
+        let plan = DumpPlan {
+            database: settings.database.clone(),
+            server_version,
+            database_size_bytes: database_size,
+            pg_dump: tool.path.display().to_string(),
+            pg_dump_version: tool.version.clone(),
+            object,
+            manifest: format!("{prefix}{base}.manifest.json"),
+            compression: settings.compression.to_string(),
+            stores: labels,
+        };
+        printer.plan(&Plan::new("backup", plan, steps))?;
         return Ok(ExitStatus::Success);
     }
 

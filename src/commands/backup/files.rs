@@ -25,7 +25,7 @@ use crate::catalog::manifest::{BackupKind, MANIFEST_VERSION, Manifest};
 use crate::commands::Ctx;
 use crate::exit::ExitStatus;
 use crate::lock;
-use crate::printer::{Cell, Printer, Report, Table};
+use crate::printer::{Cell, Plan, Printer, Report, Table};
 use crate::storage::{CommitInfo, Store};
 use walk::{SpecialFile, Walked};
 
@@ -50,6 +50,18 @@ pub(crate) struct FilesReport {
     pub vanished: Vec<String>,
     /// FIFOs, sockets and device files, left out.
     pub skipped_special: Vec<SpecialFile>,
+}
+
+/// What `backup files --dry-run` would do: the JSON of [`Printer::plan`] (docs/output.md, "Dry-run plans").
+#[derive(Debug, Serialize)]
+struct FilesPlan {
+    name: String,
+    source: String,
+    /// The archive's name if the run started now (the real name is chosen once the lock is held).
+    object: String,
+    manifest: String,
+    skip_unreadable: bool,
+    stores: Vec<String>,
 }
 
 impl Report for FilesReport {
@@ -179,12 +191,32 @@ pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &P
     let folder = format!("files/{name}/");
     let labels: Vec<String> = stores.iter().map(Store::label).collect();
     if ctx.settings.dry_run {
-        printer.note(&format!(
-            "dry run: would archive `{}` as `{folder}{name}_{}.tar.gz` to {}",
-            source.display(),
-            Utc::now().format("%Y%m%d_%H%M%S"),
-            labels.join(", ")
-        ));
+        let base = format!("{name}_{}", Utc::now().format("%Y%m%d_%H%M%S"));
+        let object = format!("{folder}{base}.tar.gz");
+        let manifest = format!("{folder}{base}.manifest.json");
+        let steps = vec![
+            format!("lock `files-{name}` in each store"),
+            format!(
+                "archive `{}` as `{object}` to {}{}",
+                source.display(),
+                labels.join(", "),
+                if skip_unreadable {
+                    " (unreadable files are left out: --skip-unreadable)"
+                } else {
+                    ""
+                }
+            ),
+            format!("write `{manifest}` last, to each store that has the archive"),
+        ];
+        let plan = FilesPlan {
+            name: name.clone(),
+            source: source.display().to_string(),
+            object,
+            manifest,
+            skip_unreadable,
+            stores: labels,
+        };
+        printer.plan(&Plan::new("backup files", plan, steps))?;
         return Ok(ExitStatus::Success);
     }
 

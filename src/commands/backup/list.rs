@@ -5,7 +5,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::catalog::{CatalogEntry, catalog};
-use crate::exit::ExitStatus;
+use crate::exit::{ExitStatus, UserError};
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::storage::{Store, is_store_failure};
 
@@ -52,7 +52,7 @@ impl Report for CatalogReport {
                 Cell::Bytes(entry.size_bytes as i64),
                 entry.duration_seconds.map_or(Cell::Null, Cell::Seconds),
                 Cell::opt(entry.compression.clone()),
-                Cell::opt(entry.sha256.as_ref().map(|s| s.chars().take(12).collect::<String>())),
+                entry.sha256.clone().map_or(Cell::Null, Cell::Digest),
                 match entry.verified {
                     Some(true) => "verified".into(),
                     Some(false) => "FAILED".into(),
@@ -68,8 +68,14 @@ impl Report for CatalogReport {
 /// Runs `campctl backup list`.
 ///
 /// # Errors
-/// No store can be listed, or one fails in a way that is not an outage (a refused credential).
+/// `--limit 0` (exit 2), no store can be listed, or one fails in a way that is not an outage (a refused credential).
 pub(crate) async fn list(args: ListArgs, stores: &[Store], printer: &Printer) -> anyhow::Result<ExitStatus> {
+    // `--limit 0` would list nothing and then say "No backups found", which is false.
+    if args.limit == Some(0) {
+        return Err(UserError::usage("`--limit` must be at least 1")
+            .with_hint("Leave `--limit` out to list every backup, or give the number of newest backups to show")
+            .into());
+    }
     let mut backups = Vec::new();
     // A store that is down (unreachable, failing) is left out with a warning naming it; the catalog of the others is
     // still printed, and the run ends partial (exit 3). Only when no store can be read does the listing fail.

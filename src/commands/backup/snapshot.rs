@@ -35,8 +35,8 @@ impl Report for SnapshotReport {
             Cell::Int(self.failed.len() as i64),
         ]);
         let mut failures = Table::new("Failures", &["blob", "error"]).empty_message("none");
-        for (blob, error) in &self.failed {
-            failures.row(vec![blob.as_str().into(), error.as_str().into()]);
+        for failure in &self.failed {
+            failures.row(vec![failure.blob.as_str().into(), failure.error.as_str().into()]);
         }
         vec![summary, failures]
     }

@@ -12,7 +12,7 @@
 
 pub(crate) mod args;
 mod fetch;
-mod junit;
+pub(crate) mod junit;
 mod names;
 mod preflight;
 pub(crate) mod run;
@@ -82,6 +82,11 @@ pub struct SourceArgs {
     /// Restore privileges (pg_restore without `--no-acl`); the roles must exist on the server
     #[arg(long)]
     pub keep_acl: bool,
+
+    /// Restore every object into the server's default tablespace (pg_restore `--no-tablespaces`); needed when the
+    /// backup's tablespaces do not exist on the server restored on
+    #[arg(long)]
+    pub no_tablespaces: bool,
 
     /// The pg_restore to run [default: the newest in /usr/lib/postgresql/*/bin, else pg_restore on PATH]
     #[arg(long, value_name = "PATH")]

@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 
 use super::args::RestoreArgs;
-use super::restore_report::{RestoreReport, print_plan};
+use super::restore_report::{PlanInput, RestoreReport, print_plan};
 use super::row_counts::{self, Comparison};
 use super::run;
 use super::settings::RestoreSettings;
@@ -137,13 +137,16 @@ pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> 
     if ctx.settings.dry_run {
         print_plan(
             printer,
-            &selected,
-            &target,
-            &aside,
-            previous.as_deref(),
-            &options,
-            args.drop_previous,
-        );
+            &PlanInput {
+                selected: &selected,
+                server: ctx.settings.db.target(),
+                target: &target,
+                aside: &aside,
+                previous: previous.as_deref(),
+                options: &options,
+                drop_previous: args.drop_previous,
+            },
+        )?;
         return Ok(ExitStatus::Success);
     }
     if let (Some(info), Some(previous)) = (&existing, &previous)

@@ -1,4 +1,5 @@
-//! What `campctl restore` tells the operator: the plan of a `--dry-run` on stderr ([`print_plan`]) and, after the
+//! What `campctl restore` tells the operator: the plan of a `--dry-run` ([`print_plan`]: steps on
+//! stderr, or one JSON document on stdout) and, after the
 //! swap, the [`RestoreReport`] on stdout (a table or JSON), step by step with the measured recovery time.
 //!
 //! It holds data and wording only, so that `restore.rs`, which does the work, stays about the work. It must never
@@ -9,7 +10,7 @@ use serde::Serialize;
 use super::run::RestoreOptions;
 use crate::catalog::select::Selected;
 use crate::pg::quote_ident;
-use crate::printer::{Cell, Printer, Report, Table};
+use crate::printer::{Cell, Plan, Printer, Report, Table};
 
 /// What a restore did, step by step.
 #[derive(Debug, Serialize)]
@@ -81,16 +82,57 @@ impl Report for RestoreReport {
     }
 }
 
-/// `--dry-run`: the steps a restore would take, on stderr; nothing is changed.
-pub(super) fn print_plan(
-    printer: &Printer,
-    selected: &Selected,
-    target: &str,
-    aside: &str,
-    previous: Option<&str>,
-    options: &RestoreOptions,
-    drop_previous: bool,
-) {
+/// What `restore --dry-run` would do: the JSON of [`Printer::plan`] (docs/output.md, "Dry-run plans").
+#[derive(Debug, Serialize)]
+pub(super) struct RestorePlan {
+    pub backup: String,
+    pub origin: String,
+    pub object: String,
+    /// Whether a manifest is there to check the download's SHA-256 and size against.
+    pub checksum_verified: bool,
+    /// The database replaced or created.
+    pub target: String,
+    /// `host:port` of the server restored on.
+    pub server: String,
+    /// The new copy, restored aside before the swap.
+    pub restore_database: String,
+    /// What the target's current contents would be renamed to (`null` when the target does not exist yet).
+    pub previous_database: Option<String>,
+    pub drop_previous: bool,
+    pub jobs: u32,
+    pub verify_first: bool,
+    /// The spool file's directory (`null` with one job: nothing is spooled).
+    pub spool_dir: Option<String>,
+    pub no_owner: bool,
+    pub no_acl: bool,
+    pub no_tablespaces: bool,
+}
+
+/// The step-by-step plan of a restore: `--dry-run` shows it and changes nothing.
+pub(super) struct PlanInput<'a> {
+    pub selected: &'a Selected,
+    pub server: String,
+    pub target: &'a str,
+    pub aside: &'a str,
+    pub previous: Option<&'a str>,
+    pub options: &'a RestoreOptions,
+    pub drop_previous: bool,
+}
+
+/// `--dry-run`: the steps a restore would take (on stderr, or the JSON plan on stdout); nothing is changed.
+///
+/// # Errors
+/// Writing the JSON plan to stdout failed.
+pub(super) fn print_plan(printer: &Printer, input: &PlanInput<'_>) -> anyhow::Result<()> {
+    let PlanInput {
+        selected,
+        target,
+        aside,
+        previous,
+        options,
+        drop_previous,
+        ..
+    } = input;
     let mode = if options.jobs > 1 {
         format!(
             "pg_restore --jobs={} from the verified spool file in `{}`",
@@ -109,29 +151,48 @@ pub(super) fn print_plan(
     } else {
         "stream it".to_string()
     };
-    printer.note("Dry run: nothing will be changed. The plan:");
-    printer.note(&format!(
-        "  1. download `{}` from {} and {verify}: {}, archive complete, pg_restore can read its version",
-        selected.object,
-        selected.origin,
-        if selected.manifest.is_some() {
-            "SHA-256 and size against the manifest"
-        } else {
-            "no manifest, so no checksum"
-        }
-    ));
-    printer.note(&format!("  2. CREATE DATABASE {}; {mode}", quote_ident(aside)));
-    printer.note("  3. compare every table's exact row count with the backup; ANALYZE");
+    let mut steps = vec![
+        format!(
+            "download `{}` from {} and {verify}: {}, archive complete, pg_restore can read its version",
+            selected.object,
+            selected.origin,
+            if selected.manifest.is_some() {
+                "SHA-256 and size against the manifest"
+            } else {
+                "no manifest, so no checksum"
+            }
+        ),
+        format!("CREATE DATABASE {}; {mode}", quote_ident(aside)),
+        "compare every table's exact row count with the backup; ANALYZE".to_string(),
+    ];
     match previous {
         Some(previous) => {
-            printer.note(&format!(
-                "  4. close `{target}` to new connections, end its sessions, rename it to `{previous}` and `{aside}` to \
+            steps.push(format!(
+                "close `{target}` to new connections, end its sessions, rename it to `{previous}` and `{aside}` to \
                  `{target}`"
             ));
-            if drop_previous {
-                printer.note(&format!("  5. DROP DATABASE {}", quote_ident(previous)));
+            if *drop_previous {
+                steps.push(format!("DROP DATABASE {}", quote_ident(previous)));
             }
         }
-        None => printer.note(&format!("  4. rename `{aside}` to `{target}` (it does not exist yet)")),
+        None => steps.push(format!("rename `{aside}` to `{target}` (it does not exist yet)")),
     }
+    let details = RestorePlan {
+        backup: selected.name.clone(),
+        origin: selected.origin.clone(),
+        object: selected.object.clone(),
+        checksum_verified: selected.manifest.is_some(),
+        target: (*target).to_string(),
+        server: input.server.clone(),
+        restore_database: (*aside).to_string(),
+        previous_database: previous.map(str::to_string),
+        drop_previous: *drop_previous,
+        jobs: options.jobs,
+        verify_first: options.verify_first,
+        spool_dir: (options.jobs > 1).then(|| options.spool_dir.display().to_string()),
+        no_owner: options.no_owner,
+        no_acl: options.no_acl,
+        no_tablespaces: options.no_tablespaces,
+    };
+    printer.plan(&Plan::new("restore", details, steps))
 }

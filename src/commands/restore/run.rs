@@ -35,6 +35,8 @@ pub(crate) struct RestoreOptions {
     pub verify_first: bool,
     pub no_owner: bool,
     pub no_acl: bool,
+    /// `--no-tablespaces`: every object goes into the default tablespace (pg_restore `--no-tablespaces`).
+    pub no_tablespaces: bool,
     /// Draw a bar rather than log lines: [`crate::printer::Printer::bars`], decided by the caller.
     pub progress: bool,
 }
@@ -323,6 +325,9 @@ fn pg_restore_command(
     if options.no_acl {
         command.arg("--no-acl");
     }
+    if options.no_tablespaces {
+        command.arg("--no-tablespaces");
+    }
     if options.jobs > 1 {
         command.arg(format!("--jobs={}", options.jobs));
     }
@@ -337,8 +342,31 @@ fn pg_restore_command(
     command
 }
 
+/// The tablespace named by a "does not exist" error of pg_restore's stderr: `tablespace "ts" does not exist` (a
+/// `CREATE … TABLESPACE`) or the `DETAIL:  Tablespace "ts" does not exist.` of a refused `SET default_tablespace`.
+fn missing_tablespace(line: &str) -> Option<String> {
+    let lower = line.to_ascii_lowercase();
+    let start = lower.find("tablespace \"")? + "tablespace \"".len();
+    let end = start + lower[start..].find("\" does not exist")?;
+    line.get(start..end).map(str::to_string)
+}
+
 fn pg_restore_failed(status: std::process::ExitStatus, tail: &[String]) -> anyhow::Error {
     let how = tools::describe_exit(status);
+    // A tablespace of the source server that this one lacks says nothing about the backup: a usage error naming
+    // the tablespace and the flag, never a failed check that marks the backup FAILED (issue 16, item 12).
+    if let Some(tablespace) = tail.iter().find_map(|line| missing_tablespace(line)) {
+        return UserError::usage(format!(
+            "pg_restore {how}: the backup puts objects in tablespace `{tablespace}`, which does not exist on this \
+             server"
+        ))
+        .with_hint(format!(
+            "Pass `--no-tablespaces` to restore every object into the server's default tablespace, or create \
+             tablespace `{tablespace}` on this server first (CREATE TABLESPACE … LOCATION …). The half-restored \
+             copy was dropped and nothing else was changed"
+        ))
+        .into();
+    }
     let detail: Vec<&str> = tail
         .iter()
         .filter(|l| l.contains("error") || l.contains("ERROR") || l.contains("DETAIL"))
@@ -355,4 +383,20 @@ fn pg_restore_failed(status: std::process::ExitStatus, tail: &[String]) -> anyho
              server is the usual cause: create it, or keep the default `--no-owner --no-acl`",
         )
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_tablespace;
+
+    #[test]
+    fn a_missing_tablespace_is_named() {
+        for line in [
+            "pg_restore: error: could not execute query: ERROR:  tablespace \"ts_a\" does not exist",
+            "DETAIL:  Tablespace \"ts_a\" does not exist.",
+        ] {
+            assert_eq!(missing_tablespace(line).as_deref(), Some("ts_a"), "{line}");
+        }
+        assert_eq!(missing_tablespace("ERROR:  role \"x\" does not exist"), None);
+    }
 }

@@ -62,6 +62,7 @@ impl RestoreOptions {
                 .unwrap_or_else(std::env::temp_dir),
             no_owner: !source.keep_owner && config.restore.no_owner.unwrap_or(true),
             no_acl: !source.keep_acl && config.restore.no_acl.unwrap_or(true),
+            no_tablespaces: source.no_tablespaces,
             progress,
         })
     }

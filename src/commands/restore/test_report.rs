@@ -88,6 +88,37 @@ impl Report for TestRestoreReport {
     }
 }
 
+/// What `test-restore --dry-run` would do: the JSON of [`crate::printer::Printer::plan`] (docs/output.md,
+/// "Dry-run plans").
+#[derive(Debug, Serialize)]
+pub(super) struct TestRestorePlan {
+    pub backup: String,
+    pub origin: String,
+    pub object: String,
+    /// Whether a manifest is there to check the download's SHA-256 and size against.
+    pub checksum_verified: bool,
+    /// The database the backup was taken of.
+    pub database: String,
+    /// `host:port` of the server restored on.
+    pub server: String,
+    pub scratch_database: String,
+    pub jobs: u32,
+    pub verify_first: bool,
+    pub no_owner: bool,
+    pub no_acl: bool,
+    pub no_tablespaces: bool,
+    /// `--keep`: the scratch database would be kept.
+    pub keep: bool,
+    /// Whether the result would be recorded in the backup's manifest (not with `--no-record`).
+    pub record: bool,
+    /// `--junit PATH`, or `null`.
+    pub junit: Option<String>,
+    /// The checks, by the names the report gives them (`sql <name>` for each of `[[test_restore.checks]]`).
+    pub checks: Vec<String>,
+    /// `[[test_restore.checks]]` as configured: `name`, `sql`, `expect`.
+    pub sql_checks: Vec<crate::config_file::SqlCheck>,
+}
+
 impl TestRestoreReport {
     pub(super) fn check(
         &mut self,

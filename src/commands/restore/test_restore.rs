@@ -6,14 +6,13 @@ use std::collections::BTreeMap;
 
 use std::time::Instant;
 
-use anyhow::Context as _;
 use chrono::Utc;
 
 use super::args::TestRestoreArgs;
 use super::row_counts::{self, Comparison};
 use super::run::{self, Restored, Step};
 use super::settings::TestRestoreSettings;
-use super::test_report::{CheckOutcome, TestRestoreReport};
+use super::test_report::{CheckOutcome, TestRestorePlan, TestRestoreReport};
 use super::{Prepared, failed_or, maintenance_server, names, preflight, prepare, sql_check};
 use crate::catalog::manifest::TestRestoreResult;
 use crate::catalog::select::Selected;
@@ -22,7 +21,7 @@ use crate::commands::Ctx;
 use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
 use crate::pg::conninfo::ConnSources;
-use crate::printer::Printer;
+use crate::printer::{Plan, Printer};
 
 /// The server to restore on: `--target-url`, `[test_restore] target_url`, or the configured one.
 fn target_server(args: &TestRestoreArgs, ctx: &Ctx) -> anyhow::Result<ConnParams> {
@@ -76,19 +75,17 @@ pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Pri
         target.target()
     ));
     if ctx.settings.dry_run {
-        printer.note("Dry run: nothing will be changed. The checks:");
-        for name in [
-            "download + checksum",
-            "archive readable",
-            "pg_restore",
-            "table count",
-            "row counts",
-        ] {
-            printer.note(&format!("  - {name}"));
-        }
-        for check in &checks {
-            printer.note(&format!("  - sql: {} (`{}` = {})", check.name, check.sql, check.expect));
-        }
+        let plan = dry_run_plan(
+            &args,
+            &selected,
+            &database,
+            &target,
+            &scratch,
+            &options,
+            &checks,
+            junit.as_deref(),
+        );
+        printer.plan(&plan)?;
         return Ok(ExitStatus::Success);
     }
 
@@ -138,8 +135,7 @@ pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Pri
         report.recorded_in = record(&selected, &report).await;
     }
     if let Some(path) = &junit {
-        fs_err::write(path, super::junit::render(&report))
-            .with_context(|| format!("Failed to write the JUnit report to `{}`", path.display()))?;
+        super::junit::write(path, &super::junit::render(&report))?;
     }
     printer.report(&report)?;
     if !report.passed {
@@ -152,6 +148,96 @@ pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Pri
         printer.warn(&format!("test-restore FAILED: {}", failed.join(", ")));
     }
     Ok(failed_or(report.passed))
+}
+
+/// The checks a run makes, by the names its report gives them.
+const CHECKS: [&str; 5] = [
+    "download + checksum",
+    "archive readable",
+    "pg_restore",
+    "table count",
+    "row counts",
+];
+
+/// `--dry-run`: what a test-restore would do, step by step; nothing is changed.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the pieces of the plan, each resolved by the command already"
+)]
+fn dry_run_plan(
+    args: &TestRestoreArgs,
+    selected: &Selected,
+    database: &str,
+    target: &ConnParams,
+    scratch: &str,
+    options: &run::RestoreOptions,
+    checks: &[crate::config_file::SqlCheck],
+    junit: Option<&std::path::Path>,
+) -> Plan<TestRestorePlan> {
+    let mut steps = vec![
+        format!(
+            "download `{}` from {} and verify it: {}",
+            selected.object,
+            selected.origin,
+            if selected.manifest.is_some() {
+                "SHA-256 and size against the manifest"
+            } else {
+                "no manifest, so no checksum"
+            }
+        ),
+        format!(
+            "CREATE DATABASE {}; pg_restore --exit-on-error{}{}{} ({} job{})",
+            crate::pg::quote_ident(scratch),
+            if options.no_owner { " --no-owner" } else { "" },
+            if options.no_acl { " --no-acl" } else { "" },
+            if options.no_tablespaces {
+                " --no-tablespaces"
+            } else {
+                ""
+            },
+            options.jobs,
+            if options.jobs == 1 { "" } else { "s" }
+        ),
+        "compare the table count and every table's exact row count with the backup".to_string(),
+    ];
+    for check in checks {
+        steps.push(format!("sql check {}: `{}` = {}", check.name, check.sql, check.expect));
+    }
+    steps.push(if args.keep {
+        format!("keep `{scratch}` (--keep)")
+    } else {
+        format!("DROP DATABASE {}", crate::pg::quote_ident(scratch))
+    });
+    if !args.no_record {
+        steps.push(format!("record the result in the manifest in {}", selected.origin));
+    }
+    if let Some(path) = junit {
+        steps.push(format!("write the JUnit report to `{}`", path.display()));
+    }
+    let details = TestRestorePlan {
+        backup: selected.name.clone(),
+        origin: selected.origin.clone(),
+        object: selected.object.clone(),
+        checksum_verified: selected.manifest.is_some(),
+        database: database.to_string(),
+        server: target.target(),
+        scratch_database: scratch.to_string(),
+        jobs: options.jobs,
+        verify_first: options.verify_first,
+        no_owner: options.no_owner,
+        no_acl: options.no_acl,
+        no_tablespaces: options.no_tablespaces,
+        keep: args.keep,
+        record: !args.no_record,
+        junit: junit.map(|path| path.display().to_string()),
+        checks: CHECKS
+            .iter()
+            .map(|name| (*name).to_string())
+            .chain(checks.iter().map(|check| format!("sql {}", check.name)))
+            .collect(),
+        sql_checks: checks.to_vec(),
+    };
+    Plan::new("test-restore", details, steps)
 }
 
 async fn drop_scratch(restored: Restored, keep: bool) {

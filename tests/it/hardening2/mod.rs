@@ -2,3 +2,4 @@
 //! (`item_NN_...`, the item's number in the issue) and failed before its fix.
 
 mod files;
+mod output;

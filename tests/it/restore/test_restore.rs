@@ -6,16 +6,16 @@ use crate::common::{assert_exit, azurite, pg};
 
 /// One element of a parsed XML document.
 #[derive(Debug)]
-struct Element {
-    name: String,
+pub(crate) struct Element {
+    pub(crate) name: String,
     /// Values unescaped.
-    attributes: Vec<(String, String)>,
+    pub(crate) attributes: Vec<(String, String)>,
     /// 0 for the root.
-    depth: usize,
+    pub(crate) depth: usize,
 }
 
 impl Element {
-    fn attribute(&self, name: &str) -> Option<&str> {
+    pub(crate) fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()
             .find(|(key, _)| key == name)
@@ -67,7 +67,7 @@ fn unescape(text: &str) -> Result<String, String> {
 /// Parses `xml` strictly enough to reject what is not well-formed: an optional declaration, then exactly one root
 /// element; tags nest and match, attributes are quoted and unique, text and values use only valid references.
 /// (Comments, CDATA and doctypes are rejected: the JUnit report has none.)
-fn parse_xml(xml: &str) -> Result<Vec<Element>, String> {
+pub(crate) fn parse_xml(xml: &str) -> Result<Vec<Element>, String> {
     let mut rest = xml;
     if let Some(after) = rest.strip_prefix("<?xml ") {
         let end = after.find("?>").ok_or("an unterminated XML declaration")?;
