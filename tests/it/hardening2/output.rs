@@ -375,7 +375,9 @@ fn item_14_backup_json_matches_the_docs_and_csv_has_the_full_sha256() {
     let output = env.run(&["--format", "json", "backup", "files", "--source", path_str(&source)]);
     assert_exit(&output, 0);
     let mut files = json_stdout(&output);
+    // The example also shows what this run has none of: left-out, changed, vanished and special files.
     files["skipped"] = serde_json::json!(["x"]);
+    files["skipped_special"] = serde_json::json!([{ "path": "p", "kind": "fifo" }]);
     assert_documented("backup-files", &files);
 
     // An archive without its manifest is listed as `incomplete`, with the documented keys.
