@@ -396,14 +396,9 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 restore: &settings.config.sections.restore,
                 test_restore: TestRestoreView {
                     target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
-                        crate::pg::ConnParams::resolve(&crate::pg::conninfo::ConnSources {
-                            file: None,
-                            env: std::collections::BTreeMap::new(),
-                            url: Some((url, "[test_restore] target_url")),
-                            os_user: settings.os_user.clone(),
-                            home: settings.home.clone(),
-                        })
-                        .map_or_else(|err| format!("invalid: {err}"), |params| params.target())
+                        settings
+                            .standalone_connection(url, "[test_restore] target_url")
+                            .map_or_else(|err| format!("invalid: {err}"), |params| params.target())
                     }),
                     jobs: settings.config.sections.test_restore.jobs.as_ref(),
                     checks: settings
