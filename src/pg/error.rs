@@ -71,10 +71,10 @@ fn has_io_error(err: &tokio_postgres::Error) -> bool {
 
 /// Where the password of this connection may come from, for the hint of a rejected one.
 fn password_sources(params: &ConnParams) -> String {
-    let file = params.passfile_read.as_ref().map_or_else(
-        || "the password file".to_string(),
-        |path| format!("`{}`", path.display()),
-    );
+    let file = params
+        .passfile_read
+        .as_ref()
+        .map_or_else(|| "~/.pgpass".to_string(), |path| format!("`{}`", path.display()));
     match params.standalone {
         Some(label) => format!("{label} is read on its own: its password, its `passfile=` or {file}"),
         None => format!("campctl reads the URL, PGPASSWORD and {file}"),
