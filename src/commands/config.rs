@@ -259,7 +259,14 @@ impl Report for ShowReport<'_> {
                 "database.sslrootcert",
                 db.sslrootcert.as_ref().map_or("-".into(), |p| p.display().to_string()),
             ),
-            ("database.connect_timeout", format!("{}s", db.connect_timeout.as_secs())),
+            (
+                "database.connect_timeout",
+                if db.connect_timeout == crate::pg::conninfo::WAIT_FOREVER {
+                    "0 (wait forever)".to_string()
+                } else {
+                    format!("{}s", db.connect_timeout.as_secs())
+                },
+            ),
             ("database.application_name", db.application_name.clone()),
         ] {
             let short = key.trim_start_matches("database.");

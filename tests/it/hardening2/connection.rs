@@ -364,13 +364,23 @@ fn item_06_the_service_file_is_read_as_psql_reads_it() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("service `nope` not found"));
 }
 
+/// `key=value` for the trusted socket of the cluster, as the superuser, in `db`.
+fn socket_conninfo(db: &str) -> String {
+    let cluster = pg();
+    format!(
+        "host={} port={} user={} dbname={db}",
+        cluster.socket_dir().display(),
+        cluster.port(),
+        cluster.superuser(),
+    )
+}
+
 #[test]
-fn item_09_pgpass_colon_passfile_directory_timeout_and_empty_dbname() {
+fn item_09_an_unescaped_colon_ends_the_pgpass_password() {
     let ctx = TestContext::new();
     let db = ctx.db();
     let cluster = pg();
-
-    // An unescaped `:` ends the password (libpq): the role's password is `pa`.
+    // The role's password is `pa`: libpq reads `pa:ss` as `pa`.
     let role = Role::new("colon", "pa", false);
     pgpass(
         &ctx,
@@ -389,15 +399,13 @@ fn item_09_pgpass_colon_passfile_directory_timeout_and_empty_dbname() {
         .output()
         .expect("run");
     assert_eq!(campctl_identity(&campctl), psql_identity(&psql(&ctx, &[], Some(&url))));
+}
 
-    // PGPASSFILE naming a directory: a warning, as libpq gives.
-    let socket = format!(
-        "host={} port={} user={} dbname={}",
-        cluster.socket_dir().display(),
-        cluster.port(),
-        cluster.superuser(),
-        db.name()
-    );
+#[test]
+fn item_09_a_passfile_that_is_a_directory_gets_a_warning() {
+    let ctx = TestContext::new();
+    let db = ctx.db();
+    let socket = socket_conninfo(db.name());
     let output = ctx
         .cmd()
         .env("PGPASSFILE", ctx.home())
@@ -410,8 +418,13 @@ fn item_09_pgpass_colon_passfile_directory_timeout_and_empty_dbname() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
 
-    // PGCONNECT_TIMEOUT=0 or negative: wait forever (shown as 0, and passed on as 0).
+#[test]
+fn item_09_connect_timeout_zero_or_negative_waits_forever() {
+    let ctx = TestContext::new();
+    let socket = socket_conninfo("postgres");
+    // Shown as 0 by `config show`, as libpq's "no timeout".
     for value in ["0", "-5"] {
         let output = ctx
             .cmd()
@@ -423,7 +436,11 @@ fn item_09_pgpass_colon_passfile_directory_timeout_and_empty_dbname() {
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
         assert_eq!(json["database"]["connect_timeout"], 0, "PGCONNECT_TIMEOUT={value}");
     }
+}
 
+#[test]
+fn item_09_an_empty_database_name_is_the_user_name_and_never_an_empty_object_name() {
+    let cluster = pg();
     // `dbname=''`: the user name, as psql (PGDATABASE does not apply); `backup` names its objects after it.
     let env = BackupEnv::local();
     env.db.execute("CREATE TABLE t AS SELECT 1 AS x");
