@@ -281,6 +281,9 @@ pub struct LoadedConfig {
     pub sections: Sections,
     /// The file's text, to name the line of a bad value ([`FileValue`]).
     pub text: Option<String>,
+    /// With a profile: the top level's `[database]` and the profile's own, before they were merged into
+    /// `sections`. The connection takes them as two layers, so that a password stays with its user and host.
+    pub database_layers: Option<(DatabaseConfig, DatabaseConfig)>,
 }
 
 /// Candidate locations in discovery order, after `--config` / `CAMPCTL_CONFIG`.
@@ -314,6 +317,7 @@ pub fn load(
             profile: None,
             sections: Sections::default(),
             text: None,
+            database_layers: None,
         });
     };
     tracing::debug!("reading configuration from `{}`", path.display());
@@ -326,6 +330,7 @@ pub fn load(
         source: Box::new(source),
     })?;
     let (base, mut profiles) = file.into_parts();
+    let mut database_layers = None;
     let sections = match profile {
         None => base,
         Some(name) => {
@@ -336,6 +341,7 @@ pub fn load(
                     known: profiles.keys().cloned().collect(),
                 });
             };
+            database_layers = Some((base.database.clone(), overlay.database.clone()));
             overlay.over(base)
         }
     };
@@ -344,6 +350,7 @@ pub fn load(
         profile: profile.map(str::to_string),
         sections,
         text: Some(text),
+        database_layers,
     })
 }
 

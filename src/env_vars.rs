@@ -38,6 +38,12 @@ impl EnvVars {
     pub(crate) const PGCONNECT_TIMEOUT: &'static str = "PGCONNECT_TIMEOUT";
     /// libpq: application name (default `campctl`).
     pub(crate) const PGAPPNAME: &'static str = "PGAPPNAME";
+    /// libpq: the service of the service file whose values are the connection's defaults.
+    pub(crate) const PGSERVICE: &'static str = "PGSERVICE";
+    /// libpq: the user's service file (default `~/.pg_service.conf`).
+    pub(crate) const PGSERVICEFILE: &'static str = "PGSERVICEFILE";
+    /// libpq: the directory of the system-wide `pg_service.conf` (default `/etc/postgresql-common`).
+    pub(crate) const PGSYSCONFDIR: &'static str = "PGSYSCONFDIR";
     /// tracing filter directives; overrides `-v`.
     pub(crate) const RUST_LOG: &'static str = "RUST_LOG";
     /// Home directory, for `~/.pgpass` and `~/.postgresql/root.crt`.
@@ -64,7 +70,8 @@ impl EnvVars {
     /// Entra ID: the projected service-account token of Kubernetes workload identity.
     pub(crate) const AZURE_FEDERATED_TOKEN_FILE: &'static str = "AZURE_FEDERATED_TOKEN_FILE";
 
-    /// The libpq variables campctl reads and renders for child processes.
+    /// The libpq variables campctl reads (the connection ones are rendered for child processes; the service ones are
+    /// resolved by campctl and removed from a child's environment).
     pub(crate) const LIBPQ: &'static [&'static str] = &[
         Self::PGHOST,
         Self::PGPORT,
@@ -76,5 +83,8 @@ impl EnvVars {
         Self::PGPASSFILE,
         Self::PGCONNECT_TIMEOUT,
         Self::PGAPPNAME,
+        Self::PGSERVICE,
+        Self::PGSERVICEFILE,
+        Self::PGSYSCONFDIR,
     ];
 }

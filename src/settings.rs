@@ -14,6 +14,7 @@ use anyhow::Context as _;
 
 use crate::config_file::{self, LoadedConfig};
 use crate::env_vars::EnvVars;
+use crate::exit::UserError;
 use crate::logging::LogFormat;
 use crate::pg::conninfo::{ConnSources, FileKeys};
 use crate::pg::{ConnParams, SessionOptions};
@@ -102,25 +103,33 @@ impl GlobalSettings {
         } else {
             "DATABASE_URL"
         };
-        let file_keys = FileKeys::from(&file.database);
-        let sources = |file_keys| ConnSources {
+        // With a profile, the top level's `[database]` and the profile's own are two layers (a password stays
+        // with the user and host of its layer); without one, the file is one layer.
+        let (file_keys, profile_keys) = match &config.database_layers {
+            Some((top, own)) => (FileKeys::from(top), Some(FileKeys::from(own))),
+            None => (FileKeys::from(&file.database), None),
+        };
+        let sources = |file_keys, profile_keys| ConnSources {
             file: Some(file_keys),
+            profile: profile_keys,
             env: libpq.clone(),
             url: args.db_url.as_deref().map(|url| (url, url_label)),
             os_user: crate::os::os_user(),
             home: home_dir(),
+            standalone: false,
         };
-        let db = match ConnParams::resolve(&sources(&file_keys)) {
+        let db = match ConnParams::resolve(&sources(&file_keys, profile_keys.as_ref())) {
             Ok(db) => db,
             Err(err) => {
                 // A bad `[database] sslmode` that is the value in use (no variable or URL overrides it): name its
                 // file, line and key rather than only "config file".
                 if let Err(bad) = config.value("[database] sslmode", file.database.sslmode.as_ref()) {
-                    let without = FileKeys {
+                    let without = |keys: &FileKeys| FileKeys {
                         sslmode: None,
-                        ..file_keys.clone()
+                        ..keys.clone()
                     };
-                    if ConnParams::resolve(&sources(&without)).is_ok() {
+                    let profile_without = profile_keys.as_ref().map(without);
+                    if ConnParams::resolve(&sources(&without(&file_keys), profile_without.as_ref())).is_ok() {
                         return Err(bad.into());
                     }
                 }
@@ -183,6 +192,28 @@ impl GlobalSettings {
             db,
             os_user: crate::os::os_user(),
             home: home_dir(),
+        })
+    }
+
+    /// A connection string taken on its own (`--target-url`, `[test_restore] target_url`): neither the `PG*`
+    /// variables nor `[database]` apply; the password comes from the string, its `passfile=` or `~/.pgpass`, and a
+    /// `service=` is found as libpq finds it (`PGSERVICEFILE`, `PGSYSCONFDIR`).
+    ///
+    /// # Errors
+    /// A malformed string or an undefined service (exit 2).
+    pub fn standalone_connection(&self, url: &str, label: &'static str) -> Result<ConnParams, UserError> {
+        let env = [EnvVars::PGSERVICEFILE, EnvVars::PGSYSCONFDIR]
+            .into_iter()
+            .filter_map(|name| env(name).map(|value| (name, value)))
+            .collect();
+        ConnParams::resolve(&ConnSources {
+            file: None,
+            profile: None,
+            env,
+            url: Some((url, label)),
+            os_user: self.os_user.clone(),
+            home: self.home.clone(),
+            standalone: true,
         })
     }
 

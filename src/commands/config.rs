@@ -259,7 +259,14 @@ impl Report for ShowReport<'_> {
                 "database.sslrootcert",
                 db.sslrootcert.as_ref().map_or("-".into(), |p| p.display().to_string()),
             ),
-            ("database.connect_timeout", format!("{}s", db.connect_timeout.as_secs())),
+            (
+                "database.connect_timeout",
+                if db.connect_timeout == crate::pg::conninfo::WAIT_FOREVER {
+                    "0 (wait forever)".to_string()
+                } else {
+                    format!("{}s", db.connect_timeout.as_secs())
+                },
+            ),
             ("database.application_name", db.application_name.clone()),
         ] {
             let short = key.trim_start_matches("database.");
@@ -396,14 +403,9 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 restore: &settings.config.sections.restore,
                 test_restore: TestRestoreView {
                     target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
-                        crate::pg::ConnParams::resolve(&crate::pg::conninfo::ConnSources {
-                            file: None,
-                            env: std::collections::BTreeMap::new(),
-                            url: Some((url, "[test_restore] target_url")),
-                            os_user: settings.os_user.clone(),
-                            home: settings.home.clone(),
-                        })
-                        .map_or_else(|err| format!("invalid: {err}"), |params| params.target())
+                        settings
+                            .standalone_connection(url, "[test_restore] target_url")
+                            .map_or_else(|err| format!("invalid: {err}"), |params| params.target())
                     }),
                     jobs: settings.config.sections.test_restore.jobs.as_ref(),
                     checks: settings

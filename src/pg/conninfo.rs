@@ -1,5 +1,11 @@
 //! One resolved description of the PostgreSQL connection, built from (lowest to highest precedence) the built-in
-//! defaults, `[database]` in `campctl.toml`, the libpq variables, and `--db-url` / `DATABASE_URL`.
+//! defaults, `[database]` in `campctl.toml` (the top level, then the profile's), the libpq variables, and
+//! `--db-url` / `DATABASE_URL`. A service (`PGSERVICE`, `service=`) adds the values of its `pg_service.conf` group
+//! just below the layer that names it (below the variables when `PGSERVICE` names it), as libpq does.
+//!
+//! A password belongs to the user, host and port of the layer it came from: when a higher layer changes any of them,
+//! that password is not sent, and the password file is read for the connection actually made. `PGPASSWORD` is the
+//! exception, as in libpq: it applies to whatever the final connection is, unless a higher layer gives a password.
 //!
 //! The same [`ConnParams`] drives campctl's own tokio-postgres connection and is rendered as the environment of
 //! `pg_dump` / `pg_restore` / `psql` ([`ConnParams::child_env`]), so both paths reach the same server with the same
@@ -11,9 +17,11 @@
 //! converts `[database]` into [`FileKeys`].
 
 mod child_env;
+mod layers;
 mod parse;
 mod pgpass;
 mod secret;
+mod service;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,9 +31,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+#[cfg(test)]
 use crate::env_vars::EnvVars;
 use crate::exit::UserError;
-use parse::{Partial, parse_conninfo};
+#[cfg(test)]
+use parse::parse_conninfo;
 use pgpass::Passfile;
 pub use secret::Secret;
 
@@ -73,6 +83,10 @@ impl fmt::Display for SslMode {
 /// Where a resolved value came from, for `config show`.
 pub type Origins = BTreeMap<&'static str, String>;
 
+/// `connect_timeout` when it is `0` or negative: libpq then waits forever. A timer of this length never fires
+/// (tokio treats a deadline past its clock's range as none), and it is rendered as `0` for the children.
+pub const WAIT_FOREVER: Duration = Duration::MAX;
+
 /// The resolved connection.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnParams {
@@ -85,6 +99,7 @@ pub struct ConnParams {
     pub sslmode: SslMode,
     pub sslrootcert: Option<PathBuf>,
     pub passfile: Option<PathBuf>,
+    /// [`WAIT_FOREVER`] for libpq's `0`.
     #[serde(serialize_with = "serialize_secs")]
     pub connect_timeout: Duration,
     pub application_name: String,
@@ -94,10 +109,17 @@ pub struct ConnParams {
     /// Problems found while resolving that do not stop the run (logged once logging is set up).
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The password file that was read for this connection (when no layer gave a password), for hints.
+    #[serde(skip)]
+    pub passfile_read: Option<PathBuf>,
+    /// The label of a connection string taken on its own (`--target-url`), to which neither the `PG*` variables
+    /// nor `[database]` apply; `None` for the main connection.
+    #[serde(skip)]
+    pub standalone: Option<&'static str>,
 }
 
 fn serialize_secs<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u64(value.as_secs())
+    serializer.serialize_u64(if *value == WAIT_FOREVER { 0 } else { value.as_secs() })
 }
 
 /// The connection keys of the configuration file's `[database]` section, as [`ConnParams::resolve`] reads them.
@@ -121,7 +143,10 @@ pub struct FileKeys {
 /// The inputs of [`ConnParams::resolve`], gathered by `settings.rs`.
 #[derive(Debug, Default)]
 pub struct ConnSources<'a> {
+    /// `[database]` of the file's top level.
     pub file: Option<&'a FileKeys>,
+    /// `[profiles.NAME.database]` of the selected profile (only its own keys), above the top level.
+    pub profile: Option<&'a FileKeys>,
     /// The libpq variables that are set, by name.
     pub env: BTreeMap<&'static str, String>,
     /// `--db-url`, or `DATABASE_URL`, with the label to report.
@@ -129,90 +154,35 @@ pub struct ConnSources<'a> {
     /// The OS user name, libpq's default user.
     pub os_user: Option<String>,
     pub home: Option<PathBuf>,
+    /// `url` is taken on its own (`--target-url`): `env` holds only where the service files are.
+    pub standalone: bool,
 }
 
-/// libpq's compiled-in socket directory on Debian, used when it exists and no host is given.
-const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
+/// libpq's compiled-in socket directory on Debian (`DEFAULT_PGSOCKET_DIR`), used when it exists and no host is
+/// given; in the password file, only this directory is also called `localhost`.
+pub(crate) const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 
 impl ConnParams {
     /// Resolves the connection from all layers.
     ///
     /// # Errors
-    /// A malformed URL, port, timeout or sslmode, naming the layer it came from.
+    /// A malformed URL, port, timeout or sslmode, or a service that is not defined, naming the layer it came from.
     pub fn resolve(sources: &ConnSources<'_>) -> Result<Self, UserError> {
-        let mut merged = Partial::default();
-        let mut origins = Origins::new();
-        if let Some(file) = sources.file {
-            if let Some(url) = &file.url {
-                parse_conninfo(url)
-                    .map_err(|e| UserError {
-                        message: format!("{} (in `[database] url`)", e.message),
-                        ..e
-                    })?
-                    .apply("config file (url)", &mut merged, &mut origins);
-            }
-            let keys = Partial {
-                host: file.host.clone(),
-                port: file.port.map(|p| p.to_string()),
-                user: file.user.clone(),
-                password: file.password.clone(),
-                dbname: file.dbname.clone(),
-                sslmode: file.sslmode.clone(),
-                sslrootcert: file.sslrootcert.as_ref().map(|p| p.display().to_string()),
-                passfile: file.passfile.as_ref().map(|p| p.display().to_string()),
-                connect_timeout: file.connect_timeout.map(|d| d.as_secs().to_string()),
-                application_name: file.application_name.clone(),
-            };
-            keys.apply("config file", &mut merged, &mut origins);
-        }
-        let env = &sources.env;
-        let from_env = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
-        for (name, key) in [
-            (EnvVars::PGHOST, "host"),
-            (EnvVars::PGPORT, "port"),
-            (EnvVars::PGUSER, "user"),
-            (EnvVars::PGPASSWORD, "password"),
-            (EnvVars::PGDATABASE, "dbname"),
-            (EnvVars::PGSSLMODE, "sslmode"),
-            (EnvVars::PGSSLROOTCERT, "sslrootcert"),
-            (EnvVars::PGPASSFILE, "passfile"),
-            (EnvVars::PGCONNECT_TIMEOUT, "connect_timeout"),
-            (EnvVars::PGAPPNAME, "application_name"),
-        ] {
-            if let Some(value) = from_env(name) {
-                let mut layer = Partial::default();
-                layer.set(key, value)?;
-                layer.apply(name, &mut merged, &mut origins);
-            }
-        }
-        if let Some((url, label)) = sources.url {
-            parse_conninfo(url)
-                .map_err(|e| UserError {
-                    message: format!("{} (in {label})", e.message),
-                    ..e
-                })?
-                .apply(label, &mut merged, &mut origins);
-        }
-
+        let (merged, origins) = layers::merge(sources)?;
+        let mut origins = origins;
         let host = merged.host.unwrap_or_else(|| {
             origins.insert("host", "default".into());
-            if Path::new(DEFAULT_SOCKET_DIR).is_dir() {
-                DEFAULT_SOCKET_DIR.into()
-            } else {
-                "localhost".into()
-            }
+            layers::default_host()
         });
         let port = match &merged.port {
             None => 5432,
-            Some(port) => port.parse().map_err(|_| {
+            Some(port) => port.trim().parse().map_err(|_| {
                 UserError::usage(format!("Invalid port `{port}` (from {})", origins["port"]))
                     .with_hint("A port is a number between 1 and 65535")
             })?,
         };
-        let user = merged
-            .user
-            .or_else(|| sources.os_user.clone())
-            .unwrap_or_else(|| "postgres".into());
+        let user = merged.user.unwrap_or_else(|| layers::default_user(sources));
+        // libpq: an empty or missing database name is the user name.
         let dbname = merged.dbname.unwrap_or_else(|| user.clone());
         let sslmode = match &merged.sslmode {
             None => SslMode::Prefer,
@@ -223,17 +193,13 @@ impl ConnParams {
         };
         let connect_timeout = match &merged.connect_timeout {
             None => Duration::from_secs(10),
-            Some(text) => {
-                // libpq: an integer number of seconds; campctl.toml's durations arrive here already as seconds.
-                let secs: u64 = text.parse().map_err(|_| {
-                    UserError::usage(format!(
-                        "Invalid connect_timeout `{text}` (from {})",
-                        origins["connect_timeout"]
-                    ))
-                    .with_hint("PGCONNECT_TIMEOUT is a whole number of seconds, e.g. `10`")
-                })?;
-                Duration::from_secs(secs.max(2))
-            }
+            Some(text) => connect_timeout(text).ok_or_else(|| {
+                UserError::usage(format!(
+                    "Invalid connect_timeout `{text}` (from {})",
+                    origins["connect_timeout"]
+                ))
+                .with_hint("PGCONNECT_TIMEOUT is a whole number of seconds, e.g. `10` (`0` waits forever)")
+            })?,
         };
         let mut params = Self {
             host,
@@ -248,6 +214,8 @@ impl ConnParams {
             application_name: merged.application_name.unwrap_or_else(|| "campctl".into()),
             origins,
             warnings: Vec::new(),
+            passfile_read: None,
+            standalone: sources.url.filter(|_| sources.standalone).map(|(_, label)| label),
         };
         if params.password.is_none() {
             params.password_from_passfile(sources.home.as_deref());
@@ -288,15 +256,12 @@ impl ConnParams {
 
     fn password_from_passfile(&mut self, home: Option<&Path>) {
         let Some(path) = self.passfile_path(home) else { return };
-        // libpq matches a socket connection against the host name `localhost`.
-        let host = if self.is_socket() {
-            "localhost"
-        } else {
-            self.host.as_str()
-        };
+        // libpq looks a socket up by its directory; only the default directory is also `localhost`.
+        let host = pgpass::host_key(&self.host, DEFAULT_SOCKET_DIR);
+        self.passfile_read = Some(path.clone());
         match pgpass::lookup(&path, host, self.port, &self.dbname, &self.user) {
             Passfile::NoMatch => {}
-            Passfile::Insecure(warning) => self.warnings.push(warning),
+            Passfile::Ignored(warning) => self.warnings.push(warning),
             Passfile::Password(password) => {
                 self.password = Some(Secret::new(password));
                 self.origins
@@ -313,6 +278,16 @@ impl ConnParams {
             ..self.clone()
         }
     }
+}
+
+/// libpq's `connect_timeout`: an integer (surrounding blanks allowed); 1 is raised to 2 seconds, and 0 or less
+/// waits forever ([`WAIT_FOREVER`]). `None` when it is not an integer.
+fn connect_timeout(text: &str) -> Option<Duration> {
+    let secs: i32 = text.trim().parse().ok()?;
+    Some(match u64::try_from(secs) {
+        Ok(0) | Err(_) => WAIT_FOREVER,
+        Ok(secs) => Duration::from_secs(secs.max(2)),
+    })
 }
 
 #[cfg(test)]

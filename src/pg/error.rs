@@ -69,6 +69,60 @@ fn has_io_error(err: &tokio_postgres::Error) -> bool {
     false
 }
 
+/// Where the password of this connection may come from, for the hint of a rejected one.
+fn password_sources(params: &ConnParams) -> String {
+    let file = params
+        .passfile_read
+        .as_ref()
+        .map_or_else(|| "~/.pgpass".to_string(), |path| format!("`{}`", path.display()));
+    match params.standalone {
+        Some(label) => format!("{label} is read on its own: its password, its `passfile=` or {file}"),
+        None => format!("campctl reads the URL, PGPASSWORD and {file}"),
+    }
+}
+
+/// What to do when the server wants a password and none was given: only the sources that apply to this connection
+/// (a `--target-url` reads neither PGPASSWORD nor PGPASSFILE).
+fn no_password_hint(params: &ConnParams) -> String {
+    // The line libpq would match: `:` and `\` escaped; a socket by its directory (the default one is `localhost`).
+    let escape = |text: &str| text.replace('\\', "\\\\").replace(':', "\\:");
+    let host = if params.host == super::conninfo::DEFAULT_SOCKET_DIR {
+        "localhost"
+    } else {
+        params.host.as_str()
+    };
+    let line = format!(
+        "`{}:{}:{}:{}:PASSWORD`",
+        escape(host),
+        params.port,
+        escape(&params.dbname),
+        escape(&params.user)
+    );
+    match (params.standalone, &params.passfile_read) {
+        (Some(label), Some(file)) if params.passfile.is_some() => format!(
+            "Put the password into {label} (`postgres://user:PASSWORD@host/db`), or add {line} to `{}` (its \
+             `passfile=`, mode 0600); PGPASSWORD and PGPASSFILE do not apply to {label}",
+            file.display()
+        ),
+        (Some(label), Some(file)) => format!(
+            "Put the password into {label} (`postgres://user:PASSWORD@host/db`), add {line} to `{}` (mode 0600), \
+             or name another password file with `passfile=` in {label}; PGPASSWORD and PGPASSFILE do not apply to \
+             {label}",
+            file.display()
+        ),
+        (Some(label), None) => format!(
+            "Put the password into {label} (`postgres://user:PASSWORD@host/db`) or name a password file with \
+             `passfile=`; PGPASSWORD and PGPASSFILE do not apply to {label}"
+        ),
+        (None, file) => format!(
+            "Set PGPASSWORD, add {line} to {} (mode 0600, or point PGPASSFILE at another file), or put the password \
+             in the URL",
+            file.as_ref()
+                .map_or_else(|| "~/.pgpass".to_string(), |path| format!("`{}`", path.display()))
+        ),
+    }
+}
+
 impl PgError {
     /// Classifies a connect error and writes the message and hint for it.
     pub fn connect(source: tokio_postgres::Error, params: &ConnParams) -> Self {
@@ -146,19 +200,15 @@ impl PgError {
             ConnectFailure::Auth => (
                 format!("Authentication failed for role `{user}` at `{target}`"),
                 Some(format!(
-                    "Check the password of role `{user}` (taken from {}; campctl reads the URL, PGPASSWORD and \
-                     ~/.pgpass) and that the server's pg_hba.conf allows this client. Over TCP the server also says \
-                     this when the role does not exist",
-                    origin("password")
+                    "Check the password of role `{user}` (taken from {}; {}) and that the server's pg_hba.conf allows \
+                     this client. Over TCP the server also says this when the role does not exist",
+                    origin("password"),
+                    password_sources(params)
                 )),
             ),
             ConnectFailure::NoPassword => (
                 format!("PostgreSQL at `{target}` asked for a password for role `{user}` and none was given"),
-                Some(
-                    "Set PGPASSWORD, add `host:port:db:user:password` to ~/.pgpass (mode 0600, or point PGPASSFILE \
-                     at it), or put the password in the URL"
-                        .to_string(),
-                ),
+                Some(no_password_hint(params)),
             ),
             ConnectFailure::DatabaseNotFound => (
                 format!("Database `{dbname}` does not exist on `{target}`"),

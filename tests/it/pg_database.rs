@@ -33,6 +33,7 @@ fn params(db: &str) -> ConnParams {
         url: Some((url.as_str(), "--db-url")),
         os_user: None,
         home: None,
+        ..ConnSources::default()
     })
     .expect("the harness URL resolves")
 }

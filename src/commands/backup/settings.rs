@@ -63,8 +63,15 @@ impl DumpSettings {
             None => loaded.value("[backup] row_counts", file.row_counts.as_ref())?,
         };
         let (row_counts, row_counts_label) = row_counting(which, file.row_count_tables.as_deref().unwrap_or_default())?;
+        let database = args.database.unwrap_or_else(|| default_db.to_string());
+        // The database name is the folder and the stem of every object name: never `/_20250101_….dump`.
+        if database.is_empty() {
+            return Err(UserError::usage("The database to back up has an empty name")
+                .with_hint("Name it: `campctl backup DB`, `dbname` in the URL or `[database]`, or PGDATABASE")
+                .into());
+        }
         Ok(Self {
-            database: args.database.unwrap_or_else(|| default_db.to_string()),
+            database,
             compression,
             row_counts,
             row_counts_label,
@@ -89,7 +96,7 @@ pub(crate) fn file_defaults() -> Vec<(&'static str, serde_json::Value)> {
         expected_size: None,
         pg_dump: None,
     };
-    let Ok(defaults) = DumpSettings::resolve(args, Vec::new(), "", &LoadedConfig::default()) else {
+    let Ok(defaults) = DumpSettings::resolve(args, Vec::new(), "db", &LoadedConfig::default()) else {
         return Vec::new();
     };
     vec![

@@ -4,8 +4,6 @@
 //! a real run cannot disagree about a value. Unlike a run, it lists every bad value of a section, not the first.
 //! Pure: nothing here connects or writes.
 
-use std::collections::BTreeMap;
-
 use clap::{Args as _, FromArgMatches as _};
 
 use super::check_report::Check;
@@ -15,7 +13,6 @@ use crate::commands::backup::settings::{file_stores, row_counting};
 use crate::config_file::{ConfigError, LoadedConfig};
 use crate::diagnostics;
 use crate::exit::ExitStatus;
-use crate::pg::conninfo::ConnSources;
 use crate::storage::{Store, StoreKeys};
 
 /// Where the values came from, for error messages: "`/etc/campctl/config.toml`", with the profile.
@@ -189,13 +186,9 @@ fn test_restore_problems(loaded: &LoadedConfig, ctx: &Ctx) -> Vec<String> {
         problems.push(bad_value(err));
     }
     if let Some(url) = &test_restore.target_url
-        && let Err(err) = crate::pg::ConnParams::resolve(&ConnSources {
-            file: None,
-            env: BTreeMap::new(),
-            url: Some((url.as_str(), "[test_restore] target_url")),
-            os_user: ctx.settings.os_user.clone(),
-            home: ctx.settings.home.clone(),
-        })
+        && let Err(err) = ctx
+            .settings
+            .standalone_connection(url.as_str(), "[test_restore] target_url")
     {
         problems.push(format!(
             "`[test_restore] target_url`: {}",

@@ -2,8 +2,6 @@
 //! (runbook 2.5.1, weekly and in CI). Each check is timed and reported as a table, JSON or JUnit; the result is
 //! written into the backup's manifest so `backup list` shows it as verified.
 
-use std::collections::BTreeMap;
-
 use std::time::Instant;
 
 use chrono::Utc;
@@ -20,24 +18,22 @@ use crate::catalog::verification;
 use crate::commands::Ctx;
 use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
-use crate::pg::conninfo::ConnSources;
 use crate::printer::{Plan, Printer};
 
-/// The server to restore on: `--target-url`, `[test_restore] target_url`, or the configured one.
-fn target_server(args: &TestRestoreArgs, ctx: &Ctx) -> anyhow::Result<ConnParams> {
+/// The server to restore on: `--target-url`, `[test_restore] target_url`, or the configured one. A target URL is
+/// taken on its own; its warnings (a password file others can read) are shown as the main connection's are.
+fn target_server(args: &TestRestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ConnParams> {
     let config = &ctx.settings.config.sections;
     let (url, label) = match (&args.target_url, &config.test_restore.target_url) {
         (Some(url), _) => (url, "--target-url"),
         (None, Some(url)) => (url, "[test_restore] target_url"),
         (None, None) => return Ok(ctx.settings.db.clone()),
     };
-    Ok(ConnParams::resolve(&ConnSources {
-        file: None,
-        env: BTreeMap::new(),
-        url: Some((url.as_str(), label)),
-        os_user: ctx.settings.os_user.clone(),
-        home: ctx.settings.home.clone(),
-    })?)
+    let target = ctx.settings.standalone_connection(url, label)?;
+    for warning in &target.warnings {
+        printer.warn(&format!("{warning} ({label})"));
+    }
+    Ok(target)
 }
 
 /// Runs `campctl test-restore`.
@@ -48,7 +44,7 @@ fn target_server(args: &TestRestoreArgs, ctx: &Ctx) -> anyhow::Result<ConnParams
 pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let started_at = Utc::now();
     let started = Instant::now();
-    let target = target_server(&args, ctx)?;
+    let target = target_server(&args, ctx, printer)?;
     // Everything that can be wrong with the input is found before any work: a usage error must never be recorded
     // as a failed test of a healthy backup.
     let TestRestoreSettings {

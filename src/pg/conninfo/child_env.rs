@@ -2,10 +2,11 @@
 //! server as campctl's own connection, with the same TLS mode.
 //!
 //! The password travels only here, in the child's environment: it must never be put into argv, where `ps` shows it.
-//! The libpq variables campctl does not model (`PGSERVICE`, `PGOPTIONS`, …) are removed, so an operator's shell
+//! The libpq variables campctl does not model (`PGOPTIONS`, `PGHOSTADDR`, …) and the service ones it has already
+//! resolved (`PGSERVICE`, `PGSERVICEFILE`, `PGSYSCONFDIR`) are removed, so an operator's shell
 //! cannot point the tools somewhere else.
 
-use super::ConnParams;
+use super::{ConnParams, WAIT_FOREVER};
 use crate::env_vars::EnvVars;
 
 impl ConnParams {
@@ -18,13 +19,22 @@ impl ConnParams {
             (EnvVars::PGUSER, self.user.clone()),
             (EnvVars::PGDATABASE, self.dbname.clone()),
             (EnvVars::PGSSLMODE, self.sslmode.to_string()),
-            (EnvVars::PGCONNECT_TIMEOUT, self.connect_timeout.as_secs().to_string()),
+            (
+                EnvVars::PGCONNECT_TIMEOUT,
+                if self.connect_timeout == WAIT_FOREVER {
+                    "0".to_string()
+                } else {
+                    self.connect_timeout.as_secs().to_string()
+                },
+            ),
             (EnvVars::PGAPPNAME, self.application_name.clone()),
         ];
         let mut remove = vec![
             "PGHOSTADDR",
-            "PGSERVICE",
-            "PGSERVICEFILE",
+            // campctl has read the service already; its values are set above.
+            EnvVars::PGSERVICE,
+            EnvVars::PGSERVICEFILE,
+            EnvVars::PGSYSCONFDIR,
             "PGSSLCERT",
             "PGSSLKEY",
             "PGOPTIONS",

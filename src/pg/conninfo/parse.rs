@@ -23,6 +23,8 @@ pub(super) struct Partial {
     pub(super) passfile: Option<String>,
     pub(super) connect_timeout: Option<String>,
     pub(super) application_name: Option<String>,
+    /// A service of the service file (`pg_service.conf`) whose values are this layer's defaults.
+    pub(super) service: Option<String>,
 }
 
 impl Partial {
@@ -38,11 +40,12 @@ impl Partial {
             "passfile" => &mut self.passfile,
             "connect_timeout" => &mut self.connect_timeout,
             "application_name" => &mut self.application_name,
+            "service" => &mut self.service,
             other => {
                 return Err(
                     UserError::usage(format!("Unsupported connection parameter `{other}`")).with_hint(
                         "Supported: host, port, user, password, dbname, sslmode, sslrootcert, passfile, \
-                     connect_timeout, application_name",
+                     connect_timeout, application_name, service",
                     ),
                 );
             }
@@ -114,7 +117,8 @@ fn parse_url(input: &str) -> Result<Partial, UserError> {
         if !user.is_empty() {
             partial.user = Some(decode(user));
         }
-        if let Some(password) = password {
+        // As libpq: `user:@host` gives no password (the password file is still read), not an empty one.
+        if let Some(password) = password.filter(|password| !password.is_empty()) {
             partial.password = Some(decode(password));
         }
     }
