@@ -23,8 +23,12 @@ use crate::pg::SslMode;
 use crate::storage::StoreKind;
 use crate::units::{ByteSize, HumanDuration};
 
+mod health;
 mod overlay;
 mod value;
+pub use health::{
+    CpuHealthConfig, DiskHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, TimeoutStatus,
+};
 pub use value::{BadValue, FileValue};
 
 /// The whole file.
@@ -38,6 +42,7 @@ pub struct FileConfig {
     pub storage: StorageConfig,
     pub restore: RestoreConfig,
     pub test_restore: TestRestoreConfig,
+    pub health: HealthConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -52,6 +57,7 @@ impl FileConfig {
             storage: self.storage,
             restore: self.restore,
             test_restore: self.test_restore,
+            health: self.health,
         };
         (base, self.profiles)
     }
@@ -68,6 +74,7 @@ pub struct Sections {
     pub storage: StorageConfig,
     pub restore: RestoreConfig,
     pub test_restore: TestRestoreConfig,
+    pub health: HealthConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.

@@ -6,6 +6,7 @@ use super::{
     AzureStoreConfig, BackupConfig, DatabaseConfig, LocalStoreConfig, OutputConfig, RestoreConfig, Sections,
     StatsConfig, StorageConfig, TestRestoreConfig,
 };
+use super::{CpuHealthConfig, DiskHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -84,6 +85,44 @@ impl_over!(AzureStoreConfig {
     timeout,
 });
 
+impl_over!(PercentHealthConfig {
+    warning,
+    critical,
+    timeout
+});
+impl_over!(RatioHealthConfig {
+    warning,
+    critical,
+    timeout
+});
+impl_over!(DiskHealthConfig {
+    paths,
+    warning,
+    critical,
+    timeout
+});
+impl_over!(CpuHealthConfig {
+    warning,
+    critical,
+    interval,
+    timeout
+});
+
+impl Over for HealthConfig {
+    fn over(self, base: Self) -> Self {
+        Self {
+            checks: self.checks.or(base.checks),
+            timeout: self.timeout.or(base.timeout),
+            timeout_status: self.timeout_status.or(base.timeout_status),
+            state_file: self.state_file.or(base.state_file),
+            disk: self.disk.over(base.disk),
+            memory: self.memory.over(base.memory),
+            cpu: self.cpu.over(base.cpu),
+            load: self.load.over(base.load),
+        }
+    }
+}
+
 impl<T: Over> Over for Option<T> {
     fn over(self, base: Self) -> Self {
         match (self, base) {
@@ -113,6 +152,7 @@ impl Sections {
             storage: self.storage.over(base.storage),
             restore: self.restore.over(base.restore),
             test_restore: self.test_restore.over(base.test_restore),
+            health: self.health.over(base.health),
         }
     }
 }
