@@ -14,6 +14,7 @@ mod archive;
 mod backup;
 mod connection;
 mod hardening;
+mod hardening2;
 mod pg_database;
 mod reindex;
 mod restore;
