@@ -222,7 +222,9 @@ fn item_08_every_command_ends_its_sessions_with_a_terminate_message() {
     let log_start = std::fs::read(cluster.log_path()).expect("read the server log").len();
 
     let mut runs: Vec<(Vec<String>, i32)> = Vec::new();
-    for _ in 0..40 {
+    // Before the fix one session in about 50 was cut off here (one in two on the machine), whenever the server
+    // was still answering (e.g. a dropped statement's Close) as the process exited. 200 runs leave that unseen about once in 100.
+    for _ in 0..200 {
         runs.push((vec!["config".into(), "check".into()], 0));
     }
     for _ in 0..10 {
@@ -289,10 +291,13 @@ fn item_08_every_command_ends_its_sessions_with_a_terminate_message() {
             ABRUPT_ENDS.iter().any(|pattern| line.contains(pattern))
         })
         .collect();
+    let mut cut_off = backend_pids(&abrupt.join("\n"), "");
+    cut_off.sort();
+    cut_off.dedup();
     assert!(
         abrupt.is_empty(),
         "{} of {sessions} sessions ended without Terminate:\n{}",
-        abrupt.len(),
+        cut_off.len(),
         abrupt.join("\n")
     );
 }
