@@ -222,8 +222,9 @@ fn item_08_every_command_ends_its_sessions_with_a_terminate_message() {
     let log_start = std::fs::read(cluster.log_path()).expect("read the server log").len();
 
     let mut runs: Vec<(Vec<String>, i32)> = Vec::new();
-    // Before the fix one session in about 50 was cut off here (one in two on the machine), whenever the server
-    // was still answering (e.g. a dropped statement's Close) as the process exited. 200 runs leave that unseen about once in 100.
+    // Before the fix one session in about 50 was cut off here (one in two on the machine), whenever the
+    // server was still answering (e.g. a dropped statement's Close) as the process exited. 200 runs leave that
+    // unseen about once in 100.
     for _ in 0..200 {
         runs.push((vec!["config".into(), "check".into()], 0));
     }
