@@ -8,6 +8,9 @@ use campctl::exit;
 use campctl::settings::{self, GlobalSettings};
 use campctl::stderr::{json_line, write_stderr};
 
+/// How long the exit waits for open PostgreSQL connections to close.
+const CLOSE_CONNECTIONS: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn main() -> ExitCode {
     // Both rustls providers are linked (ours is ring; the Azure SDK's reqwest brings aws-lc-rs): name one for the
     // process so that no library has to guess.
@@ -48,6 +51,8 @@ fn main() -> ExitCode {
             () = campctl::interrupt::run_all() => {}
             () = interrupted(json) => {}
         }
+        // Every client is dropped by now: let each connection say goodbye (Terminate) before the process exits.
+        campctl::pg::close_connections(CLOSE_CONNECTIONS).await;
         result
     });
     // Do not wait for blocking tasks (e.g. a child's stderr reader) after an interrupt.

@@ -233,8 +233,9 @@ impl PgError {
                     let _ = write!(hint, " and root certificate `{}`", ca.display());
                 }
                 hint.push_str(
-                    ": check that sslrootcert / PGSSLROOTCERT is the CA that signed the server certificate, and for \
-                     verify-full that the host name matches it",
+                    ": check that sslrootcert / PGSSLROOTCERT holds the CA that signed the server certificate (or, for \
+                     a self-signed server certificate, that certificate itself), and for verify-full that the host \
+                     name matches it",
                 );
                 (
                     format!("TLS handshake with PostgreSQL at `{target}` failed"),

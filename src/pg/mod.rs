@@ -13,10 +13,12 @@ pub mod tls;
 pub mod tools;
 
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use tokio_postgres::Client;
 use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_util::task::TaskTracker;
 
 pub use conninfo::{ConnParams, Secret, SslMode};
 pub use error::PgError;
@@ -31,7 +33,29 @@ pub struct SessionOptions {
     pub lock_timeout: Option<HumanDuration>,
 }
 
-/// Opens a connection and applies the session settings. The connection task runs on the current runtime.
+/// The task of every connection this process opened; see [`close_connections`].
+static CONNECTIONS: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
+
+/// Waits, at most `bound`, until every connection this process opened has ended; returns whether they all did.
+///
+/// A connection's task sends the protocol's Terminate message and closes the socket once its [`Client`] is
+/// dropped, but only if the runtime still polls it: exiting right after the command returns cuts it off, and the
+/// server logs "connection to client lost" / "Connection reset by peer". `main` calls this after the command's future
+/// (and with it every client) is gone, on success, error and interrupt alike.
+pub async fn close_connections(bound: Duration) -> bool {
+    CONNECTIONS.close();
+    let closed = tokio::time::timeout(bound, CONNECTIONS.wait()).await.is_ok();
+    if !closed {
+        tracing::debug!(
+            open = CONNECTIONS.len(),
+            "PostgreSQL connections still open at exit; not waiting longer"
+        );
+    }
+    closed
+}
+
+/// Opens a connection and applies the session settings. The connection task runs on the current runtime, tracked
+/// for [`close_connections`].
 ///
 /// # Errors
 /// A [`PgError`] that names the failure (unreachable, authentication, not found, TLS) and a fix.
@@ -159,7 +183,7 @@ where
         }
     };
     let mut connection = connection;
-    tokio::spawn(async move {
+    CONNECTIONS.spawn(async move {
         // Drive the connection; pass notices on when asked to, else log them at debug.
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = futures::StreamExt::next(&mut messages).await {

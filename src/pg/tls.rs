@@ -1,6 +1,12 @@
 //! rustls configuration for each `sslmode`, matching libpq's semantics:
 //! `prefer` / `require` encrypt without verifying (unless a root certificate is configured, when `require`
 //! behaves as `verify-ca`, as libpq does), `verify-ca` checks the chain, `verify-full` also the host name.
+//!
+//! A server certificate that is itself one of the certificates of the root file (a self-signed certificate, the
+//! `openssl req -x509` recipe of PostgreSQL's documentation) is trusted as libpq (OpenSSL) trusts it; WebPKI alone
+//! refuses it. [`self_signed`] checks it instead.
+
+mod self_signed;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,9 +45,17 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The trusted roots: the store, and the certificates read from the root file (not the system's), which a server
+/// may present as its own certificate.
+struct Roots {
+    store: RootCertStore,
+    from_file: Vec<CertificateDer<'static>>,
+}
+
 /// Loads the root store from a PEM file, or from the system store for `system` (as libpq ≥ 16 accepts).
-fn root_store(root_cert: Option<&Path>) -> Result<RootCertStore, UserError> {
+fn root_store(root_cert: Option<&Path>) -> Result<Roots, UserError> {
     let mut store = RootCertStore::empty();
+    let mut from_file = Vec::new();
     let no_roots = || {
         UserError::usage("sslmode verify-ca/verify-full needs a root certificate and none was found").with_hint(
             "Set `sslrootcert` in the URL or campctl.toml, PGSSLROOTCERT, or put the CA into ~/.postgresql/root.crt \
@@ -63,12 +77,13 @@ fn root_store(root_cert: Option<&Path>) -> Result<RootCertStore, UserError> {
         for cert in rustls_pemfile::certs(&mut reader) {
             let cert =
                 cert.map_err(|e| UserError::usage(format!("`{}` is not a PEM certificate file: {e}", path.display())))?;
-            store.add(cert).map_err(|e| {
+            store.add(cert.clone()).map_err(|e| {
                 UserError::usage(format!(
                     "`{}` holds a certificate rustls cannot use: {e}",
                     path.display()
                 ))
             })?;
+            from_file.push(cert);
         }
     }
     if store.is_empty() {
@@ -77,7 +92,7 @@ fn root_store(root_cert: Option<&Path>) -> Result<RootCertStore, UserError> {
                 .with_hint("sslrootcert must be a PEM file with one or more CA certificates"),
         );
     }
-    Ok(store)
+    Ok(Roots { store, from_file })
 }
 
 /// Builds the rustls client configuration for a verification level.
@@ -97,16 +112,18 @@ pub fn client_config(verification: Verification, root_cert: Option<&Path>) -> Re
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny { provider }))
             .with_no_client_auth(),
-        Verification::Full => builder
-            .with_root_certificates(root_store(root_cert)?)
-            .with_no_client_auth(),
-        Verification::Chain => {
-            let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(root_store(root_cert)?), provider)
+        Verification::Chain | Verification::Full => {
+            let Roots { store, from_file } = root_store(root_cert)?;
+            let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
                 .build()
                 .map_err(|e| UserError::usage(format!("Cannot use the root certificates: {e}")))?;
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ChainOnly { inner }))
+                .with_custom_certificate_verifier(Arc::new(Libpq {
+                    inner,
+                    from_file,
+                    check_name: verification == Verification::Full,
+                }))
                 .with_no_client_auth()
         }
     };
@@ -154,13 +171,17 @@ impl ServerCertVerifier for AcceptAny {
     }
 }
 
-/// `verify-ca`: the WebPKI chain check, with a name mismatch forgiven.
+/// `verify-ca` and `verify-full`: the WebPKI chain check (with a name mismatch forgiven under `verify-ca`), except
+/// for a server certificate that is one of the root file's own certificates, which [`self_signed`] checks as libpq
+/// does. The handshake signatures are verified as usual in both cases.
 #[derive(Debug)]
-struct ChainOnly {
+struct Libpq {
     inner: Arc<WebPkiServerVerifier>,
+    from_file: Vec<CertificateDer<'static>>,
+    check_name: bool,
 }
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Libpq {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -173,9 +194,13 @@ impl ServerCertVerifier for ChainOnly {
             .inner
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
         {
+            Err(err) if self_signed::applies(&err) && self.from_file.iter().any(|root| root == end_entity) => {
+                self_signed::verify(end_entity, server_name, now, self.check_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }

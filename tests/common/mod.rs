@@ -32,7 +32,7 @@ pub use self::context::{TestContext, apply_filters, assert_exit, run_and_format}
 pub use self::database::{TestDb, describe};
 pub use self::postgres::{PgCluster, pg};
 pub use self::redis::{Redis, redis};
-pub use self::tls::{ServerCert, TestCa};
+pub use self::tls::{SelfSigned, ServerCert, TestCa, self_signed_server_cert};
 pub use self::tmpfs::Tmpfs;
 
 /// Runs a `campctl` command and snapshots its outcome, like uv's `uv_snapshot!`:

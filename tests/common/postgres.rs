@@ -17,7 +17,7 @@ use std::time::Duration;
 use super::database::{TestDb, describe};
 use super::process::{self, OsUser, ServiceProcess, WaitError};
 use super::start_once;
-use super::tls::TestCa;
+use super::tls::{ServerCert, TestCa};
 
 /// Where the PostgreSQL 15 server binaries live (Debian's `postgresql-15` package).
 const DEFAULT_BIN_DIR: &str = "/usr/lib/postgresql/15/bin";
@@ -52,6 +52,15 @@ pub fn pg() -> &'static PgCluster {
 
 static CLUSTER: OnceLock<Result<PgCluster, String>> = OnceLock::new();
 
+/// How a cluster of its own ([`PgCluster::start_own`]) differs from the shared one.
+#[derive(Default)]
+pub struct ClusterOptions {
+    /// The server certificate and key; `None`: one for `localhost` and 127.0.0.1 from a CA made for the cluster.
+    pub server_cert: Option<ServerCert>,
+    /// Lines appended to postgresql.conf (e.g. `log_connections = on`).
+    pub extra_conf: String,
+}
+
 /// The cluster if a test of this binary already started it (for snapshot filters).
 pub fn pg_if_started() -> Option<&'static PgCluster> {
     CLUSTER.get().and_then(|started| started.as_ref().ok())
@@ -59,6 +68,21 @@ pub fn pg_if_started() -> Option<&'static PgCluster> {
 
 impl PgCluster {
     fn start() -> Self {
+        Self::start_with(ClusterOptions::default())
+    }
+
+    /// A cluster of its own for tests that change the server (its certificate, its logging), started like the
+    /// shared one and stopped with [`Self::stop`]. Leaked, so that its databases can be [`TestDb`]s.
+    pub fn start_own(options: ClusterOptions) -> &'static Self {
+        Box::leak(Box::new(Self::start_with(options)))
+    }
+
+    /// Stops a cluster of its own (fast shutdown); the scratch directory goes with the test binary.
+    pub fn stop(&self) {
+        process::stop_service(self.process);
+    }
+
+    fn start_with(options: ClusterOptions) -> Self {
         let bin_dir = std::env::var_os(BIN_DIR_ENV).map_or_else(|| PathBuf::from(DEFAULT_BIN_DIR), PathBuf::from);
         for binary in ["initdb", "postgres"] {
             assert!(
@@ -79,7 +103,9 @@ impl PgCluster {
         let password = random_hex(16);
         let pwfile = write_file(&root.join("pwfile"), &password, 0o600);
         let ca = TestCa::new("campctl test CA");
-        let server = ca.issue_server_cert(&["localhost"], &[IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+        let server = options
+            .server_cert
+            .unwrap_or_else(|| ca.issue_server_cert(&["localhost"], &[IpAddr::V4(Ipv4Addr::LOCALHOST)]));
         let ca_path = write_file(&root.join("ca.pem"), &ca.cert_pem(), 0o644);
         let other_ca = TestCa::new("campctl unrelated CA");
         let other_ca_path = write_file(&root.join("other-ca.pem"), &other_ca.cert_pem(), 0o644);
@@ -121,10 +147,11 @@ impl PgCluster {
             conf,
             "\n# campctl test harness\nlisten_addresses = '{HOST}'\nunix_socket_directories = '{}'\nssl = on\n\
              ssl_cert_file = '{}'\nssl_key_file = '{}'\nmax_connections = 60\nlog_min_messages = warning\n\
-             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n",
+             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n{}\n",
             socket_dir.display(),
             cert_path.display(),
             key_path.display(),
+            options.extra_conf,
         )
         .expect("write postgresql.conf");
         fs::write(

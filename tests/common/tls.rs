@@ -64,3 +64,40 @@ impl TestCa {
         }
     }
 }
+
+/// What a self-signed server certificate says about itself in `basicConstraints`.
+#[derive(Debug, Clone, Copy)]
+pub enum SelfSigned {
+    /// `CA:TRUE`, as `openssl req -new -x509` makes it (PostgreSQL's documentation's recipe).
+    Ca,
+    /// `CA:FALSE`.
+    NotCa,
+    /// No `basicConstraints` extension.
+    NoConstraints,
+}
+
+/// A self-signed server certificate (issuer = subject, signed with its own key) for `common_name`, with the given
+/// DNS names and IP addresses as subject alternative names (none: the common name alone names the server).
+pub fn self_signed_server_cert(kind: SelfSigned, common_name: &str, dns_names: &[&str], ips: &[IpAddr]) -> ServerCert {
+    let names: Vec<String> = dns_names.iter().map(|name| (*name).to_owned()).collect();
+    let mut params = CertificateParams::new(names).expect("valid DNS names");
+    params
+        .subject_alt_names
+        .extend(ips.iter().copied().map(SanType::IpAddress));
+    params.distinguished_name.push(DnType::CommonName, common_name);
+    params.is_ca = match kind {
+        SelfSigned::Ca => IsCa::Ca(BasicConstraints::Unconstrained),
+        SelfSigned::NotCa => IsCa::ExplicitNoCa,
+        SelfSigned::NoConstraints => IsCa::NoCa,
+    };
+    if !matches!(kind, SelfSigned::Ca) {
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    }
+    let key = KeyPair::generate().expect("generate the server key");
+    let certificate = params.self_signed(&key).expect("self-sign the server certificate");
+    ServerCert {
+        cert_pem: certificate.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}

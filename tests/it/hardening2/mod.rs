@@ -4,3 +4,4 @@
 mod connection;
 mod files;
 mod output;
+mod transport;
