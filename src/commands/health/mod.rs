@@ -22,7 +22,8 @@ use clap::Args;
 
 use self::report::HealthReport;
 use self::run::Probe;
-use self::settings::{CheckName, HealthSettings};
+use self::settings::CheckName;
+pub(crate) use self::settings::HealthSettings;
 use self::state::State;
 use crate::commands::Ctx;
 use crate::exit::ExitStatus;

@@ -273,3 +273,21 @@ fn bad_selections_and_settings_are_usage_errors_naming_the_fix() {
         "{report:#}"
     );
 }
+
+#[test]
+fn config_check_validates_the_health_section_as_health_does() {
+    let env = HealthEnv::new("checks = [\"memory\", \"dsik\"]\n[health.cpu]\nwarning = 95.0\ncritical = 90.0\n");
+    let db = env.ctx.db();
+    let output = env.run(&["--db-url", &db.url(), "--format", "json", "config", "check"]);
+    assert_exit(&output, 2);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("config check JSON");
+    let health = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|check| check["name"] == "[health]")
+        .unwrap_or_else(|| panic!("a [health] check in {report:#}"));
+    assert_ne!(health["status"], "pass", "{health:#}");
+    let detail = health["detail"].as_str().expect("detail");
+    assert!(detail.contains("dsik") || detail.contains("warning = 95"), "{detail}");
+}
