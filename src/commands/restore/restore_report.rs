@@ -152,15 +152,9 @@ pub(super) fn print_plan(printer: &Printer, input: &PlanInput<'_>) -> anyhow::Re
         "stream it".to_string()
     };
     let mut steps = vec![
-        format!(
-            "download `{}` from {} and {verify}: {}, archive complete, pg_restore can read its version",
-            selected.object,
-            selected.origin,
-            if selected.manifest.is_some() {
-                "SHA-256 and size against the manifest"
-            } else {
-                "no manifest, so no checksum"
-            }
+        download_step(
+            selected,
+            &format!("{verify}: {{}}, archive complete, pg_restore can read its version"),
         ),
         format!("CREATE DATABASE {}; {mode}", quote_ident(aside)),
         "compare every table's exact row count with the backup; ANALYZE".to_string(),
@@ -195,4 +189,20 @@ pub(super) fn print_plan(printer: &Printer, input: &PlanInput<'_>) -> anyhow::Re
         no_tablespaces: options.no_tablespaces,
     };
     printer.plan(&Plan::new("restore", details, steps))
+}
+
+/// The first step of a restore's and a test-restore's plan: where the backup comes from and how it is checked.
+/// `how` holds one `{}`, replaced by what the manifest allows checking.
+pub(super) fn download_step(selected: &Selected, how: &str) -> String {
+    let checksum = if selected.manifest.is_some() {
+        "SHA-256 and size against the manifest"
+    } else {
+        "no manifest, so no checksum"
+    };
+    format!(
+        "download `{}` from {} and {}",
+        selected.object,
+        selected.origin,
+        how.replacen("{}", checksum, 1)
+    )
 }

@@ -171,16 +171,7 @@ fn dry_run_plan(
     junit: Option<&std::path::Path>,
 ) -> Plan<TestRestorePlan> {
     let mut steps = vec![
-        format!(
-            "download `{}` from {} and verify it: {}",
-            selected.object,
-            selected.origin,
-            if selected.manifest.is_some() {
-                "SHA-256 and size against the manifest"
-            } else {
-                "no manifest, so no checksum"
-            }
-        ),
+        super::restore_report::download_step(selected, "verify it: {}"),
         format!(
             "CREATE DATABASE {}; pg_restore --exit-on-error{}{}{} ({} job{})",
             crate::pg::quote_ident(scratch),
