@@ -110,7 +110,7 @@ pub struct CacheHitHealthConfig {
     pub warning: Option<f64>,
     pub critical: Option<f64>,
     /// Fewer blocks needed than this since the statistics were reset is too few to judge: OK with a note
-    /// (default 1000).
+    /// (default 10000).
     pub min_blocks: Option<u64>,
     pub timeout: Option<HumanDuration>,
 }

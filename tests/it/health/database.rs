@@ -372,3 +372,42 @@ fn a_role_without_pg_monitor_gets_unknown_where_it_cannot_see() {
     drop(hidden);
     pg().execute("postgres", &format!("DROP ROLE {role}"));
 }
+
+#[test]
+fn thresholds_in_the_wrong_order_name_the_table_with_its_underscore() {
+    let env = env(
+        &pg().url("postgres"),
+        "[health.long_queries]\nwarning = \"20m\"\ncritical = \"5m\"\n",
+    );
+    let output = env.run(&["health", "--check", "database"]);
+    assert_exit(&output, 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`[health.long_queries]` in") && stderr.contains("warning = 1200 is above critical = 300"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn every_database_check_runs_on_one_session() {
+    let db = pg().create_database();
+    // A role that may open one connection only: a second session of the run would be refused.
+    let role = format!("h_one_{}", unique_suffix('_'));
+    db.execute(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'one' CONNECTION LIMIT 1; GRANT pg_monitor TO {role};"
+    ));
+    let url = format!(
+        "postgres://{role}:one@127.0.0.1:{}/{}?sslmode=disable",
+        pg().port(),
+        db.name()
+    );
+    let env = env(
+        &url,
+        "[health.connections]\nwarning = 1000.0\ncritical = 1000.0\n[health.cache_hit]\nmin_blocks = 1000000000\n",
+    );
+    let (report, output) = env.json(&["--check", ALL]);
+    assert_exit(&output, 0);
+    assert_eq!(report["checks"].as_array().expect("checks").len(), 8, "{report:#}");
+    pg().execute("postgres", &format!("DROP ROLE {role}"));
+}

@@ -52,7 +52,7 @@ mod defaults {
     pub(super) const WRAPAROUND: Thresholds = Thresholds::above(100.0, 200.0);
     /// campctl: below 99 % an OLTP database reads from disk more than it should; below 95 % much more.
     pub(super) const CACHE_HIT: Thresholds = Thresholds::below(99.0, 95.0);
-    pub(super) const CACHE_HIT_MIN_BLOCKS: u64 = 1000;
+    pub(super) const CACHE_HIT_MIN_BLOCKS: u64 = 10_000;
 }
 
 impl DatabaseHealthSettings {
