@@ -222,6 +222,21 @@ fn wait_for(cluster: &PgCluster, sql: &str) {
     panic!("not true within 5 s: {sql}");
 }
 
+/// The standby's report once it shows no lag: OK with 0 s. A WAL record the server writes on its own (a
+/// checkpoint, running transactions) may be received a moment before it is replayed, so up to three runs.
+fn caught_up(on_standby: &dyn Fn(&str, &str) -> (Value, std::process::Output)) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..3 {
+        let (report, output) = on_standby("1s", "1h");
+        if output.status.code() == Some(0) && results(&report, "replication")[0]["value"] == 0.0 {
+            return report;
+        }
+        last = report;
+        thread::sleep(Duration::from_millis(200));
+    }
+    panic!("the standby does not report 0 s of lag: {last:#}");
+}
+
 #[test]
 fn replication_lag_is_measured_on_a_paused_standby_and_from_the_primary() {
     let primary = own();
@@ -247,9 +262,7 @@ fn replication_lag_is_measured_on_a_paused_standby_and_from_the_primary() {
         )
         .json(&["--check", "replication"])
     };
-    let (report, output) = on_standby("10s", "60s");
-    assert_exit(&output, 0);
-    assert_eq!(results(&report, "replication")[0]["value"], 0.0, "{report:#}");
+    let report = caught_up(&on_standby);
     assert!(
         message(&report, "replication").contains("replayed all WAL received"),
         "{report:#}"
@@ -299,9 +312,7 @@ fn replication_lag_is_measured_on_a_paused_standby_and_from_the_primary() {
     // Replay resumes and catches up: no lag on either side.
     standby.execute("postgres", "SELECT pg_wal_replay_resume()");
     wait_for(standby, &format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'"));
-    let (report, output) = on_standby("1s", "1h");
-    assert_exit(&output, 0);
-    assert_eq!(results(&report, "replication")[0]["value"], 0.0, "{report:#}");
+    caught_up(&on_standby);
     standby.stop();
     primary.execute("postgres", &format!("DROP ROLE {role}"));
 }
