@@ -26,6 +26,22 @@ pub struct HealthConfig {
     pub memory: Option<PercentHealthConfig>,
     pub cpu: Option<CpuHealthConfig>,
     pub load: Option<RatioHealthConfig>,
+    /// `[health.database]`: connect + `SELECT 1` latency.
+    pub database: Option<DurationHealthConfig>,
+    /// `[health.connections]`: % of the connections roles without a reservation may open.
+    pub connections: Option<PercentHealthConfig>,
+    /// `[health.replication]`: replication lag.
+    pub replication: Option<DurationHealthConfig>,
+    /// `[health.deadlocks]`: deadlocks per minute.
+    pub deadlocks: Option<RatioHealthConfig>,
+    /// `[health.long_queries]`: the longest running statement.
+    pub long_queries: Option<DurationHealthConfig>,
+    /// `[health.idle_in_transaction]`: the longest idle-in-transaction session.
+    pub idle_in_transaction: Option<DurationHealthConfig>,
+    /// `[health.wraparound]`: transaction ID age as % of `autovacuum_freeze_max_age`.
+    pub wraparound: Option<PercentHealthConfig>,
+    /// `[health.cache_hit]`: buffer cache hit ratio of the configured database (low is bad).
+    pub cache_hit: Option<CacheHitHealthConfig>,
 }
 
 /// What a check that timed out reports.
@@ -74,5 +90,27 @@ pub struct CpuHealthConfig {
     pub critical: Option<f64>,
     /// How long the use is sampled (default `1s`).
     pub interval: Option<HumanDuration>,
+    pub timeout: Option<HumanDuration>,
+}
+
+/// A check judged by a duration (latency, lag, how long a statement runs), thresholds written as durations
+/// (`"10s"`, `"5m"`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DurationHealthConfig {
+    pub warning: Option<HumanDuration>,
+    pub critical: Option<HumanDuration>,
+    pub timeout: Option<HumanDuration>,
+}
+
+/// `[health.cache_hit]`: the share of blocks found in shared buffers; at or below a threshold is bad.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheHitHealthConfig {
+    pub warning: Option<f64>,
+    pub critical: Option<f64>,
+    /// Fewer blocks needed than this since the statistics were reset is too few to judge: OK with a note
+    /// (default 10000).
+    pub min_blocks: Option<u64>,
     pub timeout: Option<HumanDuration>,
 }

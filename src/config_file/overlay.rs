@@ -6,7 +6,10 @@ use super::{
     AzureStoreConfig, BackupConfig, DatabaseConfig, LocalStoreConfig, OutputConfig, RestoreConfig, Sections,
     StatsConfig, StorageConfig, TestRestoreConfig,
 };
-use super::{CpuHealthConfig, DiskHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig};
+use super::{
+    CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig, PercentHealthConfig,
+    RatioHealthConfig,
+};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -107,6 +110,17 @@ impl_over!(CpuHealthConfig {
     interval,
     timeout
 });
+impl_over!(DurationHealthConfig {
+    warning,
+    critical,
+    timeout
+});
+impl_over!(CacheHitHealthConfig {
+    warning,
+    critical,
+    min_blocks,
+    timeout
+});
 
 impl Over for HealthConfig {
     fn over(self, base: Self) -> Self {
@@ -119,6 +133,14 @@ impl Over for HealthConfig {
             memory: self.memory.over(base.memory),
             cpu: self.cpu.over(base.cpu),
             load: self.load.over(base.load),
+            database: self.database.over(base.database),
+            connections: self.connections.over(base.connections),
+            replication: self.replication.over(base.replication),
+            deadlocks: self.deadlocks.over(base.deadlocks),
+            long_queries: self.long_queries.over(base.long_queries),
+            idle_in_transaction: self.idle_in_transaction.over(base.idle_in_transaction),
+            wraparound: self.wraparound.over(base.wraparound),
+            cache_hit: self.cache_hit.over(base.cache_hit),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! 3 UNKNOWN). Nothing here writes anything but the state file (`state.rs`) and `--output`.
 
 mod check;
+mod database;
 mod report;
 mod run;
 mod settings;
@@ -96,6 +97,7 @@ async fn check_once(settings: &HealthSettings, ctx: &Ctx) -> HealthReport {
         settings,
         ctx,
         state: &state,
+        db: database::SharedSession::default(),
     };
     let results = run::run_all(&probe).await;
     if let Err(err) = state.save(&settings.state_file) {

@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use super::check::{CheckResult, Level};
+use super::database::{self, SharedSession};
 use super::settings::{CheckName, HealthSettings};
 use super::state::State;
 use super::system;
@@ -20,6 +21,8 @@ pub(crate) struct Probe<'a> {
     pub settings: &'a HealthSettings,
     pub ctx: &'a Ctx,
     pub state: &'a State,
+    /// The one PostgreSQL session of the run, opened by the first database check that needs it.
+    pub db: SharedSession,
 }
 
 type CheckFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<Vec<CheckResult>>> + Send + 'a>>;
@@ -31,6 +34,14 @@ fn start<'a>(name: CheckName, probe: &'a Probe<'a>) -> CheckFuture<'a> {
         CheckName::Memory => Box::pin(system::memory(probe)),
         CheckName::Cpu => Box::pin(system::cpu(probe)),
         CheckName::Load => Box::pin(system::load(probe)),
+        CheckName::Database => Box::pin(database::database(probe)),
+        CheckName::Connections => Box::pin(database::connections(probe)),
+        CheckName::Replication => Box::pin(database::replication(probe)),
+        CheckName::Deadlocks => Box::pin(database::deadlocks(probe)),
+        CheckName::LongQueries => Box::pin(database::long_queries(probe)),
+        CheckName::IdleInTransaction => Box::pin(database::idle_in_transaction(probe)),
+        CheckName::Wraparound => Box::pin(database::wraparound(probe)),
+        CheckName::CacheHit => Box::pin(database::cache_hit(probe)),
     }
 }
 

@@ -8,6 +8,7 @@ use clap::ValueEnum;
 
 use super::HealthArgs;
 use super::check::{Level, Thresholds};
+use super::database::DatabaseHealthSettings;
 use crate::commands::Ctx;
 use crate::config_file::{HealthConfig, TimeoutStatus};
 use crate::env_vars::EnvVars;
@@ -25,6 +26,22 @@ pub(crate) enum CheckName {
     Cpu,
     /// The 1-minute load average per core (1.0/2.0)
     Load,
+    /// Connect to PostgreSQL and run `SELECT 1`: latency (1/3 seconds); CRITICAL when it cannot connect
+    Database,
+    /// Client connections in % of max_connections minus the reserved ones (80/95 %)
+    Connections,
+    /// Replication lag: per replica on a primary, replay delay on a standby (10/60 seconds)
+    Replication,
+    /// Deadlocks per minute over all databases, since the last run (1/5)
+    Deadlocks,
+    /// The longest running statement of a client session (5m/15m)
+    LongQueries,
+    /// The longest session idle in a transaction (5m/10m)
+    IdleInTransaction,
+    /// The oldest database's transaction ID age in % of autovacuum_freeze_max_age (100/200 %)
+    Wraparound,
+    /// Buffer cache hit ratio of the configured database; low is bad (99/95 %)
+    CacheHit,
 }
 
 impl CheckName {
@@ -35,6 +52,14 @@ impl CheckName {
             Self::Memory => "memory",
             Self::Cpu => "cpu",
             Self::Load => "load",
+            Self::Database => "database",
+            Self::Connections => "connections",
+            Self::Replication => "replication",
+            Self::Deadlocks => "deadlocks",
+            Self::LongQueries => "long-queries",
+            Self::IdleInTransaction => "idle-in-transaction",
+            Self::Wraparound => "wraparound",
+            Self::CacheHit => "cache-hit",
         }
     }
 
@@ -77,6 +102,7 @@ pub(crate) struct HealthSettings {
     pub memory: Thresholds,
     pub cpu: CpuSettings,
     pub load: Thresholds,
+    pub database: DatabaseHealthSettings,
 }
 
 /// Runbook 5.1.1 and 5.1.3, and campctl's own where the runbook has none.
@@ -127,6 +153,7 @@ impl HealthSettings {
         own_timeout(CheckName::Memory, file.memory.as_ref().and_then(|t| t.timeout))?;
         own_timeout(CheckName::Cpu, file.cpu.as_ref().and_then(|t| t.timeout))?;
         own_timeout(CheckName::Load, file.load.as_ref().and_then(|t| t.timeout))?;
+        let database = DatabaseHealthSettings::resolve(file, &where_, &mut timeouts)?;
 
         let pick = |table: &str, warning: Option<f64>, critical: Option<f64>, default: Thresholds| {
             thresholds(warning, critical, default, || where_(table))
@@ -182,6 +209,7 @@ impl HealthSettings {
             memory,
             cpu,
             load,
+            database,
         };
         settings.select(&args.checks, &args.skip, file, &where_(""))?;
         Ok(settings)
@@ -246,7 +274,18 @@ impl HealthSettings {
     fn missing_configuration(&self, check: CheckName) -> Option<&'static str> {
         match check {
             CheckName::Disk => self.disk.paths.is_empty().then_some("`[health.disk] paths`"),
-            CheckName::Memory | CheckName::Cpu | CheckName::Load => None,
+            // The database checks too: the connection always has a value (libpq's defaults when nothing is set).
+            CheckName::Memory
+            | CheckName::Cpu
+            | CheckName::Load
+            | CheckName::Database
+            | CheckName::Connections
+            | CheckName::Replication
+            | CheckName::Deadlocks
+            | CheckName::LongQueries
+            | CheckName::IdleInTransaction
+            | CheckName::Wraparound
+            | CheckName::CacheHit => None,
         }
     }
 
@@ -268,7 +307,7 @@ fn known_checks() -> String {
 }
 
 /// A duration that must be above zero, or the default in milliseconds.
-fn positive(
+pub(super) fn positive(
     value: Option<HumanDuration>,
     default_millis: u64,
     origin: impl Fn() -> String,
@@ -283,7 +322,7 @@ fn positive(
 }
 
 /// The configured thresholds over the defaults, refused when the warning one is past the critical one.
-fn thresholds(
+pub(super) fn thresholds(
     warning: Option<f64>,
     critical: Option<f64>,
     default: Thresholds,

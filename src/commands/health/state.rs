@@ -73,6 +73,12 @@ impl State {
         }
     }
 
+    /// The sample of `key` the last run took, if any (for a check that keeps more than a counter, such as the
+    /// time a replica's replay position was first seen stuck).
+    pub(crate) fn previous(&self, key: &str) -> Option<Sample> {
+        self.previous.get(key).copied()
+    }
+
     /// Records `value` of counter `key` now and says how it changed since the last run.
     pub(crate) fn sample(&self, key: &str, value: f64) -> Delta {
         let now = Utc::now();
