@@ -6,7 +6,9 @@ use super::{
     AzureStoreConfig, BackupConfig, DatabaseConfig, LocalStoreConfig, OutputConfig, RestoreConfig, Sections,
     StatsConfig, StorageConfig, TestRestoreConfig,
 };
-use super::{CpuHealthConfig, DiskHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig};
+use super::{
+    CpuHealthConfig, DiskHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, RedisHealthConfig,
+};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -108,6 +110,21 @@ impl_over!(CpuHealthConfig {
     timeout
 });
 
+impl_over!(RedisHealthConfig {
+    url,
+    password,
+    ca_file,
+    latency_warning,
+    latency_critical,
+    memory_warning,
+    memory_critical,
+    evicted_warning,
+    evicted_critical,
+    clients_warning,
+    clients_critical,
+    timeout
+});
+
 impl Over for HealthConfig {
     fn over(self, base: Self) -> Self {
         Self {
@@ -119,6 +136,9 @@ impl Over for HealthConfig {
             memory: self.memory.over(base.memory),
             cpu: self.cpu.over(base.cpu),
             load: self.load.over(base.load),
+            redis: self.redis.over(base.redis),
+            // A profile's URL list replaces the base list: entries have no name to merge by.
+            api: self.api.or(base.api),
         }
     }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use super::HealthArgs;
+use super::api::ApiSettings;
 use super::check::{Level, Thresholds};
+use super::redis::RedisSettings;
 use crate::commands::Ctx;
 use crate::config_file::{HealthConfig, TimeoutStatus};
 use crate::env_vars::EnvVars;
@@ -25,6 +27,11 @@ pub(crate) enum CheckName {
     Cpu,
     /// The 1-minute load average per core (1.0/2.0)
     Load,
+    /// Redis at `[health.redis] url`: PING latency (100/500 ms), memory of maxmemory (80/95 %), keys evicted since
+    /// the last run (1/1000), clients of maxclients (80/95 %)
+    Redis,
+    /// Each `[[health.api]]` URL: the expected status and JSON field, latency (1/3 s)
+    Api,
 }
 
 impl CheckName {
@@ -35,6 +42,8 @@ impl CheckName {
             Self::Memory => "memory",
             Self::Cpu => "cpu",
             Self::Load => "load",
+            Self::Redis => "redis",
+            Self::Api => "api",
         }
     }
 
@@ -77,6 +86,10 @@ pub(crate) struct HealthSettings {
     pub memory: Thresholds,
     pub cpu: CpuSettings,
     pub load: Thresholds,
+    /// `[health.redis]`; `None` without a URL.
+    pub redis: Option<RedisSettings>,
+    /// `[[health.api]]`.
+    pub api: Vec<ApiSettings>,
 }
 
 /// Runbook 5.1.1 and 5.1.3, and campctl's own where the runbook has none.
@@ -127,6 +140,7 @@ impl HealthSettings {
         own_timeout(CheckName::Memory, file.memory.as_ref().and_then(|t| t.timeout))?;
         own_timeout(CheckName::Cpu, file.cpu.as_ref().and_then(|t| t.timeout))?;
         own_timeout(CheckName::Load, file.load.as_ref().and_then(|t| t.timeout))?;
+        own_timeout(CheckName::Redis, file.redis.as_ref().and_then(|t| t.timeout))?;
 
         let pick = |table: &str, warning: Option<f64>, critical: Option<f64>, default: Thresholds| {
             thresholds(warning, critical, default, || where_(table))
@@ -166,6 +180,13 @@ impl HealthSettings {
             defaults::LOAD,
         )?;
 
+        let redis = RedisSettings::resolve(file, &where_)?;
+        let api = super::api::resolve(file, &where_, timeout)?;
+        if let Some(longest) = api.iter().map(|entry| entry.timeout).max() {
+            // Each URL times out on its own and says so; the check's own timeout only catches what is left.
+            timeouts.push((CheckName::Api, longest + Duration::from_secs(1)));
+        }
+
         let mut settings = Self {
             checks: Vec::new(),
             not_configured: Vec::new(),
@@ -182,6 +203,8 @@ impl HealthSettings {
             memory,
             cpu,
             load,
+            redis,
+            api,
         };
         settings.select(&args.checks, &args.skip, file, &where_(""))?;
         Ok(settings)
@@ -247,6 +270,8 @@ impl HealthSettings {
         match check {
             CheckName::Disk => self.disk.paths.is_empty().then_some("`[health.disk] paths`"),
             CheckName::Memory | CheckName::Cpu | CheckName::Load => None,
+            CheckName::Redis => self.redis.is_none().then_some("`[health.redis] url`"),
+            CheckName::Api => self.api.is_empty().then_some("`[[health.api]]` with a `url`"),
         }
     }
 
@@ -282,8 +307,13 @@ fn positive(
     }
 }
 
+/// A duration threshold in seconds, as `thresholds` takes it.
+pub(super) fn positive_seconds(value: Option<HumanDuration>) -> Option<f64> {
+    value.map(|value| value.0.as_secs_f64())
+}
+
 /// The configured thresholds over the defaults, refused when the warning one is past the critical one.
-fn thresholds(
+pub(super) fn thresholds(
     warning: Option<f64>,
     critical: Option<f64>,
     default: Thresholds,
