@@ -302,3 +302,48 @@ fn a_bad_redis_url_is_a_usage_error_that_does_not_repeat_it() {
     );
     assert!(!stderr.contains("pw-in-url"), "{stderr}");
 }
+
+#[test]
+fn a_redis_that_accepts_but_never_answers_times_out_as_unknown() {
+    // The kernel completes the TCP handshake for the listener's backlog; nothing ever answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("address").port();
+    let env = HealthEnv::new(&format!(
+        "[health.redis]\nurl = \"redis://127.0.0.1:{port}\"\ntimeout = \"500ms\"\n"
+    ));
+    let (report, output) = env.json(&["--check", "redis"]);
+    assert_exit(&output, 3);
+    let result = results(&report, "redis")[0];
+    assert_eq!(result["status"], "UNKNOWN", "{report:#}");
+    assert!(
+        result["message"]
+            .as_str()
+            .expect("msg")
+            .starts_with("no answer within 500ms"),
+        "{report:#}"
+    );
+    drop(silent);
+}
+
+#[test]
+fn without_a_redis_url_or_an_api_url_both_checks_are_left_out_with_a_note() {
+    let env = HealthEnv::new("[health.cpu]\ninterval = \"100ms\"\n[health.redis]\nclients_warning = 50.0\n");
+    let (report, _) = env.json(&[]);
+    assert!(
+        results(&report, "redis").is_empty() && results(&report, "api").is_empty(),
+        "{report:#}"
+    );
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("`redis` (configure `[health.redis] url`)")
+            && notes.contains("`api` (configure `[[health.api]]"),
+        "{notes}"
+    );
+    let output = env.run(&["health", "--check", "redis"]);
+    assert_exit(&output, 2);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("[health.redis] url"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
