@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::check::{CheckResult, Level, Thresholds, Unit};
 use super::run::Probe;
-use super::settings::{positive_seconds, thresholds};
+use super::settings::{duration_seconds, thresholds};
 use crate::config_file::HealthConfig;
 use crate::exit::UserError;
 use crate::pg::Secret;
@@ -131,8 +131,8 @@ pub(crate) fn resolve(
                 json,
                 ca_file: entry.ca_file.clone(),
                 latency: thresholds(
-                    positive_seconds(entry.warning),
-                    positive_seconds(entry.critical),
+                    duration_seconds(entry.warning),
+                    duration_seconds(entry.critical),
                     LATENCY,
                     origin,
                 )?,

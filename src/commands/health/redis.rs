@@ -18,7 +18,7 @@ use redis::{ErrorKind, RedisConnectionInfo, RedisError};
 
 use super::check::{CheckResult, Level, Thresholds, Unit};
 use super::run::Probe;
-use super::settings::{positive_seconds, thresholds};
+use super::settings::{duration_seconds, thresholds};
 use super::state::Delta;
 use crate::config_file::HealthConfig;
 use crate::env_vars::EnvVars;
@@ -144,8 +144,8 @@ impl RedisSettings {
             password,
             ca_file: table.ca_file.clone(),
             latency: pick(
-                positive_seconds(table.latency_warning),
-                positive_seconds(table.latency_critical),
+                duration_seconds(table.latency_warning),
+                duration_seconds(table.latency_critical),
                 defaults::LATENCY,
             )?,
             memory: pick(table.memory_warning, table.memory_critical, defaults::MEMORY)?,

@@ -307,8 +307,8 @@ fn positive(
     }
 }
 
-/// A duration threshold in seconds, as `thresholds` takes it.
-pub(super) fn positive_seconds(value: Option<HumanDuration>) -> Option<f64> {
+/// A duration threshold in seconds, the unit `thresholds` takes for latencies.
+pub(super) fn duration_seconds(value: Option<HumanDuration>) -> Option<f64> {
     value.map(|value| value.0.as_secs_f64())
 }
 
