@@ -27,8 +27,8 @@ mod health;
 mod overlay;
 mod value;
 pub use health::{
-    CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig, PercentHealthConfig,
-    RatioHealthConfig, TimeoutStatus,
+    ApiHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig,
+    PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
 pub use value::{BadValue, FileValue};
 

@@ -42,6 +42,9 @@ pub struct HealthConfig {
     pub wraparound: Option<PercentHealthConfig>,
     /// `[health.cache_hit]`: buffer cache hit ratio of the configured database (low is bad).
     pub cache_hit: Option<CacheHitHealthConfig>,
+    pub redis: Option<RedisHealthConfig>,
+    /// `[[health.api]]`: one entry per URL.
+    pub api: Option<Vec<ApiHealthConfig>>,
 }
 
 /// What a check that timed out reports.
@@ -112,5 +115,51 @@ pub struct CacheHitHealthConfig {
     /// Fewer blocks needed than this since the statistics were reset is too few to judge: OK with a note
     /// (default 10000).
     pub min_blocks: Option<u64>,
+    pub timeout: Option<HumanDuration>,
+}
+
+/// `[health.redis]`: PING latency, memory against `maxmemory`, keys evicted since the last run, clients against
+/// `maxclients`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisHealthConfig {
+    /// `redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS).
+    pub url: Option<String>,
+    /// The password when neither the URL nor `REDISCLI_AUTH` gives one. Never printed.
+    pub password: Option<String>,
+    /// CA certificates (PEM) that verify a `rediss://` server (default: the system's).
+    pub ca_file: Option<PathBuf>,
+    /// PING latency (default `100ms` / `500ms`).
+    pub latency_warning: Option<HumanDuration>,
+    pub latency_critical: Option<HumanDuration>,
+    /// `used_memory` as a percentage of `maxmemory` (default 80 / 95).
+    pub memory_warning: Option<f64>,
+    pub memory_critical: Option<f64>,
+    /// Keys evicted since the last run (default 1 / 1000).
+    pub evicted_warning: Option<f64>,
+    pub evicted_critical: Option<f64>,
+    /// `connected_clients` as a percentage of `maxclients` (default 80 / 95).
+    pub clients_warning: Option<f64>,
+    pub clients_critical: Option<f64>,
+    pub timeout: Option<HumanDuration>,
+}
+
+/// One `[[health.api]]` entry: an HTTP(S) GET of `url`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiHealthConfig {
+    pub url: Option<String>,
+    /// The status code that is healthy (default: any 2xx).
+    pub expect_status: Option<u16>,
+    /// A dotted path into the JSON body (`status`, `checks.db`) whose value must be `json_value`.
+    pub json_field: Option<String>,
+    /// The expected value of `json_field`, compared as text (a JSON string without its quotes).
+    pub json_value: Option<String>,
+    /// CA certificates (PEM) that verify an `https://` server (default: the system's).
+    pub ca_file: Option<PathBuf>,
+    /// Latency (default `1s` / `3s`, runbook 5.1.2's P95 response time).
+    pub warning: Option<HumanDuration>,
+    pub critical: Option<HumanDuration>,
+    /// How long this URL may take (default `[health] timeout`).
     pub timeout: Option<HumanDuration>,
 }

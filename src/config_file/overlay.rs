@@ -8,7 +8,7 @@ use super::{
 };
 use super::{
     CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig, PercentHealthConfig,
-    RatioHealthConfig,
+    RatioHealthConfig, RedisHealthConfig,
 };
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
@@ -122,6 +122,21 @@ impl_over!(CacheHitHealthConfig {
     timeout
 });
 
+impl_over!(RedisHealthConfig {
+    url,
+    password,
+    ca_file,
+    latency_warning,
+    latency_critical,
+    memory_warning,
+    memory_critical,
+    evicted_warning,
+    evicted_critical,
+    clients_warning,
+    clients_critical,
+    timeout
+});
+
 impl Over for HealthConfig {
     fn over(self, base: Self) -> Self {
         Self {
@@ -141,6 +156,9 @@ impl Over for HealthConfig {
             idle_in_transaction: self.idle_in_transaction.over(base.idle_in_transaction),
             wraparound: self.wraparound.over(base.wraparound),
             cache_hit: self.cache_hit.over(base.cache_hit),
+            redis: self.redis.over(base.redis),
+            // A profile's URL list replaces the base list: entries have no name to merge by.
+            api: self.api.or(base.api),
         }
     }
 }

@@ -16,8 +16,9 @@ use super::redis::redis_if_started;
 
 /// Environment variables that must not leak from the developer's shell into the binary under test.
 const SCRUBBED_PREFIXES: [&str; 3] = ["CAMPCTL_", "PG", "AZURE_"];
-const SCRUBBED_NAMES: [&str; 8] = [
+const SCRUBBED_NAMES: [&str; 9] = [
     "DATABASE_URL",
+    "REDISCLI_AUTH",
     "RUST_LOG",
     "RUST_BACKTRACE",
     "CLICOLOR",

@@ -6,13 +6,16 @@
 //! line or Prometheus gauges. The exit code is the worst status in every format (0 OK, 1 WARNING, 2 CRITICAL,
 //! 3 UNKNOWN). Nothing here writes anything but the state file (`state.rs`) and `--output`.
 
+mod api;
 mod check;
 mod database;
+mod redis;
 mod report;
 mod run;
 mod settings;
 mod state;
 mod system;
+mod tls;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

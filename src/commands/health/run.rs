@@ -13,7 +13,7 @@ use super::check::{CheckResult, Level};
 use super::database::{self, SharedSession};
 use super::settings::{CheckName, HealthSettings};
 use super::state::State;
-use super::system;
+use super::{api, redis, system};
 use crate::commands::Ctx;
 
 /// What every check may use: the settings, the command's context and the state of the last run.
@@ -42,6 +42,8 @@ fn start<'a>(name: CheckName, probe: &'a Probe<'a>) -> CheckFuture<'a> {
         CheckName::IdleInTransaction => Box::pin(database::idle_in_transaction(probe)),
         CheckName::Wraparound => Box::pin(database::wraparound(probe)),
         CheckName::CacheHit => Box::pin(database::cache_hit(probe)),
+        CheckName::Redis => Box::pin(redis::redis(probe)),
+        CheckName::Api => Box::pin(api::api(probe)),
     }
 }
 

@@ -7,8 +7,10 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use super::HealthArgs;
+use super::api::ApiSettings;
 use super::check::{Level, Thresholds};
 use super::database::DatabaseHealthSettings;
+use super::redis::RedisSettings;
 use crate::commands::Ctx;
 use crate::config_file::{HealthConfig, TimeoutStatus};
 use crate::env_vars::EnvVars;
@@ -42,6 +44,11 @@ pub(crate) enum CheckName {
     Wraparound,
     /// Buffer cache hit ratio of the configured database; low is bad (99/95 %)
     CacheHit,
+    /// Redis at `[health.redis] url`: PING latency (100/500 ms), memory of maxmemory (80/95 %), keys evicted since
+    /// the last run (1/1000), clients of maxclients (80/95 %)
+    Redis,
+    /// Each `[[health.api]]` URL: the expected status and JSON field, latency (1/3 s)
+    Api,
 }
 
 impl CheckName {
@@ -60,6 +67,8 @@ impl CheckName {
             Self::IdleInTransaction => "idle-in-transaction",
             Self::Wraparound => "wraparound",
             Self::CacheHit => "cache-hit",
+            Self::Redis => "redis",
+            Self::Api => "api",
         }
     }
 
@@ -103,6 +112,10 @@ pub(crate) struct HealthSettings {
     pub cpu: CpuSettings,
     pub load: Thresholds,
     pub database: DatabaseHealthSettings,
+    /// `[health.redis]`; `None` without a URL.
+    pub redis: Option<RedisSettings>,
+    /// `[[health.api]]`.
+    pub api: Vec<ApiSettings>,
 }
 
 /// Runbook 5.1.1 and 5.1.3, and campctl's own where the runbook has none.
@@ -153,6 +166,7 @@ impl HealthSettings {
         own_timeout(CheckName::Memory, file.memory.as_ref().and_then(|t| t.timeout))?;
         own_timeout(CheckName::Cpu, file.cpu.as_ref().and_then(|t| t.timeout))?;
         own_timeout(CheckName::Load, file.load.as_ref().and_then(|t| t.timeout))?;
+        own_timeout(CheckName::Redis, file.redis.as_ref().and_then(|t| t.timeout))?;
         let database = DatabaseHealthSettings::resolve(file, &where_, &mut timeouts)?;
 
         let pick = |table: &str, warning: Option<f64>, critical: Option<f64>, default: Thresholds| {
@@ -193,6 +207,13 @@ impl HealthSettings {
             defaults::LOAD,
         )?;
 
+        let redis = RedisSettings::resolve(file, &where_)?;
+        let api = super::api::resolve(file, &where_, timeout)?;
+        if let Some(longest) = api.iter().map(|entry| entry.timeout).max() {
+            // Each URL times out on its own and says so; the check's own timeout only catches what is left.
+            timeouts.push((CheckName::Api, longest + Duration::from_secs(1)));
+        }
+
         let mut settings = Self {
             checks: Vec::new(),
             not_configured: Vec::new(),
@@ -210,6 +231,8 @@ impl HealthSettings {
             cpu,
             load,
             database,
+            redis,
+            api,
         };
         settings.select(&args.checks, &args.skip, file, &where_(""))?;
         Ok(settings)
@@ -286,6 +309,8 @@ impl HealthSettings {
             | CheckName::IdleInTransaction
             | CheckName::Wraparound
             | CheckName::CacheHit => None,
+            CheckName::Redis => self.redis.is_none().then_some("`[health.redis] url`"),
+            CheckName::Api => self.api.is_empty().then_some("`[[health.api]]` with a `url`"),
         }
     }
 
@@ -319,6 +344,11 @@ pub(super) fn positive(
             .into()),
         Some(value) => Ok(value.0),
     }
+}
+
+/// A duration threshold in seconds, the unit `thresholds` takes for latencies.
+pub(super) fn duration_seconds(value: Option<HumanDuration>) -> Option<f64> {
+    value.map(|value| value.0.as_secs_f64())
 }
 
 /// The configured thresholds over the defaults, refused when the warning one is past the critical one.

@@ -2,8 +2,10 @@
 //! UNKNOWN; the exit code is the worst status in every format. One file per check family; this file holds what
 //! they share.
 
+mod api;
 mod database;
 mod host;
+mod redis;
 
 use std::path::PathBuf;
 use std::process::Output;
