@@ -5,9 +5,6 @@
 //! Every check family (`system.rs`, ...) returns `CheckResult`s and never decides an exit code or an output format:
 //! `report.rs` renders them and `mod.rs` turns the worst level into the exit status.
 
-// The check families still to come (database, Redis, API, backups) use the rest; removed when they land.
-#![allow(dead_code)]
-
 use std::fmt;
 
 use serde::Serialize;

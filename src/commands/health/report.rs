@@ -206,8 +206,15 @@ fn perfdata(check: &CheckResult) -> Option<String> {
         Some(t) => (nagios_number(t.warning), nagios_number(t.critical)),
         None => (String::new(), String::new()),
     };
+    // A share of a whole runs 0–100; a percentage that may pass 100 (`wraparound`: of autovacuum_freeze_max_age)
+    // has no maximum.
+    let bounded = check
+        .value
+        .into_iter()
+        .chain(check.thresholds.iter().flat_map(|t| [t.warning, t.critical]));
     let (min, max) = match check.unit {
-        super::check::Unit::Percent => ("0", "100"),
+        super::check::Unit::Percent if bounded.clone().all(|v| v <= 100.0) => ("0", "100"),
+        super::check::Unit::Percent => ("0", ""),
         _ => ("", ""),
     };
     let mut field = format!(
@@ -300,6 +307,19 @@ mod tests {
             "'disk /var/lib/it\"s'=85%;80;90;0;100 'cache-hit'=99.5%;99:;95:;0;100"
         );
         assert_eq!(text.lines().count(), 4, "{text}");
+    }
+
+    #[test]
+    fn a_percentage_past_100_has_no_maximum_in_perfdata() {
+        let wraparound = CheckResult::measured(
+            "wraparound",
+            None,
+            150.0,
+            Unit::Percent,
+            Thresholds::above(100.0, 200.0),
+            "age",
+        );
+        assert_eq!(perfdata(&wraparound).as_deref(), Some("'wraparound'=150%;100;200;0"));
     }
 
     #[test]

@@ -2,9 +2,6 @@
 //! check. A check that fails to run is UNKNOWN with the reason; one that times out is UNKNOWN (or CRITICAL with
 //! `[health] timeout_status = "critical"`). Nothing a check does can fail the whole run.
 
-// The check families still to come (database, Redis, API, backups) use the rest; removed when they land.
-#![allow(dead_code)]
-
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;

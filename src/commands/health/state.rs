@@ -5,9 +5,6 @@
 //! written once after (atomically, beside itself). A missing file is a first run; a file that cannot be read or
 //! parsed is a warning and counts as a first run, never a failed check.
 
-// The check families still to come (database, Redis, API, backups) use the rest; removed when they land.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
