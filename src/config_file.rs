@@ -27,7 +27,8 @@ mod health;
 mod overlay;
 mod value;
 pub use health::{
-    CpuHealthConfig, DiskHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, TimeoutStatus,
+    BackupAgeHealthConfig, CpuHealthConfig, DiskHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig,
+    TimeoutStatus,
 };
 pub use value::{BadValue, FileValue};
 

@@ -26,6 +26,8 @@ pub struct HealthConfig {
     pub memory: Option<PercentHealthConfig>,
     pub cpu: Option<CpuHealthConfig>,
     pub load: Option<RatioHealthConfig>,
+    pub backup_age: Option<BackupAgeHealthConfig>,
+    pub verify_age: Option<BackupAgeHealthConfig>,
 }
 
 /// What a check that timed out reports.
@@ -74,5 +76,19 @@ pub struct CpuHealthConfig {
     pub critical: Option<f64>,
     /// How long the use is sampled (default `1s`).
     pub interval: Option<HumanDuration>,
+    pub timeout: Option<HumanDuration>,
+}
+
+/// `[health.backup_age]` and `[health.verify_age]`: the age of the newest complete (or verified) backup of each
+/// database in each store `backup` writes to.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupAgeHealthConfig {
+    /// The databases to check (default: `[health.backup_age] databases` for `verify_age`, else the configured
+    /// database).
+    pub databases: Option<Vec<String>>,
+    /// An age such as `26h` (backup-age) or `8d` (verify-age).
+    pub warning: Option<HumanDuration>,
+    pub critical: Option<HumanDuration>,
     pub timeout: Option<HumanDuration>,
 }

@@ -6,7 +6,9 @@ use super::{
     AzureStoreConfig, BackupConfig, DatabaseConfig, LocalStoreConfig, OutputConfig, RestoreConfig, Sections,
     StatsConfig, StorageConfig, TestRestoreConfig,
 };
-use super::{CpuHealthConfig, DiskHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig};
+use super::{
+    BackupAgeHealthConfig, CpuHealthConfig, DiskHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig,
+};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -108,6 +110,13 @@ impl_over!(CpuHealthConfig {
     timeout
 });
 
+impl_over!(BackupAgeHealthConfig {
+    databases,
+    warning,
+    critical,
+    timeout
+});
+
 impl Over for HealthConfig {
     fn over(self, base: Self) -> Self {
         Self {
@@ -119,6 +128,8 @@ impl Over for HealthConfig {
             memory: self.memory.over(base.memory),
             cpu: self.cpu.over(base.cpu),
             load: self.load.over(base.load),
+            backup_age: self.backup_age.over(base.backup_age),
+            verify_age: self.verify_age.over(base.verify_age),
         }
     }
 }

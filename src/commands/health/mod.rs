@@ -6,6 +6,7 @@
 //! line or Prometheus gauges. The exit code is the worst status in every format (0 OK, 1 WARNING, 2 CRITICAL,
 //! 3 UNKNOWN). Nothing here writes anything but the state file (`state.rs`) and `--output`.
 
+mod backups;
 mod check;
 mod report;
 mod run;

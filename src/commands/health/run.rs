@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::check::{CheckResult, Level};
 use super::settings::{CheckName, HealthSettings};
 use super::state::State;
-use super::system;
+use super::{backups, system};
 use crate::commands::Ctx;
 
 /// What every check may use: the settings, the command's context and the state of the last run.
@@ -31,6 +31,8 @@ fn start<'a>(name: CheckName, probe: &'a Probe<'a>) -> CheckFuture<'a> {
         CheckName::Memory => Box::pin(system::memory(probe)),
         CheckName::Cpu => Box::pin(system::cpu(probe)),
         CheckName::Load => Box::pin(system::load(probe)),
+        CheckName::BackupAge => Box::pin(backups::backup_age(probe)),
+        CheckName::VerifyAge => Box::pin(backups::verify_age(probe)),
     }
 }
 

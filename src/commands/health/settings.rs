@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use super::HealthArgs;
+use super::backups::BackupHealthSettings;
 use super::check::{Level, Thresholds};
 use crate::commands::Ctx;
 use crate::config_file::{HealthConfig, TimeoutStatus};
@@ -25,6 +26,10 @@ pub(crate) enum CheckName {
     Cpu,
     /// The 1-minute load average per core (1.0/2.0)
     Load,
+    /// Age of the newest complete backup, per database and store (26h/50h)
+    BackupAge,
+    /// Age of the newest test-restored backup, per database and store (8d/15d)
+    VerifyAge,
 }
 
 impl CheckName {
@@ -35,6 +40,8 @@ impl CheckName {
             Self::Memory => "memory",
             Self::Cpu => "cpu",
             Self::Load => "load",
+            Self::BackupAge => "backup-age",
+            Self::VerifyAge => "verify-age",
         }
     }
 
@@ -77,6 +84,7 @@ pub(crate) struct HealthSettings {
     pub memory: Thresholds,
     pub cpu: CpuSettings,
     pub load: Thresholds,
+    pub backups: BackupHealthSettings,
 }
 
 /// Runbook 5.1.1 and 5.1.3, and campctl's own where the runbook has none.
@@ -166,6 +174,8 @@ impl HealthSettings {
             defaults::LOAD,
         )?;
 
+        let backups = BackupHealthSettings::resolve(file, ctx, &where_, &mut timeouts)?;
+
         let mut settings = Self {
             checks: Vec::new(),
             not_configured: Vec::new(),
@@ -182,8 +192,10 @@ impl HealthSettings {
             memory,
             cpu,
             load,
+            backups,
         };
         settings.select(&args.checks, &args.skip, file, &where_(""))?;
+        settings.backups.usable_for(&settings.checks)?;
         Ok(settings)
     }
 
@@ -246,7 +258,7 @@ impl HealthSettings {
     fn missing_configuration(&self, check: CheckName) -> Option<&'static str> {
         match check {
             CheckName::Disk => self.disk.paths.is_empty().then_some("`[health.disk] paths`"),
-            CheckName::Memory | CheckName::Cpu | CheckName::Load => None,
+            CheckName::Memory | CheckName::Cpu | CheckName::Load | CheckName::BackupAge | CheckName::VerifyAge => None,
         }
     }
 
@@ -268,7 +280,7 @@ fn known_checks() -> String {
 }
 
 /// A duration that must be above zero, or the default in milliseconds.
-fn positive(
+pub(super) fn positive(
     value: Option<HumanDuration>,
     default_millis: u64,
     origin: impl Fn() -> String,
@@ -283,7 +295,7 @@ fn positive(
 }
 
 /// The configured thresholds over the defaults, refused when the warning one is past the critical one.
-fn thresholds(
+pub(super) fn thresholds(
     warning: Option<f64>,
     critical: Option<f64>,
     default: Thresholds,

@@ -2,6 +2,7 @@
 //! UNKNOWN; the exit code is the worst status in every format. One file per check family; this file holds what
 //! they share.
 
+mod backups;
 mod host;
 
 use std::path::PathBuf;
