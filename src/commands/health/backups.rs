@@ -1,6 +1,6 @@
-//! The backup checks (runbook 7.1's daily backup check and 2.5.1's weekly test-restore): `backup-age`, the age of
-//! the newest complete backup of each database in each store `backup` writes to, and `verify-age`, the age of the
-//! newest one that passed `test-restore`. One result per `database@store`.
+//! The backup checks (runbook 7.1's daily backup check and 7.2's weekly restore test, procedure 2.5.1):
+//! `backup-age`, the age of the newest complete backup of each database in each store `backup` writes to, and
+//! `verify-age`, the age of the newest one that passed `test-restore`. One result per `database@store`.
 //!
 //! Everything comes from the catalog (`crate::catalog`), the one reader of stores that `backup list`, `restore` and
 //! `test-restore` share: a backup is a manifest (an archive without one is `incomplete` and never counts), a
@@ -23,7 +23,8 @@ use crate::exit::UserError;
 use crate::storage::Store;
 use crate::units::HumanDuration;
 
-/// Runbook 7.1 backs up daily and 2.5.1 tests a restore weekly: one missed day (or week) warns, two are critical.
+/// Runbook 7.1 checks the daily backup and 7.2 tests a restore weekly: one missed day (or week) warns, two are
+/// critical.
 mod defaults {
     use super::Thresholds;
 
