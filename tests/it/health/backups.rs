@@ -328,6 +328,21 @@ fn backup_thresholds_come_from_the_file_and_are_checked() {
         stderr.contains("`[health.verify_age]`") && stderr.contains("warning"),
         "{stderr}"
     );
+
+    // `[backup] stores` names a store that is not configured: a backup check cannot run (exit 2, naming it), the
+    // host checks still can.
+    let t = BackupHealth::new("", &Azure::None);
+    let config = std::fs::read_to_string(&t.env.config).expect("config");
+    std::fs::write(&t.env.config, format!("{config}\n[backup]\nstores = [\"azure\"]\n")).expect("config");
+    let output = t.env.run(&["health", "--check", "backup-age"]);
+    assert_exit(&output, 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`backup-age`") && stderr.contains("Store `azure` is not configured"),
+        "{stderr}"
+    );
+    let (_, output) = t.env.json(&["--check", "memory"]);
+    assert!(output.status.code().is_some_and(|code| code <= 3), "{output:?}");
 }
 
 fn path_str(path: &Path) -> &str {
