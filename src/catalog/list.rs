@@ -172,6 +172,7 @@ pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<V
     Ok(entries)
 }
 
+/// The bytes of one manifest, with its object.
 async fn read_manifest<'a>(store: &Store, object: &'a ObjectInfo) -> (&'a ObjectInfo, anyhow::Result<bytes::Bytes>) {
     (object, store.get(&object.name).await)
 }

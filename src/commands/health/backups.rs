@@ -72,11 +72,36 @@ impl BackupHealthSettings {
                 ));
             }
         }
-        let backup_databases = match backup.databases {
+        let backup_databases = match backup.databases.clone() {
             Some(databases) => databases,
             None => vec![ctx.settings.db.dbname.clone()],
         };
-        let verify_databases = verify.databases.unwrap_or_else(|| backup_databases.clone());
+        let verify_databases = verify.databases.clone().unwrap_or_else(|| backup_databases.clone());
+        // Named as durations here: `thresholds` below would name them in seconds.
+        for (table, config, default) in [
+            (".backup_age", &backup, defaults::BACKUP_AGE),
+            (".verify_age", &verify, defaults::VERIFY_AGE),
+        ] {
+            let seconds_of = |value: Option<HumanDuration>, default: f64| value.map_or(default, |v| v.0.as_secs_f64());
+            if seconds_of(config.warning, default.warning) > seconds_of(config.critical, default.critical) {
+                let show = |value: Option<HumanDuration>, default: f64| {
+                    crate::units::format_seconds(seconds_of(value, default))
+                };
+                return Err(UserError::usage(format!(
+                    "In {}, warning = {} is above critical = {}",
+                    where_(table),
+                    show(config.warning, default.warning),
+                    show(config.critical, default.critical)
+                ))
+                .with_hint(format!(
+                    "The warning age comes first: set it at or below the critical one (defaults: warning {}, \
+                     critical {})",
+                    crate::units::format_seconds(default.warning),
+                    crate::units::format_seconds(default.critical)
+                ))
+                .into());
+            }
+        }
         for (table, databases) in [(".backup_age", &backup_databases), (".verify_age", &verify_databases)] {
             if databases.iter().any(String::is_empty) {
                 return Err(

@@ -325,7 +325,7 @@ fn backup_thresholds_come_from_the_file_and_are_checked() {
     assert_exit(&output, 2);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("`[health.verify_age]`") && stderr.contains("warning"),
+        stderr.contains("`[health.verify_age]`") && stderr.contains("warning = 20d 00h is above critical = 10d 00h"),
         "{stderr}"
     );
 
