@@ -27,8 +27,8 @@ mod health;
 mod overlay;
 mod value;
 pub use health::{
-    ApiHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig,
-    PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
+    ApiHealthConfig, BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig,
+    DurationHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
 pub use value::{BadValue, FileValue};
 

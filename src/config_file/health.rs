@@ -45,6 +45,8 @@ pub struct HealthConfig {
     pub redis: Option<RedisHealthConfig>,
     /// `[[health.api]]`: one entry per URL.
     pub api: Option<Vec<ApiHealthConfig>>,
+    pub backup_age: Option<BackupAgeHealthConfig>,
+    pub verify_age: Option<BackupAgeHealthConfig>,
 }
 
 /// What a check that timed out reports.
@@ -161,5 +163,19 @@ pub struct ApiHealthConfig {
     pub warning: Option<HumanDuration>,
     pub critical: Option<HumanDuration>,
     /// How long this URL may take (default `[health] timeout`).
+    pub timeout: Option<HumanDuration>,
+}
+
+/// `[health.backup_age]` and `[health.verify_age]`: the age of the newest complete (or verified) backup of each
+/// database in each store `backup` writes to.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupAgeHealthConfig {
+    /// The databases to check (default: `[health.backup_age] databases` for `verify_age`, else the configured
+    /// database).
+    pub databases: Option<Vec<String>>,
+    /// An age such as `26h` (backup-age) or `8d` (verify-age).
+    pub warning: Option<HumanDuration>,
+    pub critical: Option<HumanDuration>,
     pub timeout: Option<HumanDuration>,
 }

@@ -7,8 +7,8 @@ use super::{
     StatsConfig, StorageConfig, TestRestoreConfig,
 };
 use super::{
-    CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig, PercentHealthConfig,
-    RatioHealthConfig, RedisHealthConfig,
+    BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig,
+    PercentHealthConfig, RatioHealthConfig, RedisHealthConfig,
 };
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
@@ -137,6 +137,13 @@ impl_over!(RedisHealthConfig {
     timeout
 });
 
+impl_over!(BackupAgeHealthConfig {
+    databases,
+    warning,
+    critical,
+    timeout
+});
+
 impl Over for HealthConfig {
     fn over(self, base: Self) -> Self {
         Self {
@@ -159,6 +166,8 @@ impl Over for HealthConfig {
             redis: self.redis.over(base.redis),
             // A profile's URL list replaces the base list: entries have no name to merge by.
             api: self.api.or(base.api),
+            backup_age: self.backup_age.over(base.backup_age),
+            verify_age: self.verify_age.over(base.verify_age),
         }
     }
 }

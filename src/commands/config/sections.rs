@@ -1,5 +1,5 @@
 //! `config check`'s validation of every section of the configuration, with the parsers and resolvers the commands
-//! themselves use (`Store::from_config`, `LoadedConfig::value` for every typed key, `backup::settings::file_stores`
+//! themselves use (`Store::from_config`, `LoadedConfig::value` for every typed key, `settings::stores::file_stores`
 //! and `row_counting`, `select_stores`, `StatsSettings::resolve`, `HealthSettings::resolve`,
 //! `ConnParams::resolve`), so that `config check` and
 //! a real run cannot disagree about a value. Unlike a run, it lists every bad value of a section, not the first.
@@ -10,10 +10,11 @@ use clap::{Args as _, FromArgMatches as _};
 use super::check_report::Check;
 use crate::catalog::select_stores;
 use crate::commands::Ctx;
-use crate::commands::backup::settings::{file_stores, row_counting};
+use crate::commands::backup::settings::row_counting;
 use crate::config_file::{ConfigError, LoadedConfig};
 use crate::diagnostics;
 use crate::exit::ExitStatus;
+use crate::settings::stores::file_stores;
 use crate::storage::{Store, StoreKeys};
 
 /// Where the values came from, for error messages: "`/etc/campctl/config.toml`", with the profile.

@@ -10,7 +10,7 @@ use super::check::{CheckResult, Level};
 use super::database::{self, SharedSession};
 use super::settings::{CheckName, HealthSettings};
 use super::state::State;
-use super::{api, redis, system};
+use super::{api, backups, redis, system};
 use crate::commands::Ctx;
 
 /// What every check may use: the settings, the command's context and the state of the last run.
@@ -41,6 +41,8 @@ fn start<'a>(name: CheckName, probe: &'a Probe<'a>) -> CheckFuture<'a> {
         CheckName::CacheHit => Box::pin(database::cache_hit(probe)),
         CheckName::Redis => Box::pin(redis::redis(probe)),
         CheckName::Api => Box::pin(api::api(probe)),
+        CheckName::BackupAge => Box::pin(backups::backup_age(probe)),
+        CheckName::VerifyAge => Box::pin(backups::verify_age(probe)),
     }
 }
 

@@ -8,6 +8,7 @@ use clap::ValueEnum;
 
 use super::HealthArgs;
 use super::api::ApiSettings;
+use super::backups::BackupHealthSettings;
 use super::check::{Level, Thresholds};
 use super::database::DatabaseHealthSettings;
 use super::redis::RedisSettings;
@@ -49,6 +50,10 @@ pub(crate) enum CheckName {
     Redis,
     /// Each `[[health.api]]` URL: the expected status and JSON field, latency (1/3 s)
     Api,
+    /// Age of the newest complete backup, per database and store (26h/50h)
+    BackupAge,
+    /// Age of the newest test-restored backup, per database and store (8d/15d)
+    VerifyAge,
 }
 
 impl CheckName {
@@ -69,6 +74,8 @@ impl CheckName {
             Self::CacheHit => "cache-hit",
             Self::Redis => "redis",
             Self::Api => "api",
+            Self::BackupAge => "backup-age",
+            Self::VerifyAge => "verify-age",
         }
     }
 
@@ -116,6 +123,7 @@ pub(crate) struct HealthSettings {
     pub redis: Option<RedisSettings>,
     /// `[[health.api]]`.
     pub api: Vec<ApiSettings>,
+    pub backups: BackupHealthSettings,
 }
 
 /// Runbook 5.1.1 and 5.1.3, and campctl's own where the runbook has none.
@@ -213,6 +221,7 @@ impl HealthSettings {
             // Each URL times out on its own and says so; the check's own timeout only catches what is left.
             timeouts.push((CheckName::Api, longest + Duration::from_secs(1)));
         }
+        let backups = BackupHealthSettings::resolve(file, ctx, &where_, &mut timeouts)?;
 
         let mut settings = Self {
             checks: Vec::new(),
@@ -233,8 +242,10 @@ impl HealthSettings {
             database,
             redis,
             api,
+            backups,
         };
         settings.select(&args.checks, &args.skip, file, &where_(""))?;
+        settings.backups.usable_for(&settings.checks)?;
         Ok(settings)
     }
 
@@ -308,7 +319,9 @@ impl HealthSettings {
             | CheckName::LongQueries
             | CheckName::IdleInTransaction
             | CheckName::Wraparound
-            | CheckName::CacheHit => None,
+            | CheckName::CacheHit
+            | CheckName::BackupAge
+            | CheckName::VerifyAge => None,
             CheckName::Redis => self.redis.is_none().then_some("`[health.redis] url`"),
             CheckName::Api => self.api.is_empty().then_some("`[[health.api]]` with a `url`"),
         }

@@ -3,6 +3,7 @@
 //! they share.
 
 mod api;
+mod backups;
 mod database;
 mod host;
 mod redis;
