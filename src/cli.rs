@@ -8,6 +8,7 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::commands::backup::BackupArgs;
 use crate::commands::config::ConfigArgs;
+use crate::commands::health::HealthArgs;
 use crate::commands::maintenance::reindex::ReindexArgs;
 use crate::commands::maintenance::vacuum::VacuumArgs;
 use crate::commands::restore::{RestoreArgs, TestRestoreArgs};
@@ -79,6 +80,7 @@ pub enum Command {
     Vacuum(Box<VacuumArgs>),
     Reindex(Box<ReindexArgs>),
     Stats(Box<StatsArgs>),
+    Health(Box<HealthArgs>),
     /// Show or check the resolved configuration
     Config(ConfigArgs),
 }

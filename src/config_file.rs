@@ -23,8 +23,13 @@ use crate::pg::SslMode;
 use crate::storage::StoreKind;
 use crate::units::{ByteSize, HumanDuration};
 
+mod health;
 mod overlay;
 mod value;
+pub use health::{
+    ApiHealthConfig, BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig,
+    DurationHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
+};
 pub use value::{BadValue, FileValue};
 
 /// The whole file.
@@ -38,6 +43,7 @@ pub struct FileConfig {
     pub storage: StorageConfig,
     pub restore: RestoreConfig,
     pub test_restore: TestRestoreConfig,
+    pub health: HealthConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -52,6 +58,7 @@ impl FileConfig {
             storage: self.storage,
             restore: self.restore,
             test_restore: self.test_restore,
+            health: self.health,
         };
         (base, self.profiles)
     }
@@ -68,6 +75,7 @@ pub struct Sections {
     pub storage: StorageConfig,
     pub restore: RestoreConfig,
     pub test_restore: TestRestoreConfig,
+    pub health: HealthConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.

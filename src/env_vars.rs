@@ -53,6 +53,12 @@ impl EnvVars {
     /// Base directory of user data files: the local backup store of a non-root user defaults to
     /// `$XDG_DATA_HOME/campctl/backups` (`~/.local/share/campctl/backups`).
     pub(crate) const XDG_DATA_HOME: &'static str = "XDG_DATA_HOME";
+    /// Base directory of user state files: `campctl health` keeps its samples in
+    /// `$XDG_STATE_HOME/campctl/health-state.json` (`~/.local/state/…`) for a non-root user.
+    pub(crate) const XDG_STATE_HOME: &'static str = "XDG_STATE_HOME";
+    /// Secret: the Redis password of `campctl health`'s `redis` check (redis-cli's variable); overrides the
+    /// password of `[health.redis] url` and `password`.
+    pub(crate) const REDISCLI_AUTH: &'static str = "REDISCLI_AUTH";
     /// Secret: an Azure Storage connection string (`AccountName=…;AccountKey=…`, `BlobEndpoint=…;SharedAccessSignature=…`
     /// or `UseDevelopmentStorage=true`); overrides `[storage.azure] connection_string` (docs/storage.md).
     pub(crate) const AZURE_STORAGE_CONNECTION_STRING: &'static str = "AZURE_STORAGE_CONNECTION_STRING";

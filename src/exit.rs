@@ -41,6 +41,12 @@ pub enum ExitStatus {
     Auth,
     /// Interrupted by Ctrl-C or SIGTERM.
     Interrupted,
+    /// `health`: the worst check is WARNING (the Nagios plugin convention, exit 1).
+    Warning,
+    /// `health`: the worst check is CRITICAL (exit 2).
+    Critical,
+    /// `health`: the worst check is UNKNOWN (exit 3).
+    Unknown,
 }
 
 impl ExitStatus {
@@ -48,9 +54,10 @@ impl ExitStatus {
     pub fn code(self) -> u8 {
         match self {
             Self::Success => 0,
-            Self::Failure => 1,
-            Self::Usage => 2,
-            Self::Partial => 3,
+            // `health` speaks the Nagios plugin codes, which share 1–3 with the other commands' meanings.
+            Self::Failure | Self::Warning => 1,
+            Self::Usage | Self::Critical => 2,
+            Self::Partial | Self::Unknown => 3,
             Self::NotFound => 10,
             Self::LockHeld => 11,
             Self::Auth => 12,

@@ -143,3 +143,23 @@ async fn run(action: &Action) -> anyhow::Result<()> {
         }
     }
 }
+
+/// The exit status a command that runs until it is stopped wants when Ctrl-C or SIGTERM stops it, instead of 130:
+/// `health --watch` ends with the status of the last run it showed.
+static STATUS_ON_INTERRUPT: Mutex<Option<crate::exit::ExitStatus>> = Mutex::new(None);
+
+/// Says which exit status an interrupt should end the run with from now on.
+pub fn set_status_on_interrupt(status: crate::exit::ExitStatus) {
+    if let Ok(mut slot) = STATUS_ON_INTERRUPT.lock() {
+        *slot = Some(status);
+    }
+}
+
+/// The exit status of an interrupted run: 130, unless the command said otherwise.
+pub fn status_on_interrupt() -> crate::exit::ExitStatus {
+    STATUS_ON_INTERRUPT
+        .lock()
+        .ok()
+        .and_then(|slot| *slot)
+        .unwrap_or(crate::exit::ExitStatus::Interrupted)
+}

@@ -11,7 +11,7 @@
 //! ```text
 //!  6  cli (clap tree)  ·  lib.rs (this file: `run`, the one dispatch match)  ·  main.rs (the binary)
 //!        │
-//!  5  commands/        backup, restore, test-restore, vacuum, reindex, stats, config; `commands::Ctx`
+//!  5  commands/        backup, restore, test-restore, vacuum, reindex, stats, health, config; `commands::Ctx`
 //!        │
 //!  4  settings         GlobalSettings, GlobalArgs (clap's raw global input); converts the file's sections
 //!     config_file      into the input types of pg and storage (`settings/inputs.rs`); config_file is the pure
@@ -72,6 +72,14 @@ use settings::GlobalSettings;
 /// # Errors
 /// Whatever the command failed with; `main` maps it to an exit code.
 pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow::Result<ExitStatus> {
+    if settings.format.is_health_only() && !matches!(cli.command, Command::Health(_)) {
+        return Err(exit::UserError::usage(format!(
+            "`--format {}` is only for `campctl health`",
+            settings.format.name()
+        ))
+        .with_hint("Use `--format table`, `json` or `csv` (check `[output] format` in campctl.toml too)")
+        .into());
+    }
     let ctx = Ctx { settings };
     match cli.command {
         Command::Backup(args) => Box::pin(commands::backup::backup(*args, &ctx, &printer)).await,
@@ -82,6 +90,7 @@ pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow
         Command::Vacuum(args) => Box::pin(commands::maintenance::vacuum::vacuum(*args, &ctx, &printer)).await,
         Command::Reindex(args) => Box::pin(commands::maintenance::reindex::reindex(*args, &ctx, &printer)).await,
         Command::Stats(args) => Box::pin(commands::stats::stats(*args, &ctx, &printer)).await,
+        Command::Health(args) => Box::pin(commands::health::health(*args, &ctx, &printer)).await,
         Command::Config(args) => commands::config::config(args, &ctx, &printer).await,
     }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use campctl::cli::Cli;
 use campctl::diagnostics;
-use campctl::exit::{self, ExitStatus};
+use campctl::exit;
 use campctl::settings::{self, GlobalSettings};
 use campctl::stderr::{json_line, write_stderr};
 
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let result = tokio::select! {
             biased;
-            () = interrupted(json) => Ok(ExitStatus::Interrupted),
+            () = interrupted(json) => Ok(campctl::interrupt::status_on_interrupt()),
             result = campctl::run(cli, settings, printer) => result,
         };
         // Scratch databases and the like, also after an interrupt (the command's children are killed by now);

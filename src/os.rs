@@ -72,6 +72,47 @@ pub(crate) fn free_space(dir: &Path) -> std::io::Result<u64> {
     Ok(stat.f_bavail * stat.f_frsize)
 }
 
+/// The size and use of the file system holding `dir`, as `df` counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FsUsage {
+    /// Bytes in use (`f_blocks - f_bfree`).
+    pub used: u64,
+    /// Bytes an unprivileged user may still write (`f_bavail`).
+    pub available: u64,
+}
+
+impl FsUsage {
+    /// `df`'s Use%: used over what unprivileged users can have (used + available), rounded up as `df` does not;
+    /// 0 on an empty file system.
+    pub(crate) fn percent(self) -> f64 {
+        let total = self.used.saturating_add(self.available);
+        if total == 0 {
+            0.0
+        } else {
+            self.used as f64 * 100.0 / total as f64
+        }
+    }
+}
+
+/// The use of the file system holding `dir` (`statvfs`).
+///
+/// # Errors
+/// A path containing NUL, or the `statvfs` error (e.g. the directory does not exist), without the path: callers add it.
+pub(crate) fn fs_usage(dir: &Path) -> std::io::Result<FsUsage> {
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+    // SAFETY: statvfs is plain old data, for which all-zero bytes are a valid value.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `stat` is a valid out-pointer.
+    if unsafe { libc::statvfs(path.as_ptr(), &raw mut stat) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(FsUsage {
+        used: stat.f_blocks.saturating_sub(stat.f_bfree).saturating_mul(stat.f_frsize),
+        available: stat.f_bavail.saturating_mul(stat.f_frsize),
+    })
+}
+
 /// Where the next data (`SEEK_DATA`) or hole (`SEEK_HOLE`) of `file` starts at or after `offset`: `Ok(None)` when there
 /// is none before the end (`ENXIO`). Leaves the file offset changed: callers seek before reading.
 ///

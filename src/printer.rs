@@ -48,6 +48,17 @@ pub enum Cell {
     Null,
     /// Not visible with the current privileges: `unknown` in tables, empty in CSV.
     Unknown,
+    /// A verdict (`OK`, `WARNING`, ...): coloured by its [`Tone`] in tables on a colour terminal, plain in CSV.
+    Verdict(String, Tone),
+}
+
+/// How good a [`Cell::Verdict`] is, for its colour: green, yellow, red, magenta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Warn,
+    Bad,
+    Unknown,
 }
 
 impl Cell {
@@ -66,7 +77,7 @@ impl Cell {
     /// The human form, for tables.
     pub fn display(&self, now: DateTime<Utc>) -> String {
         match self {
-            Self::Text(text) => text.clone(),
+            Self::Text(text) | Self::Verdict(text, _) => text.clone(),
             Self::Int(value) => value.to_string(),
             Self::Bytes(value) => format_bytes(*value),
             Self::Percent(value) => format!("{value:.1}%"),
@@ -98,7 +109,7 @@ impl Cell {
     /// The raw form, for CSV.
     pub fn raw(&self) -> String {
         match self {
-            Self::Text(text) | Self::LongText(text) | Self::Digest(text) => text.clone(),
+            Self::Text(text) | Self::LongText(text) | Self::Digest(text) | Self::Verdict(text, _) => text.clone(),
             Self::Int(value) | Self::Bytes(value) => value.to_string(),
             Self::Percent(value) | Self::Seconds(value) | Self::Float(value, _) => format!("{value}"),
             Self::Time(time) => time.to_rfc3339(),
@@ -176,7 +187,7 @@ impl Table {
         self
     }
 
-    fn render(&self, now: DateTime<Utc>, width: Option<u16>) -> String {
+    fn render(&self, now: DateTime<Utc>, width: Option<u16>, color: bool) -> String {
         let mut out = format!("{}\n", escape_control(&self.title));
         if self.rows.is_empty() {
             let _ = writeln!(out, "  {}", if self.empty.is_empty() { "(none)" } else { &self.empty });
@@ -192,7 +203,14 @@ impl Table {
             for row in &self.rows {
                 table.add_row(row.iter().map(|cell| {
                     let text = TableCell::new(escape_control(&cell.display(now)));
-                    if cell.is_numeric() {
+                    if let (Cell::Verdict(_, tone), true) = (cell, color) {
+                        text.fg(match tone {
+                            Tone::Good => comfy_table::Color::Green,
+                            Tone::Warn => comfy_table::Color::Yellow,
+                            Tone::Bad => comfy_table::Color::Red,
+                            Tone::Unknown => comfy_table::Color::Magenta,
+                        })
+                    } else if cell.is_numeric() {
                         text.set_alignment(CellAlignment::Right)
                     } else {
                         text
@@ -299,9 +317,34 @@ impl Printer {
     /// Writing to stdout failed (a broken pipe is reported as such and exits 0 in `main`).
     pub fn report<R: Report>(&self, report: &R) -> anyhow::Result<()> {
         let stdout = std::io::stdout();
+        let terminal = stdout.is_terminal();
         let mut out = stdout.lock();
+        self.write_report(&mut out, report, terminal)?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// The report as [`Printer::report`] would write it, for a file: tables are not fitted to a terminal and not
+    /// coloured.
+    ///
+    /// # Errors
+    /// The report cannot be serialised.
+    pub fn render<R: Report>(&self, report: &R) -> anyhow::Result<String> {
+        let mut out = Vec::new();
+        self.write_report(&mut out, report, false)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Whether stdout is a terminal (a table redrawn in place, colours).
+    pub fn is_terminal(&self) -> bool {
+        std::io::stdout().is_terminal()
+    }
+
+    fn write_report<R: Report>(&self, out: &mut impl Write, report: &R, terminal: bool) -> anyhow::Result<()> {
         match self.format {
-            OutputFormat::Json => write_json(&mut out, report)?,
+            // `run` in lib.rs refuses the health-only formats for every other command before it starts; `health`
+            // writes them itself. JSON is the faithful form should one get here.
+            OutputFormat::Json | OutputFormat::Nagios | OutputFormat::Prometheus => write_json(out, report)?,
             OutputFormat::Csv => {
                 let tables = report.tables();
                 if let Some(first) = tables.first() {
@@ -311,7 +354,7 @@ impl Printer {
                             first.title
                         ));
                     }
-                    let mut writer = csv::Writer::from_writer(&mut out);
+                    let mut writer = csv::Writer::from_writer(&mut *out);
                     writer.write_record(&first.columns)?;
                     for row in &first.rows {
                         writer.write_record(row.iter().map(Cell::raw))?;
@@ -321,15 +364,12 @@ impl Printer {
             }
             OutputFormat::Table => {
                 let now = Utc::now();
-                let width = std::io::stdout()
-                    .is_terminal()
-                    .then(|| comfy_table::Table::new().width())
-                    .flatten();
-                let rendered: Vec<String> = report.tables().iter().map(|t| t.render(now, width)).collect();
+                let width = terminal.then(|| comfy_table::Table::new().width()).flatten();
+                let color = self.color && terminal;
+                let rendered: Vec<String> = report.tables().iter().map(|t| t.render(now, width, color)).collect();
                 write!(out, "{}", rendered.join("\n"))?;
             }
         }
-        out.flush()?;
         Ok(())
     }
 
@@ -432,7 +472,7 @@ mod tests {
         let mut table = Table::new("t\u{1b}]0;title\u{7}", &["value"]);
         table.row(vec![Cell::LongText("a\u{1b}[2Jb".into())]);
         table.notes.push("note\u{1b}c".into());
-        let rendered = table.render(Utc::now(), None);
+        let rendered = table.render(Utc::now(), None, false);
         assert!(!rendered.chars().any(|c| c.is_control() && c != '\n'), "{rendered:?}");
         assert!(
             rendered.contains("a\\x1b[2Jb") && rendered.contains("note\\x1bc"),

@@ -28,6 +28,10 @@ pub(crate) struct CatalogEntry {
     pub sha256: Option<String>,
     /// Result of the last test-restore: `true` passed, `false` failed, `null` never tested.
     pub verified: Option<bool>,
+    /// When the last test-restore ran (`health`'s `verify-age` reports it); not part of `backup list`'s output,
+    /// whose `verified` says the result.
+    #[serde(skip)]
+    pub verified_at: Option<DateTime<Utc>>,
     pub store: String,
     pub object: String,
 }
@@ -101,11 +105,14 @@ pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<V
     let mut entries = Vec::new();
     let mut described = BTreeSet::new();
     // Manifests are small; read several at once (each is a round trip on Azure), keeping the listing's order.
-    let fetched: Vec<_> = futures::stream::iter(objects.iter().filter(|o| o.name.ends_with(".manifest.json")))
-        .map(|object| async move { (object, store.get(&object.name).await) })
-        .buffered(8)
-        .collect()
-        .await;
+    // The reads are built up front (no closure borrowing an object lives across an await): the future stays
+    // `Send`, which `health` needs to run it beside its other checks.
+    let reads: Vec<_> = objects
+        .iter()
+        .filter(|o| o.name.ends_with(".manifest.json"))
+        .map(|object| read_manifest(store, object))
+        .collect();
+    let fetched: Vec<_> = futures::stream::iter(reads).buffered(8).collect().await;
     for (object, bytes) in fetched {
         let bytes = bytes?;
         let manifest = match manifest::parse(&bytes) {
@@ -135,7 +142,8 @@ pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<V
             duration_seconds: Some(manifest.duration_seconds),
             compression: Some(manifest.compression),
             sha256: Some(manifest.sha256),
-            verified: manifest.test_restore.map(|t| t.passed),
+            verified: manifest.test_restore.as_ref().map(|t| t.passed),
+            verified_at: manifest.test_restore.map(|t| t.at),
             store: store.label(),
             object: manifest.object,
         });
@@ -164,6 +172,11 @@ pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<V
     Ok(entries)
 }
 
+/// The bytes of one manifest, with its object.
+async fn read_manifest<'a>(store: &Store, object: &'a ObjectInfo) -> (&'a ObjectInfo, anyhow::Result<bytes::Bytes>) {
+    (object, store.get(&object.name).await)
+}
+
 /// The row of an archive without a manifest (`incomplete`, or `legacy` with its database): only what the store
 /// says of the object is known.
 fn without_manifest(store: &Store, object: &ObjectInfo, kind: &str, database: Option<String>) -> CatalogEntry {
@@ -177,6 +190,7 @@ fn without_manifest(store: &Store, object: &ObjectInfo, kind: &str, database: Op
         compression: None,
         sha256: None,
         verified: None,
+        verified_at: None,
         store: store.label(),
         object: object.name.clone(),
     }

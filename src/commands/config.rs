@@ -48,6 +48,8 @@ struct ShowReport<'a> {
     storage: StorageView,
     restore: &'a RestoreConfig,
     test_restore: TestRestoreView<'a>,
+    /// `[health]` as written (unset keys `null`; `campctl health` applies the defaults of docs/health.md).
+    health: &'a crate::config_file::HealthConfig,
     /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve.
     #[serde(skip)]
     defaults: BTreeMap<&'static str, serde_json::Value>,
@@ -372,6 +374,7 @@ impl Report for ShowReport<'_> {
                 "".into(),
             ]);
         }
+        section_rows(&mut table, "health", self.health, &self.defaults);
         vec![table]
     }
 }
@@ -401,6 +404,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 backup: &settings.config.sections.backup,
                 storage: StorageView::new(&settings.config.sections.storage),
                 restore: &settings.config.sections.restore,
+                health: &settings.config.sections.health,
                 test_restore: TestRestoreView {
                     target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
                         settings

@@ -6,6 +6,7 @@
 
 pub(crate) mod backup;
 pub(crate) mod config;
+pub(crate) mod health;
 pub(crate) mod maintenance;
 pub(crate) mod restore;
 pub(crate) mod stats;

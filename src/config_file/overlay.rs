@@ -6,6 +6,10 @@ use super::{
     AzureStoreConfig, BackupConfig, DatabaseConfig, LocalStoreConfig, OutputConfig, RestoreConfig, Sections,
     StatsConfig, StorageConfig, TestRestoreConfig,
 };
+use super::{
+    BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig,
+    PercentHealthConfig, RatioHealthConfig, RedisHealthConfig,
+};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -84,6 +88,90 @@ impl_over!(AzureStoreConfig {
     timeout,
 });
 
+impl_over!(PercentHealthConfig {
+    warning,
+    critical,
+    timeout
+});
+impl_over!(RatioHealthConfig {
+    warning,
+    critical,
+    timeout
+});
+impl_over!(DiskHealthConfig {
+    paths,
+    warning,
+    critical,
+    timeout
+});
+impl_over!(CpuHealthConfig {
+    warning,
+    critical,
+    interval,
+    timeout
+});
+impl_over!(DurationHealthConfig {
+    warning,
+    critical,
+    timeout
+});
+impl_over!(CacheHitHealthConfig {
+    warning,
+    critical,
+    min_blocks,
+    timeout
+});
+
+impl_over!(RedisHealthConfig {
+    url,
+    password,
+    ca_file,
+    latency_warning,
+    latency_critical,
+    memory_warning,
+    memory_critical,
+    evicted_warning,
+    evicted_critical,
+    clients_warning,
+    clients_critical,
+    timeout
+});
+
+impl_over!(BackupAgeHealthConfig {
+    databases,
+    warning,
+    critical,
+    timeout
+});
+
+impl Over for HealthConfig {
+    fn over(self, base: Self) -> Self {
+        Self {
+            checks: self.checks.or(base.checks),
+            timeout: self.timeout.or(base.timeout),
+            timeout_status: self.timeout_status.or(base.timeout_status),
+            state_file: self.state_file.or(base.state_file),
+            disk: self.disk.over(base.disk),
+            memory: self.memory.over(base.memory),
+            cpu: self.cpu.over(base.cpu),
+            load: self.load.over(base.load),
+            database: self.database.over(base.database),
+            connections: self.connections.over(base.connections),
+            replication: self.replication.over(base.replication),
+            deadlocks: self.deadlocks.over(base.deadlocks),
+            long_queries: self.long_queries.over(base.long_queries),
+            idle_in_transaction: self.idle_in_transaction.over(base.idle_in_transaction),
+            wraparound: self.wraparound.over(base.wraparound),
+            cache_hit: self.cache_hit.over(base.cache_hit),
+            redis: self.redis.over(base.redis),
+            // A profile's URL list replaces the base list: entries have no name to merge by.
+            api: self.api.or(base.api),
+            backup_age: self.backup_age.over(base.backup_age),
+            verify_age: self.verify_age.over(base.verify_age),
+        }
+    }
+}
+
 impl<T: Over> Over for Option<T> {
     fn over(self, base: Self) -> Self {
         match (self, base) {
@@ -113,6 +201,7 @@ impl Sections {
             storage: self.storage.over(base.storage),
             restore: self.restore.over(base.restore),
             test_restore: self.test_restore.over(base.test_restore),
+            health: self.health.over(base.health),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! PostgreSQL: the resolved connection ([`conninfo`]), TLS ([`tls`]), connect errors ([`error`]), free connection
 //! slots ([`capacity`]), connecting, databases as whole objects ([`database`]: version, create, drop, rename, end
-//! sessions, `ALLOW_CONNECTIONS`) and quoting ([`quote`]).
+//! sessions, `ALLOW_CONNECTIONS`), quoting ([`quote`]) and the monitoring SQL `stats` and `health` share
+//! ([`monitor`]).
 
 pub mod archive;
 pub mod capacity;
 pub mod conninfo;
 pub mod database;
 pub mod error;
+pub mod monitor;
 pub mod names;
 pub mod quote;
 pub mod tls;

@@ -18,6 +18,28 @@ pub enum OutputFormat {
     Json,
     /// Comma-separated values of the section's main table, with a header row
     Csv,
+    /// `health` only: the Nagios plugin convention (one status line with perfdata)
+    Nagios,
+    /// `health` only: the Prometheus text exposition format (for node_exporter's textfile collector)
+    Prometheus,
+}
+
+impl OutputFormat {
+    /// Whether only `campctl health` writes this format.
+    pub fn is_health_only(self) -> bool {
+        matches!(self, Self::Nagios | Self::Prometheus)
+    }
+
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Table => "table",
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Nagios => "nagios",
+            Self::Prometheus => "prometheus",
+        }
+    }
 }
 
 /// When to use colour.

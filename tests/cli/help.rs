@@ -104,3 +104,9 @@ fn help_reindex() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["reindex", "--help"]));
 }
+
+#[test]
+fn help_health() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["health", "--help"]));
+}

@@ -16,8 +16,16 @@ use super::redis::redis_if_started;
 
 /// Environment variables that must not leak from the developer's shell into the binary under test.
 const SCRUBBED_PREFIXES: [&str; 3] = ["CAMPCTL_", "PG", "AZURE_"];
-const SCRUBBED_NAMES: [&str; 8] = [
+const SCRUBBED_NAMES: [&str; 15] = [
     "DATABASE_URL",
+    // A proxy of the developer's or CI's shell would carry the `api` check's requests to the test server away.
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "REDISCLI_AUTH",
     "RUST_LOG",
     "RUST_BACKTRACE",
     "CLICOLOR",

@@ -16,6 +16,7 @@ pub mod azurite;
 pub mod blob;
 pub mod context;
 pub mod database;
+pub mod https;
 pub mod postgres;
 pub mod process;
 pub mod redis;
@@ -30,8 +31,9 @@ pub use self::azurite::{Azurite, azurite, unique_container};
 pub use self::blob::HttpResponse;
 pub use self::context::{TestContext, apply_filters, assert_exit, run_and_format};
 pub use self::database::{TestDb, describe};
+pub use self::https::{HttpServer, Recorded, Route};
 pub use self::postgres::{PgCluster, pg};
-pub use self::redis::{Redis, redis};
+pub use self::redis::{Redis, RedisOptions, redis};
 pub use self::tls::{SelfSigned, ServerCert, TestCa, self_signed_server_cert};
 pub use self::tmpfs::Tmpfs;
 

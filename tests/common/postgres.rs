@@ -156,7 +156,9 @@ impl PgCluster {
         .expect("write postgresql.conf");
         fs::write(
             data_dir.join("pg_hba.conf"),
-            "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n",
+            // `local replication`: `PgCluster::start_standby` copies the cluster with pg_basebackup over the socket.
+            "local all all trust\nlocal replication all trust\nhost all all 127.0.0.1/32 scram-sha-256\n\
+             host all all ::1/128 scram-sha-256\n",
         )
         .expect("write pg_hba.conf");
 
@@ -213,6 +215,83 @@ impl PgCluster {
             }
         }
         unreachable!("the last attempt returns or panics")
+    }
+
+    /// A streaming standby of this cluster (`pg_basebackup -R` over the Unix socket, then `postgres` on a port of
+    /// its own), started once it accepts connections. It has this cluster's password, CA and certificate; it is
+    /// stopped with [`Self::stop`] or at exit. Leaked like [`Self::start_own`].
+    ///
+    /// # Panics
+    /// If the base backup fails or the standby does not start (its log is in the message).
+    pub fn start_standby(&self) -> &'static Self {
+        let user = process::running_as_root().then(|| OsUser::lookup(SUPERUSER).expect("the `postgres` OS user"));
+        let root = process::scratch_dir("pg-standby");
+        let socket_dir = root.join("socket");
+        fs::create_dir(&socket_dir).expect("create the socket directory");
+        if let Some(user) = user {
+            for path in [&root, &socket_dir] {
+                user.chown(path);
+            }
+        }
+        let data_dir = root.join("data");
+        let output = server_command(&self.bin_dir.join("pg_basebackup"), &root, user)
+            .arg("--pgdata")
+            .arg(&data_dir)
+            .arg("--host")
+            .arg(&self.socket_dir)
+            .args(["--port", &self.port.to_string(), "--username", SUPERUSER])
+            .args([
+                "--write-recovery-conf",
+                "--wal-method=stream",
+                "--checkpoint=fast",
+                "--no-sync",
+            ])
+            .output()
+            .expect("run pg_basebackup");
+        assert!(
+            output.status.success(),
+            "pg_basebackup failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let log_path = root.join("server.log");
+        let port = process::free_port();
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("open the standby log");
+        let mut postgres = server_command(&self.bin_dir.join("postgres"), &root, user);
+        postgres
+            .arg("-D")
+            .arg(&data_dir)
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", socket_dir.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log);
+        let process = process::spawn_service("postgres", postgres, libc::SIGINT);
+        let standby = Self {
+            bin_dir: self.bin_dir.clone(),
+            data_dir,
+            socket_dir,
+            log_path: log_path.clone(),
+            ca_path: self.ca_path.clone(),
+            other_ca_path: self.other_ca_path.clone(),
+            port,
+            password: self.password.clone(),
+            process,
+        };
+        if let Err(error) = process::wait_until(process, START_TIMEOUT, || standby.try_client("postgres").is_ok()) {
+            panic!(
+                "the standby on port {port} {error}; its log {}:\n{}",
+                log_path.display(),
+                process::log_tail(&log_path)
+            );
+        }
+        Box::leak(Box::new(standby))
     }
 
     #[allow(

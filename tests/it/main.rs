@@ -15,6 +15,7 @@ mod backup;
 mod connection;
 mod hardening;
 mod hardening2;
+mod health;
 mod pg_database;
 mod reindex;
 mod restore;

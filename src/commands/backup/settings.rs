@@ -3,7 +3,7 @@
 //!
 //! A bad value is refused here, naming where it came from: a flag by clap, a file value by
 //! [`LoadedConfig::value`] with the file, line and key. `config check` validates `[backup]` with the same
-//! functions ([`file_stores`], [`row_counting`]), so it and a real run cannot disagree. Nothing here connects,
+//! functions (`settings::stores::file_stores`, [`row_counting`]), so it and a real run cannot disagree. Nothing here connects,
 //! reads a store or writes.
 
 use std::collections::HashSet;
@@ -13,10 +13,11 @@ use std::time::Duration;
 use super::FilesArgs;
 use super::{Compression, DumpArgs};
 use crate::catalog::select_stores;
-use crate::config_file::{ConfigError, LoadedConfig};
+use crate::config_file::LoadedConfig;
 use crate::dump_options::RowCounts;
 use crate::exit::{ExitStatus, UserError};
 use crate::pg::archive::RowCounting;
+use crate::settings::stores::file_stores;
 use crate::storage::{Store, StoreKind};
 use crate::units::HumanDuration;
 
@@ -155,16 +156,6 @@ impl FilesSettings {
             stores,
         })
     }
-}
-
-/// `[backup] stores` (empty: every configured store).
-///
-/// # Errors
-/// A name that is not a kind of store, naming the file, line and key (exit 2).
-pub(crate) fn file_stores(loaded: &LoadedConfig) -> Result<Vec<StoreKind>, ConfigError> {
-    Ok(loaded
-        .values("[backup] stores", loaded.sections.backup.stores.as_ref())?
-        .unwrap_or_default())
 }
 
 /// `--row-counts` or `[backup] row_counts` (default `all`) with `[backup] row_count_tables`: what the manifest

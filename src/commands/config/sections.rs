@@ -1,6 +1,7 @@
 //! `config check`'s validation of every section of the configuration, with the parsers and resolvers the commands
-//! themselves use (`Store::from_config`, `LoadedConfig::value` for every typed key, `backup::settings::file_stores`
-//! and `row_counting`, `select_stores`, `StatsSettings::resolve`, `ConnParams::resolve`), so that `config check` and
+//! themselves use (`Store::from_config`, `LoadedConfig::value` for every typed key, `settings::stores::file_stores`
+//! and `row_counting`, `select_stores`, `StatsSettings::resolve`, `HealthSettings::resolve`,
+//! `ConnParams::resolve`), so that `config check` and
 //! a real run cannot disagree about a value. Unlike a run, it lists every bad value of a section, not the first.
 //! Pure: nothing here connects or writes.
 
@@ -9,10 +10,11 @@ use clap::{Args as _, FromArgMatches as _};
 use super::check_report::Check;
 use crate::catalog::select_stores;
 use crate::commands::Ctx;
-use crate::commands::backup::settings::{file_stores, row_counting};
+use crate::commands::backup::settings::row_counting;
 use crate::config_file::{ConfigError, LoadedConfig};
 use crate::diagnostics;
 use crate::exit::ExitStatus;
+use crate::settings::stores::file_stores;
 use crate::storage::{Store, StoreKeys};
 
 /// Where the values came from, for error messages: "`/etc/campctl/config.toml`", with the profile.
@@ -60,6 +62,7 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     );
     push("[output]", Vec::new(), "valid".into());
     push("[stats]", stats_problems(ctx), "valid".into());
+    push("[health]", health_problems(ctx), "valid".into());
     let stores = Store::from_config(&ctx.settings.storage);
     let (storage_problems, storage_fine) = match &stores {
         Ok(stores) => (
@@ -114,6 +117,20 @@ fn stats_problems(ctx: &Ctx) -> Vec<String> {
             crate::commands::stats::StatsSettings::resolve(args, &ctx.settings.config.sections.stats, ctx)
         });
     parsed
+        .err()
+        .map(|err| diagnostics::one_line(&err))
+        .into_iter()
+        .collect()
+}
+
+/// `[health]` as a plain `campctl health` resolves it: check names, thresholds in order, timeouts.
+fn health_problems(ctx: &Ctx) -> Vec<String> {
+    let command = crate::commands::health::HealthArgs::augment_args(clap::Command::new("health"));
+    command
+        .try_get_matches_from(["health"])
+        .map_err(anyhow::Error::from)
+        .and_then(|matches| Ok(crate::commands::health::HealthArgs::from_arg_matches(&matches)?))
+        .and_then(|args| crate::commands::health::HealthSettings::resolve(args, ctx))
         .err()
         .map(|err| diagnostics::one_line(&err))
         .into_iter()

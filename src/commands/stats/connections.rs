@@ -21,11 +21,6 @@ const ACTIVITY_SQL: &str = "
     FROM pg_stat_activity
     GROUP BY 1, 2, 3, 4, 5";
 
-const LIMITS_SQL: &str = "
-    SELECT current_setting('max_connections')::int8,
-        current_setting('superuser_reserved_connections')::int8
-        + coalesce(current_setting('reserved_connections', true)::int8, 0)";
-
 /// The report of `campctl stats connections`.
 #[derive(Debug, Serialize)]
 pub(crate) struct ConnectionsReport {
@@ -68,7 +63,10 @@ pub(crate) struct Count {
 /// # Errors
 /// A query failed.
 pub(crate) async fn collect(client: &Client) -> anyhow::Result<ConnectionsReport> {
-    let (activity, limits) = tokio::join!(client.query(ACTIVITY_SQL, &[]), client.query_one(LIMITS_SQL, &[]));
+    let (activity, limits) = tokio::join!(
+        client.query(ACTIVITY_SQL, &[]),
+        client.query_one(crate::pg::monitor::CONNECTION_LIMITS_SQL, &[])
+    );
     let activity = super::visible("pg_stat_activity", async { activity })
         .await?
         .unwrap_or_default();

@@ -17,10 +17,11 @@ use serde::Serialize;
 use tokio_postgres::{Client, Row};
 
 use super::StatsSettings;
+use crate::pg::monitor::client_backend;
 use crate::printer::{Cell, Report, Table};
 
-const SESSIONS_SQL: &str = "
-    SELECT pid, datname::text, usename::text, application_name, client_addr::text, state, wait_event_type,
+const SESSIONS_SQL: &str = concat!(
+    "SELECT pid, datname::text, usename::text, application_name, client_addr::text, state, wait_event_type,
         wait_event, backend_start, xact_start, query_start, state_change,
         extract(epoch FROM now() - query_start)::float8,
         extract(epoch FROM now() - xact_start)::float8,
@@ -28,8 +29,10 @@ const SESSIONS_SQL: &str = "
         CASE WHEN state IS NOT NULL THEN query END,
         CASE WHEN coalesce(wait_event_type, 'Lock') = 'Lock' THEN pg_blocking_pids(pid) ELSE '{}' END
     FROM pg_stat_activity
-    WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usename IS NOT NULL))
-      AND pid <> pg_backend_pid()";
+    WHERE ",
+    client_backend!(),
+    " AND pid <> pg_backend_pid()"
+);
 
 /// Why a session is listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

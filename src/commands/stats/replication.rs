@@ -12,15 +12,8 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use super::known;
+use crate::pg::monitor::{STANDBY_SQL, current_lsn};
 use crate::printer::{Cell, Report, Table};
-
-/// The WAL position lag is measured from. `CASE` keeps `pg_current_wal_lsn()` (an error during recovery) off a
-/// standby.
-macro_rules! current_lsn {
-    () => {
-        "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END"
-    };
-}
 
 const REPLICAS_SQL: &str = concat!(
     "SELECT pid, usename::text, application_name, client_addr::text, state, sync_state,
@@ -41,12 +34,6 @@ const SLOTS_SQL: &str = concat!(
     FROM pg_replication_slots s
     ORDER BY s.slot_name"
 );
-
-const STANDBY_SQL: &str = "
-    SELECT pg_is_in_recovery(), pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
-        pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::int8,
-        pg_last_xact_replay_timestamp(),
-        extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8";
 
 /// The report of `campctl stats replication`.
 #[derive(Debug, Serialize)]

@@ -14,10 +14,8 @@ use tokio_postgres::types::ToSql;
 
 use super::workers::{self, Worker};
 use super::{StatsSettings, known, percent, percent_cell, schema_filter};
+use crate::pg::monitor::{XID_AGES_SQL, XID_LIMIT};
 use crate::printer::{Cell, Report, Table};
-
-/// 2³¹ − 1: transaction IDs further apart than this wrap around.
-const XID_LIMIT: i64 = 2_147_483_647;
 
 const SETTINGS_SQL: &str = "
     SELECT current_setting('autovacuum')::bool, current_setting('track_counts')::bool,
@@ -47,10 +45,6 @@ const DEAD_SQL: &str = concat!(
     FROM candidate
     ORDER BY dead DESC, oid"
 );
-
-const DATABASES_SQL: &str = "
-    SELECT datname::text, age(datfrozenxid)::int8, mxid_age(datminmxid)::int8
-    FROM pg_database ORDER BY 2 DESC, 1";
 
 /// `$1` schemas (or NULL), `$2` rows.
 const OLDEST_SQL: &str = concat!(
@@ -133,7 +127,7 @@ pub(crate) async fn collect(client: &Client, settings: &StatsSettings) -> anyhow
     let (globals, dead, databases, oldest, workers) = tokio::join!(
         super::visible("the autovacuum settings", client.query_one(SETTINGS_SQL, &[])),
         dead_tables(client, settings, limit),
-        super::visible("pg_database", client.query(DATABASES_SQL, &[])),
+        super::visible("pg_database", client.query(XID_AGES_SQL, &[])),
         super::visible("table transaction ID ages", client.query(OLDEST_SQL, &oldest_params)),
         workers::collect(client),
     );

@@ -1,0 +1,319 @@
+//! The `api` check (runbook 9.1.1's `curl` of the health URL, 6.3.2): an HTTP(S) GET of each `[[health.api]]`
+//! URL, all at once, one result per URL. A status other than the expected one, a JSON field with another value
+//! and a refused connection are CRITICAL; otherwise the latency (request to the last byte of the body) is judged
+//! against the thresholds (runbook 5.1.2's P95 response time: 1 s / 3 s). HTTPS is verified with the system's CAs
+//! or the entry's `ca_file` (`tls.rs`).
+//!
+//! A URL's credentials and query values never appear in the report: its target is the URL without them.
+
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::check::{CheckResult, Level, Thresholds, Unit};
+use super::run::Probe;
+use super::settings::{duration_seconds, thresholds};
+use crate::config_file::HealthConfig;
+use crate::exit::UserError;
+use crate::pg::Secret;
+use crate::units::HumanDuration;
+
+const CHECK: &str = "api";
+
+/// Runbook 5.1.2: API response time P95, warning 1 s, critical 3 s.
+const LATENCY: Thresholds = Thresholds::above(1.0, 3.0);
+
+/// One `[[health.api]]` entry, resolved.
+#[derive(Clone)]
+pub(crate) struct ApiSettings {
+    /// The URL as configured (it may hold credentials).
+    url: Secret,
+    /// The URL without credentials and with query values hidden: the result's target.
+    pub shown: String,
+    /// `None`: any 2xx.
+    pub expect_status: Option<u16>,
+    /// `(dotted path, expected value)`.
+    pub json: Option<(String, String)>,
+    pub ca_file: Option<PathBuf>,
+    pub latency: Thresholds,
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for ApiSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiSettings")
+            .field("url", &self.shown)
+            .field("expect_status", &self.expect_status)
+            .field("json", &self.json)
+            .field("ca_file", &self.ca_file)
+            .field("latency", &self.latency)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// `[[health.api]]`, every entry; `default_timeout` is a URL's timeout when its entry has none.
+///
+/// # Errors
+/// A usage error (exit 2) naming the entry: no `url`, a URL that is not `http(s)://`, `json_field` without
+/// `json_value` (or the reverse), an unreadable `ca_file`, thresholds out of order, a zero timeout.
+pub(crate) fn resolve(
+    file: &HealthConfig,
+    where_: &dyn Fn(&str) -> String,
+    default_timeout: Duration,
+) -> anyhow::Result<Vec<ApiSettings>> {
+    let Some(entries) = &file.api else {
+        return Ok(Vec::new());
+    };
+    entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let origin = || format!("entry {} of {}", index + 1, where_(".api"));
+            let text = entry.url.as_deref().ok_or_else(|| {
+                UserError::usage(format!("{} has no `url`", origin()))
+                    .with_hint("Write `url = \"https://api.example.com/health\"`")
+            })?;
+            let url = url::Url::parse(text).map_err(|err| {
+                UserError::usage(format!("`url` of {} is not a URL: {err}", origin()))
+                    .with_hint("Write `url = \"https://api.example.com/health\"`")
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(UserError::usage(format!(
+                    "`url` of {} has the scheme `{}`; the `api` check takes `http://` or `https://`",
+                    origin(),
+                    url.scheme()
+                ))
+                .into());
+            }
+            let json = match (&entry.json_field, &entry.json_value) {
+                (Some(field), Some(value)) if !field.is_empty() => Some((field.clone(), value.clone())),
+                (None, None) => None,
+                _ => {
+                    return Err(
+                        UserError::usage(format!("{} needs `json_field` and `json_value` together", origin()))
+                            .with_hint("e.g. `json_field = \"checks.db\"` and `json_value = \"ok\"`")
+                            .into(),
+                    );
+                }
+            };
+            if let Some(status) = entry.expect_status
+                && !(100..=599).contains(&status)
+            {
+                return Err(UserError::usage(format!(
+                    "`expect_status = {status}` of {} is not an HTTP status code",
+                    origin()
+                ))
+                .into());
+            }
+            if let Some(path) = &entry.ca_file
+                && let Err(err) = fs_err::File::open(path)
+            {
+                return Err(UserError::usage(format!("`ca_file` of {}: {err}", origin()))
+                    .with_hint("Give the PEM file of the CA that signed the server's certificate")
+                    .into());
+            }
+            let timeout = match entry.timeout {
+                Some(HumanDuration(value)) if value.is_zero() => {
+                    return Err(UserError::usage(format!("`timeout` of {} must be above 0", origin()))
+                        .with_hint("Give a duration such as `5s`")
+                        .into());
+                }
+                Some(HumanDuration(value)) => value,
+                None => default_timeout,
+            };
+            Ok(ApiSettings {
+                url: Secret::new(text),
+                shown: shown(&url),
+                expect_status: entry.expect_status,
+                json,
+                ca_file: entry.ca_file.clone(),
+                latency: thresholds(
+                    duration_seconds(entry.warning),
+                    duration_seconds(entry.critical),
+                    LATENCY,
+                    origin,
+                )?,
+                timeout,
+            })
+        })
+        .collect()
+}
+
+/// The URL without user name and password, each query value replaced by `REDACTED` (a token in the query string
+/// is a secret as much as a password).
+fn shown(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    if url.query().is_some() {
+        let keys: Vec<String> = url.query_pairs().map(|(key, _)| key.into_owned()).collect();
+        shown
+            .query_pairs_mut()
+            .clear()
+            .extend_pairs(keys.iter().map(|key| (key.as_str(), "REDACTED")));
+    }
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// `api`: every configured URL at once.
+pub(crate) async fn api(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckResult>> {
+    let timeout_status = probe.settings.timeout_status;
+    let runs = probe.settings.api.iter().map(|entry| one(entry, timeout_status));
+    Ok(futures::future::join_all(runs).await)
+}
+
+/// One URL's result.
+async fn one(settings: &ApiSettings, timeout_status: Level) -> CheckResult {
+    let target = Some(settings.shown.clone());
+    let fail = |status: Level, message: String| CheckResult::state(CHECK, target.clone(), status, message);
+    let mut builder = reqwest::Client::builder().timeout(settings.timeout).user_agent(concat!(
+        "campctl/",
+        env!("CARGO_PKG_VERSION"),
+        " health"
+    ));
+    if settings.shown.starts_with("https:") {
+        match super::tls::client_config(settings.ca_file.as_deref()) {
+            Ok(config) => builder = builder.tls_backend_preconfigured(config),
+            Err(err) => return fail(Level::Unknown, format!("cannot set up TLS: {err:#}")),
+        }
+    }
+    let client = match builder.build() {
+        Ok(client) => client,
+        Err(err) => {
+            return fail(
+                Level::Unknown,
+                format!("cannot set up the HTTP client: {}", chain(&err)),
+            );
+        }
+    };
+    let started = Instant::now();
+    let answer = async {
+        let response = client.get(settings.url.expose()).send().await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        Ok::<_, reqwest::Error>((status, body))
+    }
+    .await;
+    let latency = started.elapsed().as_secs_f64();
+    let (status, body) = match answer {
+        Ok(answer) => answer,
+        Err(err) if err.is_timeout() => {
+            let mut message = format!("no answer within {}", HumanDuration(settings.timeout));
+            if timeout_status == Level::Unknown {
+                message.push_str(" (`[health] timeout_status = \"critical\"` makes this CRITICAL)");
+            }
+            return fail(timeout_status, message);
+        }
+        Err(err) => {
+            return fail(
+                Level::Critical,
+                format!("cannot reach the URL: {}", chain(&err.without_url())),
+            );
+        }
+    };
+    let status_text = match status.canonical_reason() {
+        Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
+        None => format!("HTTP {}", status.as_u16()),
+    };
+    let expected = match settings.expect_status {
+        Some(code) => status.as_u16() == code,
+        None => status.is_success(),
+    };
+    if !expected {
+        let wanted = settings
+            .expect_status
+            .map_or_else(|| "2xx".to_string(), |code| code.to_string());
+        return fail(Level::Critical, format!("{status_text}, expected {wanted}")).with_value(latency, Unit::Seconds);
+    }
+    if let Some((field, value)) = &settings.json {
+        let got = match serde_json::from_slice::<Value>(&body) {
+            Ok(document) => field_text(&document, field),
+            Err(err) => {
+                return fail(
+                    Level::Critical,
+                    format!("{status_text}, but the body is not JSON ({err}), so `{field}` cannot be read"),
+                )
+                .with_value(latency, Unit::Seconds);
+            }
+        };
+        let wrong = match &got {
+            Some(got) if got == value => None,
+            Some(got) => Some(format!("`{field}` is {got:?}, expected {value:?}")),
+            None => Some(format!("the JSON body has no `{field}`, expected {value:?}")),
+        };
+        if let Some(wrong) = wrong {
+            return fail(Level::Critical, format!("{status_text}, but {wrong}")).with_value(latency, Unit::Seconds);
+        }
+    }
+    let mut message = status_text;
+    if let Some((field, value)) = &settings.json {
+        let _ = write!(message, ", `{field}` is {value:?}");
+    }
+    CheckResult::measured(CHECK, target, latency, Unit::Seconds, settings.latency, message)
+}
+
+/// The value at a dotted path (`checks.db`, `items.0.status`) as text: a string without its quotes, anything else
+/// as JSON (`true`, `1`, `null`).
+fn field_text(document: &Value, path: &str) -> Option<String> {
+    let mut value = document;
+    for part in path.split('.') {
+        value = match value {
+            Value::Object(map) => map.get(part)?,
+            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// An error and its sources on one line, each only once (reqwest's own text hides the cause: "error sending
+/// request"). The caller leaves the URL out of `err` (the target names it without its secrets).
+fn chain(err: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dotted_path_reads_objects_and_arrays_and_compares_as_text() {
+        let document: Value =
+            serde_json::from_str(r#"{"status":"ok","checks":{"db":"up","n":3,"ok":true},"items":[{"s":"a"}]}"#)
+                .expect("json");
+        assert_eq!(field_text(&document, "status").as_deref(), Some("ok"));
+        assert_eq!(field_text(&document, "checks.db").as_deref(), Some("up"));
+        assert_eq!(field_text(&document, "checks.n").as_deref(), Some("3"));
+        assert_eq!(field_text(&document, "checks.ok").as_deref(), Some("true"));
+        assert_eq!(field_text(&document, "items.0.s").as_deref(), Some("a"));
+        assert_eq!(field_text(&document, "checks.none"), None);
+        assert_eq!(field_text(&document, "status.deeper"), None);
+    }
+
+    #[test]
+    fn the_shown_url_has_no_credentials_and_no_query_values() {
+        let url = url::Url::parse("https://user:pw@api.example.com:8443/health?token=abc&verbose=1#x").expect("url");
+        assert_eq!(
+            shown(&url),
+            "https://api.example.com:8443/health?token=REDACTED&verbose=REDACTED"
+        );
+        let plain = url::Url::parse("http://127.0.0.1:8080/health").expect("url");
+        assert_eq!(shown(&plain), "http://127.0.0.1:8080/health");
+    }
+}

@@ -1,0 +1,453 @@
+//! [`HealthSettings`]: `campctl health`'s flags and `[health]` resolved before any check runs: which checks run,
+//! their thresholds (runbook section 5 unless configured), timeouts and where the state file is.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+use super::HealthArgs;
+use super::api::ApiSettings;
+use super::backups::BackupHealthSettings;
+use super::check::{Level, Thresholds};
+use super::database::DatabaseHealthSettings;
+use super::redis::RedisSettings;
+use crate::commands::Ctx;
+use crate::config_file::{HealthConfig, TimeoutStatus};
+use crate::env_vars::EnvVars;
+use crate::exit::UserError;
+use crate::units::HumanDuration;
+
+/// A check, as `--check`, `--skip` and `[health] checks` name it. The report lists results in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+pub(crate) enum CheckName {
+    /// Use of the file systems of `[health.disk] paths` (80/90 %)
+    Disk,
+    /// Memory in use, from MemAvailable (80/95 %)
+    Memory,
+    /// CPU use sampled over `[health.cpu] interval` (70/90 %)
+    Cpu,
+    /// The 1-minute load average per core (1.0/2.0)
+    Load,
+    /// Connect to PostgreSQL and run `SELECT 1`: latency (1/3 seconds); CRITICAL when it cannot connect
+    Database,
+    /// Client connections in % of max_connections minus the reserved ones (80/95 %)
+    Connections,
+    /// Replication lag: per replica on a primary, replay delay on a standby (10/60 seconds)
+    Replication,
+    /// Deadlocks per minute over all databases, since the last run (1/5)
+    Deadlocks,
+    /// The longest running statement of a client session (5m/15m)
+    LongQueries,
+    /// The longest session idle in a transaction (5m/10m)
+    IdleInTransaction,
+    /// The oldest database's transaction ID age in % of autovacuum_freeze_max_age (100/200 %)
+    Wraparound,
+    /// Buffer cache hit ratio of the configured database; low is bad (99/95 %)
+    CacheHit,
+    /// Redis at `[health.redis] url`: PING latency (100/500 ms), memory of maxmemory (80/95 %), keys evicted since
+    /// the last run (1/1000), clients of maxclients (80/95 %)
+    Redis,
+    /// Each `[[health.api]]` URL: the expected status and JSON field, latency (1/3 s)
+    Api,
+    /// Age of the newest complete backup, per database and store (26h/50h)
+    BackupAge,
+    /// Age of the newest test-restored backup, per database and store (8d/15d)
+    VerifyAge,
+}
+
+impl CheckName {
+    /// The name the command line and the outputs use (`long-queries`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Disk => "disk",
+            Self::Memory => "memory",
+            Self::Cpu => "cpu",
+            Self::Load => "load",
+            Self::Database => "database",
+            Self::Connections => "connections",
+            Self::Replication => "replication",
+            Self::Deadlocks => "deadlocks",
+            Self::LongQueries => "long-queries",
+            Self::IdleInTransaction => "idle-in-transaction",
+            Self::Wraparound => "wraparound",
+            Self::CacheHit => "cache-hit",
+            Self::Redis => "redis",
+            Self::Api => "api",
+            Self::BackupAge => "backup-age",
+            Self::VerifyAge => "verify-age",
+        }
+    }
+
+    fn all() -> &'static [Self] {
+        Self::value_variants()
+    }
+}
+
+/// `[health.disk]`.
+#[derive(Debug, Clone)]
+pub(crate) struct DiskSettings {
+    pub paths: Vec<PathBuf>,
+    pub thresholds: Thresholds,
+}
+
+/// `[health.cpu]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuSettings {
+    pub thresholds: Thresholds,
+    pub interval: Duration,
+}
+
+/// Everything `campctl health` needs, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct HealthSettings {
+    /// The checks to run, in report order.
+    pub checks: Vec<CheckName>,
+    /// Checks of the default list left out because nothing configures them, with what would.
+    pub not_configured: Vec<(CheckName, &'static str)>,
+    /// The default timeout of one check (`--timeout`, `[health] timeout`, 5 s).
+    pub timeout: Duration,
+    /// Per-check timeouts from `[health.CHECK] timeout`.
+    pub timeouts: Vec<(CheckName, Duration)>,
+    /// What a timeout is: UNKNOWN, or CRITICAL with `timeout_status = "critical"`.
+    pub timeout_status: Level,
+    pub state_file: PathBuf,
+    pub watch: Option<Duration>,
+    pub output: Option<PathBuf>,
+    pub disk: DiskSettings,
+    pub memory: Thresholds,
+    pub cpu: CpuSettings,
+    pub load: Thresholds,
+    pub database: DatabaseHealthSettings,
+    /// `[health.redis]`; `None` without a URL.
+    pub redis: Option<RedisSettings>,
+    /// `[[health.api]]`.
+    pub api: Vec<ApiSettings>,
+    pub backups: BackupHealthSettings,
+}
+
+/// Runbook 5.1.1 and 5.1.3, and campctl's own where the runbook has none.
+mod defaults {
+    use super::Thresholds;
+
+    pub(super) const DISK: Thresholds = Thresholds::above(80.0, 90.0);
+    pub(super) const MEMORY: Thresholds = Thresholds::above(80.0, 95.0);
+    pub(super) const CPU: Thresholds = Thresholds::above(70.0, 90.0);
+    /// Not in the runbook: a run queue as long as the cores are many is full, twice that is overloaded.
+    pub(super) const LOAD: Thresholds = Thresholds::above(1.0, 2.0);
+    pub(super) const TIMEOUT_SECS: u64 = 5;
+    pub(super) const CPU_INTERVAL_MILLIS: u64 = 1000;
+}
+
+impl HealthSettings {
+    /// Merges the flags with `[health]`.
+    ///
+    /// # Errors
+    /// A usage error (exit 2): an unknown check name in `[health] checks`, a `--check` that nothing configures,
+    /// thresholds in the wrong order, a zero timeout or interval, no place for the state file.
+    pub(crate) fn resolve(args: HealthArgs, ctx: &Ctx) -> anyhow::Result<Self> {
+        let file = &ctx.settings.config.sections.health;
+        let where_ = |table: &str| match &ctx.settings.config.path {
+            Some(path) => format!("`[health{table}]` in `{}`", path.display()),
+            None => format!("`[health{table}]`"),
+        };
+
+        let timeout = positive(args.timeout.or(file.timeout), defaults::TIMEOUT_SECS * 1000, || {
+            if args.timeout.is_some() {
+                "`--timeout`".to_string()
+            } else {
+                format!("`timeout` of {}", where_(""))
+            }
+        })?;
+        let mut timeouts = Vec::new();
+        let mut own_timeout = |check: CheckName, value: Option<HumanDuration>| -> anyhow::Result<()> {
+            if let Some(value) = value {
+                let table = format!(".{}", check.name());
+                timeouts.push((
+                    check,
+                    positive(Some(value), 0, || format!("`timeout` of {}", where_(&table)))?,
+                ));
+            }
+            Ok(())
+        };
+        own_timeout(CheckName::Disk, file.disk.as_ref().and_then(|t| t.timeout))?;
+        own_timeout(CheckName::Memory, file.memory.as_ref().and_then(|t| t.timeout))?;
+        own_timeout(CheckName::Cpu, file.cpu.as_ref().and_then(|t| t.timeout))?;
+        own_timeout(CheckName::Load, file.load.as_ref().and_then(|t| t.timeout))?;
+        own_timeout(CheckName::Redis, file.redis.as_ref().and_then(|t| t.timeout))?;
+        let database = DatabaseHealthSettings::resolve(file, &where_, &mut timeouts)?;
+
+        let pick = |table: &str, warning: Option<f64>, critical: Option<f64>, default: Thresholds| {
+            thresholds(warning, critical, default, || where_(table))
+        };
+        let disk = DiskSettings {
+            paths: disk_paths(file, ctx),
+            thresholds: pick(
+                ".disk",
+                file.disk.as_ref().and_then(|t| t.warning),
+                file.disk.as_ref().and_then(|t| t.critical),
+                defaults::DISK,
+            )?,
+        };
+        let memory = pick(
+            ".memory",
+            file.memory.as_ref().and_then(|t| t.warning),
+            file.memory.as_ref().and_then(|t| t.critical),
+            defaults::MEMORY,
+        )?;
+        let cpu = CpuSettings {
+            thresholds: pick(
+                ".cpu",
+                file.cpu.as_ref().and_then(|t| t.warning),
+                file.cpu.as_ref().and_then(|t| t.critical),
+                defaults::CPU,
+            )?,
+            interval: positive(
+                file.cpu.as_ref().and_then(|t| t.interval),
+                defaults::CPU_INTERVAL_MILLIS,
+                || format!("`interval` of {}", where_(".cpu")),
+            )?,
+        };
+        let load = pick(
+            ".load",
+            file.load.as_ref().and_then(|t| t.warning),
+            file.load.as_ref().and_then(|t| t.critical),
+            defaults::LOAD,
+        )?;
+
+        let redis = RedisSettings::resolve(file, &where_)?;
+        let api = super::api::resolve(file, &where_, timeout)?;
+        if let Some(longest) = api.iter().map(|entry| entry.timeout).max() {
+            // Each URL times out on its own and says so; the check's own timeout only catches what is left.
+            timeouts.push((CheckName::Api, longest + Duration::from_secs(1)));
+        }
+        let backups = BackupHealthSettings::resolve(file, ctx, &where_, &mut timeouts)?;
+
+        let mut settings = Self {
+            checks: Vec::new(),
+            not_configured: Vec::new(),
+            timeout,
+            timeouts,
+            timeout_status: match file.timeout_status {
+                Some(TimeoutStatus::Critical) => Level::Critical,
+                Some(TimeoutStatus::Unknown) | None => Level::Unknown,
+            },
+            state_file: state_file(file, ctx)?,
+            watch: watch(args.watch)?,
+            output: args.output,
+            disk,
+            memory,
+            cpu,
+            load,
+            database,
+            redis,
+            api,
+            backups,
+        };
+        settings.select(&args.checks, &args.skip, file, &where_(""))?;
+        settings.backups.usable_for(&settings.checks)?;
+        Ok(settings)
+    }
+
+    /// Picks the checks: `--check` (each must be configured), else `[health] checks`, else every configured check;
+    /// then `--skip`.
+    fn select(
+        &mut self,
+        wanted: &[CheckName],
+        skip: &[CheckName],
+        file: &HealthConfig,
+        where_: &str,
+    ) -> anyhow::Result<()> {
+        let mut checks: Vec<CheckName> = if wanted.is_empty() {
+            match &file.checks {
+                Some(names) => names
+                    .iter()
+                    .map(|name| {
+                        CheckName::from_str(name, false).map_err(|_| {
+                            UserError::usage(format!("Unknown check `{name}` in `checks` of {where_}"))
+                                .with_hint(format!("Known checks: {}", known_checks()))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+                None => CheckName::all().to_vec(),
+            }
+        } else {
+            wanted.to_vec()
+        };
+        checks.sort();
+        checks.dedup();
+        checks.retain(|check| !skip.contains(check));
+        let explicit = !wanted.is_empty();
+        let mut selected = Vec::new();
+        for check in checks {
+            match self.missing_configuration(check) {
+                None => selected.push(check),
+                Some(what) if explicit => {
+                    return Err(
+                        UserError::usage(format!("`--check {}` has nothing to check", check.name()))
+                            .with_hint(format!("Configure {what} (docs/health.md)"))
+                            .into(),
+                    );
+                }
+                Some(what) => self.not_configured.push((check, what)),
+            }
+        }
+        if selected.is_empty() {
+            return Err(UserError::usage("No health check is left to run")
+                .with_hint(format!(
+                    "`--skip` or `[health] checks` left none out of: {}",
+                    known_checks()
+                ))
+                .into());
+        }
+        self.checks = selected;
+        Ok(())
+    }
+
+    /// What `check` needs configured that is not, if anything.
+    fn missing_configuration(&self, check: CheckName) -> Option<&'static str> {
+        match check {
+            CheckName::Disk => self.disk.paths.is_empty().then_some("`[health.disk] paths`"),
+            // The database checks too: the connection always has a value (libpq's defaults when nothing is set).
+            CheckName::Memory
+            | CheckName::Cpu
+            | CheckName::Load
+            | CheckName::Database
+            | CheckName::Connections
+            | CheckName::Replication
+            | CheckName::Deadlocks
+            | CheckName::LongQueries
+            | CheckName::IdleInTransaction
+            | CheckName::Wraparound
+            | CheckName::CacheHit
+            | CheckName::BackupAge
+            | CheckName::VerifyAge => None,
+            CheckName::Redis => self.redis.is_none().then_some("`[health.redis] url`"),
+            CheckName::Api => self.api.is_empty().then_some("`[[health.api]]` with a `url`"),
+        }
+    }
+
+    /// The timeout of `check`.
+    pub(crate) fn timeout_of(&self, check: CheckName) -> Duration {
+        self.timeouts
+            .iter()
+            .find_map(|(name, timeout)| (*name == check).then_some(*timeout))
+            .unwrap_or(self.timeout)
+    }
+}
+
+fn known_checks() -> String {
+    CheckName::all()
+        .iter()
+        .map(|check| check.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A duration that must be above zero, or the default in milliseconds.
+pub(super) fn positive(
+    value: Option<HumanDuration>,
+    default_millis: u64,
+    origin: impl Fn() -> String,
+) -> anyhow::Result<Duration> {
+    match value {
+        None => Ok(Duration::from_millis(default_millis)),
+        Some(value) if value.0.is_zero() => Err(UserError::usage(format!("{} must be above 0", origin()))
+            .with_hint("Give a duration such as `5s`")
+            .into()),
+        Some(value) => Ok(value.0),
+    }
+}
+
+/// A duration threshold in seconds, the unit `thresholds` takes for latencies.
+pub(super) fn duration_seconds(value: Option<HumanDuration>) -> Option<f64> {
+    value.map(|value| value.0.as_secs_f64())
+}
+
+/// The configured thresholds over the defaults, refused when the warning one is past the critical one.
+pub(super) fn thresholds(
+    warning: Option<f64>,
+    critical: Option<f64>,
+    default: Thresholds,
+    origin: impl Fn() -> String,
+) -> anyhow::Result<Thresholds> {
+    let chosen = Thresholds {
+        warning: warning.unwrap_or(default.warning),
+        critical: critical.unwrap_or(default.critical),
+        direction: default.direction,
+    };
+    if !chosen.warning.is_finite() || !chosen.critical.is_finite() {
+        return Err(UserError::usage(format!("The thresholds of {} must be numbers", origin())).into());
+    }
+    if !chosen.is_ordered() {
+        let (relation, fix) = match chosen.direction {
+            super::check::Direction::Above => ("above", "at or below"),
+            super::check::Direction::Below => ("below", "at or above"),
+        };
+        return Err(UserError::usage(format!(
+            "In {}, warning = {} is {relation} critical = {}",
+            origin(),
+            chosen.warning,
+            chosen.critical
+        ))
+        .with_hint(format!(
+            "The warning threshold comes first: set it {fix} the critical one (defaults: warning {}, critical {})",
+            default.warning, default.critical
+        ))
+        .into());
+    }
+    Ok(chosen)
+}
+
+/// `[health.disk] paths`, else `/` and the local backup store's directory when one is configured.
+fn disk_paths(file: &HealthConfig, ctx: &Ctx) -> Vec<PathBuf> {
+    if let Some(paths) = file.disk.as_ref().and_then(|disk| disk.paths.clone()) {
+        return paths;
+    }
+    let mut paths = vec![PathBuf::from("/")];
+    if let Some(path) = ctx
+        .settings
+        .config
+        .sections
+        .storage
+        .local
+        .as_ref()
+        .and_then(|local| local.path.clone())
+    {
+        paths.push(path);
+    }
+    paths
+}
+
+/// `[health] state_file`, else `/var/lib/campctl/health-state.json` as root, else
+/// `$XDG_STATE_HOME/campctl/health-state.json` (`~/.local/state/…`).
+fn state_file(file: &HealthConfig, ctx: &Ctx) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &file.state_file {
+        return Ok(path.clone());
+    }
+    if crate::os::is_root() {
+        return Ok(PathBuf::from("/var/lib/campctl/health-state.json"));
+    }
+    let state_home = std::env::var_os(EnvVars::XDG_STATE_HOME)
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| ctx.settings.home.as_ref().map(|home| home.join(".local/state")));
+    state_home
+        .map(|dir| dir.join("campctl").join("health-state.json"))
+        .ok_or_else(|| {
+            UserError::usage("Cannot choose a health state file: neither `XDG_STATE_HOME` nor `HOME` is set")
+                .with_hint("Set `[health] state_file` in campctl.toml")
+                .into()
+        })
+}
+
+fn watch(value: Option<HumanDuration>) -> anyhow::Result<Option<Duration>> {
+    match value {
+        Some(value) if value.0 < Duration::from_secs(1) => Err(UserError::usage(format!(
+            "`--watch {value}` is too short: the checks themselves take up to the timeout"
+        ))
+        .with_hint("Give 1s or more, e.g. `--watch 10s`")
+        .into()),
+        other => Ok(other.map(|value| value.0)),
+    }
+}
