@@ -270,6 +270,10 @@ fn replication_lag_is_measured_on_a_paused_standby_and_from_the_primary() {
 
     // Replay stops; the primary commits more, which the standby receives but does not replay.
     standby.execute("postgres", "SELECT pg_wal_replay_pause()");
+    // The pause takes effect when the startup process next looks for it, between records: a record in flight may
+    // still be replayed. Write one and wait until replay has really stopped, so that the next commit stays behind.
+    commit(0);
+    wait_for(standby, "SELECT pg_get_wal_replay_pause_state() = 'paused'");
     thread::sleep(Duration::from_millis(1100));
     let lsn = commit(2);
     wait_for(standby, &format!("SELECT pg_last_wal_receive_lsn() >= '{lsn}'"));
