@@ -60,23 +60,27 @@ fn main() -> ExitCode {
         }
         // Every client is dropped by now: let each connection say goodbye (Terminate) before the process exits.
         campctl::pg::close_connections(CLOSE_CONNECTIONS).await;
-        // `[notify]`: after everything else, so that the message tells how the run really ended; it never changes
-        // the exit code, and a Ctrl-C stops waiting for the webhook.
-        if let Some(notice) = &notice {
+        result
+    });
+    campctl::junit_on_failure(junit.as_deref(), result.as_ref().copied(), started_at, json);
+    let code = match &result {
+        Ok(status) => (*status).into(),
+        Err(err) => fail(err, color, json),
+    };
+    // `[notify]`: last, once the command, its clean-up and its error message are done, so that the message tells
+    // how the run really ended and a failed notification is the last line on stderr. It never changes the exit
+    // code; a Ctrl-C stops waiting for the webhook.
+    if let Some(notice) = &notice {
+        runtime.block_on(async {
             tokio::select! {
                 () = notice.send(result.as_ref().copied()) => {}
                 () = interrupted(json) => {}
             }
-        }
-        result
-    });
+        });
+    }
     // Do not wait for blocking tasks (e.g. a child's stderr reader) after an interrupt.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    campctl::junit_on_failure(junit.as_deref(), result.as_ref().copied(), started_at, json);
-    match result {
-        Ok(status) => status.into(),
-        Err(err) => fail(&err, color, json),
-    }
+    code
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -66,6 +66,11 @@ fn posts(server: &HttpServer) -> Vec<Recorded> {
         .collect()
 }
 
+/// How many POSTs the server received (where a test's local `posts` shadows [`posts`]).
+fn posts_after(server: &HttpServer) -> usize {
+    posts(server).len()
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -189,7 +194,7 @@ fn a_successful_backup_posts_nothing_by_default_and_one_message_with_on_success(
     // `on = ["success"]` alone: a failure is not sent.
     let output = env.failing_backup(&[]);
     assert_exit(&output, 10);
-    assert_eq!(super::notify::posts(&server).len(), 1);
+    assert_eq!(posts_after(&server), 1);
 }
 
 #[test]
@@ -228,6 +233,10 @@ fn a_webhook_that_answers_500_is_retried_once_and_leaves_the_exit_code() {
         "{stderr}"
     );
     assert!(!stderr.contains("second line"), "{stderr}");
+    // The command's own error comes first; the notification's warning is the last line.
+    let error_at = stderr.find("error:").expect("the command's error");
+    let warning_at = stderr.find("refused the slack notification").expect("the warning");
+    assert!(error_at < warning_at, "{stderr}");
 
     // A 500 then a 200: the retry delivers, and nothing is said.
     let server = HttpServer::http();
@@ -330,7 +339,7 @@ fn notify_test_reports_the_answer_of_the_webhook() {
     );
     assert!(!stderr.contains("SECRET"), "{stderr}");
     // `notify test` is not itself notified.
-    assert_eq!(super::notify::posts(&server).len(), 2);
+    assert_eq!(posts_after(&server), 2);
 }
 
 #[test]
@@ -367,4 +376,26 @@ fn a_bad_webhook_url_stops_the_run_before_it_starts() {
     assert!(stderr.contains("is not a webhook URL"), "{stderr}");
     assert!(!stderr.contains("services/x"), "{stderr}");
     assert!(!env.ctx.home().join("backups").exists(), "nothing was backed up");
+}
+
+#[test]
+fn a_profile_sets_its_own_webhook_and_format() {
+    let server = HttpServer::http();
+    server.route("POST", &hook_path(), Route::text(200, "ok"));
+    let env = NotifyEnv::new(
+        None,
+        &format!(
+            "format = \"teams\"\ntimeout = \"5s\"\n\n[profiles.prod.notify]\nwebhook_url = \"{}\"\nformat = \"json\"\n",
+            server.url(&hook_path())
+        ),
+    );
+    // Without the profile there is no webhook: nothing is sent.
+    let output = env.failing_backup(&[]);
+    assert_exit(&output, 10);
+    assert!(posts(&server).is_empty());
+    let output = env.failing_backup(&["--profile", "prod"]);
+    assert_exit(&output, 10);
+    let sent = posts(&server);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].json()["status"], "failure", "json from the profile");
 }
