@@ -399,3 +399,47 @@ fn a_profile_sets_its_own_webhook_and_format() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].json()["status"], "failure", "json from the profile");
 }
+
+#[test]
+fn an_interrupted_run_is_a_failure_with_exit_130() {
+    let server = HttpServer::http();
+    server.route("POST", &hook_path(), Route::text(200, "ok"));
+    // A "server" that accepts TCP and never speaks: `config check` waits on it until the signal.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let env = NotifyEnv::new(Some(&server), "format = \"json\"");
+    let url = format!("postgres://u:p@127.0.0.1:{port}/db?sslmode=disable&connect_timeout=60");
+    let mut child = env
+        .ctx
+        .std_cmd()
+        .arg("--config")
+        .arg(&env.config)
+        .args(["--db-url", &url, "config", "check"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let _accepted = loop {
+        match listener.accept() {
+            Ok(pair) => break pair,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Err(err) => {
+                let _ = child.kill();
+                panic!("campctl never connected: {err}");
+            }
+        }
+    };
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(i32::try_from(child.id()).expect("pid"), libc::SIGTERM) };
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    let sent = posts(&server);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let body = sent[0].json();
+    assert_eq!(body["command"], "config check");
+    assert_eq!(body["exit_code"], 130);
+    assert_eq!(body["status"], "failure");
+    assert_eq!(body["error"], "interrupted (Ctrl-C or SIGTERM)");
+}
