@@ -8,7 +8,7 @@
 //! refused naming the file, line and key: see `config_file/value.rs`).
 //!
 //! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves, the output enums and the
-//! value types of the services (`storage::StoreKind`, `pg::SslMode`), and
+//! value types of the services (`storage::StoreKind`, `pg::SslMode`, `notify::{Format, Event}`), and
 //! `pg`, `storage` and the other layers below never import it; `settings/inputs.rs` converts its sections into the
 //! input types they own. It must never resolve a value or decide a default.
 
