@@ -443,3 +443,38 @@ fn an_interrupted_run_is_a_failure_with_exit_130() {
     assert_eq!(body["status"], "failure");
     assert_eq!(body["error"], "interrupted (Ctrl-C or SIGTERM)");
 }
+
+#[test]
+fn a_health_warning_is_sent_only_with_on_warning() {
+    let server = HttpServer::http();
+    server.route("POST", &hook_path(), Route::text(200, "ok"));
+    server.route("GET", "/health", Route::status(200).delay(Duration::from_millis(600)));
+    let health = |on: &str, state: &std::path::Path| {
+        format!(
+            "format = \"json\"\non = {on}\n\n[health]\nstate_file = \"{}\"\n\n[[health.api]]\nurl = \"{}\"\nwarning = \"300ms\"\ncritical = \"5s\"\n",
+            state.display(),
+            server.url("/health")
+        )
+    };
+    let scratch = TestContext::new();
+    let env = NotifyEnv::new(
+        Some(&server),
+        &health("[\"failure\"]", &scratch.home().join("state.json")),
+    );
+    let output = env.run(&["health", "--check", "api"]);
+    assert_exit(&output, 1);
+    assert_eq!(posts_after(&server), 0, "a WARNING is not a failure");
+
+    let env = NotifyEnv::new(
+        Some(&server),
+        &health("[\"failure\", \"warning\"]", &scratch.home().join("state2.json")),
+    );
+    let output = env.run(&["health", "--check", "api"]);
+    assert_exit(&output, 1);
+    let sent = posts(&server);
+    assert_eq!(sent.len(), 1);
+    let body = sent[0].json();
+    assert_eq!(body["command"], "health");
+    assert_eq!(body["status"], "warning");
+    assert_eq!(body["exit_code"], 1);
+}
