@@ -11,6 +11,7 @@ use crate::commands::config::ConfigArgs;
 use crate::commands::health::HealthArgs;
 use crate::commands::maintenance::reindex::ReindexArgs;
 use crate::commands::maintenance::vacuum::VacuumArgs;
+use crate::commands::notify::NotifyArgs;
 use crate::commands::restore::{RestoreArgs, TestRestoreArgs};
 use crate::commands::stats::StatsArgs;
 use crate::env_vars::EnvVars;
@@ -37,8 +38,23 @@ impl Cli {
     /// # Errors
     /// A usage error, or `--help` / `--version` (which clap reports as errors to be printed).
     pub fn parse_env() -> Result<Self, clap::Error> {
+        Self::parse_env_with_path().map(|(cli, _)| cli)
+    }
+
+    /// [`Cli::parse_env`], with the subcommand path as typed (`backup`, `backup files`, `test-restore`): the
+    /// command a notification names.
+    ///
+    /// # Errors
+    /// As [`Cli::parse_env`].
+    pub fn parse_env_with_path() -> Result<(Self, String), clap::Error> {
         let matches = unset_empty_env(Self::command()).try_get_matches()?;
-        Self::from_arg_matches(&matches)
+        let mut path = Vec::new();
+        let mut level = &matches;
+        while let Some((name, sub)) = level.subcommand() {
+            path.push(name.to_string());
+            level = sub;
+        }
+        Ok((Self::from_arg_matches(&matches)?, path.join(" ")))
     }
 
     /// Whether the raw command line or `CAMPCTL_LOG_FORMAT` asks for JSON logs: for errors found before (or
@@ -83,6 +99,8 @@ pub enum Command {
     Health(Box<HealthArgs>),
     /// Show or check the resolved configuration
     Config(ConfigArgs),
+    /// Send a sample notification to the webhook of `[notify]`
+    Notify(NotifyArgs),
 }
 
 #[cfg(test)]

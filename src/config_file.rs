@@ -8,7 +8,7 @@
 //! refused naming the file, line and key: see `config_file/value.rs`).
 //!
 //! It is a pure schema on the settings floor (see `lib.rs`): it imports only the leaves, the output enums and the
-//! value types of the services (`storage::StoreKind`, `pg::SslMode`), and
+//! value types of the services (`storage::StoreKind`, `pg::SslMode`, `notify::{Format, Event}`), and
 //! `pg`, `storage` and the other layers below never import it; `settings/inputs.rs` converts its sections into the
 //! input types they own. It must never resolve a value or decide a default.
 
@@ -44,6 +44,7 @@ pub struct FileConfig {
     pub restore: RestoreConfig,
     pub test_restore: TestRestoreConfig,
     pub health: HealthConfig,
+    pub notify: NotifyConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -59,6 +60,7 @@ impl FileConfig {
             restore: self.restore,
             test_restore: self.test_restore,
             health: self.health,
+            notify: self.notify,
         };
         (base, self.profiles)
     }
@@ -76,6 +78,7 @@ pub struct Sections {
     pub restore: RestoreConfig,
     pub test_restore: TestRestoreConfig,
     pub health: HealthConfig,
+    pub notify: NotifyConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.
@@ -228,6 +231,20 @@ pub struct AzureStoreConfig {
     /// Retries of one request (default 3).
     pub max_retries: Option<u32>,
     /// Timeout of one request (default `60s`).
+    pub timeout: Option<HumanDuration>,
+}
+
+/// `[notify]`: a webhook told when a command ends (docs/notify.md).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Secret: the webhook URL (`CAMPCTL_NOTIFY_WEBHOOK_URL` overrides it); no URL, no notification.
+    pub webhook_url: Option<String>,
+    /// `slack` (default), `teams` or `json`.
+    pub format: Option<crate::notify::Format>,
+    /// Which outcomes are sent: `failure` (default), `warning`, `success`.
+    pub on: Option<Vec<crate::notify::Event>>,
+    /// How long one attempt may take (default `10s`).
     pub timeout: Option<HumanDuration>,
 }
 

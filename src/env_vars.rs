@@ -14,6 +14,8 @@ impl EnvVars {
     pub(crate) const CAMPCTL_LOG_FORMAT: &'static str = "CAMPCTL_LOG_FORMAT";
     /// Colour: `auto`, `always` or `never` (like `--color`).
     pub(crate) const CAMPCTL_COLOR: &'static str = "CAMPCTL_COLOR";
+    /// Secret: the webhook URL of `[notify]` (docs/notify.md); overrides `[notify] webhook_url`.
+    pub(crate) const CAMPCTL_NOTIFY_WEBHOOK_URL: &'static str = "CAMPCTL_NOTIFY_WEBHOOK_URL";
     /// Disables colour when set to any non-empty value (<https://no-color.org>).
     pub(crate) const NO_COLOR: &'static str = "NO_COLOR";
     /// Connection URL or key/value string of the database (like `--db-url`).

@@ -20,7 +20,8 @@
 //!  3  catalog  lock  interrupt    what several commands share: backups and manifests, locks, undo after Ctrl-C
 //!        │
 //!  2  pg  storage  azure          services; each owns its input types (`pg::conninfo::FileKeys`,
-//!        │                        `storage::StoreKeys`, `pg::SessionOptions`) and never reads config_file
+//!     http  notify                `storage::StoreKeys`, `pg::SessionOptions`, `notify::NotifySettings`) and
+//!        │                        never reads config_file; http is the rustls config of HTTPS clients
 //!  1  printer  progress  logging  output, with the output enums (`printer::{OutputFormat, ColorChoice}`,
 //!        │                        `logging::LogFormat`) that cli, config_file and settings re-use
 //!  0  exit  os  units  env_vars  stderr  status  leaves: exit codes and `Classify`/`UserError`, safe OS calls,
@@ -44,9 +45,11 @@ pub mod diagnostics;
 pub mod dump_options;
 pub(crate) mod env_vars;
 pub mod exit;
+pub(crate) mod http;
 pub mod interrupt;
 pub mod lock;
 pub mod logging;
+pub mod notify;
 #[expect(
     unsafe_code,
     reason = "the one home of the crate's libc calls, each with a SAFETY note"
@@ -92,6 +95,79 @@ pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow
         Command::Stats(args) => Box::pin(commands::stats::stats(*args, &ctx, &printer)).await,
         Command::Health(args) => Box::pin(commands::health::health(*args, &ctx, &printer)).await,
         Command::Config(args) => commands::config::config(args, &ctx, &printer).await,
+        Command::Notify(args) => commands::notify::notify(args, &ctx, &printer).await,
+    }
+}
+
+/// What a notification of this run needs to know from the command line and the settings, taken before [`run`]
+/// consumes them (`[notify]`, docs/notify.md). `main` sends it with [`RunNotice::send`] once the command and the
+/// interrupt clean-up are done.
+#[derive(Debug)]
+pub struct RunNotice {
+    settings: notify::NotifySettings,
+    command: String,
+    database: Option<String>,
+    server: String,
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl RunNotice {
+    /// `None` without a webhook URL (nothing is sent, nothing waits) and for `campctl notify …` itself (which
+    /// reports its own answer).
+    ///
+    /// # Errors
+    /// A bad `[notify]` value or `CAMPCTL_NOTIFY_WEBHOOK_URL` (exit 2), before the command runs.
+    pub fn new(
+        cli: &Cli,
+        command: String,
+        settings: &GlobalSettings,
+        started_at: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Option<Self>> {
+        if matches!(cli.command, Command::Notify(_)) {
+            return Ok(None);
+        }
+        let Some(notify) = settings::notify::resolve(&settings.config)? else {
+            return Ok(None);
+        };
+        let database = match &cli.command {
+            Command::Backup(args) if args.command.is_none() => args.dump.database.clone(),
+            Command::Restore(args) => args.to.clone(),
+            _ => None,
+        }
+        .or_else(|| Some(settings.db.dbname.clone()).filter(|name| !name.is_empty()));
+        Ok(Some(Self {
+            settings: notify,
+            command,
+            database,
+            server: format!("{}:{}", settings.db.host, settings.db.port),
+            started_at,
+        }))
+    }
+
+    /// Sends the run's outcome when `[notify] on` names it. A failed notification is a warning on stderr; the
+    /// exit code stays the command's own.
+    pub async fn send(&self, result: Result<ExitStatus, &anyhow::Error>) {
+        let (status, error) = match result {
+            Ok(ExitStatus::Interrupted) => (
+                ExitStatus::Interrupted,
+                Some("interrupted (Ctrl-C or SIGTERM)".to_string()),
+            ),
+            Ok(status) => (status, None),
+            Err(err) if exit::is_broken_pipe(err) => (ExitStatus::Success, None),
+            Err(err) => (diagnostics::status_of(err), Some(format!("{err:#}"))),
+        };
+        let outcome = notify::Outcome {
+            command: self.command.clone(),
+            host: os::hostname(),
+            database: self.database.clone(),
+            server: Some(self.server.clone()),
+            exit_code: status.code(),
+            status: notify::Event::of(status),
+            error,
+            started_at: self.started_at,
+            finished_at: chrono::Utc::now(),
+        };
+        notify::deliver(&self.settings, &outcome).await;
     }
 }
 

@@ -15,8 +15,8 @@ fn main() -> ExitCode {
     // Both rustls providers are linked (ours is ring; the Azure SDK's reqwest brings aws-lc-rs): name one for the
     // process so that no library has to guess.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = match Cli::parse_env() {
-        Ok(cli) => cli,
+    let (cli, command) = match Cli::parse_env_with_path() {
+        Ok(parsed) => parsed,
         Err(err) => return exit::clap_error(&err, Cli::json_logs_requested()),
     };
     let (junit, started_at) = (campctl::junit_path(&cli), chrono::Utc::now());
@@ -34,6 +34,13 @@ fn main() -> ExitCode {
     }
     let printer = settings.printer();
     let (color, json) = (settings.color, printer.json_logs);
+    let notice = match campctl::RunNotice::new(&cli, command, &settings, started_at) {
+        Ok(notice) => notice,
+        Err(err) => {
+            campctl::junit_on_failure(junit.as_deref(), Err(&err), started_at, json);
+            return fail(&err, color, json);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -55,13 +62,25 @@ fn main() -> ExitCode {
         campctl::pg::close_connections(CLOSE_CONNECTIONS).await;
         result
     });
+    campctl::junit_on_failure(junit.as_deref(), result.as_ref().copied(), started_at, json);
+    let code = match &result {
+        Ok(status) => (*status).into(),
+        Err(err) => fail(err, color, json),
+    };
+    // `[notify]`: last, once the command, its clean-up and its error message are done, so that the message tells
+    // how the run really ended and a failed notification is the last line on stderr. It never changes the exit
+    // code; a Ctrl-C stops waiting for the webhook.
+    if let Some(notice) = &notice {
+        runtime.block_on(async {
+            tokio::select! {
+                () = notice.send(result.as_ref().copied()) => {}
+                () = interrupted(json) => {}
+            }
+        });
+    }
     // Do not wait for blocking tasks (e.g. a child's stderr reader) after an interrupt.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    campctl::junit_on_failure(junit.as_deref(), result.as_ref().copied(), started_at, json);
-    match result {
-        Ok(status) => status.into(),
-        Err(err) => fail(&err, color, json),
-    }
+    code
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -23,6 +23,7 @@ use crate::storage::StoreKeys;
 
 mod global_args;
 mod inputs;
+pub mod notify;
 pub(crate) mod stores;
 pub use global_args::GlobalArgs;
 

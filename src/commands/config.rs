@@ -50,6 +50,8 @@ struct ShowReport<'a> {
     test_restore: TestRestoreView<'a>,
     /// `[health]` as written (unset keys `null`; `campctl health` applies the defaults of docs/health.md).
     health: &'a crate::config_file::HealthConfig,
+    /// `[notify]` with `webhook_url` replaced by whether it is set (from the file or `CAMPCTL_NOTIFY_WEBHOOK_URL`).
+    notify: crate::config_file::NotifyConfig,
     /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve.
     #[serde(skip)]
     defaults: BTreeMap<&'static str, serde_json::Value>,
@@ -129,6 +131,37 @@ struct StorageView {
 struct StoreView {
     label: String,
     credential: Option<String>,
+}
+
+/// `[notify]` as shown: the webhook URL is a secret (its path or query is the credential), so only whether it is
+/// set, and by which layer.
+fn notify_view(file: &crate::config_file::NotifyConfig) -> crate::config_file::NotifyConfig {
+    let from_env =
+        std::env::var(crate::env_vars::EnvVars::CAMPCTL_NOTIFY_WEBHOOK_URL).is_ok_and(|value| !value.trim().is_empty());
+    let mut view = file.clone();
+    view.webhook_url = if from_env {
+        Some(format!(
+            "{SET} by {}",
+            crate::env_vars::EnvVars::CAMPCTL_NOTIFY_WEBHOOK_URL
+        ))
+    } else {
+        file.webhook_url.as_ref().map(|_| SET.into())
+    };
+    view
+}
+
+/// The defaults `[notify]` resolves to (`settings::notify`).
+fn notify_defaults() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        ("notify.format", crate::notify::Format::default().name().into()),
+        ("notify.on", serde_json::json!([crate::notify::Event::Failure.name()])),
+        (
+            "notify.timeout",
+            crate::units::HumanDuration(crate::notify::DEFAULT_TIMEOUT)
+                .to_string()
+                .into(),
+        ),
+    ]
 }
 
 /// `[test_restore]` with the target URL reduced to where it points.
@@ -375,6 +408,7 @@ impl Report for ShowReport<'_> {
             ]);
         }
         section_rows(&mut table, "health", self.health, &self.defaults);
+        section_rows(&mut table, "notify", &self.notify, &self.defaults);
         vec![table]
     }
 }
@@ -405,6 +439,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 storage: StorageView::new(&settings.config.sections.storage),
                 restore: &settings.config.sections.restore,
                 health: &settings.config.sections.health,
+                notify: notify_view(&settings.config.sections.notify),
                 test_restore: TestRestoreView {
                     target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
                         settings
@@ -423,6 +458,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 defaults: crate::commands::backup::settings::file_defaults()
                     .into_iter()
                     .chain(crate::commands::restore::settings::file_defaults())
+                    .chain(notify_defaults())
                     .collect(),
                 command_sources: BTreeMap::new(),
                 sources: &settings.sources,

@@ -8,6 +8,7 @@ pub(crate) mod backup;
 pub(crate) mod config;
 pub(crate) mod health;
 pub(crate) mod maintenance;
+pub(crate) mod notify;
 pub(crate) mod restore;
 pub(crate) mod stats;
 

@@ -3,8 +3,8 @@
 //! file, resolves a value or decides a default.
 
 use super::{
-    AzureStoreConfig, BackupConfig, DatabaseConfig, LocalStoreConfig, OutputConfig, RestoreConfig, Sections,
-    StatsConfig, StorageConfig, TestRestoreConfig,
+    AzureStoreConfig, BackupConfig, DatabaseConfig, LocalStoreConfig, NotifyConfig, OutputConfig, RestoreConfig,
+    Sections, StatsConfig, StorageConfig, TestRestoreConfig,
 };
 use super::{
     BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig,
@@ -73,6 +73,12 @@ impl_over!(TestRestoreConfig {
     checks
 });
 impl_over!(LocalStoreConfig { path, enabled });
+impl_over!(NotifyConfig {
+    webhook_url,
+    format,
+    on,
+    timeout
+});
 impl_over!(AzureStoreConfig {
     account_url,
     account,
@@ -202,6 +208,7 @@ impl Sections {
             restore: self.restore.over(base.restore),
             test_restore: self.test_restore.over(base.test_restore),
             health: self.health.over(base.health),
+            notify: self.notify.over(base.notify),
         }
     }
 }

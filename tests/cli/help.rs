@@ -110,3 +110,15 @@ fn help_health() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["health", "--help"]));
 }
+
+#[test]
+fn help_notify() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["notify", "--help"]));
+}
+
+#[test]
+fn help_notify_test() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["notify", "test", "--help"]));
+}

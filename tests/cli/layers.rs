@@ -37,6 +37,8 @@ const FLOORS: &[(&str, u8)] = &[
     ("pg", 2),
     ("storage", 2),
     ("azure", 2),
+    ("http", 2),
+    ("notify", 2),
     // 3. Shared homes of what several commands use: the catalog of backups, locks, undo-after-interrupt.
     ("catalog", 3),
     ("lock", 3),

@@ -16,6 +16,7 @@ mod connection;
 mod hardening;
 mod hardening2;
 mod health;
+mod notify;
 mod pg_database;
 mod reindex;
 mod restore;

@@ -63,6 +63,15 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     push("[output]", Vec::new(), "valid".into());
     push("[stats]", stats_problems(ctx), "valid".into());
     push("[health]", health_problems(ctx), "valid".into());
+    let (notify_problems, notify_fine) = match crate::settings::notify::resolve(&ctx.settings.config) {
+        Ok(Some(notify)) => (
+            Vec::new(),
+            format!("{} notifications to {}", notify.format.name(), notify.webhook.shown()),
+        ),
+        Ok(None) => (Vec::new(), "no webhook: nothing is sent".into()),
+        Err(err) => (vec![err.to_string()], String::new()),
+    };
+    push("[notify]", notify_problems, notify_fine);
     let stores = Store::from_config(&ctx.settings.storage);
     let (storage_problems, storage_fine) = match &stores {
         Ok(stores) => (

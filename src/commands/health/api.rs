@@ -2,7 +2,7 @@
 //! URL, all at once, one result per URL. A status other than the expected one, a JSON field with another value
 //! and a refused connection are CRITICAL; otherwise the latency (request to the last byte of the body) is judged
 //! against the thresholds (runbook 5.1.2's P95 response time: 1 s / 3 s). HTTPS is verified with the system's CAs
-//! or the entry's `ca_file` (`tls.rs`).
+//! or the entry's `ca_file` (`crate::http`).
 //!
 //! A URL's credentials and query values never appear in the report: its target is the URL without them.
 
@@ -176,7 +176,7 @@ async fn one(settings: &ApiSettings, timeout_status: Level) -> CheckResult {
         " health"
     ));
     if settings.shown.starts_with("https:") {
-        match super::tls::client_config(settings.ca_file.as_deref()) {
+        match crate::http::client_config(settings.ca_file.as_deref()) {
             Ok(config) => builder = builder.tls_backend_preconfigured(config),
             Err(err) => return fail(Level::Unknown, format!("cannot set up TLS: {err:#}")),
         }

@@ -16,7 +16,6 @@ mod run;
 mod settings;
 mod state;
 mod system;
-mod tls;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! `evicted` (keys evicted since the last run, from the state file) and `clients` (`connected_clients` against
 //! `maxclients`).
 //!
-//! The connection is opened here (TCP, or rustls with ring for `rediss://`, verified as `tls.rs` says) and handed to
+//! The connection is opened here (TCP, or rustls with ring for `rediss://`, verified as `crate::http` says) and handed to
 //! the `redis` crate, which speaks RESP and authenticates. The password comes from `REDISCLI_AUTH`, the URL or
 //! `[health.redis] password`, never from the command line, and never appears in a message: an authentication
 //! failure names the failure, not the password.
@@ -316,7 +316,7 @@ async fn connect(settings: &RedisSettings) -> Result<MultiplexedConnection, Stri
         ..RedisConnectionInfo::default()
     };
     let opened = if settings.tls {
-        let config = super::tls::client_config(settings.ca_file.as_deref())
+        let config = crate::http::client_config(settings.ca_file.as_deref())
             .map_err(|err| format!("cannot set up TLS for {}: {err:#}", settings.shown))?;
         let name = rustls::pki_types::ServerName::try_from(settings.host.clone())
             .map_err(|err| format!("`{}` is not a TLS server name: {err}", settings.host))?;

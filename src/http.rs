@@ -1,6 +1,8 @@
-//! The rustls client configuration of the `redis` (`rediss://`) and `api` (`https://`) checks: the server's chain
-//! and name are verified against the system's CAs, or against the CAs of a configured PEM file instead. ring is the
-//! provider, as for every other TLS connection campctl opens (`pg::tls`).
+//! The rustls client configuration of campctl's HTTPS and other TLS clients besides PostgreSQL: `health`'s `redis`
+//! (`rediss://`) and `api` (`https://`) checks and the webhook of `[notify]`. The server's chain and name are
+//! verified against the system's CAs, or against the CAs of a configured PEM file instead. ring is the provider, as
+//! for every other TLS connection campctl opens (`pg::tls`). A service (floor 2) that imports nothing of campctl,
+//! so that the commands and `notify` share one configuration instead of importing each other's.
 
 use std::path::Path;
 use std::sync::Arc;
