@@ -12,6 +12,7 @@ use crate::commands::health::HealthArgs;
 use crate::commands::maintenance::reindex::ReindexArgs;
 use crate::commands::maintenance::vacuum::VacuumArgs;
 use crate::commands::restore::{RestoreArgs, TestRestoreArgs};
+use crate::commands::schedule::ScheduleArgs;
 use crate::commands::stats::StatsArgs;
 use crate::env_vars::EnvVars;
 pub use crate::settings::GlobalArgs;
@@ -81,6 +82,7 @@ pub enum Command {
     Reindex(Box<ReindexArgs>),
     Stats(Box<StatsArgs>),
     Health(Box<HealthArgs>),
+    Schedule(Box<ScheduleArgs>),
     /// Show or check the resolved configuration
     Config(ConfigArgs),
 }

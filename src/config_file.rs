@@ -25,11 +25,13 @@ use crate::units::{ByteSize, HumanDuration};
 
 mod health;
 mod overlay;
+mod schedule;
 mod value;
 pub use health::{
     ApiHealthConfig, BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig,
     DurationHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
+pub use schedule::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
 pub use value::{BadValue, FileValue};
 
 /// The whole file.
@@ -44,6 +46,7 @@ pub struct FileConfig {
     pub restore: RestoreConfig,
     pub test_restore: TestRestoreConfig,
     pub health: HealthConfig,
+    pub schedule: ScheduleConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -59,6 +62,7 @@ impl FileConfig {
             restore: self.restore,
             test_restore: self.test_restore,
             health: self.health,
+            schedule: self.schedule,
         };
         (base, self.profiles)
     }
@@ -76,6 +80,7 @@ pub struct Sections {
     pub restore: RestoreConfig,
     pub test_restore: TestRestoreConfig,
     pub health: HealthConfig,
+    pub schedule: ScheduleConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod clock;
+pub use clock::{TimeOfDay, TimeZoneName};
+
 /// A duration written as `<number><unit>` pairs: `ms`, `s`, `m`, `h`, `d`, `w` (e.g. `1h30m`, `30d`, `0`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HumanDuration(pub Duration);

@@ -50,6 +50,8 @@ struct ShowReport<'a> {
     test_restore: TestRestoreView<'a>,
     /// `[health]` as written (unset keys `null`; `campctl health` applies the defaults of docs/health.md).
     health: &'a crate::config_file::HealthConfig,
+    /// `[schedule]` as written (unset keys `null`; `campctl schedule` applies the runbook's calendar, docs/schedule.md).
+    schedule: &'a crate::config_file::ScheduleConfig,
     /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve.
     #[serde(skip)]
     defaults: BTreeMap<&'static str, serde_json::Value>,
@@ -375,6 +377,7 @@ impl Report for ShowReport<'_> {
             ]);
         }
         section_rows(&mut table, "health", self.health, &self.defaults);
+        section_rows(&mut table, "schedule", self.schedule, &self.defaults);
         vec![table]
     }
 }
@@ -405,6 +408,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 storage: StorageView::new(&settings.config.sections.storage),
                 restore: &settings.config.sections.restore,
                 health: &settings.config.sections.health,
+                schedule: &settings.config.sections.schedule,
                 test_restore: TestRestoreView {
                     target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
                         settings

@@ -9,6 +9,7 @@ pub(crate) mod config;
 pub(crate) mod health;
 pub(crate) mod maintenance;
 pub(crate) mod restore;
+pub(crate) mod schedule;
 pub(crate) mod stats;
 
 use crate::settings::GlobalSettings;
