@@ -41,15 +41,15 @@ pub struct ScheduleArgs {
     pub(crate) kubernetes: bool,
 
     /// Write the units to DIR (created if missing) instead of printing them
-    #[arg(long, value_name = "DIR", requires = "systemd")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["cron", "kubernetes"])]
     pub(crate) output: Option<PathBuf>,
 
     /// The container image of the CronJobs, with campctl in it
-    #[arg(long, value_name = "IMAGE", requires = "kubernetes")]
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["cron", "systemd"])]
     pub(crate) image: Option<String>,
 
     /// The Secret whose keys become the jobs' environment (envFrom), e.g. DATABASE_URL, AZURE_STORAGE_CONNECTION_STRING
-    #[arg(long, value_name = "NAME", requires = "kubernetes")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["cron", "systemd"])]
     pub(crate) secret: Option<String>,
 }
 
