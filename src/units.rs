@@ -1,4 +1,5 @@
-//! Human-readable durations (`30d`, `10m`, `1h30m`) and sizes (`8MiB`) for flags and `campctl.toml`.
+//! Human-readable durations (`30d`, `10m`, `1h30m`) and sizes (`8MiB`) for flags and `campctl.toml`; times of day
+//! and time zone names (`clock.rs`).
 
 use std::fmt;
 use std::str::FromStr;
