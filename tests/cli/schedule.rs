@@ -548,3 +548,73 @@ fn bad_values_are_refused_naming_the_key() {
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["schedule", "--systemd", "--image", "x"]));
     assert!(!ctx.home().join("x").exists(), "a refused run wrote nothing");
 }
+
+#[test]
+fn a_profile_overrides_schedule_keys_and_is_passed_to_the_jobs() {
+    let ctx = TestContext::new();
+    ctx.write_file(
+        "campctl.toml",
+        "[schedule]\ntime_zone = \"UTC\"\n[schedule.backup]\nat = \"03:00\"\n\
+         [profiles.prod.schedule.backup]\nat = \"01:15\"\n[profiles.prod.schedule.reindex]\nenabled = false\n",
+    );
+    let text = stdout_of(&ctx, &["--profile", "prod", "schedule", "--cron"]);
+    let (env, lines) = cron_lines(&text);
+    assert!(env.contains(&("CRON_TZ".to_string(), "UTC".to_string())), "{text}");
+    let backup = lines
+        .iter()
+        .find(|line| line.command.ends_with(" backup"))
+        .expect("backup line");
+    assert_eq!(backup.fields, "15 1 * * *");
+    assert!(
+        backup.command.contains(" --profile prod --log-format json "),
+        "{}",
+        backup.command
+    );
+    assert!(!text.contains("reindex"), "{text}");
+}
+
+#[test]
+fn arguments_with_spaces_quotes_and_percent_reach_campctl_intact() {
+    let ctx = TestContext::new();
+    let (bin, campctl) = fake_tools(&ctx);
+    let source = "/srv/it's 100% uploads";
+    ctx.write_file(
+        "campctl.toml",
+        format!(
+            "[schedule]\nbinary = \"{}\"\nconfig = \"/etc/camp ctl/config.toml\"\n\
+             [schedule.files_backup]\nsource = \"{source}\"\n",
+            campctl.display()
+        ),
+    );
+    let expected = format!("RAN --config /etc/camp ctl/config.toml --log-format json backup files --source {source}");
+
+    // cron: unescape `\%` as cron does, then `sh -c`.
+    let text = stdout_of(&ctx, &["schedule", "--cron"]);
+    let (_, lines) = cron_lines(&text);
+    let files = lines
+        .iter()
+        .find(|line| line.command.contains("backup files"))
+        .expect("files line");
+    assert!(
+        !files.command.replace(r"\%", "").contains('%'),
+        "a bare % in a crontab: {}",
+        files.command
+    );
+    let output = run_at(
+        &files.command.replace(r"\%", "%"),
+        &bin,
+        NaiveDate::from_ymd_opt(2027, 1, 1).expect("day"),
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), expected);
+
+    // systemd: `%` doubled, the words with spaces in double quotes.
+    let units = stdout_of(&ctx, &["schedule", "--systemd"]);
+    assert!(
+        units.contains(&format!(
+            "ExecStart={} --config \"/etc/camp ctl/config.toml\" --log-format json backup files --source \"/srv/it's \
+             100%% uploads\"\n",
+            campctl.display()
+        )),
+        "{units}"
+    );
+}
