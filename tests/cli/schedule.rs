@@ -547,6 +547,18 @@ fn bad_values_are_refused_naming_the_key() {
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["schedule", "--cron", "--output", "x"]));
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["schedule", "--systemd", "--image", "x"]));
     assert!(!ctx.home().join("x").exists(), "a refused run wrote nothing");
+    let output = ctx
+        .cmd()
+        .args(["--dry-run", "schedule", "--systemd", "--output", "units"])
+        .output()
+        .expect("run");
+    assert_exit(&output, 0);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("would write units/campctl-vacuum-full.timer"),
+        "{stderr}"
+    );
+    assert!(!ctx.home().join("units").exists(), "--dry-run wrote the units");
 }
 
 #[test]

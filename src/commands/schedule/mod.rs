@@ -40,7 +40,7 @@ pub struct ScheduleArgs {
     #[arg(long, requires = "image")]
     pub(crate) kubernetes: bool,
 
-    /// Write the units to DIR (created if missing) instead of printing them
+    /// Write the units to DIR (created if missing) instead of printing them; with --dry-run, only name them
     #[arg(long, value_name = "DIR", conflicts_with_all = ["cron", "kubernetes"])]
     pub(crate) output: Option<PathBuf>,
 
@@ -75,6 +75,13 @@ pub(crate) fn schedule(args: &ScheduleArgs, ctx: &Ctx, printer: &Printer) -> any
     let text = match args.target() {
         Target::Cron => render::crontab(&settings),
         Target::Systemd => match &args.output {
+            Some(dir) if ctx.settings.dry_run => {
+                for (name, _) in render::systemd_units(&settings) {
+                    printer.note(&format!("would write {}", dir.join(name).display()));
+                }
+                printer.note("--dry-run: nothing was written");
+                return Ok(ExitStatus::Success);
+            }
             Some(dir) => {
                 write_units(dir, &render::systemd_units(&settings), printer)?;
                 for job in &settings.left_out {
