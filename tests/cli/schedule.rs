@@ -630,3 +630,15 @@ fn arguments_with_spaces_quotes_and_percent_reach_campctl_intact() {
         "{units}"
     );
 }
+
+#[test]
+fn config_check_reports_a_bad_schedule_key() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[schedule.test_restore]\nat = \"6pm\"\n");
+    // Port 1 refuses at once: the sections are checked before the connection fails.
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd()
+            .args(["--db-url", "postgres://127.0.0.1:1/db", "config", "check"])
+    );
+}
