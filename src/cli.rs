@@ -13,6 +13,7 @@ use crate::commands::maintenance::reindex::ReindexArgs;
 use crate::commands::maintenance::vacuum::VacuumArgs;
 use crate::commands::notify::NotifyArgs;
 use crate::commands::restore::{RestoreArgs, TestRestoreArgs};
+use crate::commands::schedule::ScheduleArgs;
 use crate::commands::stats::StatsArgs;
 use crate::env_vars::EnvVars;
 pub use crate::settings::GlobalArgs;
@@ -97,6 +98,7 @@ pub enum Command {
     Reindex(Box<ReindexArgs>),
     Stats(Box<StatsArgs>),
     Health(Box<HealthArgs>),
+    Schedule(Box<ScheduleArgs>),
     /// Show or check the resolved configuration
     Config(ConfigArgs),
     /// Send a sample notification to the webhook of `[notify]`

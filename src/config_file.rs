@@ -25,11 +25,13 @@ use crate::units::{ByteSize, HumanDuration};
 
 mod health;
 mod overlay;
+mod schedule;
 mod value;
 pub use health::{
     ApiHealthConfig, BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig,
     DurationHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
+pub use schedule::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
 pub use value::{BadValue, FileValue};
 
 /// The whole file.
@@ -45,6 +47,7 @@ pub struct FileConfig {
     pub test_restore: TestRestoreConfig,
     pub health: HealthConfig,
     pub notify: NotifyConfig,
+    pub schedule: ScheduleConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -61,6 +64,7 @@ impl FileConfig {
             test_restore: self.test_restore,
             health: self.health,
             notify: self.notify,
+            schedule: self.schedule,
         };
         (base, self.profiles)
     }
@@ -79,6 +83,7 @@ pub struct Sections {
     pub test_restore: TestRestoreConfig,
     pub health: HealthConfig,
     pub notify: NotifyConfig,
+    pub schedule: ScheduleConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.

@@ -1,10 +1,14 @@
-//! Human-readable durations (`30d`, `10m`, `1h30m`) and sizes (`8MiB`) for flags and `campctl.toml`.
+//! Human-readable durations (`30d`, `10m`, `1h30m`) and sizes (`8MiB`) for flags and `campctl.toml`; times of day
+//! and time zone names (`clock.rs`).
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+mod clock;
+pub use clock::{TimeOfDay, TimeZoneName};
 
 /// A duration written as `<number><unit>` pairs: `ms`, `s`, `m`, `h`, `d`, `w` (e.g. `1h30m`, `30d`, `0`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

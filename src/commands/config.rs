@@ -52,6 +52,8 @@ struct ShowReport<'a> {
     health: &'a crate::config_file::HealthConfig,
     /// `[notify]` with `webhook_url` replaced by whether it is set (from the file or `CAMPCTL_NOTIFY_WEBHOOK_URL`).
     notify: crate::config_file::NotifyConfig,
+    /// `[schedule]` as written (unset keys `null`; `campctl schedule` applies the runbook's calendar, docs/schedule.md).
+    schedule: &'a crate::config_file::ScheduleConfig,
     /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve.
     #[serde(skip)]
     defaults: BTreeMap<&'static str, serde_json::Value>,
@@ -409,6 +411,7 @@ impl Report for ShowReport<'_> {
         }
         section_rows(&mut table, "health", self.health, &self.defaults);
         section_rows(&mut table, "notify", &self.notify, &self.defaults);
+        section_rows(&mut table, "schedule", self.schedule, &self.defaults);
         vec![table]
     }
 }
@@ -440,6 +443,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 restore: &settings.config.sections.restore,
                 health: &settings.config.sections.health,
                 notify: notify_view(&settings.config.sections.notify),
+                schedule: &settings.config.sections.schedule,
                 test_restore: TestRestoreView {
                     target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
                         settings

@@ -10,6 +10,7 @@ pub(crate) mod health;
 pub(crate) mod maintenance;
 pub(crate) mod notify;
 pub(crate) mod restore;
+pub(crate) mod schedule;
 pub(crate) mod stats;
 
 use crate::settings::GlobalSettings;

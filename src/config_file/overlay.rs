@@ -10,6 +10,7 @@ use super::{
     BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig,
     PercentHealthConfig, RatioHealthConfig, RedisHealthConfig,
 };
+use super::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -150,6 +151,34 @@ impl_over!(BackupAgeHealthConfig {
     timeout
 });
 
+impl_over!(JobConfig { at, enabled });
+impl_over!(FilesJobConfig {
+    at,
+    enabled,
+    source,
+    name
+});
+impl_over!(HealthJobConfig { enabled });
+
+impl Over for ScheduleConfig {
+    fn over(self, base: Self) -> Self {
+        Self {
+            time_zone: self.time_zone.or(base.time_zone),
+            binary: self.binary.or(base.binary),
+            config: self.config.or(base.config),
+            databases: self.databases.or(base.databases),
+            health_textfile: self.health_textfile.or(base.health_textfile),
+            backup: self.backup.over(base.backup),
+            files_backup: self.files_backup.over(base.files_backup),
+            cleanup: self.cleanup.over(base.cleanup),
+            health: self.health.over(base.health),
+            test_restore: self.test_restore.over(base.test_restore),
+            vacuum_full: self.vacuum_full.over(base.vacuum_full),
+            reindex: self.reindex.over(base.reindex),
+        }
+    }
+}
+
 impl Over for HealthConfig {
     fn over(self, base: Self) -> Self {
         Self {
@@ -209,6 +238,7 @@ impl Sections {
             test_restore: self.test_restore.over(base.test_restore),
             health: self.health.over(base.health),
             notify: self.notify.over(base.notify),
+            schedule: self.schedule.over(base.schedule),
         }
     }
 }

@@ -122,3 +122,9 @@ fn help_notify_test() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["notify", "test", "--help"]));
 }
+
+#[test]
+fn help_schedule() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["schedule", "--help"]));
+}

@@ -12,5 +12,6 @@ mod common;
 mod config;
 mod help;
 mod layers;
+mod schedule;
 mod source_rules;
 mod usage;

@@ -1,6 +1,6 @@
 //! `config check`'s validation of every section of the configuration, with the parsers and resolvers the commands
 //! themselves use (`Store::from_config`, `LoadedConfig::value` for every typed key, `settings::stores::file_stores`
-//! and `row_counting`, `select_stores`, `StatsSettings::resolve`, `HealthSettings::resolve`,
+//! and `row_counting`, `select_stores`, `StatsSettings::resolve`, `HealthSettings::resolve`, `ScheduleSettings::resolve`,
 //! `ConnParams::resolve`), so that `config check` and
 //! a real run cannot disagree about a value. Unlike a run, it lists every bad value of a section, not the first.
 //! Pure: nothing here connects or writes.
@@ -72,6 +72,7 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
         Err(err) => (vec![err.to_string()], String::new()),
     };
     push("[notify]", notify_problems, notify_fine);
+    push("[schedule]", schedule_problems(ctx), "valid".into());
     let stores = Store::from_config(&ctx.settings.storage);
     let (storage_problems, storage_fine) = match &stores {
         Ok(stores) => (
@@ -140,6 +141,16 @@ fn health_problems(ctx: &Ctx) -> Vec<String> {
         .map_err(anyhow::Error::from)
         .and_then(|matches| Ok(crate::commands::health::HealthArgs::from_arg_matches(&matches)?))
         .and_then(|args| crate::commands::health::HealthSettings::resolve(args, ctx))
+        .err()
+        .map(|err| diagnostics::one_line(&err))
+        .into_iter()
+        .collect()
+}
+
+/// `[schedule]` as `campctl schedule` resolves it: times, the zone, database names.
+fn schedule_problems(ctx: &Ctx) -> Vec<String> {
+    use crate::commands::schedule::{ScheduleSettings, Target};
+    ScheduleSettings::resolve(ctx, Target::Cron)
         .err()
         .map(|err| diagnostics::one_line(&err))
         .into_iter()
