@@ -7,6 +7,7 @@
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::commands::backup::BackupArgs;
+use crate::commands::cleanup::CleanupArgs;
 use crate::commands::config::ConfigArgs;
 use crate::commands::health::HealthArgs;
 use crate::commands::maintenance::reindex::ReindexArgs;
@@ -81,6 +82,7 @@ pub enum Command {
     Reindex(Box<ReindexArgs>),
     Stats(Box<StatsArgs>),
     Health(Box<HealthArgs>),
+    Cleanup(Box<CleanupArgs>),
     /// Show or check the resolved configuration
     Config(ConfigArgs),
 }

@@ -25,11 +25,13 @@ use crate::units::{ByteSize, HumanDuration};
 
 mod health;
 mod overlay;
+mod retention;
 mod value;
 pub use health::{
     ApiHealthConfig, BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig,
     DurationHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
+pub use retention::{CleanupConfig, RetentionConfig, RetentionRules};
 pub use value::{BadValue, FileValue};
 
 /// The whole file.
@@ -44,6 +46,8 @@ pub struct FileConfig {
     pub restore: RestoreConfig,
     pub test_restore: TestRestoreConfig,
     pub health: HealthConfig,
+    pub retention: RetentionConfig,
+    pub cleanup: CleanupConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -59,6 +63,8 @@ impl FileConfig {
             restore: self.restore,
             test_restore: self.test_restore,
             health: self.health,
+            retention: self.retention,
+            cleanup: self.cleanup,
         };
         (base, self.profiles)
     }
@@ -76,6 +82,8 @@ pub struct Sections {
     pub restore: RestoreConfig,
     pub test_restore: TestRestoreConfig,
     pub health: HealthConfig,
+    pub retention: RetentionConfig,
+    pub cleanup: CleanupConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.

@@ -91,6 +91,7 @@ pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow
         Command::Reindex(args) => Box::pin(commands::maintenance::reindex::reindex(*args, &ctx, &printer)).await,
         Command::Stats(args) => Box::pin(commands::stats::stats(*args, &ctx, &printer)).await,
         Command::Health(args) => Box::pin(commands::health::health(*args, &ctx, &printer)).await,
+        Command::Cleanup(args) => Box::pin(commands::cleanup::cleanup(*args, &ctx, &printer)).await,
         Command::Config(args) => commands::config::config(args, &ctx, &printer).await,
     }
 }

@@ -18,13 +18,6 @@
 pub(crate) mod fetch_error;
 pub(crate) mod list;
 pub(crate) mod manifest;
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "`cleanup --backups` and `backup --prune` are its users, in the next commits"
-    )
-)]
 pub(crate) mod retention;
 pub(crate) mod select;
 pub(crate) mod verification;

@@ -197,7 +197,7 @@ impl fmt::Display for Within {
 }
 
 /// The resolved policy of one series.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Policy {
     pub keep_last: u32,
     pub keep_hourly: u32,

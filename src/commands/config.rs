@@ -50,6 +50,10 @@ struct ShowReport<'a> {
     test_restore: TestRestoreView<'a>,
     /// `[health]` as written (unset keys `null`; `campctl health` applies the defaults of docs/health.md).
     health: &'a crate::config_file::HealthConfig,
+    /// `[retention]` as written (unset keys show `campctl cleanup`'s default, docs/retention.md).
+    retention: &'a crate::config_file::RetentionConfig,
+    /// `[cleanup]` as written.
+    cleanup: &'a crate::config_file::CleanupConfig,
     /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve.
     #[serde(skip)]
     defaults: BTreeMap<&'static str, serde_json::Value>,
@@ -375,6 +379,8 @@ impl Report for ShowReport<'_> {
             ]);
         }
         section_rows(&mut table, "health", self.health, &self.defaults);
+        section_rows(&mut table, "retention", self.retention, &self.defaults);
+        section_rows(&mut table, "cleanup", self.cleanup, &self.defaults);
         vec![table]
     }
 }
@@ -405,6 +411,8 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 storage: StorageView::new(&settings.config.sections.storage),
                 restore: &settings.config.sections.restore,
                 health: &settings.config.sections.health,
+                retention: &settings.config.sections.retention,
+                cleanup: &settings.config.sections.cleanup,
                 test_restore: TestRestoreView {
                     target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
                         settings
@@ -423,6 +431,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 defaults: crate::commands::backup::settings::file_defaults()
                     .into_iter()
                     .chain(crate::commands::restore::settings::file_defaults())
+                    .chain(crate::commands::cleanup::settings::file_defaults())
                     .collect(),
                 command_sources: BTreeMap::new(),
                 sources: &settings.sources,

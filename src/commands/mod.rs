@@ -5,6 +5,7 @@
 //! crate root. [`Ctx`] is what `lib.rs` hands every command once settings are resolved.
 
 pub(crate) mod backup;
+pub(crate) mod cleanup;
 pub(crate) mod config;
 pub(crate) mod health;
 pub(crate) mod maintenance;

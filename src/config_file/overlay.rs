@@ -10,6 +10,7 @@ use super::{
     BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig,
     PercentHealthConfig, RatioHealthConfig, RedisHealthConfig,
 };
+use super::{CleanupConfig, RetentionConfig, RetentionRules};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -172,6 +173,55 @@ impl Over for HealthConfig {
     }
 }
 
+impl_over!(RetentionRules {
+    keep_last,
+    keep_hourly,
+    keep_daily,
+    keep_weekly,
+    keep_monthly,
+    keep_yearly,
+    keep_within,
+    min_keep,
+    require_verified,
+});
+impl_over!(CleanupConfig {
+    max_delete_fraction,
+    incomplete_grace
+});
+
+impl Over for RetentionConfig {
+    fn over(self, base: Self) -> Self {
+        // `[profiles.P.retention.databases.NAME]` overrides the same database's table field by field.
+        let databases = match (self.databases, base.databases) {
+            (Some(mine), Some(mut theirs)) => {
+                for (name, rules) in mine {
+                    let merged = match theirs.remove(&name) {
+                        Some(base_rules) => rules.over(base_rules),
+                        None => rules,
+                    };
+                    theirs.insert(name, merged);
+                }
+                Some(theirs)
+            }
+            (mine, theirs) => mine.or(theirs),
+        };
+        Self {
+            keep_last: self.keep_last.or(base.keep_last),
+            keep_hourly: self.keep_hourly.or(base.keep_hourly),
+            keep_daily: self.keep_daily.or(base.keep_daily),
+            keep_weekly: self.keep_weekly.or(base.keep_weekly),
+            keep_monthly: self.keep_monthly.or(base.keep_monthly),
+            keep_yearly: self.keep_yearly.or(base.keep_yearly),
+            keep_within: self.keep_within.or(base.keep_within),
+            min_keep: self.min_keep.or(base.min_keep),
+            require_verified: self.require_verified.or(base.require_verified),
+            time_zone: self.time_zone.or(base.time_zone),
+            files: self.files.over(base.files),
+            databases,
+        }
+    }
+}
+
 impl<T: Over> Over for Option<T> {
     fn over(self, base: Self) -> Self {
         match (self, base) {
@@ -202,6 +252,8 @@ impl Sections {
             restore: self.restore.over(base.restore),
             test_restore: self.test_restore.over(base.test_restore),
             health: self.health.over(base.health),
+            retention: self.retention.over(base.retention),
+            cleanup: self.cleanup.over(base.cleanup),
         }
     }
 }

@@ -110,3 +110,9 @@ fn help_health() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["health", "--help"]));
 }
+
+#[test]
+fn help_cleanup() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["cleanup", "--help"]));
+}

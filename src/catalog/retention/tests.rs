@@ -243,7 +243,7 @@ fn buckets_are_cut_in_the_configured_zone() {
     };
     let paris = Policy {
         zone: "+01:00".parse().expect("an offset"),
-        ..utc.clone()
+        ..utc
     };
     let now = at("2026-12-03", 0);
     assert_eq!(kept_dates(backups.clone(), &utc, now).len(), 2);

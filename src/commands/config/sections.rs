@@ -63,6 +63,7 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     push("[output]", Vec::new(), "valid".into());
     push("[stats]", stats_problems(ctx), "valid".into());
     push("[health]", health_problems(ctx), "valid".into());
+    push("[retention] [cleanup]", cleanup_problems(ctx), "valid".into());
     let stores = Store::from_config(&ctx.settings.storage);
     let (storage_problems, storage_fine) = match &stores {
         Ok(stores) => (
@@ -105,6 +106,27 @@ fn each_store(config: &crate::config_file::StorageConfig) -> Vec<Store> {
         .filter_map(|part| Store::from_config(&StoreKeys::from(part)).ok())
         .flatten()
         .collect()
+}
+
+/// `[retention]` and `[cleanup]` as `campctl cleanup` resolves them: durations, zone, floor, guard.
+fn cleanup_problems(ctx: &Ctx) -> Vec<String> {
+    let args = crate::commands::cleanup::CleanupArgs::augment_args(clap::Command::new("cleanup"))
+        .try_get_matches_from(["cleanup"])
+        .map_err(anyhow::Error::from)
+        .and_then(|matches| Ok(crate::commands::cleanup::CleanupArgs::from_arg_matches(&matches)?));
+    args.and_then(|args| {
+        crate::commands::cleanup::settings::CleanupSettings::resolve(
+            &args,
+            Vec::new(),
+            &ctx.settings.config,
+            true,
+            false,
+        )
+    })
+    .err()
+    .map(|err| diagnostics::one_line(&err))
+    .into_iter()
+    .collect()
 }
 
 fn stats_problems(ctx: &Ctx) -> Vec<String> {

@@ -1,0 +1,289 @@
+//! Issue 12, `campctl cleanup --backups` against a real local store and Azurite: one real backup made by campctl,
+//! then a history of older backups made from it (its archive under other names, its manifest with an earlier
+//! `started_at`), so that the retention engine has a month and more to judge. The plan deletes exactly the objects
+//! it names; `--dry-run` changes nothing; a backup's lock makes it exit 11; a run killed between deletes leaves no
+//! manifest without its archive, and the next run finishes.
+
+use std::collections::BTreeSet;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::backup::{BackupEnv, store_config};
+use crate::common::{assert_exit, azurite};
+use crate::hardening::backup::{kill_backup, signal, start_hanging_backup};
+
+/// One backup of the history: its archive and manifest object names (relative to the store).
+struct Made {
+    archive: String,
+    manifest: String,
+}
+
+/// Makes one real backup and `days` older copies of it (1..=days days earlier), in every store of `env`. Returns
+/// every backup, newest first.
+fn history(env: &BackupEnv, days: i64) -> Vec<Made> {
+    env.seed_small_table();
+    let report = env.backup(&[]);
+    let db = env.db.name().to_string();
+    let object = report["object"].as_str().expect("object").to_string();
+    let manifest_name = object.replace(&format!(".dump{}", suffix(&object)), ".manifest.json");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.local.join(&manifest_name)).expect("manifest")).expect("JSON");
+    let archive = std::fs::read(env.local.join(&object)).expect("archive");
+    let started: DateTime<Utc> = manifest["started_at"]
+        .as_str()
+        .expect("time")
+        .parse()
+        .expect("RFC 3339");
+    let mut made = vec![Made {
+        archive: object.clone(),
+        manifest: manifest_name,
+    }];
+    for day in 1..=days {
+        let time = started - chrono::Duration::days(day);
+        let base = format!("{db}_{}", time.format("%Y%m%d_%H%M%S"));
+        let archive_name = format!("{db}/{base}.dump{}", suffix(&object));
+        let manifest_name = format!("{db}/{base}.manifest.json");
+        let mut copy = manifest.clone();
+        copy["name"] = base.clone().into();
+        copy["object"] = archive_name.clone().into();
+        copy["started_at"] = time.to_rfc3339().into();
+        copy["finished_at"] = time.to_rfc3339().into();
+        let manifest_bytes = serde_json::to_vec_pretty(&copy).expect("JSON");
+        std::fs::write(env.local.join(&archive_name), &archive).expect("write archive");
+        std::fs::write(env.local.join(&manifest_name), &manifest_bytes).expect("write manifest");
+        if let Some(container) = &env.container {
+            azurite().put_blob(container, &format!("pg/{archive_name}"), &archive);
+            azurite().put_blob(container, &format!("pg/{manifest_name}"), &manifest_bytes);
+        }
+        made.push(Made {
+            archive: archive_name,
+            manifest: manifest_name,
+        });
+    }
+    made
+}
+
+/// The compression suffix after `.dump` (`.zst`, `.gz` or none).
+fn suffix(object: &str) -> String {
+    object
+        .rsplit_once(".dump")
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or_default()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "not JSON ({err}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// The objects the plan deletes in the store labelled `store`.
+fn planned(plan: &serde_json::Value, store: &str) -> BTreeSet<String> {
+    plan["backups"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|row| row["action"] == "delete" && row["store"].as_str().is_some_and(|s| s.starts_with(store)))
+        .flat_map(|row| row["objects"].as_array().expect("objects").clone())
+        .map(|o| o.as_str().expect("name").to_string())
+        .collect()
+}
+
+fn azure_objects(env: &BackupEnv) -> BTreeSet<String> {
+    let container = env.container.as_deref().expect("azure");
+    azurite()
+        .list_blobs(container)
+        .into_iter()
+        .filter_map(|b| b.strip_prefix("pg/").map(str::to_string))
+        .filter(|b| !b.starts_with("locks/"))
+        .collect()
+}
+
+#[test]
+fn cleanup_deletes_exactly_the_planned_objects_in_both_stores_and_dry_run_changes_nothing() {
+    let env = BackupEnv::with_azure();
+    let made = history(&env, 40);
+    let local_before: BTreeSet<String> = env.local_backup_files().into_iter().collect();
+    let azure_before = azure_objects(&env);
+    assert_eq!(local_before.len(), 82, "{local_before:?}");
+    assert_eq!(azure_before, local_before);
+
+    let dry = env.run(&["--format", "json", "--dry-run", "cleanup", "--backups"]);
+    assert_exit(&dry, 0);
+    let plan = json(&dry);
+    assert_eq!(plan["dry_run"], true);
+    let local_plan = planned(&plan, "local");
+    let azure_plan = planned(&plan, "azure");
+    // Defaults: 30 days before the newest backup. Days 30..=40 go (day 30 is exactly at the cutoff: restic keeps
+    // only what is strictly newer), manifest first.
+    let expected: BTreeSet<String> = made[30..]
+        .iter()
+        .flat_map(|m| [m.manifest.clone(), m.archive.clone()])
+        .collect();
+    assert_eq!(local_plan, expected);
+    assert_eq!(azure_plan, expected);
+    let first = plan["backups"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|row| row["action"] == "delete")
+        .expect("a delete");
+    assert_eq!(
+        first["objects"][0].as_str().map(|o| o.ends_with(".manifest.json")),
+        Some(true),
+        "manifest first: {first}"
+    );
+    assert!(
+        first["reason"]
+            .as_str()
+            .expect("reason")
+            .starts_with("delete: older than 30d"),
+        "{first}"
+    );
+    assert_eq!(plan["stores"][0]["deleted"], 11, "{}", plan["stores"]);
+    assert_eq!(plan["stores"][0]["kept"], 30, "{}", plan["stores"]);
+    // The dry run changed nothing.
+    assert_eq!(
+        env.local_backup_files().into_iter().collect::<BTreeSet<_>>(),
+        local_before
+    );
+    assert_eq!(azure_objects(&env), azure_before);
+
+    let run = env.run(&["--format", "json", "cleanup"]);
+    assert_exit(&run, 0);
+    let report = json(&run);
+    assert_eq!(report["dry_run"], false);
+    let local_after: BTreeSet<String> = env.local_backup_files().into_iter().collect();
+    assert_eq!(local_after, local_before.difference(&expected).cloned().collect());
+    assert_eq!(
+        azure_objects(&env),
+        azure_before.difference(&expected).cloned().collect()
+    );
+
+    // Idempotent: a second run plans nothing more.
+    let again = env.run(&["--format", "json", "--dry-run", "cleanup"]);
+    assert_exit(&again, 0);
+    assert!(planned(&json(&again), "").is_empty());
+}
+
+#[test]
+fn cleanup_needs_yes_past_max_delete_fraction_and_keeps_min_keep() {
+    let env = BackupEnv::local();
+    history(&env, 20);
+    let before = env.local_backup_files();
+    env.ctx.write_file(
+        "campctl.toml",
+        store_config(
+            &env.db.url(),
+            &env.local,
+            None,
+            "[retention]\nkeep_within = \"0\"\nmin_keep = 3\n",
+        ),
+    );
+    let refused = env.run(&["cleanup"]);
+    assert_exit(&refused, 2);
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(text.contains("max_delete_fraction") && text.contains("--yes"), "{text}");
+    assert_eq!(env.local_backup_files(), before, "refused: nothing deleted");
+
+    assert_exit(&env.run(&["--yes", "cleanup"]), 0);
+    assert_eq!(
+        env.local_backup_files().len(),
+        6,
+        "the newest 3 stay: {:?}",
+        env.local_backup_files()
+    );
+}
+
+#[test]
+fn cleanup_exits_11_while_a_backup_holds_the_lock() {
+    let env = BackupEnv::local();
+    history(&env, 40);
+    let before = env.local_backup_files();
+    let (child, pidfile) = start_hanging_backup(&env);
+    let held = env.run(&["cleanup"]);
+    assert_exit(&held, 11);
+    let text = String::from_utf8_lossy(&held.stderr);
+    assert!(
+        text.contains(&format!("backup-{}", env.db.name())) || text.contains("held"),
+        "{text}"
+    );
+    kill_backup(child, &pidfile);
+    let after: Vec<String> = env
+        .local_backup_files()
+        .into_iter()
+        .filter(|f| !f.ends_with(".partial"))
+        .collect();
+    assert_eq!(after, before, "nothing deleted while the lock was held");
+}
+
+#[test]
+fn a_cleanup_killed_between_deletes_leaves_no_manifest_without_its_archive_and_the_next_run_finishes() {
+    // Azurite only: each delete is a request, so a large plan takes long enough to be killed in the middle.
+    let env = BackupEnv::with_azure();
+    let made = history(&env, 300);
+    let container = env.container.clone().expect("azure");
+    env.ctx.write_file(
+        "campctl.toml",
+        format!(
+            "[database]\nurl = \"{}\"\n\n[storage.azure]\nconnection_string = \"{}\"\ncontainer = \"{container}\"\n\
+             prefix = \"pg/\"\n\n[retention]\nkeep_within = \"10d\"\n\n[cleanup]\nincomplete_grace = \"1s\"\n",
+            env.db.url(),
+            azurite().connection_string()
+        ),
+    );
+    let before = azure_objects(&env);
+    let mut child = env
+        .ctx
+        .std_cmd()
+        .args(["--yes", "cleanup"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn campctl");
+    // Every state the store goes through has no manifest without its archive: the run is watched for a number of
+    // listings while it deletes (each lands at a random point between two deletes), then killed.
+    let no_manifest_points_at_nothing = |objects: &BTreeSet<String>| {
+        for made in &made {
+            if objects.contains(&made.manifest) {
+                assert!(objects.contains(&made.archive), "`{}` points at nothing", made.manifest);
+            }
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut watched = 0;
+    while watched < 20 {
+        assert!(Instant::now() < deadline, "no delete was observed");
+        let objects = azure_objects(&env);
+        if objects.len() < before.len() {
+            no_manifest_points_at_nothing(&objects);
+            watched += 1;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    signal(&child, libc::SIGKILL);
+    child.wait().expect("wait");
+    let middle = azure_objects(&env);
+    let expected: BTreeSet<String> = made[..10]
+        .iter()
+        .flat_map(|m| [m.manifest.clone(), m.archive.clone()])
+        .collect();
+    assert!(
+        middle.len() > expected.len(),
+        "the run was killed in the middle, not after it finished: {} left",
+        middle.len()
+    );
+    no_manifest_points_at_nothing(&middle);
+    // The killed run's lease is stale (same host, process gone): the next run takes it over and finishes; the
+    // archive whose manifest went first is an `incomplete` upload older than the grace (1s here, 1d by default).
+    std::thread::sleep(Duration::from_millis(1100));
+    let next = env.run(&["--yes", "cleanup"]);
+    assert_exit(&next, 0);
+    assert_eq!(azure_objects(&env), expected);
+}
