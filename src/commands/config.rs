@@ -431,7 +431,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 defaults: crate::commands::backup::settings::file_defaults()
                     .into_iter()
                     .chain(crate::commands::restore::settings::file_defaults())
-                    .chain(crate::commands::cleanup::settings::file_defaults())
+                    .chain(crate::commands::retention::settings::file_defaults())
                     .collect(),
                 command_sources: BTreeMap::new(),
                 sources: &settings.sources,

@@ -10,6 +10,7 @@ pub(crate) mod config;
 pub(crate) mod health;
 pub(crate) mod maintenance;
 pub(crate) mod restore;
+pub(crate) mod retention;
 pub(crate) mod stats;
 
 use crate::settings::GlobalSettings;

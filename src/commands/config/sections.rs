@@ -110,19 +110,13 @@ fn each_store(config: &crate::config_file::StorageConfig) -> Vec<Store> {
 
 /// `[retention]` and `[cleanup]` as `campctl cleanup` resolves them: durations, zone, floor, guard.
 fn cleanup_problems(ctx: &Ctx) -> Vec<String> {
-    let args = crate::commands::cleanup::CleanupArgs::augment_args(clap::Command::new("cleanup"))
-        .try_get_matches_from(["cleanup"])
-        .map_err(anyhow::Error::from)
-        .and_then(|matches| Ok(crate::commands::cleanup::CleanupArgs::from_arg_matches(&matches)?));
-    args.and_then(|args| {
-        crate::commands::cleanup::settings::CleanupSettings::resolve(
-            &args,
-            Vec::new(),
-            &ctx.settings.config,
-            true,
-            false,
-        )
-    })
+    crate::commands::retention::settings::RetentionSettings::resolve(
+        None,
+        Vec::new(),
+        &ctx.settings.config,
+        true,
+        false,
+    )
     .err()
     .map(|err| diagnostics::one_line(&err))
     .into_iter()

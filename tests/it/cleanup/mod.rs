@@ -287,3 +287,51 @@ fn a_cleanup_killed_between_deletes_leaves_no_manifest_without_its_archive_and_t
     assert_exit(&next, 0);
     assert_eq!(azure_objects(&env), expected);
 }
+
+#[test]
+fn backup_prune_applies_retention_after_a_successful_backup_and_a_failed_prune_keeps_the_backup() {
+    let env = BackupEnv::local();
+    let made = history(&env, 40);
+    let before: BTreeSet<String> = env.local_backup_files().into_iter().collect();
+    let run = env.run(&["backup", "--prune"]);
+    assert_exit(&run, 0);
+    let after: BTreeSet<String> = env.local_backup_files().into_iter().collect();
+    let gone: BTreeSet<String> = before.difference(&after).cloned().collect();
+    let expected: BTreeSet<String> = made[30..]
+        .iter()
+        .flat_map(|m| [m.manifest.clone(), m.archive.clone()])
+        .collect();
+    assert_eq!(gone, expected);
+    assert_eq!(
+        after.difference(&before).count(),
+        2,
+        "the new backup's archive and manifest"
+    );
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("older than 30d"),
+        "the plan is printed: {}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+
+    // A prune the guard refuses (it would delete all but one, without --yes): exit 3, the new backup stays.
+    env.ctx.write_file(
+        "campctl.toml",
+        store_config(
+            &env.db.url(),
+            &env.local,
+            None,
+            "[retention]\nkeep_within = \"0\"\nmin_keep = 1\n",
+        ),
+    );
+    let before: BTreeSet<String> = env.local_backup_files().into_iter().collect();
+    let refused = env.run(&["backup", "--prune"]);
+    assert_exit(&refused, 3);
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        text.contains("pruning") && text.contains("max_delete_fraction"),
+        "{text}"
+    );
+    let after: BTreeSet<String> = env.local_backup_files().into_iter().collect();
+    assert!(before.is_subset(&after), "nothing deleted");
+    assert_eq!(after.len(), before.len() + 2, "the new backup stays");
+}

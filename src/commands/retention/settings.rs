@@ -1,4 +1,4 @@
-//! `campctl cleanup`'s settings, resolved before anything runs: the retention policy of each series (built-in
+//! The settings of a retention run (`campctl cleanup`, `backup --prune`), resolved before anything runs: the retention policy of each series (built-in
 //! defaults < `[retention]` < `[retention.files]` or `[retention.databases.NAME]`, field by field), `[cleanup]`'s
 //! guard and grace, and the flags. A bad value is refused here naming its table and key (exit 2).
 
@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::CleanupArgs;
 use crate::catalog::retention::{DEFAULT_KEEP_WITHIN, DEFAULT_MIN_KEEP, Policy, Within, Zone};
 use crate::config_file::{CleanupConfig, LoadedConfig, RetentionConfig, RetentionRules};
 use crate::exit::UserError;
@@ -36,13 +35,15 @@ impl Policies {
     }
 }
 
-/// Everything `campctl cleanup --backups` needs.
+/// Everything a retention run (`cleanup --backups`, `backup --prune`) needs.
 #[derive(Debug)]
-pub(crate) struct CleanupSettings {
+pub(crate) struct RetentionSettings {
     pub stores: Vec<Store>,
     pub policies: Policies,
     /// Only this database's (or files backup's) series.
     pub db: Option<String>,
+    /// Only database dumps (with legacy archives), no files backups: `backup --prune` holds only the dump's lock.
+    pub only_dumps: bool,
     pub max_delete_fraction: f64,
     pub incomplete_grace: Duration,
     pub dry_run: bool,
@@ -50,13 +51,13 @@ pub(crate) struct CleanupSettings {
     pub now: DateTime<Utc>,
 }
 
-impl CleanupSettings {
+impl RetentionSettings {
     /// Resolves the flags and the file.
     ///
     /// # Errors
     /// A bad `[retention]` or `[cleanup]` value (exit 2), naming its table and key.
     pub(crate) fn resolve(
-        args: &CleanupArgs,
+        db: Option<String>,
         stores: Vec<Store>,
         config: &LoadedConfig,
         dry_run: bool,
@@ -67,7 +68,8 @@ impl CleanupSettings {
         Ok(Self {
             stores,
             policies,
-            db: args.db.clone(),
+            db,
+            only_dumps: false,
             max_delete_fraction: max_delete_fraction(cleanup)?,
             incomplete_grace: cleanup.incomplete_grace.map_or(DEFAULT_INCOMPLETE_GRACE, |d| d.0),
             dry_run,

@@ -1,10 +1,10 @@
-//! The plan (with `--dry-run`) or the result of `campctl cleanup`: one row per backup or abandoned upload, newest
+//! The plan (with `--dry-run`) or the result of a retention run (`campctl cleanup`, `backup --prune`): one row per backup or abandoned upload, newest
 //! first in each series, with the rule that keeps it or why it goes; and per store, what is kept and the bytes
 //! freed. Table, JSON and CSV come from this one struct (`printer::Report`).
 
 use serde::Serialize;
 
-use super::backups::PlanRow;
+use super::plan::PlanRow;
 use crate::printer::{Cell, Report, Table};
 
 /// What one store keeps and frees.
@@ -19,7 +19,7 @@ pub(crate) struct StoreTotals {
     pub bytes_freed: u64,
 }
 
-/// `campctl cleanup`'s report.
+/// The report of a retention run.
 #[derive(Debug, Serialize)]
 pub(crate) struct CleanupReport {
     /// `true`: a plan, nothing was deleted.

@@ -1,4 +1,4 @@
-//! `cleanup --backups`: the plan of every store (each series judged by the retention engine,
+//! A retention run (`cleanup --backups`, `backup --prune`): the plan of every store (each series judged by the retention engine,
 //! `catalog/retention.rs`; abandoned uploads by their age), then the deletes.
 //!
 //! Deletes go manifest first, then the archive (the verification record lives in the manifest; on Azure a blob is
@@ -13,7 +13,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::settings::CleanupSettings;
+use super::settings::RetentionSettings;
 use crate::catalog::list::{base_of, database_of_name};
 use crate::catalog::retention::{Candidate, plan};
 use crate::catalog::{CatalogEntry, catalog};
@@ -89,7 +89,7 @@ fn manifest_of(object: &str) -> String {
 }
 
 /// Reads every store and plans. A store that cannot be read is returned as a failure (the others are planned).
-pub(crate) async fn plan_stores(settings: &CleanupSettings) -> (Vec<PlanRow>, Vec<(String, String)>) {
+pub(crate) async fn plan_stores(settings: &RetentionSettings) -> (Vec<PlanRow>, Vec<(String, String)>) {
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for (index, store) in settings.stores.iter().enumerate() {
@@ -101,7 +101,7 @@ pub(crate) async fn plan_stores(settings: &CleanupSettings) -> (Vec<PlanRow>, Ve
     (rows, failures)
 }
 
-async fn plan_store(settings: &CleanupSettings, index: usize, store: &Store) -> anyhow::Result<Vec<PlanRow>> {
+async fn plan_store(settings: &RetentionSettings, index: usize, store: &Store) -> anyhow::Result<Vec<PlanRow>> {
     let entries = catalog(store, settings.db.as_deref()).await?;
     let label = store.label();
     let mut series: BTreeMap<(bool, String), Vec<CatalogEntry>> = BTreeMap::new();
@@ -111,6 +111,9 @@ async fn plan_store(settings: &CleanupSettings, index: usize, store: &Store) -> 
         let Some(key) = series_of(&entry) else {
             continue;
         };
+        if settings.only_dumps && key.0 {
+            continue;
+        }
         if entry.kind == "incomplete" {
             let old = entry.started_at.is_some_and(|t| settings.now - t > grace);
             let lock = lock_name(&key);
@@ -189,7 +192,7 @@ async fn plan_store(settings: &CleanupSettings, index: usize, store: &Store) -> 
 
 /// The `*.partial` files of the local store's folders, older than the grace period.
 async fn partials(
-    settings: &CleanupSettings,
+    settings: &RetentionSettings,
     index: usize,
     store: &Store,
     local: &crate::storage::LocalStore,
@@ -249,7 +252,7 @@ fn lock_name((files, name): &(bool, String)) -> String {
 ///
 /// # Errors
 /// A lock is held (exit 11, naming its holder) or a store fails while being locked: the locks taken are released.
-pub(crate) async fn lock_all(settings: &CleanupSettings, rows: &[PlanRow]) -> anyhow::Result<Vec<RunLocks>> {
+pub(crate) async fn lock_all(settings: &RetentionSettings, rows: &[PlanRow]) -> anyhow::Result<Vec<RunLocks>> {
     let mut wanted: Vec<(usize, &str)> = rows
         .iter()
         .filter(|r| r.deletes())
@@ -274,7 +277,7 @@ pub(crate) async fn lock_all(settings: &CleanupSettings, rows: &[PlanRow]) -> an
 }
 
 /// Deletes what the plan deletes, row by row (manifest first). Each row's `result` says what happened.
-pub(crate) async fn delete(settings: &CleanupSettings, rows: &mut [PlanRow]) {
+pub(crate) async fn delete(settings: &RetentionSettings, rows: &mut [PlanRow]) {
     for row in rows.iter_mut().filter(|r| r.deletes()) {
         let store = &settings.stores[row.store_index];
         let mut result = Ok(());
