@@ -10,7 +10,7 @@ use super::{
     BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig,
     PercentHealthConfig, RatioHealthConfig, RedisHealthConfig,
 };
-use super::{CleanupConfig, RetentionConfig, RetentionRules};
+use super::{CleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -184,10 +184,17 @@ impl_over!(RetentionRules {
     min_keep,
     require_verified,
 });
-impl_over!(CleanupConfig {
-    max_delete_fraction,
-    incomplete_grace
-});
+impl_over!(LogsCleanupConfig { roots, globs, max_age });
+
+impl Over for CleanupConfig {
+    fn over(self, base: Self) -> Self {
+        Self {
+            max_delete_fraction: self.max_delete_fraction.or(base.max_delete_fraction),
+            incomplete_grace: self.incomplete_grace.or(base.incomplete_grace),
+            logs: self.logs.over(base.logs),
+        }
+    }
+}
 
 impl Over for RetentionConfig {
     fn over(self, base: Self) -> Self {

@@ -75,4 +75,19 @@ pub struct CleanupConfig {
     /// An archive without a manifest (or a local `*.partial` file) older than this is an abandoned upload and is
     /// removed (default `1d`).
     pub incomplete_grace: Option<HumanDuration>,
+    /// `[cleanup.logs]`: old log files (`cleanup --logs`).
+    pub logs: Option<LogsCleanupConfig>,
+}
+
+/// `[cleanup.logs]`: which log files `cleanup --logs` removes.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsCleanupConfig {
+    /// Directories searched (recursively; symbolic links are never followed).
+    pub roots: Option<Vec<std::path::PathBuf>>,
+    /// File name patterns (`*` and `?`), e.g. `*.log`; rotated copies (`app.log.1`, `app.log.2.gz`,
+    /// `app.log-20261201.gz`) of a matching name match too.
+    pub globs: Option<Vec<String>>,
+    /// Files last modified longer ago than this go (default `30d`).
+    pub max_age: Option<HumanDuration>,
 }

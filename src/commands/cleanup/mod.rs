@@ -7,8 +7,13 @@
 //! stores (exit 11 when a backup holds one), the guard `max_delete_fraction` is checked, and the deletes run.
 //! A delete that fails leaves the run partial (exit 3); nothing else is changed.
 
+mod logs;
+mod report;
+
 use clap::Args;
 
+use self::logs::LogsSettings;
+use self::report::CommandReport;
 use crate::commands::Ctx;
 use crate::commands::retention::{self, settings::RetentionSettings};
 use crate::exit::{ExitStatus, UserError};
@@ -19,18 +24,29 @@ use crate::storage::Store;
 ///
 /// Plans first: every backup of every store, kept (with the rule that keeps it) or deleted, and the bytes freed.
 /// `--dry-run` stops there. Deleting more than `[cleanup] max_delete_fraction` (default half) of a store's backups
-/// needs `--yes`. The newest `min_keep` backups and the newest verified one are never deleted. docs/cleanup.md,
-/// docs/retention.md.
+/// needs `--yes`. The newest `min_keep` backups and the newest verified one are never deleted. Without a selector:
+/// `--backups`, and `--logs` when `[cleanup.logs]` is configured. docs/cleanup.md, docs/retention.md.
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
-    /// Backups: apply `[retention]` to every store, and remove uploads that never got a manifest (the only selector
-    /// so far, and what a plain `campctl cleanup` does)
+    /// Backups: apply `[retention]` to every store, and remove uploads that never got a manifest
     #[arg(long)]
     pub(crate) backups: bool,
+
+    /// Log files: those under `[cleanup.logs] roots` matching its `globs` (rotated copies too), older than `max_age`
+    #[arg(long)]
+    pub(crate) logs: bool,
 
     /// Only the backups of this database (or files backup name)
     #[arg(long, value_name = "NAME")]
     pub(crate) db: Option<String>,
+}
+
+/// `[cleanup.logs]` as `cleanup --logs` resolves it, for `config check`.
+///
+/// # Errors
+/// A table without roots or patterns, or a relative root (exit 2).
+pub(crate) fn check_logs(ctx: &Ctx) -> anyhow::Result<()> {
+    LogsSettings::resolve(ctx.settings.config.sections.cleanup.logs.as_ref()).map(drop)
 }
 
 /// Runs `campctl cleanup`.
@@ -39,6 +55,34 @@ pub struct CleanupArgs {
 /// Settings errors (exit 2), a lock held by a running backup (exit 11), a refused `max_delete_fraction` (exit 2),
 /// or no store could be read.
 pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let logs_settings = LogsSettings::resolve(ctx.settings.config.sections.cleanup.logs.as_ref())?;
+    // No selector: everything that is configured (backups always; logs with a `[cleanup.logs]` table).
+    let (backups, logs) = if args.backups || args.logs {
+        (args.backups, args.logs)
+    } else {
+        (true, logs_settings.is_some())
+    };
+    let logs_settings = match (logs, logs_settings) {
+        (false, _) => None,
+        (true, Some(settings)) => Some(settings),
+        (true, None) => {
+            return Err(UserError::usage("`--logs` needs a `[cleanup.logs]` table")
+                .with_hint("Configure `roots` and `globs` under `[cleanup.logs]` (docs/cleanup.md)")
+                .into());
+        }
+    };
+    let mut failed_logs = 0;
+    let log_rows = logs_settings.map(|settings| {
+        let mut rows = logs::plan(&settings, std::time::SystemTime::now());
+        if !ctx.settings.dry_run {
+            failed_logs = logs::delete(&mut rows);
+        }
+        rows
+    });
+    if !backups {
+        printer.report(&CommandReport::new(ctx.settings.dry_run, None, log_rows))?;
+        return Ok(retention::finish(printer, &[], failed_logs));
+    }
     let stores = Store::from_config(&ctx.settings.storage)?;
     if stores.is_empty() {
         return Err(
@@ -54,5 +98,11 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
         ctx.settings.dry_run,
         ctx.settings.yes,
     )?;
-    retention::run(&settings, printer, false).await
+    let outcome = retention::execute(&settings, printer, false).await?;
+    printer.report(&CommandReport::new(settings.dry_run, Some(outcome.report), log_rows))?;
+    Ok(retention::finish(
+        printer,
+        &outcome.unreadable,
+        outcome.failed + failed_logs,
+    ))
 }

@@ -117,6 +117,7 @@ fn cleanup_problems(ctx: &Ctx) -> Vec<String> {
         true,
         false,
     )
+    .and_then(|_| crate::commands::cleanup::check_logs(ctx))
     .err()
     .map(|err| diagnostics::one_line(&err))
     .into_iter()

@@ -13,13 +13,21 @@ use self::settings::RetentionSettings;
 use crate::exit::{ExitStatus, UserError};
 use crate::printer::Printer;
 
-/// Plans, prints the plan and stops with `--dry-run`; else checks the guard, locks each series that loses backups
-/// (unless `locked`: the caller, `backup --prune`, holds its database's locks already), deletes and prints the
-/// result.
+/// What a retention run did: its report, the stores that could not be read, the deletes that failed.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub report: CleanupReport,
+    pub unreadable: Vec<(String, String)>,
+    pub failed: usize,
+}
+
+/// Plans, and with `--dry-run` stops there; else checks the guard, locks each series that loses backups (unless
+/// `locked`: the caller, `backup --prune`, holds its database's locks already) and deletes. Prints nothing but
+/// warnings about stores that could not be read.
 ///
 /// # Errors
 /// No store could be read; the guard refused (exit 2); a lock is held (exit 11).
-pub(crate) async fn run(settings: &RetentionSettings, printer: &Printer, locked: bool) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn execute(settings: &RetentionSettings, printer: &Printer, locked: bool) -> anyhow::Result<Outcome> {
     let (mut rows, unreadable) = plan_stores(settings).await;
     if unreadable.len() == settings.stores.len() {
         let (store, err) = unreadable.into_iter().next().unwrap_or_default();
@@ -31,8 +39,11 @@ pub(crate) async fn run(settings: &RetentionSettings, printer: &Printer, locked:
         ));
     }
     if settings.dry_run {
-        printer.report(&CleanupReport::new(true, rows))?;
-        return Ok(finish(printer, &unreadable, 0));
+        return Ok(Outcome {
+            report: CleanupReport::new(true, rows),
+            unreadable,
+            failed: 0,
+        });
     }
     guard(settings, &rows)?;
     let locks = if locked {
@@ -48,8 +59,21 @@ pub(crate) async fn run(settings: &RetentionSettings, printer: &Printer, locked:
         .iter()
         .filter(|r| r.result.as_deref().is_some_and(|s| s.starts_with("failed")))
         .count();
-    printer.report(&CleanupReport::new(false, rows))?;
-    Ok(finish(printer, &unreadable, failed))
+    Ok(Outcome {
+        report: CleanupReport::new(false, rows),
+        unreadable,
+        failed,
+    })
+}
+
+/// [`execute`], then prints its report; exit 3 when a store could not be read or a delete failed.
+///
+/// # Errors
+/// See [`execute`]; stdout cannot be written.
+pub(crate) async fn run(settings: &RetentionSettings, printer: &Printer, locked: bool) -> anyhow::Result<ExitStatus> {
+    let outcome = execute(settings, printer, locked).await?;
+    printer.report(&outcome.report)?;
+    Ok(finish(printer, &outcome.unreadable, outcome.failed))
 }
 
 /// Refuses a run that deletes more than `max_delete_fraction` of a store's backups, unless `--yes`.
@@ -84,7 +108,7 @@ fn guard(settings: &RetentionSettings, rows: &[PlanRow]) -> anyhow::Result<()> {
 }
 
 /// Exit 0, or 3 when a store could not be read or a delete failed.
-fn finish(printer: &Printer, unreadable: &[(String, String)], failed: usize) -> ExitStatus {
+pub(crate) fn finish(printer: &Printer, unreadable: &[(String, String)], failed: usize) -> ExitStatus {
     if unreadable.is_empty() && failed == 0 {
         return ExitStatus::Success;
     }

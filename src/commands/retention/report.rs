@@ -8,7 +8,7 @@ use super::plan::PlanRow;
 use crate::printer::{Cell, Report, Table};
 
 /// What one store keeps and frees.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct StoreTotals {
     pub store: String,
     pub backups: usize,

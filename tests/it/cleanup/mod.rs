@@ -335,3 +335,89 @@ fn backup_prune_applies_retention_after_a_successful_backup_and_a_failed_prune_k
     assert!(before.is_subset(&after), "nothing deleted");
     assert_eq!(after.len(), before.len() + 2, "the new backup stays");
 }
+
+/// Sets a file's modification time `days` days back (`touch -h`: a link itself, never what it points at).
+fn age(path: &std::path::Path, days: u32) {
+    let status = std::process::Command::new("touch")
+        .args(["-h", "-d", &format!("{days} days ago")])
+        .arg(path)
+        .status()
+        .expect("touch");
+    assert!(status.success());
+}
+
+#[test]
+fn cleanup_logs_removes_old_matching_files_and_rotated_copies_and_never_follows_a_symlink_out() {
+    let env = BackupEnv::local();
+    let root = env.ctx.home().join("logs");
+    let outside = env.ctx.home().join("outside");
+    std::fs::create_dir_all(root.join("app")).expect("mkdir");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    let files = [
+        ("app/app.log.1", 40, true),
+        ("app/app.log.2.gz", 60, true),
+        ("app/app.log", 2, false),
+        ("app/notes.txt", 90, false),
+        ("worker.log-20261001.gz", 45, true),
+    ];
+    for (name, days, _) in files {
+        std::fs::write(root.join(name), b"line\n").expect("write");
+        age(&root.join(name), days);
+    }
+    std::fs::write(outside.join("secret.log"), b"x").expect("write");
+    age(&outside.join("secret.log"), 100);
+    std::os::unix::fs::symlink(&outside, root.join("linked-dir")).expect("symlink");
+    std::os::unix::fs::symlink(outside.join("secret.log"), root.join("linked.log")).expect("symlink");
+    age(&root.join("linked.log"), 100);
+    env.ctx.write_file(
+        "campctl.toml",
+        store_config(
+            &env.db.url(),
+            &env.local,
+            None,
+            &format!(
+                "[cleanup.logs]\nroots = [\"{}\"]\nglobs = [\"*.log\"]\n",
+                root.display()
+            ),
+        ),
+    );
+
+    let dry = env.run(&["--format", "json", "--dry-run", "cleanup", "--logs"]);
+    assert_exit(&dry, 0);
+    let plan = json(&dry);
+    let planned: BTreeSet<String> = plan["logs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .map(|row| row["path"].as_str().expect("path").to_string())
+        .collect();
+    let expected: BTreeSet<String> = files
+        .iter()
+        .filter(|(_, _, goes)| *goes)
+        .map(|(name, _, _)| root.join(name).display().to_string())
+        .collect();
+    assert_eq!(planned, expected);
+    assert!(plan.get("backups").is_none(), "--logs alone: {plan}");
+    assert!(
+        files.iter().all(|(name, _, _)| root.join(name).exists()),
+        "the dry run deleted"
+    );
+
+    assert_exit(&env.run(&["cleanup", "--logs"]), 0);
+    for (name, _, goes) in files {
+        assert_eq!(root.join(name).exists(), !goes, "{name}");
+    }
+    assert!(
+        outside.join("secret.log").exists(),
+        "a symlink was followed out of the root"
+    );
+    assert!(
+        root.join("linked.log").symlink_metadata().is_ok(),
+        "the link itself stays"
+    );
+
+    // Without `[cleanup.logs]`, `--logs` is refused.
+    env.ctx
+        .write_file("campctl.toml", store_config(&env.db.url(), &env.local, None, ""));
+    assert_exit(&env.run(&["cleanup", "--logs"]), 2);
+}
