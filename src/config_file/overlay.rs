@@ -192,6 +192,7 @@ impl Over for CleanupConfig {
             max_delete_fraction: self.max_delete_fraction.or(base.max_delete_fraction),
             incomplete_grace: self.incomplete_grace.or(base.incomplete_grace),
             logs: self.logs.over(base.logs),
+            docker: self.docker.or(base.docker),
         }
     }
 }

@@ -77,6 +77,8 @@ pub struct CleanupConfig {
     pub incomplete_grace: Option<HumanDuration>,
     /// `[cleanup.logs]`: old log files (`cleanup --logs`).
     pub logs: Option<LogsCleanupConfig>,
+    /// Whether a `campctl cleanup` without a selector also prunes Docker images (`--docker`; default false).
+    pub docker: Option<bool>,
 }
 
 /// `[cleanup.logs]`: which log files `cleanup --logs` removes.

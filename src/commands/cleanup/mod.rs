@@ -7,6 +7,7 @@
 //! stores (exit 11 when a backup holds one), the guard `max_delete_fraction` is checked, and the deletes run.
 //! A delete that fails leaves the run partial (exit 3); nothing else is changed.
 
+mod docker;
 mod logs;
 mod report;
 
@@ -36,6 +37,10 @@ pub struct CleanupArgs {
     #[arg(long)]
     pub(crate) logs: bool,
 
+    /// Docker images: `docker image prune -a -f` when a docker CLI and daemon answer, else reported as skipped
+    #[arg(long)]
+    pub(crate) docker: bool,
+
     /// Only the backups of this database (or files backup name)
     #[arg(long, value_name = "NAME")]
     pub(crate) db: Option<String>,
@@ -56,11 +61,16 @@ pub(crate) fn check_logs(ctx: &Ctx) -> anyhow::Result<()> {
 /// or no store could be read.
 pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let logs_settings = LogsSettings::resolve(ctx.settings.config.sections.cleanup.logs.as_ref())?;
-    // No selector: everything that is configured (backups always; logs with a `[cleanup.logs]` table).
-    let (backups, logs) = if args.backups || args.logs {
-        (args.backups, args.logs)
+    // No selector: everything that is configured (backups always; logs with a `[cleanup.logs]` table; Docker with
+    // `[cleanup] docker = true`).
+    let (backups, logs, docker) = if args.backups || args.logs || args.docker {
+        (args.backups, args.logs, args.docker)
     } else {
-        (true, logs_settings.is_some())
+        (
+            true,
+            logs_settings.is_some(),
+            ctx.settings.config.sections.cleanup.docker.unwrap_or(false),
+        )
     };
     let logs_settings = match (logs, logs_settings) {
         (false, _) => None,
@@ -79,8 +89,17 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
         }
         rows
     });
+    let docker_result = if docker {
+        Some(docker::prune(ctx.settings.dry_run).await)
+    } else {
+        None
+    };
+    if let Some(failed) = docker_result.as_ref().filter(|d| d.status == "failed") {
+        printer.warn(&format!("Docker images were not pruned: {}", failed.detail));
+        failed_logs += 1;
+    }
     if !backups {
-        printer.report(&CommandReport::new(ctx.settings.dry_run, None, log_rows))?;
+        printer.report(&CommandReport::new(ctx.settings.dry_run, None, log_rows).with_docker(docker_result))?;
         return Ok(retention::finish(printer, &[], failed_logs));
     }
     let stores = Store::from_config(&ctx.settings.storage)?;
@@ -99,7 +118,7 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
         ctx.settings.yes,
     )?;
     let outcome = retention::execute(&settings, printer, false).await?;
-    printer.report(&CommandReport::new(settings.dry_run, Some(outcome.report), log_rows))?;
+    printer.report(&CommandReport::new(settings.dry_run, Some(outcome.report), log_rows).with_docker(docker_result))?;
     Ok(retention::finish(
         printer,
         &outcome.unreadable,

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::docker::DockerResult;
 use super::logs::LogRow;
 use crate::commands::retention::report::CleanupReport;
 use crate::printer::{Cell, Report, Table};
@@ -19,6 +20,9 @@ pub(crate) struct CommandReport {
     /// The log files that go (`--logs`); absent when not selected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<Vec<LogRow>>,
+    /// What `--docker` did; absent when not selected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerResult>,
 }
 
 impl CommandReport {
@@ -32,7 +36,13 @@ impl CommandReport {
             stores,
             backups,
             logs,
+            docker: None,
         }
+    }
+
+    pub(crate) fn with_docker(mut self, docker: Option<DockerResult>) -> Self {
+        self.docker = docker;
+        self
     }
 }
 
@@ -66,6 +76,11 @@ impl Report for CommandReport {
                     Cell::opt(row.result.clone()),
                 ]);
             }
+            tables.push(table);
+        }
+        if let Some(docker) = &self.docker {
+            let mut table = Table::new("Docker images", &["status", "detail"]);
+            table.row(vec![docker.status.into(), docker.detail.as_str().into()]);
             tables.push(table);
         }
         tables

@@ -421,3 +421,87 @@ fn cleanup_logs_removes_old_matching_files_and_rotated_copies_and_never_follows_
         .write_file("campctl.toml", store_config(&env.db.url(), &env.local, None, ""));
     assert_exit(&env.run(&["cleanup", "--logs"]), 2);
 }
+
+/// Runs `campctl --format json cleanup --docker` with `bin` first on PATH (a stand-in `docker`, or none).
+fn docker_run(env: &BackupEnv, bin: &std::path::Path, dry_run: bool) -> (Output, serde_json::Value) {
+    let mut args = vec!["--format", "json"];
+    if dry_run {
+        args.push("--dry-run");
+    }
+    args.extend(["cleanup", "--docker"]);
+    let output = env
+        .ctx
+        .cmd()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .args(&args)
+        .output()
+        .expect("run campctl");
+    let report = json(&output);
+    (output, report)
+}
+
+#[test]
+fn cleanup_docker_is_skipped_without_a_daemon_and_prunes_when_one_answers() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = BackupEnv::local();
+    let bin = env.ctx.home().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let calls = env.ctx.home().join("docker-calls");
+    let stand_in = |script: &str| {
+        let path = bin.join("docker");
+        std::fs::write(&path, script).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+
+    // No docker on PATH at all: PATH is the empty `bin` alone.
+    let output = env
+        .ctx
+        .cmd()
+        .env("PATH", &bin)
+        .args(["--format", "json", "cleanup", "--docker"])
+        .output()
+        .expect("run campctl");
+    assert_exit(&output, 0);
+    let report = json(&output);
+    assert_eq!(report["docker"]["status"], "skipped", "{report}");
+    assert!(
+        report["docker"]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("no `docker` on PATH"),
+        "{report}"
+    );
+    assert!(report.get("backups").is_none(), "--docker alone: {report}");
+
+    // A CLI whose daemon does not answer.
+    stand_in("#!/bin/sh\necho \"Cannot connect to the Docker daemon at unix:///var/run/docker.sock\" >&2\nexit 1\n");
+    let (output, report) = docker_run(&env, &bin, false);
+    assert_exit(&output, 0);
+    assert_eq!(report["docker"]["status"], "skipped", "{report}");
+    assert!(
+        report["docker"]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("Cannot connect"),
+        "{report}"
+    );
+
+    // A daemon that answers: the dry run prunes nothing, the run calls `docker image prune -a -f`.
+    stand_in(&format!(
+        "#!/bin/sh\necho \"$@\" >> {}\nif [ \"$1\" = image ]; then echo 'Total reclaimed space: 1.2GB'; else echo 27.0.1; fi\n",
+        calls.display()
+    ));
+    let (output, report) = docker_run(&env, &bin, true);
+    assert_exit(&output, 0);
+    assert_eq!(report["docker"]["status"], "planned", "{report}");
+    assert!(!std::fs::read_to_string(&calls).expect("calls").contains("prune"));
+    let (output, report) = docker_run(&env, &bin, false);
+    assert_exit(&output, 0);
+    assert_eq!(report["docker"]["status"], "pruned", "{report}");
+    assert_eq!(report["docker"]["detail"], "Total reclaimed space: 1.2GB", "{report}");
+    assert!(
+        std::fs::read_to_string(&calls)
+            .expect("calls")
+            .contains("image prune -a -f")
+    );
+}
