@@ -31,7 +31,7 @@ pub use health::{
     ApiHealthConfig, BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig,
     DurationHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
-pub use retention::{CleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
+pub use retention::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 pub use value::{BadValue, FileValue};
 
 /// The whole file.

@@ -10,7 +10,7 @@ use super::{
     BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig,
     PercentHealthConfig, RatioHealthConfig, RedisHealthConfig,
 };
-use super::{CleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
+use super::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -185,6 +185,7 @@ impl_over!(RetentionRules {
     require_verified,
 });
 impl_over!(LogsCleanupConfig { roots, globs, max_age });
+impl_over!(DatabasesCleanupConfig { max_age });
 
 impl Over for CleanupConfig {
     fn over(self, base: Self) -> Self {
@@ -193,6 +194,7 @@ impl Over for CleanupConfig {
             incomplete_grace: self.incomplete_grace.or(base.incomplete_grace),
             logs: self.logs.over(base.logs),
             docker: self.docker.or(base.docker),
+            databases: self.databases.over(base.databases),
         }
     }
 }

@@ -77,8 +77,18 @@ pub struct CleanupConfig {
     pub incomplete_grace: Option<HumanDuration>,
     /// `[cleanup.logs]`: old log files (`cleanup --logs`).
     pub logs: Option<LogsCleanupConfig>,
+    /// `[cleanup.databases]`: leftover restore databases (`cleanup --databases`).
+    pub databases: Option<DatabasesCleanupConfig>,
     /// Whether a `campctl cleanup` without a selector also prunes Docker images (`--docker`; default false).
     pub docker: Option<bool>,
+}
+
+/// `[cleanup.databases]`: which leftover restore databases `cleanup --databases` drops.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabasesCleanupConfig {
+    /// Leftovers whose name says they were made longer ago than this go (default `7d`).
+    pub max_age: Option<HumanDuration>,
 }
 
 /// `[cleanup.logs]`: which log files `cleanup --logs` removes.

@@ -7,6 +7,7 @@
 //! stores (exit 11 when a backup holds one), the guard `max_delete_fraction` is checked, and the deletes run.
 //! A delete that fails leaves the run partial (exit 3); nothing else is changed.
 
+mod databases;
 mod docker;
 mod logs;
 mod report;
@@ -37,6 +38,11 @@ pub struct CleanupArgs {
     #[arg(long)]
     pub(crate) logs: bool,
 
+    /// Leftover restore databases (`DB__pre_restore_…`, `DB__restore_…`, `DB__test_restore_…`) older than
+    /// `[cleanup.databases] max_age` (7d), never one with a session connected
+    #[arg(long)]
+    pub(crate) databases: bool,
+
     /// Docker images: `docker image prune -a -f` when a docker CLI and daemon answer, else reported as skipped
     #[arg(long)]
     pub(crate) docker: bool,
@@ -63,13 +69,15 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
     let logs_settings = LogsSettings::resolve(ctx.settings.config.sections.cleanup.logs.as_ref())?;
     // No selector: everything that is configured (backups always; logs with a `[cleanup.logs]` table; Docker with
     // `[cleanup] docker = true`).
-    let (backups, logs, docker) = if args.backups || args.logs || args.docker {
-        (args.backups, args.logs, args.docker)
+    let file = &ctx.settings.config.sections.cleanup;
+    let (backups, logs, docker, databases) = if args.backups || args.logs || args.docker || args.databases {
+        (args.backups, args.logs, args.docker, args.databases)
     } else {
         (
             true,
             logs_settings.is_some(),
-            ctx.settings.config.sections.cleanup.docker.unwrap_or(false),
+            file.docker.unwrap_or(false),
+            file.databases.is_some(),
         )
     };
     let logs_settings = match (logs, logs_settings) {
@@ -94,12 +102,33 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
     } else {
         None
     };
+    let database_rows = if databases {
+        let client = ctx.connect().await?;
+        let rows = databases::run(
+            &client,
+            databases::max_age(file.databases.as_ref()),
+            chrono::Utc::now(),
+            ctx.settings.dry_run,
+        )
+        .await?;
+        failed_logs += rows
+            .iter()
+            .filter(|r| r.result.as_deref().is_some_and(|s| s.starts_with("failed")))
+            .count();
+        Some(rows)
+    } else {
+        None
+    };
     if let Some(failed) = docker_result.as_ref().filter(|d| d.status == "failed") {
         printer.warn(&format!("Docker images were not pruned: {}", failed.detail));
         failed_logs += 1;
     }
     if !backups {
-        printer.report(&CommandReport::new(ctx.settings.dry_run, None, log_rows).with_docker(docker_result))?;
+        printer.report(
+            &CommandReport::new(ctx.settings.dry_run, None, log_rows)
+                .with_docker(docker_result)
+                .with_databases(database_rows),
+        )?;
         return Ok(retention::finish(printer, &[], failed_logs));
     }
     let stores = Store::from_config(&ctx.settings.storage)?;
@@ -118,7 +147,11 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
         ctx.settings.yes,
     )?;
     let outcome = retention::execute(&settings, printer, false).await?;
-    printer.report(&CommandReport::new(settings.dry_run, Some(outcome.report), log_rows).with_docker(docker_result))?;
+    printer.report(
+        &CommandReport::new(settings.dry_run, Some(outcome.report), log_rows)
+            .with_docker(docker_result)
+            .with_databases(database_rows),
+    )?;
     Ok(retention::finish(
         printer,
         &outcome.unreadable,

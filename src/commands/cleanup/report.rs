@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::databases::DatabaseRow;
 use super::docker::DockerResult;
 use super::logs::LogRow;
 use crate::commands::retention::report::CleanupReport;
@@ -20,6 +21,9 @@ pub(crate) struct CommandReport {
     /// The log files that go (`--logs`); absent when not selected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<Vec<LogRow>>,
+    /// The leftover restore databases (`--databases`); absent when not selected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub databases: Option<Vec<DatabaseRow>>,
     /// What `--docker` did; absent when not selected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker: Option<DockerResult>,
@@ -37,7 +41,13 @@ impl CommandReport {
             backups,
             logs,
             docker: None,
+            databases: None,
         }
+    }
+
+    pub(crate) fn with_databases(mut self, databases: Option<Vec<DatabaseRow>>) -> Self {
+        self.databases = databases;
+        self
     }
 
     pub(crate) fn with_docker(mut self, docker: Option<DockerResult>) -> Self {
@@ -73,6 +83,24 @@ impl Report for CommandReport {
                     row.path.as_str().into(),
                     Cell::Bytes(row.size_bytes as i64),
                     Cell::Text(row.modified.format("%Y-%m-%d %H:%M:%SZ").to_string()),
+                    Cell::opt(row.result.clone()),
+                ]);
+            }
+            tables.push(table);
+        }
+        if let Some(databases) = &self.databases {
+            let mut table = Table::new(
+                "Leftover restore databases",
+                &["name", "kind", "created", "action", "reason", "result"],
+            )
+            .empty_message("No leftover restore database");
+            for row in databases {
+                table.row(vec![
+                    row.name.as_str().into(),
+                    row.kind.into(),
+                    Cell::Text(row.created.format("%Y-%m-%d %H:%M:%SZ").to_string()),
+                    row.action.into(),
+                    row.reason.as_str().into(),
                     Cell::opt(row.result.clone()),
                 ]);
             }

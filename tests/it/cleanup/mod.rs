@@ -505,3 +505,71 @@ fn cleanup_docker_is_skipped_without_a_daemon_and_prunes_when_one_answers() {
             .contains("image prune -a -f")
     );
 }
+
+#[test]
+fn cleanup_databases_drops_old_leftovers_and_keeps_young_ones_and_one_with_an_open_session() {
+    let env = BackupEnv::local();
+    let pg = crate::common::postgres::pg();
+    let db = env.db.name().to_string();
+    let young = chrono::Utc::now().format("%Y%m%d_%H%M%S");
+    let old = format!("{db}__pre_restore_20200101_000000");
+    let busy = format!("{db}__test_restore_20200101_000000_42");
+    let fresh = format!("{db}__restore_{young}");
+    for name in [&old, &busy, &fresh] {
+        pg.execute("postgres", &format!("CREATE DATABASE \"{name}\""));
+    }
+    let session = pg.client(&busy);
+    let exists = |name: &str| {
+        pg.client("postgres")
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .expect("query")
+            .is_some()
+    };
+    let mine = |report: &serde_json::Value| -> Vec<(String, String)> {
+        report["databases"]
+            .as_array()
+            .expect("databases")
+            .iter()
+            .filter(|row| row["target"] == db.as_str())
+            .map(|row| {
+                (
+                    row["name"].as_str().expect("name").to_string(),
+                    row["action"].as_str().expect("action").to_string(),
+                )
+            })
+            .collect()
+    };
+
+    let dry = env.run(&["--format", "json", "--dry-run", "cleanup", "--databases"]);
+    assert_exit(&dry, 0);
+    let plan = json(&dry);
+    let mut planned = mine(&plan);
+    planned.sort();
+    let mut expected = vec![
+        (old.clone(), "drop".to_string()),
+        (busy.clone(), "keep".to_string()),
+        (fresh.clone(), "keep".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(planned, expected, "{plan}");
+    assert!(exists(&old), "the dry run dropped");
+
+    let run = env.run(&["--format", "json", "cleanup", "--databases"]);
+    assert_exit(&run, 0);
+    assert!(!exists(&old), "the old leftover is dropped");
+    assert!(exists(&busy), "one with an open session stays");
+    assert!(exists(&fresh), "a young one stays");
+    let report = json(&run);
+    let busy_row = report["databases"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|row| row["name"] == busy.as_str())
+        .expect("the busy row");
+    assert_eq!(busy_row["reason"], "kept: 1 open sessions", "{busy_row}");
+
+    drop(session);
+    for name in [&busy, &fresh] {
+        pg.execute("postgres", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    }
+}
