@@ -194,6 +194,7 @@ impl Over for CleanupConfig {
             incomplete_grace: self.incomplete_grace.or(base.incomplete_grace),
             logs: self.logs.over(base.logs),
             docker: self.docker.or(base.docker),
+            vacuum: self.vacuum.or(base.vacuum),
             databases: self.databases.over(base.databases),
         }
     }

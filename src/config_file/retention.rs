@@ -79,6 +79,8 @@ pub struct CleanupConfig {
     pub logs: Option<LogsCleanupConfig>,
     /// `[cleanup.databases]`: leftover restore databases (`cleanup --databases`).
     pub databases: Option<DatabasesCleanupConfig>,
+    /// Whether a `campctl cleanup` without a selector also runs `VACUUM (ANALYZE)` (`--vacuum`; default false).
+    pub vacuum: Option<bool>,
     /// Whether a `campctl cleanup` without a selector also prunes Docker images (`--docker`; default false).
     pub docker: Option<bool>,
 }

@@ -17,6 +17,7 @@ use clap::Args;
 use self::logs::LogsSettings;
 use self::report::CommandReport;
 use crate::commands::Ctx;
+use crate::commands::maintenance::vacuum::{self, VacuumArgs, VacuumSettings};
 use crate::commands::retention::{self, settings::RetentionSettings};
 use crate::exit::{ExitStatus, UserError};
 use crate::printer::Printer;
@@ -43,6 +44,10 @@ pub struct CleanupArgs {
     #[arg(long)]
     pub(crate) databases: bool,
 
+    /// `VACUUM (ANALYZE)` of the configured database, table by table, with `campctl vacuum`'s report
+    #[arg(long)]
+    pub(crate) vacuum: bool,
+
     /// Docker images: `docker image prune -a -f` when a docker CLI and daemon answer, else reported as skipped
     #[arg(long)]
     pub(crate) docker: bool,
@@ -60,6 +65,14 @@ pub(crate) fn check_logs(ctx: &Ctx) -> anyhow::Result<()> {
     LogsSettings::resolve(ctx.settings.config.sections.cleanup.logs.as_ref()).map(drop)
 }
 
+/// `campctl vacuum`'s settings with its defaults (every table, `VACUUM (ANALYZE)`), resolved as a plain `campctl
+/// vacuum` would be (with `--dry-run` and `--yes` from the command line).
+fn vacuum_settings(ctx: &Ctx) -> anyhow::Result<VacuumSettings> {
+    use clap::{Args as _, FromArgMatches as _};
+    let matches = VacuumArgs::augment_args(clap::Command::new("vacuum")).try_get_matches_from(["vacuum"])?;
+    VacuumSettings::resolve(VacuumArgs::from_arg_matches(&matches)?, ctx)
+}
+
 /// Runs `campctl cleanup`.
 ///
 /// # Errors
@@ -70,16 +83,19 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
     // No selector: everything that is configured (backups always; logs with a `[cleanup.logs]` table; Docker with
     // `[cleanup] docker = true`).
     let file = &ctx.settings.config.sections.cleanup;
-    let (backups, logs, docker, databases) = if args.backups || args.logs || args.docker || args.databases {
-        (args.backups, args.logs, args.docker, args.databases)
+    let selected = args.backups || args.logs || args.docker || args.databases || args.vacuum;
+    let (backups, logs, docker, databases, vacuum) = if selected {
+        (args.backups, args.logs, args.docker, args.databases, args.vacuum)
     } else {
         (
             true,
             logs_settings.is_some(),
             file.docker.unwrap_or(false),
             file.databases.is_some(),
+            file.vacuum.unwrap_or(false),
         )
     };
+    let vacuum_settings = if vacuum { Some(vacuum_settings(ctx)?) } else { None };
     let logs_settings = match (logs, logs_settings) {
         (false, _) => None,
         (true, Some(settings)) => Some(settings),
@@ -119,17 +135,22 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
     } else {
         None
     };
+    let vacuum_outcome = match &vacuum_settings {
+        Some(settings) => Some(vacuum::run_vacuum(settings, ctx, printer).await?),
+        None => None,
+    };
     if let Some(failed) = docker_result.as_ref().filter(|d| d.status == "failed") {
         printer.warn(&format!("Docker images were not pruned: {}", failed.detail));
         failed_logs += 1;
     }
     if !backups {
-        printer.report(
-            &CommandReport::new(ctx.settings.dry_run, None, log_rows)
-                .with_docker(docker_result)
-                .with_databases(database_rows),
-        )?;
-        return Ok(retention::finish(printer, &[], failed_logs));
+        let report = CommandReport::new(ctx.settings.dry_run, None, log_rows)
+            .with_docker(docker_result)
+            .with_databases(database_rows)
+            .with_vacuum(vacuum_outcome);
+        printer.report(&report)?;
+        let status = retention::finish(printer, &[], failed_logs);
+        return Ok(report.conclude_vacuum(printer, status));
     }
     let stores = Store::from_config(&ctx.settings.storage)?;
     if stores.is_empty() {
@@ -147,14 +168,11 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
         ctx.settings.yes,
     )?;
     let outcome = retention::execute(&settings, printer, false).await?;
-    printer.report(
-        &CommandReport::new(settings.dry_run, Some(outcome.report), log_rows)
-            .with_docker(docker_result)
-            .with_databases(database_rows),
-    )?;
-    Ok(retention::finish(
-        printer,
-        &outcome.unreadable,
-        outcome.failed + failed_logs,
-    ))
+    let report = CommandReport::new(settings.dry_run, Some(outcome.report), log_rows)
+        .with_docker(docker_result)
+        .with_databases(database_rows)
+        .with_vacuum(vacuum_outcome);
+    printer.report(&report)?;
+    let status = retention::finish(printer, &outcome.unreadable, outcome.failed + failed_logs);
+    Ok(report.conclude_vacuum(printer, status))
 }

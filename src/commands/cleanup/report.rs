@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::databases::DatabaseRow;
 use super::docker::DockerResult;
 use super::logs::LogRow;
+use crate::commands::maintenance::vacuum::VacuumOutcome;
 use crate::commands::retention::report::CleanupReport;
 use crate::printer::{Cell, Report, Table};
 
@@ -24,6 +25,9 @@ pub(crate) struct CommandReport {
     /// The leftover restore databases (`--databases`); absent when not selected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub databases: Option<Vec<DatabaseRow>>,
+    /// `campctl vacuum`'s report (`--vacuum`); absent when not selected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vacuum: Option<VacuumOutcome>,
     /// What `--docker` did; absent when not selected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker: Option<DockerResult>,
@@ -42,6 +46,24 @@ impl CommandReport {
             logs,
             docker: None,
             databases: None,
+            vacuum: None,
+        }
+    }
+
+    pub(crate) fn with_vacuum(mut self, vacuum: Option<VacuumOutcome>) -> Self {
+        self.vacuum = vacuum;
+        self
+    }
+
+    /// Exit 3 when some tables of `--vacuum` failed (named on stderr), else `status`.
+    pub(crate) fn conclude_vacuum(
+        &self,
+        printer: &crate::printer::Printer,
+        status: crate::exit::ExitStatus,
+    ) -> crate::exit::ExitStatus {
+        match self.vacuum.as_ref().map(|vacuum| vacuum.conclude(printer)) {
+            Some(failed) if failed != crate::exit::ExitStatus::Success => failed,
+            _ => status,
         }
     }
 
@@ -105,6 +127,9 @@ impl Report for CommandReport {
                 ]);
             }
             tables.push(table);
+        }
+        if let Some(vacuum) = &self.vacuum {
+            tables.extend(vacuum.tables());
         }
         if let Some(docker) = &self.docker {
             let mut table = Table::new("Docker images", &["status", "detail"]);

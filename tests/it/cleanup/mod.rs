@@ -573,3 +573,27 @@ fn cleanup_databases_drops_old_leftovers_and_keeps_young_ones_and_one_with_an_op
         pg.execute("postgres", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
     }
 }
+
+#[test]
+fn cleanup_vacuum_runs_the_vacuum_commands_code_with_its_report() {
+    let env = BackupEnv::local();
+    env.seed_small_table();
+    env.db.execute("DELETE FROM t WHERE g % 2 = 0");
+    let dry = env.run(&["--format", "json", "--dry-run", "cleanup", "--vacuum"]);
+    assert_exit(&dry, 0);
+    let plan = json(&dry);
+    assert_eq!(plan["vacuum"]["dry_run"], true, "{plan}");
+    assert!(plan.get("backups").is_none(), "--vacuum alone: {plan}");
+
+    let run = env.run(&["--format", "json", "cleanup", "--vacuum"]);
+    assert_exit(&run, 0);
+    let report = json(&run);
+    let vacuum = &report["vacuum"];
+    assert_eq!(vacuum["mode"], "vacuum analyze", "{report}");
+    assert!(vacuum["tables"].as_array().is_some_and(|t| !t.is_empty()), "{report}");
+    assert!(
+        vacuum["dead_tuples_before"].as_i64().expect("before") >= 500
+            && vacuum["dead_tuples_after"].as_i64().expect("after") < 500,
+        "{vacuum}"
+    );
+}
