@@ -52,6 +52,10 @@ pub struct CleanupArgs {
     #[arg(long)]
     pub(crate) docker: bool,
 
+    /// Only the backups in these stores (`local`, `azure`; repeatable) [default: every configured store]
+    #[arg(long = "store", value_name = "STORE")]
+    pub(crate) stores: Vec<String>,
+
     /// Only the backups of this database (or files backup name)
     #[arg(long, value_name = "NAME")]
     pub(crate) db: Option<String>,
@@ -152,7 +156,10 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
         let status = retention::finish(printer, &[], failed_logs);
         return Ok(report.conclude_vacuum(printer, status));
     }
-    let stores = Store::from_config(&ctx.settings.storage)?;
+    let stores = crate::catalog::select_stores(
+        Store::from_config(&ctx.settings.storage)?,
+        &crate::storage::StoreKind::parse_all(&args.stores)?,
+    )?;
     if stores.is_empty() {
         return Err(
             UserError::usage("No store is configured, so there are no backups to clean up")
