@@ -7,6 +7,7 @@
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::commands::backup::BackupArgs;
+use crate::commands::cleanup::CleanupArgs;
 use crate::commands::config::ConfigArgs;
 use crate::commands::health::HealthArgs;
 use crate::commands::maintenance::reindex::ReindexArgs;
@@ -99,6 +100,7 @@ pub enum Command {
     Stats(Box<StatsArgs>),
     Health(Box<HealthArgs>),
     Schedule(Box<ScheduleArgs>),
+    Cleanup(Box<CleanupArgs>),
     /// Show or check the resolved configuration
     Config(ConfigArgs),
     /// Send a sample notification to the webhook of `[notify]`

@@ -25,12 +25,14 @@ use crate::units::{ByteSize, HumanDuration};
 
 mod health;
 mod overlay;
+mod retention;
 mod schedule;
 mod value;
 pub use health::{
     ApiHealthConfig, BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig,
     DurationHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
+pub use retention::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 pub use schedule::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
 pub use value::{BadValue, FileValue};
 
@@ -48,6 +50,8 @@ pub struct FileConfig {
     pub health: HealthConfig,
     pub notify: NotifyConfig,
     pub schedule: ScheduleConfig,
+    pub retention: RetentionConfig,
+    pub cleanup: CleanupConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -65,6 +69,8 @@ impl FileConfig {
             health: self.health,
             notify: self.notify,
             schedule: self.schedule,
+            retention: self.retention,
+            cleanup: self.cleanup,
         };
         (base, self.profiles)
     }
@@ -84,6 +90,8 @@ pub struct Sections {
     pub health: HealthConfig,
     pub notify: NotifyConfig,
     pub schedule: ScheduleConfig,
+    pub retention: RetentionConfig,
+    pub cleanup: CleanupConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.

@@ -6,6 +6,8 @@
 //!   scripts made (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz`, listed as `legacy`).
 //! - [`select`]: `latest`, a backup name, a local path or a blob URL, to one [`select::Selected`] backup.
 //! - [`fetch_error`]: how downloading and verifying a backup fails, as types with their exit codes.
+//! - [`retention`]: the retention engine (restic's keep rules, the `min_keep` floor, verified-only): which
+//!   backups of a series stay and why; pure, shared by `cleanup --backups` and `backup --prune`.
 //! - [`verification`]: the test-restore result recorded back into a backup's manifest.
 //! - [`select_stores`]: which of the configured stores a run uses (`--store`, `[backup] stores`).
 //!
@@ -16,6 +18,7 @@
 pub(crate) mod fetch_error;
 pub(crate) mod list;
 pub(crate) mod manifest;
+pub(crate) mod retention;
 pub(crate) mod select;
 pub(crate) mod verification;
 

@@ -54,6 +54,10 @@ struct ShowReport<'a> {
     notify: crate::config_file::NotifyConfig,
     /// `[schedule]` as written (unset keys `null`; `campctl schedule` applies the runbook's calendar, docs/schedule.md).
     schedule: &'a crate::config_file::ScheduleConfig,
+    /// `[retention]` as written (unset keys show `campctl cleanup`'s default, docs/retention.md).
+    retention: &'a crate::config_file::RetentionConfig,
+    /// `[cleanup]` as written.
+    cleanup: &'a crate::config_file::CleanupConfig,
     /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve.
     #[serde(skip)]
     defaults: BTreeMap<&'static str, serde_json::Value>,
@@ -412,6 +416,8 @@ impl Report for ShowReport<'_> {
         section_rows(&mut table, "health", self.health, &self.defaults);
         section_rows(&mut table, "notify", &self.notify, &self.defaults);
         section_rows(&mut table, "schedule", self.schedule, &self.defaults);
+        section_rows(&mut table, "retention", self.retention, &self.defaults);
+        section_rows(&mut table, "cleanup", self.cleanup, &self.defaults);
         vec![table]
     }
 }
@@ -444,6 +450,8 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 health: &settings.config.sections.health,
                 notify: notify_view(&settings.config.sections.notify),
                 schedule: &settings.config.sections.schedule,
+                retention: &settings.config.sections.retention,
+                cleanup: &settings.config.sections.cleanup,
                 test_restore: TestRestoreView {
                     target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
                         settings
@@ -463,6 +471,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                     .into_iter()
                     .chain(crate::commands::restore::settings::file_defaults())
                     .chain(notify_defaults())
+                    .chain(crate::commands::retention::settings::file_defaults())
                     .collect(),
                 command_sources: BTreeMap::new(),
                 sources: &settings.sources,

@@ -5,11 +5,13 @@
 //! crate root. [`Ctx`] is what `lib.rs` hands every command once settings are resolved.
 
 pub(crate) mod backup;
+pub(crate) mod cleanup;
 pub(crate) mod config;
 pub(crate) mod health;
 pub(crate) mod maintenance;
 pub(crate) mod notify;
 pub(crate) mod restore;
+pub(crate) mod retention;
 pub(crate) mod schedule;
 pub(crate) mod stats;
 

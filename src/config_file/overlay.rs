@@ -10,6 +10,7 @@ use super::{
     BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig,
     PercentHealthConfig, RatioHealthConfig, RedisHealthConfig,
 };
+use super::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 use super::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
@@ -207,6 +208,66 @@ impl Over for HealthConfig {
     }
 }
 
+impl_over!(RetentionRules {
+    keep_last,
+    keep_hourly,
+    keep_daily,
+    keep_weekly,
+    keep_monthly,
+    keep_yearly,
+    keep_within,
+    min_keep,
+    require_verified,
+});
+impl_over!(LogsCleanupConfig { roots, globs, max_age });
+impl_over!(DatabasesCleanupConfig { max_age });
+
+impl Over for CleanupConfig {
+    fn over(self, base: Self) -> Self {
+        Self {
+            max_delete_fraction: self.max_delete_fraction.or(base.max_delete_fraction),
+            incomplete_grace: self.incomplete_grace.or(base.incomplete_grace),
+            logs: self.logs.over(base.logs),
+            docker: self.docker.or(base.docker),
+            vacuum: self.vacuum.or(base.vacuum),
+            databases: self.databases.over(base.databases),
+        }
+    }
+}
+
+impl Over for RetentionConfig {
+    fn over(self, base: Self) -> Self {
+        // `[profiles.P.retention.databases.NAME]` overrides the same database's table field by field.
+        let databases = match (self.databases, base.databases) {
+            (Some(mine), Some(mut theirs)) => {
+                for (name, rules) in mine {
+                    let merged = match theirs.remove(&name) {
+                        Some(base_rules) => rules.over(base_rules),
+                        None => rules,
+                    };
+                    theirs.insert(name, merged);
+                }
+                Some(theirs)
+            }
+            (mine, theirs) => mine.or(theirs),
+        };
+        Self {
+            keep_last: self.keep_last.or(base.keep_last),
+            keep_hourly: self.keep_hourly.or(base.keep_hourly),
+            keep_daily: self.keep_daily.or(base.keep_daily),
+            keep_weekly: self.keep_weekly.or(base.keep_weekly),
+            keep_monthly: self.keep_monthly.or(base.keep_monthly),
+            keep_yearly: self.keep_yearly.or(base.keep_yearly),
+            keep_within: self.keep_within.or(base.keep_within),
+            min_keep: self.min_keep.or(base.min_keep),
+            require_verified: self.require_verified.or(base.require_verified),
+            time_zone: self.time_zone.or(base.time_zone),
+            files: self.files.over(base.files),
+            databases,
+        }
+    }
+}
+
 impl<T: Over> Over for Option<T> {
     fn over(self, base: Self) -> Self {
         match (self, base) {
@@ -239,6 +300,8 @@ impl Sections {
             health: self.health.over(base.health),
             notify: self.notify.over(base.notify),
             schedule: self.schedule.over(base.schedule),
+            retention: self.retention.over(base.retention),
+            cleanup: self.cleanup.over(base.cleanup),
         }
     }
 }

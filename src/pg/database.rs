@@ -162,6 +162,54 @@ pub async fn drop_database(params: &ConnParams, name: &str) -> anyhow::Result<()
     }
 }
 
+/// The names of every database on the server that accepts connections or not, templates left out.
+///
+/// # Errors
+/// The query failed.
+pub async fn names(client: &Client) -> anyhow::Result<Vec<String>> {
+    Ok(client
+        .query(
+            "SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY datname",
+            &[],
+        )
+        .await
+        .context("Failed to list the databases")?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
+}
+
+/// How many sessions are connected to `name` now.
+///
+/// # Errors
+/// The query failed.
+pub async fn session_count(client: &Client, name: &str) -> anyhow::Result<i64> {
+    Ok(client
+        .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", &[&name])
+        .await
+        .with_context(|| format!("Failed to count the sessions on `{name}`"))?
+        .get(0))
+}
+
+/// `DROP DATABASE name` without ending anyone's session: `Ok(false)` when a session is connected (the server
+/// refuses atomically, so a session that connects after a count is never cut off).
+///
+/// # Errors
+/// The server refused for another reason.
+pub async fn drop_if_unused(client: &Client, name: &str) -> anyhow::Result<bool> {
+    match client
+        .batch_execute(&format!("DROP DATABASE {}", quote_ident(name)))
+        .await
+    {
+        Ok(()) => {
+            tracing::info!("dropped database `{name}`");
+            Ok(true)
+        }
+        Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => Ok(false),
+        Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to drop database `{name}`"))),
+    }
+}
+
 /// `ALTER DATABASE name RENAME TO new_name`.
 ///
 /// # Errors

@@ -219,6 +219,32 @@ impl LocalStore {
         .await
     }
 
+    /// Removes one `*.partial` file that [`Self::leftover_partials`] found: only a file under this store's root
+    /// whose name ends in `.partial` (a path anywhere else is refused). A file already gone is not an error.
+    ///
+    /// # Errors
+    /// The path is not a partial file of this store, or it cannot be removed.
+    pub async fn remove_partial(&self, path: &Path) -> anyhow::Result<()> {
+        let inside = path.starts_with(&self.root)
+            && path
+                .strip_prefix(&self.root)
+                .is_ok_and(|rest| rest.components().all(|c| matches!(c, std::path::Component::Normal(_))))
+            && path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.ends_with(PARTIAL_SUFFIX));
+        if !inside {
+            anyhow::bail!("`{}` is not a partial file of {}", path.display(), self.label());
+        }
+        let path = path.to_path_buf();
+        blocking(move || match fs_err::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("Failed to delete `{}`", path.display()))),
+        })
+        .await
+    }
+
     pub async fn delete(&self, name: &str) -> anyhow::Result<()> {
         let path = self.path_of(name)?;
         let removed = blocking(move || match fs_err::remove_file(&path) {

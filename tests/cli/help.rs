@@ -128,3 +128,9 @@ fn help_schedule() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["schedule", "--help"]));
 }
+
+#[test]
+fn help_cleanup() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["cleanup", "--help"]));
+}

@@ -12,6 +12,7 @@ mod common;
 
 mod archive;
 mod backup;
+mod cleanup;
 mod connection;
 mod hardening;
 mod hardening2;

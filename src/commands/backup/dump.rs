@@ -209,8 +209,38 @@ pub(crate) async fn backup_database(
         }
         Err(err) => Err(err),
     };
+    let outcome = match outcome {
+        Ok(ExitStatus::Success) if settings.prune => Ok(prune(&settings, ctx, printer).await),
+        other => other,
+    };
     locks.release().await;
     outcome
+}
+
+/// `--prune`: retention on this database's dumps in the stores just written to, under the locks this backup holds.
+/// Whatever goes wrong is a warning and exit 3: the backup is done and stays.
+async fn prune(settings: &DumpSettings, ctx: &Ctx, printer: &Printer) -> ExitStatus {
+    let run = crate::commands::retention::settings::RetentionSettings::resolve(
+        Some(settings.database.clone()),
+        settings.stores.clone(),
+        &ctx.settings.config,
+        false,
+        ctx.settings.yes,
+    );
+    let result = match run {
+        Ok(mut run) => {
+            run.only_dumps = true;
+            crate::commands::retention::run(&run, printer, true).await
+        }
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(status) => status,
+        Err(err) => printer.partial(
+            &format!("the backup succeeded, but pruning its older backups failed (exit 3): {err:#}"),
+            "The backup is kept; run `campctl cleanup --db DB` to see the plan and prune",
+        ),
+    }
 }
 
 /// Starts pg_dump and streams its output into one upload per store. On any failure every upload is aborted.

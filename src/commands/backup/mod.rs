@@ -98,6 +98,13 @@ pub struct DumpArgs {
     #[arg(long, value_name = "SIZE")]
     pub expected_size: Option<ByteSize>,
 
+    /// After a successful backup, apply `[retention]` to this database's backups in the stores written to
+    ///
+    /// The same plan and deletes as `campctl cleanup --db DB` (docs/cleanup.md), under the backup's own locks.
+    /// A prune that fails is a warning and exit 3: the backup stays.
+    #[arg(long)]
+    pub prune: bool,
+
     /// The pg_dump to run [default: the newest in /usr/lib/postgresql/*/bin, else pg_dump on PATH]
     #[arg(long, value_name = "PATH")]
     pub pg_dump: Option<PathBuf>,

@@ -33,6 +33,8 @@ pub(crate) struct DumpSettings {
     pub expected_size: Option<u64>,
     pub pg_dump: Option<PathBuf>,
     pub threads: u32,
+    /// `--prune`: run retention on this database's backups after a successful backup.
+    pub prune: bool,
 }
 
 impl DumpSettings {
@@ -47,6 +49,10 @@ impl DumpSettings {
         default_db: &str,
         loaded: &LoadedConfig,
     ) -> anyhow::Result<Self> {
+        if args.prune {
+            // A bad `[retention]` is refused before the backup runs, not after.
+            crate::commands::retention::settings::policies(&loaded.sections.retention)?;
+        }
         let file = &loaded.sections.backup;
         let wanted = if args.stores.is_empty() {
             file_stores(loaded)?
@@ -81,6 +87,7 @@ impl DumpSettings {
             expected_size: args.expected_size.or(file.expected_size).map(|s| s.0),
             pg_dump: args.pg_dump,
             threads: std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
+            prune: args.prune,
         })
     }
 }
@@ -96,6 +103,7 @@ pub(crate) fn file_defaults() -> Vec<(&'static str, serde_json::Value)> {
         wait_lock: None,
         expected_size: None,
         pg_dump: None,
+        prune: false,
     };
     let Ok(defaults) = DumpSettings::resolve(args, Vec::new(), "db", &LoadedConfig::default()) else {
         return Vec::new();

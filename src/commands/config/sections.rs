@@ -73,6 +73,7 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     };
     push("[notify]", notify_problems, notify_fine);
     push("[schedule]", schedule_problems(ctx), "valid".into());
+    push("[retention] [cleanup]", cleanup_problems(ctx), "valid".into());
     let stores = Store::from_config(&ctx.settings.storage);
     let (storage_problems, storage_fine) = match &stores {
         Ok(stores) => (
@@ -115,6 +116,22 @@ fn each_store(config: &crate::config_file::StorageConfig) -> Vec<Store> {
         .filter_map(|part| Store::from_config(&StoreKeys::from(part)).ok())
         .flatten()
         .collect()
+}
+
+/// `[retention]` and `[cleanup]` as `campctl cleanup` resolves them: durations, zone, floor, guard.
+fn cleanup_problems(ctx: &Ctx) -> Vec<String> {
+    crate::commands::retention::settings::RetentionSettings::resolve(
+        None,
+        Vec::new(),
+        &ctx.settings.config,
+        true,
+        false,
+    )
+    .and_then(|_| crate::commands::cleanup::check_logs(ctx))
+    .err()
+    .map(|err| diagnostics::one_line(&err))
+    .into_iter()
+    .collect()
 }
 
 fn stats_problems(ctx: &Ctx) -> Vec<String> {

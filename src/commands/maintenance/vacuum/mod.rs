@@ -98,24 +98,55 @@ pub struct VacuumArgs {
 /// report, then `Ok(ExitStatus::Partial)` (exit 3).
 pub(crate) async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let settings = VacuumSettings::resolve(args, ctx)?;
+    let outcome = run_vacuum(&settings, ctx, printer).await?;
+    printer.report(&outcome)?;
+    Ok(outcome.conclude(printer))
+}
+
+/// The report of a vacuum run, for callers outside this module (`campctl cleanup --vacuum`): printed as
+/// `campctl vacuum` prints it (JSON: the same object).
+#[derive(Debug, serde::Serialize)]
+#[serde(transparent)]
+pub(crate) struct VacuumOutcome(VacuumReport);
+
+impl crate::printer::Report for VacuumOutcome {
+    fn tables(&self) -> Vec<crate::printer::Table> {
+        self.0.tables()
+    }
+}
+
+impl VacuumOutcome {
+    /// Exit 0, or 3 (with the failed tables named) when some tables failed.
+    pub(crate) fn conclude(&self, printer: &Printer) -> ExitStatus {
+        super::report::conclude(printer, &self.0.tables, "tables", FAILED_HINT)
+    }
+}
+
+/// Everything `campctl vacuum` does but print its report: also `campctl cleanup --vacuum`'s (runbook 9.1.2).
+///
+/// # Errors
+/// As [`vacuum`].
+pub(crate) async fn run_vacuum(
+    settings: &VacuumSettings,
+    ctx: &Ctx,
+    printer: &Printer,
+) -> anyhow::Result<VacuumOutcome> {
     let started = Instant::now();
     let client = ctx.connect().await?;
     let relations = scope::tables(&client, &settings.scope).await?;
     let oids: Vec<u32> = relations.iter().map(|r| r.oid).collect();
     let before = select::measure(&client, &oids, settings.thresholds.missing_stats_only).await?;
     let (chosen, not_selected) = select::choose(relations, &before, &settings.thresholds);
-    let mut report = VacuumReport::plan(&settings, &chosen, not_selected);
+    let mut report = VacuumReport::plan(settings, &chosen, not_selected);
     if settings.dry_run {
         if settings.mode.in_stages {
             printer
                 .note("Each statement runs three times: with default_statistics_target 1, then 10, then the default");
         }
-        printer.report(&report)?;
-        return Ok(ExitStatus::Success);
+        return Ok(VacuumOutcome(report));
     }
     if chosen.is_empty() {
-        printer.report(&report)?;
-        return Ok(ExitStatus::Success);
+        return Ok(VacuumOutcome(report));
     }
     if settings.mode.full {
         printer.confirm(
@@ -129,12 +160,11 @@ pub(crate) async fn vacuum(args: VacuumArgs, ctx: &Ctx, printer: &Printer) -> an
             settings.yes,
         )?;
     }
-    let (results, jobs) = run::execute(&settings, &chosen, ctx, printer).await?;
+    let (results, jobs) = run::execute(settings, &chosen, ctx, printer).await?;
     report.run.jobs = jobs;
     let chosen_oids: Vec<u32> = chosen.iter().map(|(r, _, _)| r.oid).collect();
     let after = select::measure(&client, &chosen_oids, false).await?;
     run::record(&mut report, &chosen, &results, &after, settings.mode);
     report.run.seconds = started.elapsed().as_secs_f64();
-    printer.report(&report)?;
-    Ok(super::report::conclude(printer, &report.tables, "tables", FAILED_HINT))
+    Ok(VacuumOutcome(report))
 }
