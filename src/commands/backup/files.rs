@@ -4,6 +4,7 @@
 //! read is stored at its size when opened, a vanished one is left out (both commit and exit 3), and FIFOs, sockets
 //! and devices are left out and listed (exit 0). `walk.rs` writes the entries.
 
+mod exact;
 mod sparse;
 mod walk;
 

@@ -12,75 +12,26 @@
 mod activity;
 mod counters;
 mod replication;
-mod settings;
+pub(crate) mod session;
+pub(crate) mod settings;
 
 use std::time::Instant;
 
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
+use self::session::first_line;
 use super::check::{CheckResult, Level, Unit};
-use super::run::Probe;
+use super::probe::Probe;
 use crate::pg::monitor::{CONNECTION_LIMITS_SQL, client_backend};
 
 pub(crate) use self::activity::{idle_in_transaction, long_queries};
 pub(crate) use self::counters::{cache_hit, deadlocks, wraparound};
 pub(crate) use self::replication::replication;
-pub(crate) use self::settings::DatabaseHealthSettings;
-
-/// The session of one run, opened on first use.
-#[derive(Default)]
-pub(crate) struct SharedSession {
-    cell: tokio::sync::OnceCell<Result<Connected, String>>,
-}
-
-/// An open session and how long opening it took.
-pub(crate) struct Connected {
-    client: Client,
-    connect_seconds: f64,
-}
-
-impl SharedSession {
-    /// The session, connecting if no check did yet; `Err` is the first line of the connection error, without the
-    /// password.
-    async fn get(&self, probe: &Probe<'_>) -> Result<&Connected, &str> {
-        let connected = self
-            .cell
-            .get_or_init(|| async {
-                let started = Instant::now();
-                match probe.ctx.connect().await {
-                    Ok(client) => Ok(Connected {
-                        client,
-                        connect_seconds: started.elapsed().as_secs_f64(),
-                    }),
-                    Err(err) => Err(first_line(&format!("{err:#}"), probe)),
-                }
-            })
-            .await;
-        connected.as_ref().map_err(String::as_str)
-    }
-}
-
-impl std::fmt::Debug for SharedSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedSession")
-            .field("connected", &self.cell.get().map(Result::is_ok))
-            .finish()
-    }
-}
-
-/// The first line of `text`, with the password (if any) blanked out.
-fn first_line(text: &str, probe: &Probe<'_>) -> String {
-    let line = text.lines().next().unwrap_or_default().to_string();
-    match &probe.ctx.settings.db.password {
-        Some(password) if !password.expose().is_empty() => line.replace(password.expose(), "********"),
-        _ => line,
-    }
-}
 
 /// The client for `check`, or the UNKNOWN result that says there is none.
 async fn client<'p>(probe: &'p Probe<'_>, check: &'static str) -> Result<&'p Client, Vec<CheckResult>> {
-    match probe.db.get(probe).await {
+    match probe.db.get(probe.ctx).await {
         Ok(connected) => Ok(&connected.client),
         Err(reason) => Err(vec![CheckResult::unknown(
             check,
@@ -106,7 +57,7 @@ fn query_failed(what: &str, err: &tokio_postgres::Error) -> anyhow::Error {
 /// connect plus the time `SELECT 1` took. CRITICAL when the connection or the query fails.
 pub(crate) async fn database(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckResult>> {
     const CHECK: &str = "database";
-    let connected = match probe.db.get(probe).await {
+    let connected = match probe.db.get(probe.ctx).await {
         Ok(connected) => connected,
         Err(reason) => {
             return Ok(vec![CheckResult::state(
@@ -124,7 +75,7 @@ pub(crate) async fn database(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckResul
             CHECK,
             None,
             Level::Critical,
-            format!("`SELECT 1` failed: {}", first_line(&err.to_string(), probe)),
+            format!("`SELECT 1` failed: {}", first_line(&err.to_string(), probe.ctx)),
         )]);
     }
     let select_seconds = started.elapsed().as_secs_f64();

@@ -10,6 +10,8 @@ mod api;
 mod backups;
 mod check;
 mod database;
+mod limits;
+mod probe;
 mod redis;
 mod report;
 mod run;
@@ -24,9 +26,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 
+use self::limits::CheckName;
+use self::probe::Probe;
 use self::report::HealthReport;
-use self::run::Probe;
-use self::settings::CheckName;
 pub(crate) use self::settings::HealthSettings;
 use self::state::State;
 use crate::commands::Ctx;
@@ -100,7 +102,7 @@ async fn check_once(settings: &HealthSettings, ctx: &Ctx) -> HealthReport {
         settings,
         ctx,
         state: &state,
-        db: database::SharedSession::default(),
+        db: database::session::SharedSession::default(),
     };
     let results = run::run_all(&probe).await;
     if let Err(err) = state.save(&settings.state_file) {

@@ -7,20 +7,10 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use super::check::{CheckResult, Level};
-use super::database::{self, SharedSession};
-use super::settings::{CheckName, HealthSettings};
-use super::state::State;
+use super::database;
+use super::limits::CheckName;
+use super::probe::Probe;
 use super::{api, backups, redis, system};
-use crate::commands::Ctx;
-
-/// What every check may use: the settings, the command's context and the state of the last run.
-pub(crate) struct Probe<'a> {
-    pub settings: &'a HealthSettings,
-    pub ctx: &'a Ctx,
-    pub state: &'a State,
-    /// The one PostgreSQL session of the run, opened by the first database check that needs it.
-    pub db: SharedSession,
-}
 
 type CheckFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<Vec<CheckResult>>> + Send + 'a>>;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::check::{CheckResult, Unit};
-use super::run::Probe;
+use super::probe::Probe;
 use crate::units::format_bytes;
 
 /// `disk`: one result per configured path, each `statvfs` on a blocking thread (a hung network mount times out

@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt as _;
 
-use super::walk::{Copied, ExactReader};
+use super::exact::{Copied, ExactReader};
 
 /// The data regions `(offset, length)` of a sparse file up to `length` (its size when opened), or `None` when it is
 /// not sparse, the file system cannot tell, or the file changed while it was mapped: then it is copied whole.

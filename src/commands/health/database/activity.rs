@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use super::super::check::{CheckResult, Level, Thresholds, Unit};
-use super::super::run::Probe;
+use super::super::probe::Probe;
 use super::{client, query_failed};
 use crate::pg::monitor::client_backend;
 

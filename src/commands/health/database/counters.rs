@@ -3,7 +3,7 @@
 //! by every role.
 
 use super::super::check::{CheckResult, Level, Unit};
-use super::super::run::Probe;
+use super::super::probe::Probe;
 use super::super::state::Delta;
 use super::{client, query_failed};
 use crate::pg::monitor::{FREEZE_MAX_AGE_SQL, XID_AGES_SQL, XID_LIMIT};

@@ -17,7 +17,7 @@
 use chrono::Utc;
 
 use super::super::check::{CheckResult, Level, Unit};
-use super::super::run::Probe;
+use super::super::probe::Probe;
 use super::{client, query_failed};
 use crate::pg::monitor::STANDBY_SQL;
 use crate::units::format_bytes;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::super::check::Thresholds;
-use super::super::settings::{CheckName, positive, thresholds};
+use super::super::limits::{CheckName, positive, thresholds};
 use crate::config_file::{DurationHealthConfig, HealthConfig};
 use crate::units::HumanDuration;
 

@@ -1,0 +1,16 @@
+//! [`Probe`]: what every check may use. Its own file, below the check families and the runner, so that the
+//! families import it without a circle through the runner that starts them.
+
+use super::database::session::SharedSession;
+use super::settings::HealthSettings;
+use super::state::State;
+use crate::commands::Ctx;
+
+/// What every check may use: the settings, the command's context and the state of the last run.
+pub(crate) struct Probe<'a> {
+    pub settings: &'a HealthSettings,
+    pub ctx: &'a Ctx,
+    pub state: &'a State,
+    /// The one PostgreSQL session of the run, opened by the first database check that needs it.
+    pub db: SharedSession,
+}
