@@ -1,4 +1,5 @@
-//! The rustls client configuration of campctl's HTTPS and other TLS clients besides PostgreSQL: `health`'s `redis`
+//! The client side of campctl's HTTPS and other TLS clients besides PostgreSQL (their rustls configuration, and one
+//! line for an HTTP error with its causes): `health`'s `redis`
 //! (`rediss://`) and `api` (`https://`) checks and the webhook of `[notify]`. The server's chain and name are
 //! verified against the system's CAs, or against the CAs of a configured PEM file instead. ring is the provider, as
 //! for every other TLS connection campctl opens (`pg::tls`). A service (floor 2) that imports nothing of campctl,
@@ -40,4 +41,19 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> anyhow::Result<ClientConf
         .context("ring does not support TLS 1.2 or 1.3")?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+/// An HTTP error and its sources on one line, each only once (reqwest's own text hides the cause: "error sending
+/// request"). Callers leave the URL out of `err` (`without_url`): it may hold a secret.
+pub(crate) fn error_chain(err: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }

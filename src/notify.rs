@@ -364,9 +364,12 @@ pub async fn send(settings: &NotifySettings, body: &Value) -> Result<Answer, Str
         let config = crate::http::client_config(None).map_err(|err| format!("cannot set up TLS: {err:#}"))?;
         builder = builder.tls_backend_preconfigured(config);
     }
-    let client = builder
-        .build()
-        .map_err(|err| format!("cannot set up the HTTP client: {}", chain(&err.without_url())))?;
+    let client = builder.build().map_err(|err| {
+        format!(
+            "cannot set up the HTTP client: {}",
+            crate::http::error_chain(&err.without_url())
+        )
+    })?;
     let bytes = serde_json::to_vec(body).map_err(|err| err.to_string())?;
     let mut attempts = 0;
     loop {
@@ -405,10 +408,18 @@ pub async fn send(settings: &NotifySettings, body: &Value) -> Result<Answer, Str
                 ));
             }
             Err(err) if retry => {
-                tracing::debug!("cannot reach the webhook: {}; retrying once", chain(&err.without_url()));
+                tracing::debug!(
+                    "cannot reach the webhook: {}; retrying once",
+                    crate::http::error_chain(&err.without_url())
+                );
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
-            Err(err) => return Err(format!("cannot reach the webhook: {}", chain(&err.without_url()))),
+            Err(err) => {
+                return Err(format!(
+                    "cannot reach the webhook: {}",
+                    crate::http::error_chain(&err.without_url())
+                ));
+            }
         }
     }
 }
@@ -446,21 +457,6 @@ pub async fn deliver(settings: &NotifySettings, outcome: &Outcome) {
             settings.webhook.shown()
         ),
     }
-}
-
-/// An error and its sources on one line, each only once (reqwest's own text hides the cause). The caller leaves the
-/// URL out of `err`.
-fn chain(err: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ async fn one(settings: &ApiSettings, timeout_status: Level) -> CheckResult {
         Err(err) => {
             return fail(
                 Level::Unknown,
-                format!("cannot set up the HTTP client: {}", chain(&err)),
+                format!("cannot set up the HTTP client: {}", crate::http::error_chain(&err)),
             );
         }
     };
@@ -70,7 +70,7 @@ async fn one(settings: &ApiSettings, timeout_status: Level) -> CheckResult {
         Err(err) => {
             return fail(
                 Level::Critical,
-                format!("cannot reach the URL: {}", chain(&err.without_url())),
+                format!("cannot reach the URL: {}", crate::http::error_chain(&err.without_url())),
             );
         }
     };
@@ -130,21 +130,6 @@ fn field_text(document: &Value, path: &str) -> Option<String> {
         Value::String(text) => text.clone(),
         other => other.to_string(),
     })
-}
-
-/// An error and its sources on one line, each only once (reqwest's own text hides the cause: "error sending
-/// request"). The caller leaves the URL out of `err` (the target names it without its secrets).
-fn chain(err: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]
