@@ -11,41 +11,11 @@
 
 use chrono::{DateTime, Utc};
 
+use super::catalogs::StoreCatalog;
 use super::check::{CheckResult, Level, Unit};
 use super::limits::CheckName;
 use super::probe::Probe;
-use crate::catalog::{CatalogEntry, catalog};
-use crate::units::HumanDuration;
-
-/// One store's catalog, or why it could not be read.
-struct StoreCatalog {
-    kind: &'static str,
-    label: String,
-    entries: Result<Vec<CatalogEntry>, String>,
-}
-
-/// Reads every store's catalog at once. Each read gets 90 % of the check's timeout, so that a store that hangs is
-/// UNKNOWN on its own while the others are still reported.
-async fn read_stores(probe: &Probe<'_>, check: CheckName) -> anyhow::Result<Vec<StoreCatalog>> {
-    let stores = match &probe.settings.backups.stores {
-        Ok(stores) => stores,
-        Err(err) => anyhow::bail!("the stores cannot be resolved: {err}"),
-    };
-    let budget = probe.settings.timeout_of(check).mul_f64(0.9);
-    let reads = stores.iter().map(|store| async move {
-        let entries = match tokio::time::timeout(budget, catalog(store, None)).await {
-            Ok(Ok(entries)) => Ok(entries),
-            Ok(Err(err)) => Err(format!("{err:#}")),
-            Err(_) => Err(format!("no answer within {}", HumanDuration(budget))),
-        };
-        StoreCatalog {
-            kind: store.kind(),
-            label: store.label(),
-            entries,
-        }
-    });
-    Ok(futures::future::join_all(reads).await)
-}
+use crate::catalog::CatalogEntry;
 
 /// A database backup of `database` (campctl's or the runbook's), never a files backup nor an incomplete archive.
 fn is_backup_of(entry: &CatalogEntry, database: &str) -> bool {
@@ -61,24 +31,39 @@ fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// One result per `database@store`: `judge` gets a readable store's entries; a store that could not be read is
+/// UNKNOWN.
+fn per_store(
+    check: &'static str,
+    databases: &[String],
+    stores: &[StoreCatalog],
+    judge: impl Fn(&str, &StoreCatalog, &[CatalogEntry], Option<String>) -> CheckResult,
+) -> Vec<CheckResult> {
+    let mut results = Vec::new();
+    for database in databases {
+        for store in stores {
+            let target = Some(format!("{database}@{}", store.kind));
+            results.push(match &store.entries {
+                Ok(entries) => judge(database, store, entries, target),
+                Err(err) => unreadable(check, target, store, err),
+            });
+        }
+    }
+    results
+}
+
 /// `backup-age`: per database and store, the age of the newest complete backup (legacy archives count); none at
 /// all is CRITICAL.
 pub(crate) async fn backup_age(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckResult>> {
     const CHECK: &str = "backup-age";
     let settings = &probe.settings.backups;
-    let stores = read_stores(probe, CheckName::BackupAge).await?;
+    let stores = probe.catalogs.get(probe.settings, CheckName::BackupAge).await?;
     let now = Utc::now();
-    let mut results = Vec::new();
-    for database in &settings.backup_databases {
-        for store in &stores {
-            let target = Some(format!("{database}@{}", store.kind));
-            let entries = match &store.entries {
-                Ok(entries) => entries,
-                Err(err) => {
-                    results.push(unreadable(CHECK, target, store, err));
-                    continue;
-                }
-            };
+    Ok(per_store(
+        CHECK,
+        &settings.backup_databases,
+        stores,
+        |database, store, entries, target| {
             let newest = entries
                 .iter()
                 .filter(|entry| is_backup_of(entry, database))
@@ -86,7 +71,7 @@ pub(crate) async fn backup_age(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRes
                 .max_by_key(|(at, _)| *at);
             let incomplete = entries
                 .iter()
-                .filter(|entry| entry.kind == "incomplete" && entry.object.split('/').next() == Some(database.as_str()))
+                .filter(|entry| entry.kind == "incomplete" && entry.object.split('/').next() == Some(database))
                 .count();
             let not_counted = match incomplete {
                 0 => String::new(),
@@ -94,30 +79,28 @@ pub(crate) async fn backup_age(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRes
                 n => format!("; {n} archives without a manifest (incomplete) do not count"),
             };
             let Some((at, entry)) = newest else {
-                results.push(CheckResult::state(
+                return CheckResult::state(
                     CHECK,
                     target,
                     Level::Critical,
                     format!("no complete backup in {}{not_counted}", store.label),
-                ));
-                continue;
+                );
             };
             let dated = if entry.kind == "legacy" {
                 "legacy: a runbook archive without a manifest, dated by its name".to_string()
             } else {
                 format!("started {}", when(at))
             };
-            results.push(CheckResult::measured(
+            CheckResult::measured(
                 CHECK,
                 target,
                 age(at, now),
                 Unit::Seconds,
                 settings.backup_age,
                 format!("{} ({dated}){not_counted}", entry.name),
-            ));
-        }
-    }
-    Ok(results)
+            )
+        },
+    ))
 }
 
 /// `verify-age`: per database and store, the age of the newest backup whose last test-restore passed; none is
@@ -125,19 +108,13 @@ pub(crate) async fn backup_age(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRes
 pub(crate) async fn verify_age(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckResult>> {
     const CHECK: &str = "verify-age";
     let settings = &probe.settings.backups;
-    let stores = read_stores(probe, CheckName::VerifyAge).await?;
+    let stores = probe.catalogs.get(probe.settings, CheckName::VerifyAge).await?;
     let now = Utc::now();
-    let mut results = Vec::new();
-    for database in &settings.verify_databases {
-        for store in &stores {
-            let target = Some(format!("{database}@{}", store.kind));
-            let entries = match &store.entries {
-                Ok(entries) => entries,
-                Err(err) => {
-                    results.push(unreadable(CHECK, target, store, err));
-                    continue;
-                }
-            };
+    Ok(per_store(
+        CHECK,
+        &settings.verify_databases,
+        stores,
+        |database, store, entries, target| {
             let backups = || {
                 entries
                     .iter()
@@ -157,7 +134,7 @@ pub(crate) async fn verify_age(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRes
                 });
             let Some((at, entry)) = newest_verified else {
                 let count = backups().count();
-                results.push(CheckResult::state(
+                return CheckResult::state(
                     CHECK,
                     target,
                     Level::Critical,
@@ -166,23 +143,21 @@ pub(crate) async fn verify_age(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRes
                         if count == 1 { "" } else { "s" },
                         store.label,
                     ),
-                ));
-                continue;
+                );
             };
             let tested = entry.verified_at.map_or(String::new(), |tested| {
                 format!(", test-restore passed {}", when(tested))
             });
-            results.push(CheckResult::measured(
+            CheckResult::measured(
                 CHECK,
                 target,
                 age(at, now),
                 Unit::Seconds,
                 settings.verify_age,
                 format!("{} (started {}{tested}){newest_failed}", entry.name, when(at)),
-            ));
-        }
-    }
-    Ok(results)
+            )
+        },
+    ))
 }
 
 /// UNKNOWN for a store that could not be read, naming it (the store's own errors already do) and the cause.

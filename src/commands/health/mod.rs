@@ -8,6 +8,7 @@
 
 mod api;
 mod backups;
+mod catalogs;
 mod check;
 mod database;
 mod limits;
@@ -103,6 +104,7 @@ async fn check_once(settings: &HealthSettings, ctx: &Ctx) -> HealthReport {
         ctx,
         state: &state,
         db: database::session::SharedSession::default(),
+        catalogs: catalogs::SharedCatalogs::default(),
     };
     let results = run::run_all(&probe).await;
     if let Err(err) = state.save(&settings.state_file) {

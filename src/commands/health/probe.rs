@@ -1,6 +1,7 @@
 //! [`Probe`]: what every check may use. Its own file, below the check families and the runner, so that the
 //! families import it without a circle through the runner that starts them.
 
+use super::catalogs::SharedCatalogs;
 use super::database::session::SharedSession;
 use super::settings::HealthSettings;
 use super::state::State;
@@ -13,4 +14,6 @@ pub(crate) struct Probe<'a> {
     pub state: &'a State,
     /// The one PostgreSQL session of the run, opened by the first database check that needs it.
     pub db: SharedSession,
+    /// The stores' catalogs, read once by the first backup check that needs them.
+    pub catalogs: SharedCatalogs,
 }
