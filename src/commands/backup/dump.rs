@@ -22,6 +22,7 @@ use super::naming;
 use super::settings::DumpSettings;
 use crate::catalog::manifest::{ArchiveInfo, BackupKind, MANIFEST_VERSION, Manifest, TableEntry};
 use crate::commands::Ctx;
+use crate::commands::retention::report::CleanupReport;
 use crate::exit::{ExitStatus, UserError};
 use crate::lock;
 use crate::pg::archive::{ArchiveScanner, ArchiveSummary, ScanOptions};
@@ -53,6 +54,10 @@ pub(crate) struct BackupReport {
     pub tables: usize,
     pub rows: Option<u64>,
     pub large_objects: u64,
+    /// `backup --prune`: the retention run that followed the backup (absent without `--prune`, or when the backup
+    /// was not committed to every store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune: Option<CleanupReport>,
 }
 
 impl Report for BackupReport {
@@ -78,7 +83,11 @@ impl Report for BackupReport {
         for failure in &self.failures {
             table.notes.push(format!("not committed to {failure}"));
         }
-        vec![table]
+        let mut tables = vec![table];
+        if let Some(prune) = &self.prune {
+            tables.extend(prune.tables());
+        }
+        tables
     }
 }
 
@@ -192,7 +201,6 @@ pub(crate) async fn backup_database(
         Ok((uploads, processed)) => {
             commit(
                 &settings,
-                printer,
                 CommitPlan {
                     uploads,
                     processed,
@@ -210,16 +218,28 @@ pub(crate) async fn backup_database(
         Err(err) => Err(err),
     };
     let outcome = match outcome {
-        Ok(ExitStatus::Success) if settings.prune => Ok(prune(&settings, ctx, printer).await),
-        other => other,
+        Ok(mut committed) => {
+            // Pruned only after a backup in every store, under this backup's locks; its report is part of the
+            // backup's (one JSON document).
+            let prune_status = if settings.prune && committed.failed.is_empty() {
+                prune(&settings, ctx, printer, &mut committed.report).await
+            } else {
+                ExitStatus::Success
+            };
+            finish_report(printer, &committed).map(|status| match status {
+                ExitStatus::Success => prune_status,
+                partial => partial,
+            })
+        }
+        Err(err) => Err(err),
     };
     locks.release().await;
     outcome
 }
 
-/// `--prune`: retention on this database's dumps in the stores just written to, under the locks this backup holds.
-/// Whatever goes wrong is a warning and exit 3: the backup is done and stays.
-async fn prune(settings: &DumpSettings, ctx: &Ctx, printer: &Printer) -> ExitStatus {
+/// `--prune`: retention on this database's dumps in the stores just written to, under the locks this backup holds;
+/// its report goes into `report`. Whatever goes wrong is a warning and exit 3: the backup is done and stays.
+async fn prune(settings: &DumpSettings, ctx: &Ctx, printer: &Printer, report: &mut BackupReport) -> ExitStatus {
     let run = crate::commands::retention::settings::RetentionSettings::resolve(
         Some(settings.database.clone()),
         settings.stores.clone(),
@@ -230,12 +250,15 @@ async fn prune(settings: &DumpSettings, ctx: &Ctx, printer: &Printer) -> ExitSta
     let result = match run {
         Ok(mut run) => {
             run.only_dumps = true;
-            crate::commands::retention::run(&run, printer, true).await
+            crate::commands::retention::execute(&run, printer, true).await
         }
         Err(err) => Err(err),
     };
     match result {
-        Ok(status) => status,
+        Ok(outcome) => {
+            report.prune = Some(outcome.report);
+            crate::commands::retention::finish(printer, &outcome.unreadable, outcome.failed)
+        }
         Err(err) => printer.partial(
             &format!("the backup succeeded, but pruning its older backups failed (exit 3): {err:#}"),
             "The backup is kept; run `campctl cleanup --db DB` to see the plan and prune",
@@ -402,7 +425,7 @@ struct CommitPlan<'a> {
 }
 
 /// Commits the archive to every store, then writes the manifest to each store that has the archive.
-async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan<'_>) -> anyhow::Result<ExitStatus> {
+async fn commit(settings: &DumpSettings, plan: CommitPlan<'_>) -> anyhow::Result<Committed> {
     let processed = &plan.processed;
     let sha256 = hex::encode(processed.sha256);
     let md5 = base64::engine::general_purpose::STANDARD.encode(processed.md5);
@@ -492,6 +515,7 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan<'_>
         tables: summary.tables.len(),
         rows,
         large_objects: summary.large_objects,
+        prune: None,
     };
     tracing::info!(
         "backup `{}` committed: {} in {:.1}s",
@@ -499,11 +523,23 @@ async fn commit(settings: &DumpSettings, printer: &Printer, plan: CommitPlan<'_>
         crate::units::format_bytes(report.size_bytes as i64),
         report.duration_seconds
     );
-    printer.report(&report)?;
+    Ok(Committed { report, failed })
+}
+
+/// A committed backup: its report and the stores it is not in.
+struct Committed {
+    report: BackupReport,
+    failed: Vec<StoreFailure>,
+}
+
+/// Prints the backup's report (with its prune's); exit 3 when the backup is not in every store.
+fn finish_report(printer: &Printer, committed: &Committed) -> anyhow::Result<ExitStatus> {
+    let Committed { report, failed } = committed;
+    printer.report(report)?;
     if failed.is_empty() {
         return Ok(ExitStatus::Success);
     }
-    for failure in &failed {
+    for failure in failed {
         printer.warn(&format!(
             "the backup `{}` was not committed to {}: {}",
             report.name, failure.store, failure.error

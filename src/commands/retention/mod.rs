@@ -66,16 +66,6 @@ pub(crate) async fn execute(settings: &RetentionSettings, printer: &Printer, loc
     })
 }
 
-/// [`execute`], then prints its report; exit 3 when a store could not be read or a delete failed.
-///
-/// # Errors
-/// See [`execute`]; stdout cannot be written.
-pub(crate) async fn run(settings: &RetentionSettings, printer: &Printer, locked: bool) -> anyhow::Result<ExitStatus> {
-    let outcome = execute(settings, printer, locked).await?;
-    printer.report(&outcome.report)?;
-    Ok(finish(printer, &outcome.unreadable, outcome.failed))
-}
-
 /// Refuses a run that deletes more than `max_delete_fraction` of a store's backups, unless `--yes`.
 fn guard(settings: &RetentionSettings, rows: &[PlanRow]) -> anyhow::Result<()> {
     if settings.yes {

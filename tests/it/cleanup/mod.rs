@@ -313,6 +313,19 @@ fn backup_prune_applies_retention_after_a_successful_backup_and_a_failed_prune_k
         String::from_utf8_lossy(&run.stdout)
     );
 
+    // With `--format json` the prune's report is part of the backup's: one JSON document on stdout.
+    let json = env.run(&["--format", "json", "backup", "--prune"]);
+    assert_exit(&json, 0);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON document on stdout");
+    assert_eq!(report["database"], env.db.name(), "{report}");
+    assert_eq!(report["prune"]["dry_run"], false, "{report}");
+    assert!(
+        report["prune"]["backups"]
+            .as_array()
+            .is_some_and(|rows| !rows.is_empty()),
+        "{report}"
+    );
+
     // A prune the guard refuses (it would delete all but one, without --yes): exit 3, the new backup stays.
     env.ctx.write_file(
         "campctl.toml",
