@@ -130,3 +130,82 @@ fn canonical(path: &Path) -> std::path::PathBuf {
         .or_else(|_| std::path::absolute(path))
         .unwrap_or_else(|_| path.to_path_buf())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::locked_store;
+    use crate::catalog::select::Selected;
+    use crate::storage::{LocalStore, Store};
+
+    fn selected(name: &str, store: &Path, object: &str, origin: String) -> Selected {
+        Selected {
+            name: name.to_string(),
+            store: Store::Local(LocalStore::new(store.to_path_buf())),
+            object: object.to_string(),
+            manifest: None,
+            manifest_object: None,
+            origin,
+        }
+    }
+
+    fn series(found: Option<(Store, String)>) -> Option<(String, String)> {
+        found.map(|(store, series)| (store.label(), series))
+    }
+
+    #[test]
+    fn a_backup_in_a_store_locks_its_database_series_and_a_file_outside_every_store_locks_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("store");
+        let configured = vec![Store::Local(LocalStore::new(root.clone()))];
+        let label = configured[0].label();
+
+        // A legacy archive at the top of the store: its series is the database of its name.
+        let legacy = selected(
+            "appdb_20261021_022410.dump",
+            &root,
+            "appdb_20261021_022410.dump",
+            label.clone(),
+        );
+        assert_eq!(
+            series(locked_store(&legacy, &configured)),
+            Some((label.clone(), "appdb".into()))
+        );
+        // An archive whose name says nothing: the folder it is in, as cleanup counts it.
+        let odd = selected("odd.dump", &root, "otherdb/odd.dump", label.clone());
+        assert_eq!(
+            series(locked_store(&odd, &configured)),
+            Some((label.clone(), "otherdb".into()))
+        );
+
+        // The same archive given by its path inside the store: locked in the configured store.
+        let folder = root.join("appdb");
+        fs_err::create_dir_all(&folder).expect("mkdir");
+        let file = folder.join("appdb_20261201_030000.dump.zst");
+        fs_err::write(&file, b"x").expect("write");
+        let by_path = selected(
+            "appdb_20261201_030000.dump.zst",
+            &folder,
+            "appdb_20261201_030000.dump.zst",
+            format!("file:{}", file.display()),
+        );
+        assert_eq!(
+            series(locked_store(&by_path, &configured)),
+            Some((label, "appdb".into()))
+        );
+
+        // A copy outside every configured store: no lock.
+        let outside: PathBuf = dir.path().join("elsewhere");
+        fs_err::create_dir_all(&outside).expect("mkdir");
+        let copy = outside.join("appdb_20261201_030000.dump.zst");
+        fs_err::write(&copy, b"x").expect("write");
+        let by_copy = selected(
+            "appdb_20261201_030000.dump.zst",
+            &outside,
+            "appdb_20261201_030000.dump.zst",
+            format!("file:{}", copy.display()),
+        );
+        assert_eq!(series(locked_store(&by_copy, &configured)), None);
+    }
+}

@@ -164,6 +164,18 @@ fn a_restore_exits_11_under_a_backups_lock_and_waits_for_it_with_wait_lock() {
     );
     let refused = env.run(&["test-restore", &name]);
     assert_exit(&refused, 11);
+    // The same archive by its path in the store is locked too; a copy outside every store is not.
+    let object = report["object"].as_str().expect("object");
+    let in_store = env.local.join(object);
+    let refused = env.run(&["restore", in_store.to_str().expect("path"), "--to", "copy_a"]);
+    assert_exit(&refused, 11);
+    let outside = env.ctx.home().join("elsewhere");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    let copy = outside.join(object.rsplit('/').next().expect("file"));
+    std::fs::copy(&in_store, &copy).expect("copy");
+    let free = env.run(&["restore", copy.to_str().expect("path"), "--to", "copy_outside"]);
+    assert_exit(&free, 0);
+    pg().execute("postgres", "DROP DATABASE copy_outside");
 
     let waiting = env
         .ctx
@@ -243,4 +255,29 @@ fn cleanup_takes_over_the_read_lock_of_a_restore_killed_with_sigkill() {
     for db in left {
         let _ = admin.batch_execute(&format!("DROP DATABASE \"{db}\""));
     }
+}
+
+#[test]
+fn a_restore_with_a_spool_file_releases_the_lock_once_the_spool_is_complete() {
+    let env = BackupEnv::local();
+    seed_large_table(&env);
+    let made = history(&env, 32);
+    let name = oldest(&made);
+    // `--jobs 2` spools the archive, then runs pg_restore on the file: the stand-in waits there.
+    let child = start_gated(&env, &["restore", &name, "--to", "copy_spool", "--jobs", "2"]);
+    assert!(
+        !lock_file(&env).exists(),
+        "the lock is released once the spool is complete: {:?}",
+        holder_command(&lock_file(&env))
+    );
+    let cleanup = env.run(&["cleanup", "--backups"]);
+    assert_exit(&cleanup, 0);
+    assert!(
+        !env.local_backup_files().iter().any(|f| f.contains(&name)),
+        "cleanup deletes the spooled backup"
+    );
+    std::fs::write(env.ctx.home().join("go"), "").expect("go");
+    let restored = finish(child);
+    assert_exit(&restored, 0);
+    pg().execute("postgres", "DROP DATABASE copy_spool");
 }
