@@ -19,7 +19,8 @@ fn seed_large_table(env: &BackupEnv) {
         .execute("CREATE TABLE big AS SELECT g, repeat(md5(g::text), 40) AS v FROM generate_series(1, 20000) g");
 }
 
-/// A pg_restore that writes its pid to `<HOME>/restore.pid`, waits for `<HOME>/go`, then runs the real one.
+/// A pg_restore that writes its pid to `<HOME>/restore.pid`, waits for `<HOME>/go` (at most a minute, so that a
+/// failed test leaves nothing running), then runs the real one.
 fn gated_pg_restore(env: &BackupEnv) -> PathBuf {
     let home = env.ctx.home();
     stand_in_pg_dump(
@@ -27,7 +28,7 @@ fn gated_pg_restore(env: &BackupEnv) -> PathBuf {
         "gated_pg_restore",
         &format!(
             "[ \"$1\" = --version ] && exec {real} --version\necho $$ > {pid}.tmp && mv {pid}.tmp {pid}\n\
-             while [ ! -e {go} ]; do sleep 0.05; done\nexec {real} \"$@\"",
+             for _ in $(seq 1200); do [ -e {go} ] && break; sleep 0.05; done\nexec {real} \"$@\"",
             real = pg().bin_dir().join("pg_restore").display(),
             pid = home.join("restore.pid").display(),
             go = home.join("go").display(),
@@ -62,6 +63,17 @@ fn start_gated(env: &BackupEnv, args: &[&str]) -> Child {
         std::thread::sleep(Duration::from_millis(50));
     }
     child
+}
+
+/// Ends the stand-in pg_restore of a campctl that was killed (it may be orphaned, still waiting for `go`).
+fn end_stand_in(env: &BackupEnv) {
+    if let Some(pid) = std::fs::read_to_string(env.ctx.home().join("restore.pid"))
+        .ok()
+        .and_then(|text| text.trim().parse::<i32>().ok())
+    {
+        // SAFETY: the stand-in is our grandchild; at worst the pid is gone.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
 }
 
 fn lock_file(env: &BackupEnv) -> PathBuf {
@@ -222,14 +234,7 @@ fn cleanup_takes_over_the_read_lock_of_a_restore_killed_with_sigkill() {
     );
     signal(&child, libc::SIGKILL);
     let _ = finish(child);
-    // Its pg_restore is orphaned and still waiting: end it.
-    let pid: i32 = std::fs::read_to_string(env.ctx.home().join("restore.pid"))
-        .expect("pid")
-        .trim()
-        .parse()
-        .expect("a pid");
-    // SAFETY: the stand-in is our grandchild; at worst the pid is gone.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
+    end_stand_in(&env);
     assert!(lock_file(&env).exists(), "SIGKILL leaves the lock file behind");
 
     let after = env.run(&["cleanup", "--backups"]);
@@ -280,4 +285,19 @@ fn a_restore_with_a_spool_file_releases_the_lock_once_the_spool_is_complete() {
     let restored = finish(child);
     assert_exit(&restored, 0);
     pg().execute("postgres", "DROP DATABASE copy_spool");
+}
+
+#[test]
+fn sigterm_during_the_read_releases_the_lock() {
+    let env = BackupEnv::local();
+    seed_large_table(&env);
+    let made = history(&env, 1);
+    let name = oldest(&made);
+    let child = start_gated(&env, &["test-restore", &name, "--no-record"]);
+    assert!(lock_file(&env).exists(), "the test-restore holds the read lock");
+    signal(&child, libc::SIGTERM);
+    let output = finish(child);
+    assert_exit(&output, 130);
+    assert!(!lock_file(&env).exists(), "SIGTERM released the read lock");
+    end_stand_in(&env);
 }
