@@ -34,7 +34,8 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub no_analyze: bool,
 
-    /// Wait up to this long for a backup or restore of the same database to finish [default: 0, exit 11]
+    /// Wait up to this long for a backup or restore of the same database, or a backup or cleanup of the backup's
+    /// database (its store lock), to finish [default: 0, exit 11]
     #[arg(long, value_name = "DUR")]
     pub wait_lock: Option<crate::units::HumanDuration>,
 }
@@ -64,4 +65,9 @@ pub struct TestRestoreArgs {
     /// Do not record the result in the backup's manifest
     #[arg(long)]
     pub no_record: bool,
+
+    /// Wait up to this long for a backup or cleanup of the backup's database to let go of its store lock
+    /// [default: `[restore] wait_lock`, else 0: exit 11]
+    #[arg(long, value_name = "DUR")]
+    pub wait_lock: Option<crate::units::HumanDuration>,
 }

@@ -2,8 +2,9 @@
 //! job can trust. Both select a backup ([`crate::catalog::select`]), download and verify it ([`fetch`], failing with a
 //! [`crate::catalog::fetch_error::FetchError`]), restore it into a new database ([`run`]) and compare its row counts with the
 //! backup ([`row_counts`]). `restore` ([`restore`](mod@restore)) then swaps the copy in (`swap_in`); `test-restore`
-//! ([`test_restore`]) runs its checks (`sql_check` for the user's SQL) and drops it. What both check before any
-//! work is in `preflight`; the SQL on whole databases (create, rename, drop, end sessions) is
+//! ([`test_restore`]) runs its checks (`sql_check` for the user's SQL) and drops it. While either reads the backup
+//! it holds the store lock of the backup's series (`read_lock`), so that `cleanup` cannot delete it meanwhile. What
+//! both check before any work is in `preflight`; the SQL on whole databases (create, rename, drop, end sessions) is
 //! [`crate::pg::database`]'s.
 //!
 //! This directory is the pair's shared home: it must never hold what another command needs (that moves down, into
@@ -15,6 +16,7 @@ mod fetch;
 pub(crate) mod junit;
 mod names;
 mod preflight;
+mod read_lock;
 pub(crate) mod run;
 pub(crate) mod settings;
 // The `restore` command in a file named after it, beside `test_restore`: the directory is the pair's shared home
@@ -119,6 +121,8 @@ struct Prepared {
     server_version: crate::pg::database::ServerVersion,
     tool: PgTool,
     selected: select::Selected,
+    /// The stores looked in (`--store`), for the read lock ([`read_lock`]).
+    stores: Vec<crate::storage::Store>,
 }
 
 /// Connects to `server` (its maintenance database), finds a pg_restore at least as new as it, selects the backup
@@ -150,6 +154,7 @@ async fn prepare(
         server_version,
         tool,
         selected,
+        stores,
     })
 }
 

@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 
 use super::args::RestoreArgs;
+use super::read_lock::ReadLock;
 use super::restore_report::{PlanInput, RestoreReport, print_plan};
 use super::row_counts::{self, Comparison};
 use super::run;
@@ -92,7 +93,7 @@ pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> 
         server_version,
         tool,
         selected,
-        ..
+        stores,
     } = prepare(&args.source, &source_db, &server, ctx, printer).await?;
     preflight::check_not_template(&client, &target).await?;
     preflight::cap_jobs(&client, &mut options, printer).await?;
@@ -183,7 +184,9 @@ pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> 
     let create_options = existing
         .as_ref()
         .map_or_else(|| "TEMPLATE template0".to_string(), |i| i.create_options.clone());
-    let restored = run::restore_into(&selected, &tool, &server, &aside, &create_options, &options)
+    // Last: the store lock of the backup's series, held only while the archive is read (cleanup cannot delete it).
+    let read_lock = ReadLock::take(&selected, &stores, "restore", wait).await?;
+    let restored = run::restore_into(&selected, &tool, &server, &aside, &create_options, &options, read_lock)
         .await
         .map_err(|failure| failure.error)?;
     let aside_params = server.with_dbname(&aside);

@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 
 use super::fetch::{Fetch, Fetched};
+use super::read_lock::ReadLock;
 use super::spool::{spool_file, spool_too_small};
 use crate::catalog::fetch_error::{Reader, fetch_error, is_download_failure};
 use crate::catalog::select::Selected;
@@ -72,17 +73,35 @@ pub(crate) struct Restored {
 }
 
 /// Verifies the download and restores it into the new database `database` (created here with `create_options`,
-/// e.g. `TEMPLATE template0`) on the server of `server` (connected to a maintenance database).
+/// e.g. `TEMPLATE template0`) on the server of `server` (connected to a maintenance database). `lock`, the store
+/// lock of the backup's series ([`ReadLock`]), is released as soon as the archive has been read for the last time:
+/// once the spool file is complete (`--jobs` > 1), or when the stream into pg_restore ends (one job); on any
+/// failure before that, when this returns.
 ///
 /// # Errors
 /// The step that failed and why; the new database is dropped before this returns.
-pub(crate) async fn restore_into(
+pub(super) async fn restore_into(
     selected: &Selected,
     tool: &PgTool,
     server: &ConnParams,
     database: &str,
     create_options: &str,
     options: &RestoreOptions,
+    mut lock: ReadLock,
+) -> Result<Restored, StepError> {
+    let result = read_and_restore(selected, tool, server, database, create_options, options, &mut lock).await;
+    lock.release().await;
+    result
+}
+
+async fn read_and_restore(
+    selected: &Selected,
+    tool: &PgTool,
+    server: &ConnParams,
+    database: &str,
+    create_options: &str,
+    options: &RestoreOptions,
+    lock: &mut ReadLock,
 ) -> Result<Restored, StepError> {
     let reader = Reader {
         path: tool.path.display().to_string(),
@@ -124,7 +143,7 @@ pub(crate) async fn restore_into(
         let cleanup = create_database(server, database, create_options)
             .await
             .map_err(fail(Step::PgRestore))?;
-        let outcome = stream_restore(download, tool, server, database, options).await;
+        let outcome = stream_restore(download, tool, server, database, options, lock).await;
         progress.finish();
         return finish(outcome, cleanup, started).await;
     }
@@ -150,6 +169,8 @@ pub(crate) async fn restore_into(
         }
     });
     progress.finish();
+    // The spool holds the whole archive (or the read failed): the store's copy is no longer read.
+    lock.release().await;
     let fetched = fetched?;
     drop(file);
     let fetch_seconds = fetched.seconds;
@@ -221,6 +242,7 @@ async fn stream_restore(
     server: &ConnParams,
     database: &str,
     options: &RestoreOptions,
+    lock: &mut ReadLock,
 ) -> Result<Fetched, StepError> {
     let mut child = pg_restore_command(tool, server, database, options, None)
         .stdin(std::process::Stdio::piped())
@@ -235,6 +257,8 @@ async fn stream_restore(
     let stderr_task = tokio::spawn(tools::collect_stderr(stderr, "pg_restore", 40));
     let fed = download.finish_into(&mut stdin, true).await;
     drop(stdin);
+    // The last byte has been read (pg_restore may still be working through what it was given).
+    lock.release().await;
     if let Err(error) = fed {
         let own_failure = is_download_failure(&error) || is_verification(&error);
         let _ = child.start_kill();

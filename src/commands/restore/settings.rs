@@ -170,6 +170,8 @@ pub(crate) struct TestRestoreSettings {
     /// `[[test_restore.checks]]`.
     pub checks: Vec<SqlCheck>,
     pub junit: Option<PathBuf>,
+    /// `--wait-lock`, `[restore] wait_lock`, default 0: how long to wait for the store lock of the backup's series.
+    pub wait_lock: Duration,
 }
 
 impl TestRestoreSettings {
@@ -206,6 +208,10 @@ impl TestRestoreSettings {
             maintenance_db: maintenance_db(loaded),
             checks: file.test_restore.checks.clone().unwrap_or_default(),
             junit: args.junit.clone(),
+            wait_lock: args
+                .wait_lock
+                .or(file.restore.wait_lock)
+                .map_or(Duration::ZERO, |d| d.0),
         })
     }
 }

@@ -2,11 +2,12 @@
 //! (runbook 2.5.1, weekly and in CI). Each check is timed and reported as a table, JSON or JUnit; the result is
 //! written into the backup's manifest so `backup list` shows it as verified.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
 use super::args::TestRestoreArgs;
+use super::read_lock::ReadLock;
 use super::row_counts::{self, Comparison};
 use super::run::{self, Restored, Step};
 use super::settings::TestRestoreSettings;
@@ -19,6 +20,11 @@ use crate::commands::Ctx;
 use crate::exit::ExitStatus;
 use crate::pg::ConnParams;
 use crate::printer::{Plan, Printer};
+use crate::storage::Store;
+
+/// How long recording the result waits for a cleanup's or backup's store lock beyond `--wait-lock`: both hold it
+/// for a short while (a cleanup's deletes, a backup's upload) compared with the test-restore that just ran.
+const RECORD_WAIT: Duration = Duration::from_secs(60);
 
 /// The server to restore on: `--target-url`, `[test_restore] target_url`, or the configured one. A target URL is
 /// taken on its own; its warnings (a password file others can read) are shown as the main connection's are.
@@ -53,10 +59,15 @@ pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Pri
         maintenance_db,
         checks,
         junit,
+        wait_lock,
     } = TestRestoreSettings::resolve(&args, &ctx.settings.db.dbname, &ctx.settings.config, printer.bars())?;
     let server = maintenance_server(&target, &maintenance_db, &ctx.settings.config);
     let Prepared {
-        client, tool, selected, ..
+        client,
+        tool,
+        selected,
+        stores,
+        ..
     } = prepare(&args.source, &source_db, &server, ctx, printer).await?;
     let database = selected.source_database().unwrap_or_else(|| source_db.clone());
     let scratch = names::unique_derived_name(&database, "__test_restore_", started_at);
@@ -100,8 +111,20 @@ pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Pri
         host: crate::os::hostname(),
         checks: Vec::new(),
     };
+    // The store lock of the backup's series, held only while the archive is read (cleanup cannot delete it).
+    let read_lock = ReadLock::take(&selected, &stores, "test-restore", wait_lock).await?;
     let restore_started = Instant::now();
-    match run::restore_into(&selected, &tool, &server, &scratch, "TEMPLATE template0", &options).await {
+    match run::restore_into(
+        &selected,
+        &tool,
+        &server,
+        &scratch,
+        "TEMPLATE template0",
+        &options,
+        read_lock,
+    )
+    .await
+    {
         Ok(restored) => {
             report.restore_seconds = Some(restore_started.elapsed().as_secs_f64());
             restore_checks(&mut report, &restored, &selected, options.jobs);
@@ -128,7 +151,7 @@ pub(crate) async fn test_restore(args: TestRestoreArgs, ctx: &Ctx, printer: &Pri
     report.duration_seconds = started.elapsed().as_secs_f64();
 
     if !args.no_record {
-        report.recorded_in = record(&selected, &report).await;
+        report.recorded_in = record(&selected, &stores, &report, wait_lock).await;
     }
     if let Some(path) = &junit {
         super::junit::write(path, &super::junit::render(&report))?;
@@ -370,9 +393,24 @@ fn failed_steps(report: &mut TestRestoreReport, step: Step, error: &anyhow::Erro
 
 /// Writes the result into the manifest of the copy that was tested (an atomic replace); returns that store. Other
 /// stores hold their own copies, which this run did not read.
-async fn record(selected: &Selected, report: &TestRestoreReport) -> Vec<String> {
+///
+/// The manifest is read, changed and written back under the store lock of the backup's series, taken again for
+/// that moment (up to `wait_lock` plus [`RECORD_WAIT`]): a cleanup deleting the backup meanwhile would otherwise
+/// have its manifest written back, pointing at an archive that is gone. A lock still held after that is a warning
+/// and the result is not recorded.
+async fn record(selected: &Selected, stores: &[Store], report: &TestRestoreReport, wait_lock: Duration) -> Vec<String> {
     let Some(object) = &selected.manifest_object else {
         return Vec::new();
+    };
+    let mut lock = match ReadLock::take(selected, stores, "test-restore", wait_lock.saturating_add(RECORD_WAIT)).await {
+        Ok(lock) => lock,
+        Err(err) => {
+            tracing::warn!(
+                "the result is not recorded in `{object}` of {}: {err:#}",
+                selected.origin
+            );
+            return Vec::new();
+        }
     };
     let result = TestRestoreResult {
         at: report.started_at,
@@ -381,6 +419,7 @@ async fn record(selected: &Selected, report: &TestRestoreReport) -> Vec<String> 
         restore_seconds: report.restore_seconds.unwrap_or_default(),
     };
     let written = verification::record(&selected.store, object, result).await;
+    lock.release().await;
     match written {
         Ok(()) => vec![selected.origin.clone()],
         Err(err) => {
