@@ -42,7 +42,7 @@ pub use keys::{AzureKeys, LocalKeys, StoreKeys};
 pub use kind::StoreKind;
 pub use local::{LocalStore, LocalUpload};
 pub use resolve::default_local_path;
-pub use snapshot::SnapshotReport;
+pub use snapshot::{ListedSnapshot, SnapshotListing, SnapshotReport};
 
 /// One object of a listing.
 #[derive(Debug, Clone, Serialize)]
