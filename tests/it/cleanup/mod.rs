@@ -5,6 +5,7 @@
 //! manifest without its archive, and the next run finishes.
 
 mod snapshots;
+mod uncommitted;
 
 use std::collections::BTreeSet;
 use std::process::{Output, Stdio};

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::process::Output;
 use std::time::Duration;
 
+use super::json;
 use crate::common::{TestContext, assert_exit, azurite, unique_container};
 
 /// The age limit of these tests, and a sleep that makes the snapshots taken before it old.
@@ -90,16 +91,6 @@ impl SnapEnv {
         }
         (blobs, snapshots)
     }
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "not JSON ({err}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
 }
 
 /// The plan's rows as `blob@time` → (action, reason).
