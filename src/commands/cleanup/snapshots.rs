@@ -243,8 +243,51 @@ mod tests {
 
     use chrono::{TimeZone as _, Utc};
 
-    use super::{parse_target, plan_listing};
+    use super::{SnapshotSettings, Target, parse_target, plan_listing};
     use crate::storage::{ListedSnapshot, SnapshotListing};
+
+    #[test]
+    fn profiles_override_the_age_and_replace_the_list_and_the_default_is_the_store_container() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        fs_err::write(
+            &path,
+            "[retention]\nsnapshot_max_age = \"14d\"\n[cleanup]\nsnapshot_containers = [\"uploads\", \"docs/a/\"]\n\
+             [profiles.prod.cleanup]\nsnapshot_containers = [\"prod-uploads\"]\n\
+             [profiles.short.retention]\nsnapshot_max_age = \"2d\"\n",
+        )
+        .expect("write");
+        let resolve = |profile| {
+            let loaded = crate::config_file::load(Some(&path), &[], profile).expect("load");
+            SnapshotSettings::resolve(&loaded.sections.retention, &loaded.sections.cleanup, Some("store"))
+                .expect("valid")
+        };
+        let target = |container: &str, prefix: &str| Target {
+            container: container.into(),
+            prefix: prefix.into(),
+        };
+        let base = resolve(None);
+        assert_eq!(base.max_age, Duration::from_secs(14 * 86_400));
+        assert_eq!(base.targets, [target("uploads", ""), target("docs", "a/")]);
+        let prod = resolve(Some("prod"));
+        assert_eq!(
+            (prod.max_age, prod.targets),
+            (Duration::from_secs(14 * 86_400), vec![target("prod-uploads", "")])
+        );
+        let short = resolve(Some("short"));
+        assert_eq!(short.max_age, Duration::from_secs(2 * 86_400));
+        assert_eq!(short.targets.len(), 2);
+        let defaults = SnapshotSettings::resolve(
+            &crate::config_file::RetentionConfig::default(),
+            &crate::config_file::CleanupConfig::default(),
+            Some("store"),
+        )
+        .expect("valid");
+        assert_eq!(
+            (defaults.max_age, defaults.targets),
+            (Duration::from_secs(30 * 86_400), vec![target("store", "")])
+        );
+    }
 
     #[test]
     fn old_snapshots_go_but_the_newest_of_a_live_blob_stays() {

@@ -277,3 +277,30 @@ fn a_snapshot_container_that_is_not_a_container_name_is_refused_before_anything_
     assert!(said.contains("`[cleanup] snapshot_containers`"), "{said}");
     assert_ne!(check.status.code(), Some(0), "{said}");
 }
+
+#[test]
+fn a_snapshot_container_that_cannot_be_listed_makes_the_run_partial_and_the_others_are_still_done() {
+    let env = SnapEnv::new("");
+    let container = env.container.clone();
+    let missing = unique_container();
+    env.ctx.write_file(
+        "campctl.toml",
+        format!(
+            "[storage.azure]\nconnection_string = \"{}\"\ncontainer = \"{container}\"\n\n[retention]\n\
+             snapshot_max_age = \"{MAX_AGE}\"\n\n[cleanup]\nsnapshot_containers = [\"{missing}\", \"{container}\"]\n",
+            azurite().connection_string()
+        ),
+    );
+    let old = env.snapshot("docs/a");
+    std::thread::sleep(PAST_MAX_AGE);
+    let new = env.snapshot("docs/a");
+    let output = env.run(&["--format", "json", "cleanup", "--snapshots"]);
+    assert_exit(&output, 3);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&missing) && stderr.contains("partial"), "{stderr}");
+    let (_, snapshots) = env.listing();
+    assert!(
+        !snapshots.contains(&old[0]) && snapshots.contains(&new[0]),
+        "{snapshots:?}"
+    );
+}
