@@ -231,6 +231,8 @@ impl Over for CleanupConfig {
             docker: self.docker.or(base.docker),
             vacuum: self.vacuum.or(base.vacuum),
             databases: self.databases.over(base.databases),
+            // A profile's list replaces the base list, as `[health] api` does.
+            snapshot_containers: self.snapshot_containers.or(base.snapshot_containers),
         }
     }
 }
@@ -262,6 +264,7 @@ impl Over for RetentionConfig {
             min_keep: self.min_keep.or(base.min_keep),
             require_verified: self.require_verified.or(base.require_verified),
             time_zone: self.time_zone.or(base.time_zone),
+            snapshot_max_age: self.snapshot_max_age.or(base.snapshot_max_age),
             files: self.files.over(base.files),
             databases,
         }

@@ -42,6 +42,9 @@ pub struct RetentionConfig {
     pub require_verified: Option<bool>,
     /// The zone of hour/day/week/month/year buckets: `local` (default), `UTC` or an offset such as `+01:00`.
     pub time_zone: Option<String>,
+    /// Blob snapshots older than this go (`cleanup --snapshots`; default `30d`), except the newest of a blob that
+    /// still exists.
+    pub snapshot_max_age: Option<HumanDuration>,
     /// `[retention.files]`: overrides for files archives (`campctl backup files`).
     pub files: Option<RetentionRules>,
     /// `[retention.databases.NAME]`: overrides for the dumps of one database.
@@ -83,6 +86,9 @@ pub struct CleanupConfig {
     pub vacuum: Option<bool>,
     /// Whether a `campctl cleanup` without a selector also prunes Docker images (`--docker`; default false).
     pub docker: Option<bool>,
+    /// Where `cleanup --snapshots` ages blob snapshots out: `container` or `container/prefix`, in the account of
+    /// `[storage.azure]` (default: that store's container, every blob).
+    pub snapshot_containers: Option<Vec<String>>,
 }
 
 /// `[cleanup.databases]`: which leftover restore databases `cleanup --databases` drops.

@@ -25,6 +25,7 @@ pub mod local;
 pub mod probe;
 mod resolve;
 mod snapshot;
+mod uncommitted;
 
 use std::collections::BTreeMap;
 
@@ -42,7 +43,8 @@ pub use keys::{AzureKeys, LocalKeys, StoreKeys};
 pub use kind::StoreKind;
 pub use local::{LocalStore, LocalUpload};
 pub use resolve::default_local_path;
-pub use snapshot::SnapshotReport;
+pub use snapshot::{ListedSnapshot, SnapshotListing, SnapshotReport};
+pub use uncommitted::UncommittedBlob;
 
 /// One object of a listing.
 #[derive(Debug, Clone, Serialize)]

@@ -11,11 +11,13 @@ mod databases;
 mod docker;
 mod logs;
 mod report;
+mod snapshots;
 
 use clap::Args;
 
 use self::logs::LogsSettings;
 use self::report::CommandReport;
+use self::snapshots::SnapshotSettings;
 use crate::commands::Ctx;
 use crate::commands::maintenance::vacuum::{self, VacuumArgs, VacuumSettings};
 use crate::commands::retention::{self, settings::RetentionSettings};
@@ -28,7 +30,8 @@ use crate::storage::Store;
 /// Plans first: every backup of every store, kept (with the rule that keeps it) or deleted, and the bytes freed.
 /// `--dry-run` stops there. Deleting more than `[cleanup] max_delete_fraction` (default half) of a store's backups
 /// needs `--yes`. The newest `min_keep` backups and the newest verified one are never deleted. Without a selector:
-/// `--backups`, and `--logs` when `[cleanup.logs]` is configured. docs/cleanup.md, docs/retention.md.
+/// `--backups`, `--snapshots` with an Azure store, and the others when configured. docs/cleanup.md,
+/// docs/retention.md.
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
     /// Backups: apply `[retention]` to every store, and remove uploads that never got a manifest
@@ -52,6 +55,11 @@ pub struct CleanupArgs {
     #[arg(long)]
     pub(crate) docker: bool,
 
+    /// Blob snapshots older than `[retention] snapshot_max_age` (30d) in `[cleanup] snapshot_containers`, except
+    /// the newest of each blob that still exists
+    #[arg(long)]
+    pub(crate) snapshots: bool,
+
     /// Only the backups in these stores (`local`, `azure`; repeatable) [default: every configured store]
     #[arg(long = "store", value_name = "STORE")]
     pub(crate) stores: Vec<String>,
@@ -67,6 +75,52 @@ pub struct CleanupArgs {
 /// A table without roots or patterns, or a relative root (exit 2).
 pub(crate) fn check_logs(ctx: &Ctx) -> anyhow::Result<()> {
     LogsSettings::resolve(ctx.settings.config.sections.cleanup.logs.as_ref()).map(drop)
+}
+
+/// `[retention] snapshot_max_age` and `[cleanup] snapshot_containers` as `cleanup --snapshots` resolves them, for
+/// `config check`.
+///
+/// # Errors
+/// A zero age or an entry that is not a container name (exit 2).
+pub(crate) fn check_snapshots(ctx: &Ctx) -> anyhow::Result<()> {
+    let sections = &ctx.settings.config.sections;
+    SnapshotSettings::resolve(&sections.retention, &sections.cleanup, None).map(drop)
+}
+
+/// The Azure store among `stores` and what `cleanup --snapshots` does there; `None` when the snapshots are not
+/// part of this run (not selected, or no selector and no Azure store).
+///
+/// # Errors
+/// `--snapshots` without an Azure store (exit 2); bad settings (exit 2).
+fn snapshot_settings(
+    explicit: bool,
+    stores: &[Store],
+    ctx: &Ctx,
+) -> anyhow::Result<Option<(crate::storage::AzureStore, SnapshotSettings)>> {
+    let azure = stores.iter().find_map(|store| match store {
+        Store::Azure(azure) => Some(azure.clone()),
+        Store::Local(_) => None,
+    });
+    let Some(azure) = azure else {
+        if explicit {
+            return Err(
+                UserError::usage("`--snapshots` needs an Azure store: blob snapshots live in Azure")
+                    .with_hint(
+                        "Configure `[storage.azure]` (an account and credentials; docs/storage.md), or leave out \
+                     `--store local`",
+                    )
+                    .into(),
+            );
+        }
+        return Ok(None);
+    };
+    let sections = &ctx.settings.config.sections;
+    let settings = SnapshotSettings::resolve(
+        &sections.retention,
+        &sections.cleanup,
+        Some(&azure.settings().container),
+    )?;
+    Ok(Some((azure, settings)))
 }
 
 /// `campctl vacuum`'s settings with its defaults (every table, `VACUUM (ANALYZE)`), resolved as a plain `campctl
@@ -87,7 +141,7 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
     // No selector: everything that is configured (backups always; logs with a `[cleanup.logs]` table; Docker with
     // `[cleanup] docker = true`).
     let file = &ctx.settings.config.sections.cleanup;
-    let selected = args.backups || args.logs || args.docker || args.databases || args.vacuum;
+    let selected = args.backups || args.logs || args.docker || args.databases || args.vacuum || args.snapshots;
     let (backups, logs, docker, databases, vacuum) = if selected {
         (args.backups, args.logs, args.docker, args.databases, args.vacuum)
     } else {
@@ -98,6 +152,39 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
             file.databases.is_some(),
             file.vacuum.unwrap_or(false),
         )
+    };
+    // The stores, when the backups or the snapshots need them (`--store` narrows both).
+    let stores = if backups || args.snapshots || !selected {
+        crate::catalog::select_stores(
+            Store::from_config(&ctx.settings.storage)?,
+            &crate::storage::StoreKind::parse_all(&args.stores)?,
+        )?
+    } else {
+        Vec::new()
+    };
+    let snapshots = if args.snapshots || !selected {
+        snapshot_settings(args.snapshots, &stores, ctx)?
+    } else {
+        None
+    };
+    // The snapshots are planned (and their guard checked) before anything else changes: a refused guard leaves the
+    // logs, databases and backups as they were.
+    let mut unreadable = Vec::new();
+    let snapshot_rows = match &snapshots {
+        Some((azure, settings)) => {
+            let (rows, failed_lists) = snapshots::plan(azure, settings, chrono::Utc::now()).await;
+            if !ctx.settings.dry_run {
+                snapshots::guard(settings, &rows, ctx.settings.yes)?;
+            }
+            for (what, err) in &failed_lists {
+                printer.warn(&format!(
+                    "The {what} could not be listed, so none is deleted there: {err}"
+                ));
+            }
+            unreadable.extend(failed_lists);
+            Some(rows)
+        }
+        None => None,
     };
     let vacuum_settings = if vacuum { Some(vacuum_settings(ctx)?) } else { None };
     let logs_settings = match (logs, logs_settings) {
@@ -143,6 +230,13 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
         Some(settings) => Some(vacuum::run_vacuum(settings, ctx, printer).await?),
         None => None,
     };
+    let snapshot_rows = match (snapshot_rows, &snapshots) {
+        (Some(mut rows), Some((azure, _))) if !ctx.settings.dry_run => {
+            failed_logs += snapshots::delete(azure, &mut rows).await;
+            Some(rows)
+        }
+        (rows, _) => rows,
+    };
     if let Some(failed) = docker_result.as_ref().filter(|d| d.status == "failed") {
         printer.warn(&format!("Docker images were not pruned: {}", failed.detail));
         failed_logs += 1;
@@ -151,15 +245,12 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
         let report = CommandReport::new(ctx.settings.dry_run, None, log_rows)
             .with_docker(docker_result)
             .with_databases(database_rows)
-            .with_vacuum(vacuum_outcome);
+            .with_vacuum(vacuum_outcome)
+            .with_snapshots(snapshot_rows);
         printer.report(&report)?;
-        let status = retention::finish(printer, &[], failed_logs);
+        let status = retention::finish(printer, &unreadable, failed_logs);
         return Ok(report.conclude_vacuum(printer, status));
     }
-    let stores = crate::catalog::select_stores(
-        Store::from_config(&ctx.settings.storage)?,
-        &crate::storage::StoreKind::parse_all(&args.stores)?,
-    )?;
     if stores.is_empty() {
         return Err(
             UserError::usage("No store is configured, so there are no backups to clean up")
@@ -178,8 +269,10 @@ pub(crate) async fn cleanup(args: CleanupArgs, ctx: &Ctx, printer: &Printer) -> 
     let report = CommandReport::new(settings.dry_run, Some(outcome.report), log_rows)
         .with_docker(docker_result)
         .with_databases(database_rows)
-        .with_vacuum(vacuum_outcome);
+        .with_vacuum(vacuum_outcome)
+        .with_snapshots(snapshot_rows);
     printer.report(&report)?;
-    let status = retention::finish(printer, &outcome.unreadable, outcome.failed + failed_logs);
+    unreadable.extend(outcome.unreadable);
+    let status = retention::finish(printer, &unreadable, outcome.failed + failed_logs);
     Ok(report.conclude_vacuum(printer, status))
 }

@@ -1,14 +1,19 @@
 //! `campctl cleanup`'s report: the retention run's plan or result (`commands/retention/report.rs`: `stores` and
-//! `backups`) and, with `--logs`, the log files that go (`logs`). Table, JSON and CSV from this one struct.
+//! `backups`), with `--logs`, the log files that go (`logs`), and with `--snapshots`, every blob snapshot kept or
+//! deleted (`snapshots`). Table, JSON and CSV from this one struct.
+
+use std::time::Duration;
 
 use serde::Serialize;
 
 use super::databases::DatabaseRow;
 use super::docker::DockerResult;
 use super::logs::LogRow;
+use super::snapshots::SnapshotRow;
 use crate::commands::maintenance::vacuum::VacuumOutcome;
 use crate::commands::retention::report::CleanupReport;
 use crate::printer::{Cell, Report, Table};
+use crate::units::HumanDuration;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct CommandReport {
@@ -31,6 +36,10 @@ pub(crate) struct CommandReport {
     /// What `--docker` did; absent when not selected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker: Option<DockerResult>,
+    /// Every blob snapshot of the configured containers, kept or deleted (`--snapshots`); absent when not part of
+    /// the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<Vec<SnapshotRow>>,
 }
 
 impl CommandReport {
@@ -47,7 +56,13 @@ impl CommandReport {
             docker: None,
             databases: None,
             vacuum: None,
+            snapshots: None,
         }
+    }
+
+    pub(crate) fn with_snapshots(mut self, snapshots: Option<Vec<SnapshotRow>>) -> Self {
+        self.snapshots = snapshots;
+        self
     }
 
     pub(crate) fn with_vacuum(mut self, vacuum: Option<VacuumOutcome>) -> Self {
@@ -121,6 +136,29 @@ impl Report for CommandReport {
                     row.name.as_str().into(),
                     row.kind.into(),
                     Cell::Text(row.created.format("%Y-%m-%d %H:%M:%SZ").to_string()),
+                    row.action.into(),
+                    row.reason.as_str().into(),
+                    Cell::opt(row.result.clone()),
+                ]);
+            }
+            tables.push(table);
+        }
+        if let Some(snapshots) = &self.snapshots {
+            let mut table = Table::new(
+                if self.dry_run {
+                    "Blob snapshots (dry run: nothing deleted)"
+                } else {
+                    "Blob snapshots"
+                },
+                &["container", "blob", "snapshot", "age", "action", "reason", "result"],
+            )
+            .empty_message("No blob snapshot in the configured containers");
+            for row in snapshots {
+                table.row(vec![
+                    row.container.as_str().into(),
+                    row.blob.as_str().into(),
+                    row.snapshot.as_str().into(),
+                    Cell::Text(HumanDuration(Duration::from_secs(row.age_seconds)).to_string()),
                     row.action.into(),
                     row.reason.as_str().into(),
                     Cell::opt(row.result.clone()),

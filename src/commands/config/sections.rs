@@ -128,6 +128,7 @@ fn cleanup_problems(ctx: &Ctx) -> Vec<String> {
         false,
     )
     .and_then(|_| crate::commands::cleanup::check_logs(ctx))
+    .and_then(|()| crate::commands::cleanup::check_snapshots(ctx))
     .err()
     .map(|err| diagnostics::one_line(&err))
     .into_iter()

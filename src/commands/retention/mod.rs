@@ -68,31 +68,48 @@ pub(crate) async fn execute(settings: &RetentionSettings, printer: &Printer, loc
 
 /// Refuses a run that deletes more than `max_delete_fraction` of a store's backups, unless `--yes`.
 fn guard(settings: &RetentionSettings, rows: &[PlanRow]) -> anyhow::Result<()> {
-    if settings.yes {
-        return Ok(());
-    }
     for (index, store) in settings.stores.iter().enumerate() {
         let backups: Vec<_> = rows
             .iter()
             .filter(|r| r.store_index == index && r.is_backup())
             .collect();
         let deleted = backups.iter().filter(|r| r.deletes()).count();
-        if backups.is_empty() || deleted == 0 {
-            continue;
-        }
-        let fraction = deleted as f64 / backups.len() as f64;
-        if fraction > settings.max_delete_fraction {
-            return Err(UserError::usage(format!(
-                "The plan deletes {deleted} of the {} backups in {} ({:.0}%), more than `[cleanup] \
-                 max_delete_fraction` ({:.0}%)",
-                backups.len(),
-                store.label(),
-                fraction * 100.0,
-                settings.max_delete_fraction * 100.0
-            ))
-            .with_hint("Check the plan with `campctl cleanup --dry-run`, then run again with `--yes`")
-            .into());
-        }
+        fraction_guard(
+            deleted,
+            backups.len(),
+            &format!("backups in {}", store.label()),
+            settings.max_delete_fraction,
+            settings.yes,
+        )?;
+    }
+    Ok(())
+}
+
+/// The `max_delete_fraction` guard of one place (a store's backups, a container's snapshots): deleting `deleted` of
+/// `total` (`what`: "backups in local:/…") is refused (exit 2) when that is more than `max_fraction`, unless `yes`.
+///
+/// # Errors
+/// The refusal, naming the counts and how to go on.
+pub(crate) fn fraction_guard(
+    deleted: usize,
+    total: usize,
+    what: &str,
+    max_fraction: f64,
+    yes: bool,
+) -> anyhow::Result<()> {
+    if yes || total == 0 || deleted == 0 {
+        return Ok(());
+    }
+    let fraction = deleted as f64 / total as f64;
+    if fraction > max_fraction {
+        return Err(UserError::usage(format!(
+            "The plan deletes {deleted} of the {total} {what} ({:.0}%), more than `[cleanup] max_delete_fraction` \
+             ({:.0}%)",
+            fraction * 100.0,
+            max_fraction * 100.0
+        ))
+        .with_hint("Check the plan with `campctl cleanup --dry-run`, then run again with `--yes`")
+        .into());
     }
     Ok(())
 }

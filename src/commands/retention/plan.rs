@@ -26,8 +26,8 @@ pub(crate) struct PlanRow {
     pub store: String,
     /// The database, or the files backup's name.
     pub series: String,
-    /// `database`, `files`, `legacy`, `incomplete` (an archive without a manifest) or `partial` (a local
-    /// `*.partial` file).
+    /// `database`, `files`, `legacy`, `incomplete` (an archive without a manifest), `partial` (a local
+    /// `*.partial` file) or `uncommitted` (Azure blocks staged under a name and never committed).
     pub kind: String,
     pub name: String,
     pub time: Option<DateTime<Utc>>,
@@ -65,15 +65,18 @@ fn series_of(entry: &CatalogEntry) -> Option<(bool, String)> {
     match entry.kind.as_str() {
         "files" => entry.database.clone().map(|name| (true, name)),
         "database" | "legacy" => entry.database.clone().map(|name| (false, name)),
-        _ => {
-            let parts: Vec<&str> = entry.object.split('/').collect();
-            match parts.as_slice() {
-                ["files", name, ..] => Some((true, (*name).to_string())),
-                [folder, _, ..] => Some((false, (*folder).to_string())),
-                [file] => database_of_name(base_of(file)).map(|db| (false, db)),
-                [] => None,
-            }
-        }
+        _ => series_of_object(&entry.object),
+    }
+}
+
+/// The series an object's name puts it in (`appdb/…`, `files/NAME/…`, or a top-level archive's database name).
+fn series_of_object(object: &str) -> Option<(bool, String)> {
+    let parts: Vec<&str> = object.split('/').collect();
+    match parts.as_slice() {
+        ["files", name, ..] => Some((true, (*name).to_string())),
+        [folder, _, ..] => Some((false, (*folder).to_string())),
+        [file] => database_of_name(base_of(file)).map(|db| (false, db)),
+        [] => None,
     }
 }
 
@@ -184,10 +187,53 @@ async fn plan_store(settings: &RetentionSettings, index: usize, store: &Store) -
             });
         }
     }
-    if let Store::Local(local) = store {
-        rows.extend(partials(settings, index, store, local, &rows).await?);
+    match store {
+        Store::Local(local) => rows.extend(partials(settings, index, store, local, &rows).await?),
+        Store::Azure(azure) => rows.extend(uncommitted(settings, index, azure).await?),
     }
     Ok(rows)
+}
+
+/// The names of the Azure store that hold only uncommitted blocks, first staged longer ago than the grace period
+/// (younger ones are kept: a backup may be uploading them now). Each is removed under its series' lock.
+async fn uncommitted(
+    settings: &RetentionSettings,
+    index: usize,
+    azure: &crate::storage::AzureStore,
+) -> anyhow::Result<Vec<PlanRow>> {
+    let grace = chrono::Duration::from_std(settings.incomplete_grace).unwrap_or(chrono::Duration::MAX);
+    let mut out = Vec::new();
+    for blob in azure.uncommitted_blobs().await? {
+        let Some(key) = series_of_object(&blob.name) else {
+            continue;
+        };
+        if (settings.only_dumps && key.0) || settings.db.as_ref().is_some_and(|db| *db != key.1) {
+            continue;
+        }
+        let old = blob.since.is_some_and(|t| settings.now - t > grace);
+        out.push(PlanRow {
+            store: azure.label(),
+            series: key.1.clone(),
+            kind: "uncommitted".into(),
+            name: blob.name.rsplit('/').next().unwrap_or_default().to_string(),
+            time: blob.since,
+            size_bytes: 0,
+            action: if old { "delete" } else { "keep" },
+            reason: if old {
+                format!(
+                    "delete: uncommitted blocks of an upload that did not finish, older than {}",
+                    crate::units::HumanDuration(settings.incomplete_grace)
+                )
+            } else {
+                "kept: uncommitted blocks, still within the grace period".into()
+            },
+            objects: if old { vec![blob.name] } else { Vec::new() },
+            result: None,
+            lock: lock_name(&key),
+            store_index: index,
+        });
+    }
+    Ok(out)
 }
 
 /// The `*.partial` files of the local store's folders, older than the grace period.
@@ -284,6 +330,7 @@ pub(crate) async fn delete(settings: &RetentionSettings, rows: &mut [PlanRow]) {
         for object in &row.objects {
             let outcome = match (store, row.kind.as_str()) {
                 (Store::Local(local), "partial") => local.remove_partial(std::path::Path::new(object)).await,
+                (Store::Azure(azure), "uncommitted") => azure.discard_uncommitted(object).await,
                 _ => store.delete(object).await,
             };
             if let Err(err) = outcome {

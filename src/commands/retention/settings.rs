@@ -14,6 +14,8 @@ use crate::storage::Store;
 
 /// The default of `[cleanup] max_delete_fraction`.
 const DEFAULT_MAX_DELETE_FRACTION: f64 = 0.5;
+/// The default of `[retention] snapshot_max_age` (`cleanup --snapshots`): the runbook's other ages.
+pub(crate) const DEFAULT_SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(30 * 86_400);
 /// The default of `[cleanup] incomplete_grace`.
 const DEFAULT_INCOMPLETE_GRACE: Duration = Duration::from_secs(24 * 3600);
 
@@ -79,7 +81,7 @@ impl RetentionSettings {
     }
 }
 
-fn max_delete_fraction(cleanup: &CleanupConfig) -> anyhow::Result<f64> {
+pub(crate) fn max_delete_fraction(cleanup: &CleanupConfig) -> anyhow::Result<f64> {
     match cleanup.max_delete_fraction {
         None => Ok(DEFAULT_MAX_DELETE_FRACTION),
         Some(fraction) if (0.0..=1.0).contains(&fraction) => Ok(fraction),
@@ -155,6 +157,18 @@ fn layer(below: Policy, rules: &RetentionRules, table: &str) -> anyhow::Result<P
     })
 }
 
+/// A duration as the runbook writes ages: whole days as `30d` (not `4w2d`), anything else as [`HumanDuration`].
+///
+/// [`HumanDuration`]: crate::units::HumanDuration
+pub(crate) fn days(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs > 0 && secs.is_multiple_of(86_400) && duration.subsec_nanos() == 0 {
+        format!("{}d", secs / 86_400)
+    } else {
+        crate::units::HumanDuration(duration).to_string()
+    }
+}
+
 /// The defaults `config show` prints beside unset `[retention]` and `[cleanup]` keys.
 pub(crate) fn file_defaults() -> Vec<(&'static str, serde_json::Value)> {
     vec![
@@ -162,6 +176,7 @@ pub(crate) fn file_defaults() -> Vec<(&'static str, serde_json::Value)> {
         ("retention.min_keep", DEFAULT_MIN_KEEP.into()),
         ("retention.require_verified", false.into()),
         ("retention.time_zone", "local".into()),
+        ("retention.snapshot_max_age", days(DEFAULT_SNAPSHOT_MAX_AGE).into()),
         ("cleanup.max_delete_fraction", DEFAULT_MAX_DELETE_FRACTION.into()),
         (
             "cleanup.incomplete_grace",

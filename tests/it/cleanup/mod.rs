@@ -5,6 +5,8 @@
 //! manifest without its archive, and the next run finishes.
 
 mod restore_lock;
+mod snapshots;
+mod uncommitted;
 
 use std::collections::BTreeSet;
 use std::process::{Output, Stdio};
