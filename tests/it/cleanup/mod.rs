@@ -4,6 +4,8 @@
 //! it names; `--dry-run` changes nothing; a backup's lock makes it exit 11; a run killed between deletes leaves no
 //! manifest without its archive, and the next run finishes.
 
+mod catalog_metadata;
+
 use std::collections::BTreeSet;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
