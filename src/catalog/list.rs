@@ -1,4 +1,5 @@
-//! The catalog of one store, read from manifests: each manifest is one backup. An archive without its manifest is
+//! The catalog of one store, read from manifests: each manifest is one backup. A manifest blob that carries the
+//! catalog's metadata (`manifest/metadata.rs`) is taken from the listing alone; the others are read. An archive without its manifest is
 //! listed as `incomplete`, never as a backup. An archive the runbook's scripts made (`<db>_<YYYYMMDD>_<HHMMSS>.sql.gz`
 //! at the top of the store or in `<db>/`: a pg_dump custom-format archive despite the name) is listed as `legacy`,
 //! so that retention and health see it; restore takes it by name, path or URL, unverified (it has no manifest). This file only reads; it never prints, deletes or repairs anything
@@ -10,11 +11,12 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use serde::Serialize;
 
+use super::manifest::metadata::{self, Summary};
 use super::manifest::{self, BackupKind};
 use crate::storage::{ObjectInfo, Store};
 
 /// One row of the catalog.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct CatalogEntry {
     pub name: String,
     /// `database`, `files`, `incomplete` for an archive without a manifest, or `legacy` for an archive the
@@ -34,6 +36,10 @@ pub(crate) struct CatalogEntry {
     pub verified_at: Option<DateTime<Utc>>,
     pub store: String,
     pub object: String,
+    /// The manifest object whose blob metadata this row was read from (`manifest/metadata.rs`); `None` when it
+    /// was read from the manifest's body, or has no manifest.
+    #[serde(skip)]
+    pub metadata_of: Option<String>,
 }
 
 /// The suffix of the runbook's archives: custom-format dumps, named as if they were gzipped SQL.
@@ -96,57 +102,81 @@ pub(crate) fn database_of_name(name: &str) -> Option<String> {
     (stamp(time, 6) && stamp(date, 8) && !db.is_empty()).then(|| db.to_string())
 }
 
-/// Reads the catalog of one store.
+/// Reads the catalog of one store. A manifest whose blob carries the catalog's metadata (`manifest/metadata.rs`,
+/// written by campctl in the same put as the body) is taken from the listing; any other manifest is read.
 ///
 /// # Errors
 /// The store cannot be listed.
 pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<Vec<CatalogEntry>> {
+    catalog_from(store, db, Source::Metadata).await
+}
+
+/// Reads the catalog of one store from the manifests' bodies only (the metadata ignored): what a catalog said
+/// before manifests carried metadata, and the authority when the two disagree.
+///
+/// # Errors
+/// The store cannot be listed.
+pub(crate) async fn catalog_from_bodies(store: &Store, db: Option<&str>) -> anyhow::Result<Vec<CatalogEntry>> {
+    catalog_from(store, db, Source::Bodies).await
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    Metadata,
+    Bodies,
+}
+
+async fn catalog_from(store: &Store, db: Option<&str>, source: Source) -> anyhow::Result<Vec<CatalogEntry>> {
     let objects = store.list("").await?;
     let mut entries = Vec::new();
     let mut described = BTreeSet::new();
-    // Manifests are small; read several at once (each is a round trip on Azure), keeping the listing's order.
-    // The reads are built up front (no closure borrowing an object lives across an await): the future stays
-    // `Send`, which `health` needs to run it beside its other checks.
-    let reads: Vec<_> = objects
+    let manifests: Vec<(&ObjectInfo, Option<Summary>)> = objects
         .iter()
         .filter(|o| o.name.ends_with(".manifest.json"))
-        .map(|object| read_manifest(store, object))
+        .map(|object| {
+            let summary = (source == Source::Metadata)
+                .then(|| metadata::from_metadata(&object.metadata))
+                .flatten();
+            (object, summary)
+        })
         .collect();
-    let fetched: Vec<_> = futures::stream::iter(reads).buffered(8).collect().await;
-    for (object, bytes) in fetched {
-        let bytes = bytes?;
-        let manifest = match manifest::parse(&bytes) {
-            Ok(manifest) => manifest,
-            Err(err) => {
-                tracing::warn!(
-                    "skipping `{}` in {}: not a campctl manifest ({err:#})",
-                    object.name,
-                    store.label()
-                );
-                continue;
+    // The other manifests are small; read several at once (each is a round trip on Azure), keeping the listing's
+    // order. The reads are built up front (no closure borrowing an object lives across an await): the future stays
+    // `Send`, which `health` needs to run it beside its other checks.
+    let reads: Vec<_> = manifests
+        .iter()
+        .filter(|(_, summary)| summary.is_none())
+        .map(|(object, _)| read_manifest(store, object))
+        .collect();
+    let mut fetched = futures::stream::iter(reads)
+        .buffered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter();
+    for (object, summary) in manifests {
+        let (summary, metadata_of) = if let Some(summary) = summary {
+            (summary, Some(object.name.clone()))
+        } else {
+            let Some((_, bytes)) = fetched.next() else { continue };
+            match manifest::parse(&bytes?) {
+                Ok(manifest) => (Summary::of(&manifest), None),
+                Err(err) => {
+                    tracing::warn!(
+                        "skipping `{}` in {}: not a campctl manifest ({err:#})",
+                        object.name,
+                        store.label()
+                    );
+                    continue;
+                }
             }
         };
-        described.insert(manifest.object.clone());
-        if db.is_some_and(|db| db != manifest.database) {
+        described.insert(summary.object.clone());
+        if db.is_some_and(|db| db != summary.database) {
             continue;
         }
-        entries.push(CatalogEntry {
-            name: manifest.name,
-            kind: match manifest.kind {
-                BackupKind::Database => "database".into(),
-                BackupKind::Files => "files".into(),
-            },
-            database: Some(manifest.database),
-            started_at: Some(manifest.started_at),
-            size_bytes: manifest.size_bytes,
-            duration_seconds: Some(manifest.duration_seconds),
-            compression: Some(manifest.compression),
-            sha256: Some(manifest.sha256),
-            verified: manifest.test_restore.as_ref().map(|t| t.passed),
-            verified_at: manifest.test_restore.map(|t| t.at),
-            store: store.label(),
-            object: manifest.object,
-        });
+        let mut entry = entry_of(store, summary);
+        entry.metadata_of = metadata_of;
+        entries.push(entry);
     }
     for object in objects
         .iter()
@@ -172,6 +202,54 @@ pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<V
     Ok(entries)
 }
 
+/// The row of a backup with a manifest.
+fn entry_of(store: &Store, summary: Summary) -> CatalogEntry {
+    CatalogEntry {
+        name: summary.name,
+        kind: match summary.kind {
+            BackupKind::Database => "database".into(),
+            BackupKind::Files => "files".into(),
+        },
+        database: Some(summary.database),
+        started_at: Some(summary.started_at),
+        size_bytes: summary.size_bytes,
+        duration_seconds: Some(summary.duration_seconds),
+        compression: Some(summary.compression),
+        sha256: Some(summary.sha256),
+        verified: summary.test_restore.map(|(passed, _)| passed),
+        verified_at: summary.test_restore.map(|(_, at)| at),
+        store: store.label(),
+        object: summary.object,
+        metadata_of: None,
+    }
+}
+
+/// The manifests, among `entries`, whose metadata says something else than their body (or whose body cannot be
+/// read or parsed): entries read from metadata are checked against their bodies, the others are skipped.
+///
+/// # Errors
+/// A manifest cannot be fetched.
+pub(crate) async fn disagreeing(store: &Store, entries: &[&CatalogEntry]) -> anyhow::Result<Vec<String>> {
+    let reads: Vec<_> = entries
+        .iter()
+        .filter_map(|entry| Some((*entry, entry.metadata_of.clone()?)))
+        .map(|(entry, name)| async move { (entry, store.get(&name).await, name) })
+        .collect();
+    let fetched: Vec<_> = futures::stream::iter(reads).buffered(8).collect().await;
+    let mut differ = Vec::new();
+    for (entry, bytes, name) in fetched {
+        let agrees = manifest::parse(&bytes?).is_ok_and(|body| {
+            let mut from_body = entry_of(store, Summary::of(&body));
+            from_body.metadata_of.clone_from(&entry.metadata_of);
+            from_body == *entry
+        });
+        if !agrees {
+            differ.push(name);
+        }
+    }
+    Ok(differ)
+}
+
 /// The bytes of one manifest, with its object.
 async fn read_manifest<'a>(store: &Store, object: &'a ObjectInfo) -> (&'a ObjectInfo, anyhow::Result<bytes::Bytes>) {
     (object, store.get(&object.name).await)
@@ -193,6 +271,7 @@ fn without_manifest(store: &Store, object: &ObjectInfo, kind: &str, database: Op
         verified_at: None,
         store: store.label(),
         object: object.name.clone(),
+        metadata_of: None,
     }
 }
 

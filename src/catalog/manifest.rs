@@ -1,7 +1,8 @@
 //! The backup manifest: versioned JSON written last, beside the archive. A backup without a manifest does not exist
 //! (DESIGN.md). `backup list`, `restore` and `test-restore` read only manifests; the schema is in docs/backup.md.
 //! It lives in the catalog because `backup` writes it and `backup list`, `restore` and `test-restore` read it; this
-//! file only defines and parses the schema, and never reads or writes a store.
+//! file only defines and parses the schema, and never reads or writes a store. The manifest blob also carries the
+//! catalog's facts as metadata (`manifest/metadata.rs`), a cache of the body for listings.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -119,3 +120,4 @@ pub(crate) fn parse(bytes: &[u8]) -> anyhow::Result<Manifest> {
 
 #[cfg(test)]
 mod fuzz;
+pub(crate) mod metadata;

@@ -495,8 +495,14 @@ async fn commit(settings: &DumpSettings, plan: CommitPlan<'_>) -> anyhow::Result
         test_restore: None,
     };
     let manifest_bytes = Bytes::from(serde_json::to_vec_pretty(&manifest).context("Failed to encode the manifest")?);
-    let (stores, manifest_failed) =
-        put_manifest(&settings.stores, &committed, &plan.manifest_object, manifest_bytes).await;
+    let (stores, manifest_failed) = put_manifest(
+        &settings.stores,
+        &committed,
+        &plan.manifest_object,
+        manifest_bytes,
+        &manifest,
+    )
+    .await;
     failed.extend(manifest_failed);
     let rows = (settings.row_counts_label != "none").then(|| summary.tables.iter().filter_map(|t| t.rows).sum::<u64>());
     let report = BackupReport {

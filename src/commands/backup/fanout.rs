@@ -9,6 +9,8 @@
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::catalog::manifest::Manifest;
+use crate::catalog::manifest::metadata;
 use crate::progress::Progress;
 pub(super) use crate::storage::StoreFailure;
 use crate::storage::{CommitInfo, Store, Upload, is_store_failure};
@@ -114,22 +116,21 @@ impl<'a> Uploads<'a> {
     }
 }
 
-/// Writes the manifest to each store in `committed`; returns the labels written and the stores that failed.
+/// Writes the manifest to each store in `committed`, with the catalog's metadata on its blob
+/// (`catalog/manifest/metadata.rs`, in the same put); returns the labels written and the stores that failed.
 pub(super) async fn put_manifest(
     stores: &[Store],
     committed: &[usize],
     name: &str,
-    manifest: Bytes,
+    bytes: Bytes,
+    manifest: &Manifest,
 ) -> (Vec<String>, Vec<StoreFailure>) {
-    let info = CommitInfo {
-        content_type: Some("application/json".into()),
-        ..CommitInfo::default()
-    };
+    let info = metadata::commit_info(manifest);
     let mut written = Vec::new();
     let mut failed = Vec::new();
     for &index in committed {
         let store = &stores[index];
-        match store.put_new(name, manifest.clone(), info.clone()).await {
+        match store.put_new(name, bytes.clone(), info.clone()).await {
             Ok(_) => written.push(store.label()),
             Err(err) => {
                 tracing::error!("failed to write the manifest to {}: {err:#}", store.label());

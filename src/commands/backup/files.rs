@@ -310,7 +310,7 @@ pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &P
         test_restore: None,
     };
     let bytes = Bytes::from(serde_json::to_vec_pretty(&manifest)?);
-    let (written, manifest_failures) = put_manifest(&stores, &committed, &manifest_object, bytes).await;
+    let (written, manifest_failures) = put_manifest(&stores, &committed, &manifest_object, bytes, &manifest).await;
     locks.release().await;
     let failures: Vec<String> = lock_failures
         .iter()

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::settings::RetentionSettings;
-use crate::catalog::list::{base_of, database_of_name};
+use crate::catalog::list::{base_of, catalog_from_bodies, database_of_name, disagreeing};
 use crate::catalog::retention::{Candidate, plan};
 use crate::catalog::{CatalogEntry, catalog};
 use crate::lock::{self, RunLocks, store_lock_name};
@@ -104,8 +104,45 @@ pub(crate) async fn plan_stores(settings: &RetentionSettings) -> (Vec<PlanRow>, 
     (rows, failures)
 }
 
+/// Plans one store from its catalog, read from the manifests' metadata where they carry it. Before a run that
+/// deletes, the bodies of the manifests of every series with a delete are read: the body is authoritative, so if
+/// any says something else than its metadata (edited by hand), the store is planned again from bodies alone.
 async fn plan_store(settings: &RetentionSettings, index: usize, store: &Store) -> anyhow::Result<Vec<PlanRow>> {
     let entries = catalog(store, settings.db.as_deref()).await?;
+    if settings.dry_run {
+        return plan_catalog(settings, index, store, entries).await;
+    }
+    let rows = plan_catalog(settings, index, store, entries.clone()).await?;
+    let deleting: Vec<(bool, String)> = rows
+        .iter()
+        .filter(|r| r.deletes())
+        .map(|r| (r.lock.starts_with("files-"), r.series.clone()))
+        .collect();
+    let checked: Vec<&CatalogEntry> = entries
+        .iter()
+        .filter(|e| series_of(e).is_some_and(|key| deleting.contains(&key)))
+        .collect();
+    let differ = disagreeing(store, &checked).await?;
+    if differ.is_empty() {
+        return Ok(rows);
+    }
+    tracing::warn!(
+        "{} manifest(s) in {} say something else in their metadata than in their body (first: `{}`): planning \
+         from the manifests' bodies",
+        differ.len(),
+        store.label(),
+        differ[0]
+    );
+    let entries = catalog_from_bodies(store, settings.db.as_deref()).await?;
+    plan_catalog(settings, index, store, entries).await
+}
+
+async fn plan_catalog(
+    settings: &RetentionSettings,
+    index: usize,
+    store: &Store,
+    entries: Vec<CatalogEntry>,
+) -> anyhow::Result<Vec<PlanRow>> {
     let label = store.label();
     let mut series: BTreeMap<(bool, String), Vec<CatalogEntry>> = BTreeMap::new();
     let mut rows = Vec::new();

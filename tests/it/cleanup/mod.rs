@@ -4,6 +4,7 @@
 //! it names; `--dry-run` changes nothing; a backup's lock makes it exit 11; a run killed between deletes leaves no
 //! manifest without its archive, and the next run finishes.
 
+mod catalog_metadata;
 mod restore_lock;
 mod snapshots;
 mod uncommitted;
