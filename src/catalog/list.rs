@@ -108,6 +108,18 @@ pub(crate) fn database_of_name(name: &str) -> Option<String> {
 /// # Errors
 /// The store cannot be listed.
 pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<Vec<CatalogEntry>> {
+    Ok(catalog_from(store, db, Source::Metadata).await?.0)
+}
+
+/// [`catalog`], with the names of every object the listing returned (relative to the store): what cleanup
+/// compares a listing of uncommitted blobs with, so that the store is not listed a third time.
+///
+/// # Errors
+/// The store cannot be listed.
+pub(crate) async fn catalog_with_names(
+    store: &Store,
+    db: Option<&str>,
+) -> anyhow::Result<(Vec<CatalogEntry>, BTreeSet<String>)> {
     catalog_from(store, db, Source::Metadata).await
 }
 
@@ -117,7 +129,7 @@ pub(crate) async fn catalog(store: &Store, db: Option<&str>) -> anyhow::Result<V
 /// # Errors
 /// The store cannot be listed.
 pub(crate) async fn catalog_from_bodies(store: &Store, db: Option<&str>) -> anyhow::Result<Vec<CatalogEntry>> {
-    catalog_from(store, db, Source::Bodies).await
+    Ok(catalog_from(store, db, Source::Bodies).await?.0)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -126,7 +138,11 @@ enum Source {
     Bodies,
 }
 
-async fn catalog_from(store: &Store, db: Option<&str>, source: Source) -> anyhow::Result<Vec<CatalogEntry>> {
+async fn catalog_from(
+    store: &Store,
+    db: Option<&str>,
+    source: Source,
+) -> anyhow::Result<(Vec<CatalogEntry>, BTreeSet<String>)> {
     let objects = store.list("").await?;
     let mut entries = Vec::new();
     let mut described = BTreeSet::new();
@@ -199,7 +215,7 @@ async fn catalog_from(store: &Store, db: Option<&str>, source: Source) -> anyhow
         entry.started_at = legacy_time(&entry.name).or(entry.started_at);
         entries.push(entry);
     }
-    Ok(entries)
+    Ok((entries, objects.into_iter().map(|o| o.name).collect()))
 }
 
 /// The row of a backup with a manifest.

@@ -27,39 +27,31 @@ pub struct UncommittedBlob {
 
 impl AzureStore {
     /// The names under the store's prefix that hold only uncommitted blocks: those List Blobs returns with
-    /// `include=uncommittedblobs` and not without it.
+    /// `include=uncommittedblobs` and that are not in `committed`, the names (relative to the prefix) of a listing
+    /// of the same store without that option, which the caller has already made (the catalog's).
     ///
     /// # Errors
     /// When the container cannot be listed.
-    pub async fn uncommitted_blobs(&self) -> anyhow::Result<Vec<UncommittedBlob>> {
+    pub async fn uncommitted_blobs(&self, committed: &BTreeSet<String>) -> anyhow::Result<Vec<UncommittedBlob>> {
         let inner = &self.inner;
         let prefix = inner.settings.prefix.clone();
-        let list = |include: Vec<ListBlobsIncludeItem>| {
-            let options = BlobContainerClientListBlobsOptions {
-                include: Some(include),
-                prefix: (!prefix.is_empty()).then(|| prefix.clone()),
-                ..BlobContainerClientListBlobsOptions::default()
-            };
-            async move { inner.container.list_blobs(Some(options))?.try_collect::<Vec<_>>().await }
+        let options = BlobContainerClientListBlobsOptions {
+            include: Some(vec![ListBlobsIncludeItem::UncommittedBlobs]),
+            prefix: (!prefix.is_empty()).then(|| prefix.clone()),
+            ..BlobContainerClientListBlobsOptions::default()
         };
-        let committed: BTreeSet<String> = list(Vec::new())
-            .await
-            .map_err(|err| inner.error(err, &prefix, "list the blobs under"))?
-            .into_iter()
-            .filter_map(|item| item.name)
-            .collect();
-        let all = list(vec![ListBlobsIncludeItem::UncommittedBlobs])
+        let all = async { inner.container.list_blobs(Some(options))?.try_collect::<Vec<_>>().await }
             .await
             .map_err(|err| inner.error(err, &prefix, "list the uncommitted blobs under"))?;
         Ok(all
             .into_iter()
             .filter_map(|item| {
-                let name = item.name?;
+                let name = item.name?.strip_prefix(&prefix)?.to_string();
                 if committed.contains(&name) || item.snapshot.is_some() {
                     return None;
                 }
                 Some(UncommittedBlob {
-                    name: name.strip_prefix(&prefix)?.to_string(),
+                    name,
                     since: item.properties.and_then(|p| p.last_modified).map(to_chrono),
                 })
             })

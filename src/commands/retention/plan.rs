@@ -7,16 +7,18 @@
 //! lock its backups take (`backup-DB`, `files-NAME`) in that store, taken before the first delete: a running backup
 //! makes the run exit 11 before anything is deleted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::settings::RetentionSettings;
-use crate::catalog::list::{base_of, catalog_from_bodies, database_of_name, disagreeing};
+use crate::catalog::CatalogEntry;
+use crate::catalog::list::{
+    base_of, catalog_from_bodies, catalog_with_names, database_of_name, disagreeing, is_archive,
+};
 use crate::catalog::retention::{Candidate, plan};
-use crate::catalog::{CatalogEntry, catalog};
 use crate::lock::{self, RunLocks, store_lock_name};
 use crate::storage::Store;
 
@@ -108,11 +110,11 @@ pub(crate) async fn plan_stores(settings: &RetentionSettings) -> (Vec<PlanRow>, 
 /// deletes, the bodies of the manifests of every series with a delete are read: the body is authoritative, so if
 /// any says something else than its metadata (edited by hand), the store is planned again from bodies alone.
 async fn plan_store(settings: &RetentionSettings, index: usize, store: &Store) -> anyhow::Result<Vec<PlanRow>> {
-    let entries = catalog(store, settings.db.as_deref()).await?;
+    let (entries, names) = catalog_with_names(store, settings.db.as_deref()).await?;
     if settings.dry_run {
-        return plan_catalog(settings, index, store, entries).await;
+        return plan_catalog(settings, index, store, entries, &names).await;
     }
-    let rows = plan_catalog(settings, index, store, entries.clone()).await?;
+    let rows = plan_catalog(settings, index, store, entries.clone(), &names).await?;
     let deleting: Vec<(bool, String)> = rows
         .iter()
         .filter(|r| r.deletes())
@@ -134,7 +136,7 @@ async fn plan_store(settings: &RetentionSettings, index: usize, store: &Store) -
         differ[0]
     );
     let entries = catalog_from_bodies(store, settings.db.as_deref()).await?;
-    plan_catalog(settings, index, store, entries).await
+    plan_catalog(settings, index, store, entries, &names).await
 }
 
 async fn plan_catalog(
@@ -142,6 +144,7 @@ async fn plan_catalog(
     index: usize,
     store: &Store,
     entries: Vec<CatalogEntry>,
+    listed: &BTreeSet<String>,
 ) -> anyhow::Result<Vec<PlanRow>> {
     let label = store.label();
     let mut series: BTreeMap<(bool, String), Vec<CatalogEntry>> = BTreeMap::new();
@@ -226,7 +229,7 @@ async fn plan_catalog(
     }
     match store {
         Store::Local(local) => rows.extend(partials(settings, index, store, local, &rows).await?),
-        Store::Azure(azure) => rows.extend(uncommitted(settings, index, azure).await?),
+        Store::Azure(azure) => rows.extend(uncommitted(settings, index, azure, listed).await?),
     }
     Ok(rows)
 }
@@ -237,10 +240,15 @@ async fn uncommitted(
     settings: &RetentionSettings,
     index: usize,
     azure: &crate::storage::AzureStore,
+    listed: &BTreeSet<String>,
 ) -> anyhow::Result<Vec<PlanRow>> {
     let grace = chrono::Duration::from_std(settings.incomplete_grace).unwrap_or(chrono::Duration::MAX);
     let mut out = Vec::new();
-    for blob in azure.uncommitted_blobs().await? {
+    for blob in azure.uncommitted_blobs(listed).await? {
+        // campctl only ever stages blocks under an archive's name.
+        if !is_archive(&blob.name) {
+            continue;
+        }
         let Some(key) = series_of_object(&blob.name) else {
             continue;
         };
