@@ -3,8 +3,6 @@
 //! `include=uncommittedblobs` does, and committing an empty block list (only while no blob of that name exists)
 //! discards the staged blocks and leaves an empty blob, which is then deleted.
 
-use std::collections::BTreeSet;
-
 use azure_core::http::{RequestContent, StatusCode};
 use azure_storage_blob::models::{
     BlobContainerClientListBlobsOptions, BlockBlobClientCommitBlockListOptions, BlockLookupList, ListBlobsIncludeItem,
@@ -16,7 +14,7 @@ use super::azure::AzureStore;
 use super::azure_container::to_chrono;
 use super::errors::is_status;
 
-/// A name under the store's prefix that holds only uncommitted blocks.
+/// A name under the store's prefix in a listing with uncommitted blobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UncommittedBlob {
     /// Relative to the store's prefix, as the store's other names.
@@ -26,13 +24,14 @@ pub struct UncommittedBlob {
 }
 
 impl AzureStore {
-    /// The names under the store's prefix that hold only uncommitted blocks: those List Blobs returns with
-    /// `include=uncommittedblobs` and that are not in `committed`, the names (relative to the prefix) of a listing
-    /// of the same store without that option, which the caller has already made (the catalog's).
+    /// Every name under the store's prefix that List Blobs returns with `include=uncommittedblobs`, committed blobs
+    /// included (snapshots left out): the names that hold only uncommitted blocks are those a plain listing of the
+    /// same store does not return, which the caller, who lists the store anyway, subtracts (the two listings can
+    /// then run at the same time).
     ///
     /// # Errors
     /// When the container cannot be listed.
-    pub async fn uncommitted_blobs(&self, committed: &BTreeSet<String>) -> anyhow::Result<Vec<UncommittedBlob>> {
+    pub async fn blobs_with_uncommitted(&self) -> anyhow::Result<Vec<UncommittedBlob>> {
         let inner = &self.inner;
         let prefix = inner.settings.prefix.clone();
         let options = BlobContainerClientListBlobsOptions {
@@ -47,7 +46,7 @@ impl AzureStore {
             .into_iter()
             .filter_map(|item| {
                 let name = item.name?.strip_prefix(&prefix)?.to_string();
-                if committed.contains(&name) || item.snapshot.is_some() {
+                if item.snapshot.is_some() {
                     return None;
                 }
                 Some(UncommittedBlob {

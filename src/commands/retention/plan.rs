@@ -7,7 +7,7 @@
 //! lock its backups take (`backup-DB`, `files-NAME`) in that store, taken before the first delete: a running backup
 //! makes the run exit 11 before anything is deleted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use crate::catalog::list::{
 };
 use crate::catalog::retention::{Candidate, plan};
 use crate::lock::{self, RunLocks, store_lock_name};
-use crate::storage::Store;
+use crate::storage::{Store, UncommittedBlob};
 
 /// One row of the plan: a backup (or an abandoned upload) of one store, what happens to it and why.
 #[derive(Debug, Clone, Serialize)]
@@ -110,11 +110,25 @@ pub(crate) async fn plan_stores(settings: &RetentionSettings) -> (Vec<PlanRow>, 
 /// deletes, the bodies of the manifests of every series with a delete are read: the body is authoritative, so if
 /// any says something else than its metadata (edited by hand), the store is planned again from bodies alone.
 async fn plan_store(settings: &RetentionSettings, index: usize, store: &Store) -> anyhow::Result<Vec<PlanRow>> {
-    let (entries, names) = catalog_with_names(store, settings.db.as_deref()).await?;
+    // The listing with uncommitted blobs runs beside the catalog's: names only it has hold uncommitted blocks only.
+    let staged = async {
+        match store {
+            Store::Azure(azure) => azure.blobs_with_uncommitted().await.map(Some),
+            Store::Local(_) => Ok(None),
+        }
+    };
+    let (catalog, staged) = tokio::join!(catalog_with_names(store, settings.db.as_deref()), staged);
+    let (entries, names) = catalog?;
+    let uncommitted: Vec<UncommittedBlob> = staged?
+        .into_iter()
+        .flatten()
+        .filter(|blob| !names.contains(&blob.name))
+        .collect();
+
     if settings.dry_run {
-        return plan_catalog(settings, index, store, entries, &names).await;
+        return plan_catalog(settings, index, store, entries, &uncommitted).await;
     }
-    let rows = plan_catalog(settings, index, store, entries.clone(), &names).await?;
+    let rows = plan_catalog(settings, index, store, entries.clone(), &uncommitted).await?;
     let deleting: Vec<(bool, String)> = rows
         .iter()
         .filter(|r| r.deletes())
@@ -136,7 +150,7 @@ async fn plan_store(settings: &RetentionSettings, index: usize, store: &Store) -
         differ[0]
     );
     let entries = catalog_from_bodies(store, settings.db.as_deref()).await?;
-    plan_catalog(settings, index, store, entries, &names).await
+    plan_catalog(settings, index, store, entries, &uncommitted).await
 }
 
 async fn plan_catalog(
@@ -144,7 +158,7 @@ async fn plan_catalog(
     index: usize,
     store: &Store,
     entries: Vec<CatalogEntry>,
-    listed: &BTreeSet<String>,
+    uncommitted: &[UncommittedBlob],
 ) -> anyhow::Result<Vec<PlanRow>> {
     let label = store.label();
     let mut series: BTreeMap<(bool, String), Vec<CatalogEntry>> = BTreeMap::new();
@@ -229,22 +243,22 @@ async fn plan_catalog(
     }
     match store {
         Store::Local(local) => rows.extend(partials(settings, index, store, local, &rows).await?),
-        Store::Azure(azure) => rows.extend(uncommitted(settings, index, azure, listed).await?),
+        Store::Azure(azure) => rows.extend(uncommitted_rows(settings, index, azure, uncommitted)),
     }
     Ok(rows)
 }
 
 /// The names of the Azure store that hold only uncommitted blocks, first staged longer ago than the grace period
 /// (younger ones are kept: a backup may be uploading them now). Each is removed under its series' lock.
-async fn uncommitted(
+fn uncommitted_rows(
     settings: &RetentionSettings,
     index: usize,
     azure: &crate::storage::AzureStore,
-    listed: &BTreeSet<String>,
-) -> anyhow::Result<Vec<PlanRow>> {
+    uncommitted: &[UncommittedBlob],
+) -> Vec<PlanRow> {
     let grace = chrono::Duration::from_std(settings.incomplete_grace).unwrap_or(chrono::Duration::MAX);
     let mut out = Vec::new();
-    for blob in azure.uncommitted_blobs(listed).await? {
+    for blob in uncommitted {
         // campctl only ever stages blocks under an archive's name.
         if !is_archive(&blob.name) {
             continue;
@@ -272,13 +286,13 @@ async fn uncommitted(
             } else {
                 "kept: uncommitted blocks, still within the grace period".into()
             },
-            objects: if old { vec![blob.name] } else { Vec::new() },
+            objects: if old { vec![blob.name.clone()] } else { Vec::new() },
             result: None,
             lock: lock_name(&key),
             store_index: index,
         });
     }
-    Ok(out)
+    out
 }
 
 /// The `*.partial` files of the local store's folders, older than the grace period.
