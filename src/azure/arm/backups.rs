@@ -5,7 +5,7 @@ use azure_core::http::Method;
 use serde::{Deserialize, Serialize};
 
 use super::ResourceId;
-use super::flexible_server::{READ_ROLE, WRITE_ROLE};
+use super::flexible_server::READ_ROLE;
 use crate::azure::rest::error::Operation;
 use crate::azure::rest::lro::{Pending, Progress, pending};
 use crate::azure::rest::{RestClient, api_version};
@@ -28,6 +28,10 @@ pub struct BackupProperties {
     pub source: Option<String>,
     pub completed_time: Option<String>,
 }
+
+/// The RBAC an on-demand backup needs.
+pub const BACKUP_ROLE: &str = "`Contributor` (or a role with `Microsoft.DBforPostgreSQL/flexibleServers/backups/write`) \
+                               on the server or its resource group";
 
 /// Whether `name` is a valid backup name (`^[-\w\._]+$`, the spec's pattern).
 pub fn valid_backup_name(name: &str) -> bool {
@@ -76,7 +80,7 @@ impl Backups<'_> {
                 "take the on-demand backup `{name}` of the server `{}`",
                 self.server.name
             ),
-            WRITE_ROLE,
+            BACKUP_ROLE,
         )
     }
 
