@@ -302,3 +302,89 @@ impl AzureSettings {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::{Classify, ExitStatus};
+
+    fn load(text: &str, profile: Option<&str>) -> LoadedConfig {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("campctl.toml");
+        fs_err::write(&path, text).expect("write config");
+        crate::config_file::load(Some(&path), &[], profile).expect("a valid file")
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn status(err: &anyhow::Error) -> ExitStatus {
+        err.downcast_ref::<UserError>()
+            .map(Classify::exit_status)
+            .expect("a UserError")
+    }
+
+    #[test]
+    fn names_ids_and_profiles_resolve() {
+        let config = load(
+            "[azure]\nsubscription_id = \"s1\"\nresource_group = \"rg\"\npostgres_server = \"pg1\"\n\
+             [profiles.prod.azure]\nresource_group = \"rg-prod\"\ncloud = \"usgov\"\n",
+            Some("prod"),
+        );
+        let settings = AzureSettings::resolve_with(&config, &no_env).expect("resolves");
+        let id = settings.postgres_server().expect("an id");
+        assert_eq!(
+            id.to_string(),
+            "/subscriptions/s1/resourceGroups/rg-prod/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg1"
+        );
+        assert_eq!(
+            settings.endpoints.management.endpoint,
+            "https://management.usgovcloudapi.net"
+        );
+        // The environment's subscription wins over the file's.
+        let env = |name: &str| (name == "AZURE_SUBSCRIPTION_ID").then(|| "s-env".to_string());
+        let settings = AzureSettings::resolve_with(&config, &env).expect("resolves");
+        assert_eq!(settings.postgres_server().expect("id").subscription_id, "s-env");
+        // A full id needs no subscription or group.
+        let bare = load(
+            "[azure]\napp_service = \"/subscriptions/s2/resourceGroups/web/providers/Microsoft.Web/sites/app1\"\n",
+            None,
+        );
+        let settings = AzureSettings::resolve_with(&bare, &no_env).expect("resolves");
+        assert_eq!(settings.app_service().expect("id").resource_group, "web");
+        let err = settings.app_service_plan().expect_err("not set");
+        assert_eq!(status(&err), ExitStatus::Usage);
+        assert!(
+            err.to_string().contains("`[azure] app_service_plan` is not set in `"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_naming_the_key() {
+        for (text, key) in [
+            ("cloud = \"mars\"", "cloud"),
+            ("cloud = \"custom\"", "management_endpoint"),
+            ("credential = \"sas\"", "credential"),
+            ("management_endpoint = \"http://127.0.0.1:1\"", "management_endpoint"),
+            ("timeout = \"0s\"", "timeout"),
+        ] {
+            let config = load(&format!("[azure]\n{text}\n"), None);
+            let err = AzureSettings::resolve_with(&config, &no_env).expect_err(text);
+            assert_eq!(status(&err), ExitStatus::Usage, "{text}");
+            assert!(
+                err.to_string().contains(&format!("`[azure] {key}` in `")),
+                "{text}: {err}"
+            );
+        }
+        let custom = load(
+            "[azure]\ncloud = \"custom\"\nmanagement_endpoint = \"https://arm.example\"\nmanagement_scope = \
+             \"https://arm.example/.default\"\nloganalytics_endpoint = \"https://la.example\"\nloganalytics_scope = \
+             \"https://la.example/.default\"\n",
+            None,
+        );
+        let settings = AzureSettings::resolve_with(&custom, &no_env).expect("a custom cloud");
+        assert_eq!(settings.endpoints.loganalytics.scope, "https://la.example/.default");
+    }
+}
