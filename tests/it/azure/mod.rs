@@ -2,6 +2,7 @@
 //! from the stand-in `az` (tests/common/az.rs).
 
 mod backup;
+mod config;
 
 use std::process::Output;
 
