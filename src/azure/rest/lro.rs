@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::error::{ArmError, Operation, operation_error, parse_retry_after};
 use super::{RestClient, RestResponse};
+use crate::printer::Printer;
 
 /// How an operation is polled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +97,25 @@ pub fn pending(response: &RestResponse) -> Option<Pending> {
         });
     }
     None
+}
+
+/// A progress callback for [`RestClient::wait`] that writes a note on stderr (`WHAT: Azure says InProgress after
+/// 12s`) whenever Azure's status changes, and every 30 seconds while it does not.
+pub fn note_progress<'a>(printer: &'a Printer, what: &'a str) -> impl FnMut(&Progress) + Send + 'a {
+    let mut last: Option<(String, Duration)> = None;
+    move |progress: &Progress| {
+        let due = last.as_ref().is_none_or(|(status, at)| {
+            *status != progress.status || progress.elapsed.saturating_sub(*at) >= Duration::from_secs(30)
+        });
+        if due {
+            printer.note(&format!(
+                "{what}: Azure says {} after {}s",
+                progress.status,
+                progress.elapsed.as_secs()
+            ));
+            last = Some((progress.status.clone(), progress.elapsed));
+        }
+    }
 }
 
 impl RestClient {

@@ -5,8 +5,6 @@
 
 mod report;
 
-use std::time::Duration;
-
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -14,7 +12,7 @@ use crate::azure::arm::ResourceId;
 use crate::azure::arm::backups::{Backups, valid_backup_name};
 use crate::azure::arm::flexible_server::{FlexibleServers, RETENTION_DAYS, retention_patch};
 use crate::azure::rest::api_version;
-use crate::azure::rest::lro::{Pending, Progress};
+use crate::azure::rest::lro::{Pending, note_progress as progress};
 use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
 use crate::printer::{Plan, Printer};
@@ -310,22 +308,4 @@ fn no_wait(pending: &Pending, follow: &str, printer: &Printer) -> anyhow::Result
         ),
     })?;
     Ok(ExitStatus::Success)
-}
-
-/// A progress callback: one line on stderr whenever Azure's status changes, and every 30 seconds.
-fn progress<'a>(printer: &'a Printer, what: &'a str) -> impl FnMut(&Progress) + Send + 'a {
-    let mut last: Option<(String, Duration)> = None;
-    move |progress: &Progress| {
-        let due = last.as_ref().is_none_or(|(status, at)| {
-            *status != progress.status || progress.elapsed.saturating_sub(*at) >= Duration::from_secs(30)
-        });
-        if due {
-            printer.note(&format!(
-                "{what}: Azure says {} after {}s",
-                progress.status,
-                progress.elapsed.as_secs()
-            ));
-            last = Some((progress.status.clone(), progress.elapsed));
-        }
-    }
 }
