@@ -405,3 +405,57 @@ fn a_token_for_another_audience_is_refused_by_the_stand_in() {
     );
     assert_eq!(env.arm.violations().len(), 1, "{:?}", env.arm.violations());
 }
+
+#[test]
+fn server_errors_are_retried_then_reported_verbatim() {
+    let env = AzureEnv::new("max_retries = 1");
+    env.arm.fault(
+        Some("GET"),
+        "/flexibleservers/pg1",
+        Route::json(
+            503,
+            &json!({ "error": { "code": "ServiceUnavailable", "message": "The service is temporarily unavailable." } }),
+        ),
+        5,
+    );
+    let started = Instant::now();
+    let output = env.run(&["backup", "azure", "show"]);
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("HTTP 503 `ServiceUnavailable`: The service is temporarily unavailable."),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(env.arm.requests().len(), 2, "the first try and one retry");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "backed off before the retry"
+    );
+}
+
+#[test]
+fn setting_the_current_retention_sends_no_patch() {
+    let env = AzureEnv::new("");
+    let output = env.run(&["backup", "azure", "set", "--retention-days", "7"]);
+    assert_exit(&output, 0);
+    assert!(stderr(&output).contains("already 7 days"), "{}", stderr(&output));
+    assert_eq!(env.arm.request_lines(), vec![format!("GET {}", pg1())]);
+}
+
+#[test]
+fn a_next_link_to_another_host_is_not_followed() {
+    let env = AzureEnv::new("");
+    env.arm.fault(
+        Some("GET"),
+        "/flexibleservers/pg1/backups",
+        Route::json(
+            200,
+            &json!({ "value": [], "nextLink": "https://attacker.example/steal?api-version=2024-08-01" }),
+        ),
+        1,
+    );
+    let output = env.run(&["backup", "azure", "list"]);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("another host"), "{}", stderr(&output));
+    assert_eq!(env.arm.requests().len(), 1);
+}
