@@ -127,6 +127,11 @@ fn dry_run_shows_the_patch_body_and_sends_nothing() {
     assert_eq!(plan["method"], "PUT");
     assert!(env.arm.requests().is_empty());
     assert_eq!(retention(&env), 7);
+    // A read changes nothing: `--dry-run show` shows.
+    let (report, output) = env.json(&["--dry-run", "backup", "azure", "show"]);
+    assert_exit(&output, 0);
+    assert_eq!(report["retention_days"], 7);
+    assert_eq!(env.arm.request_lines(), vec![format!("GET {}", pg1())]);
 }
 
 #[test]

@@ -90,7 +90,8 @@ pub(crate) async fn azure(args: AzureArgs, ctx: &Ctx, printer: &Printer) -> anyh
         Some(server) => settings.resource("postgres_server", Some(server), ResourceId::FLEXIBLE_SERVER)?,
         None => settings.postgres_server()?,
     };
-    if ctx.settings.dry_run {
+    // `--dry-run` changes what `set` and `create` do; `show` and `list` change nothing and run as usual.
+    if ctx.settings.dry_run && matches!(args.command, AzureCommand::Set(_) | AzureCommand::Create(_)) {
         return dry_run(&args.command, &settings, &server_id, printer);
     }
     let client = settings.management_client()?;
@@ -270,20 +271,7 @@ fn dry_run(
                 create.name
             ),
         ),
-        AzureCommand::Show => (
-            "backup azure show",
-            "GET",
-            url(&server.to_string()),
-            None,
-            "GET the server".to_string(),
-        ),
-        AzureCommand::List => (
-            "backup azure list",
-            "GET",
-            url(&format!("{server}/backups")),
-            None,
-            "GET the server's backups, following `nextLink`".to_string(),
-        ),
+        AzureCommand::Show | AzureCommand::List => return Ok(ExitStatus::Success),
     };
     printer.plan(&Plan::new(
         command_name,
