@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{AzureEnv, stderr, stdout};
+use super::{AzureEnv, assert_documented, stderr, stdout};
 use crate::common::arm::{ArmStandIn, Outcome};
 use crate::common::az::AzCli;
 use crate::common::{Route, assert_exit};
@@ -32,6 +32,7 @@ fn show_prints_the_backup_settings_as_table_and_json() {
     assert_eq!(report["version"], "16");
     assert_eq!(report["fqdn"], "pg1.postgres.database.azure.com");
     assert_eq!(report["sku"], "Standard_D2ds_v4");
+    assert_documented("backup-azure-show", &report);
     let table = env.run(&["backup", "azure", "show"]);
     assert_exit(&table, 0);
     let text = stdout(&table);
@@ -157,6 +158,7 @@ fn list_follows_next_link_across_three_pages() {
     assert_eq!(backups[0]["type"], "Full");
     assert_eq!(backups[0]["source"], "Automatic");
     assert_eq!(backups[6]["completed"], "2026-11-07T03:05:19.902522+00:00");
+    assert_documented("backup-azure-list", &report);
     let requests = env.arm.requests();
     assert_eq!(requests.len(), 3, "{:#?}", env.arm.request_lines());
     assert!(requests.iter().all(|r| r.path == format!("{}/backups", pg1())));
