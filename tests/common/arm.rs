@@ -16,7 +16,8 @@
 //!   2023-10-01, `Microsoft.Web` 2023-12-01; [`ArmStandIn::expect_api_version`] adds more). A violation is answered
 //!   with 400/401 and kept: [`ArmStandIn::assert_clean`] fails the test on any.
 //! - [`ArmStandIn::fault`] injects an answer (401, 403, 404, 429 with `Retry-After`, …) for matching requests;
-//!   [`ArmStandIn::server`] gives the underlying server for static routes (Monitor metrics, Log Analytics).
+//!   [`ArmStandIn::route`] answers a path with fixed answers (Monitor metrics, a Log Analytics query), checked
+//!   like every other request; anything else unknown is an ARM-shaped 404 (`ResourceNotFound`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -92,6 +93,8 @@ struct State {
     api_versions: Vec<(String, String)>,
     location_mode: bool,
     put_hook: Option<PutHook>,
+    /// `(METHOD, lower-case path)` → answers still to give (the last repeats), checked before the resources.
+    routes: HashMap<(String, String), Vec<Route>>,
 }
 
 /// The stand-in; see the module docs. Stops when dropped.
@@ -164,11 +167,12 @@ impl ArmStandIn {
             ],
             location_mode: false,
             put_hook: None,
+            routes: HashMap::new(),
         }));
         let handler_state = Arc::clone(&state);
         server.handler(Arc::new(move |request: &Recorded| {
             let mut state = handler_state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.handle(request)
+            Some(state.handle(request))
         }));
         Self { server, ca, state }
     }
@@ -311,6 +315,21 @@ impl ArmStandIn {
         self
     }
 
+    /// Answers `method path` (the query is not matched; path without case) with `route` from now on, after the
+    /// audience and api-version checks: for resources without state, such as Monitor metrics
+    /// (`…/providers/Microsoft.Insights/metrics`) or a Log Analytics query (`POST /v1/workspaces/ID/query`).
+    pub fn route(&self, method: &str, path: &str, route: Route) -> &Self {
+        self.route_sequence(method, path, vec![route])
+    }
+
+    /// Answers `method path` with `routes` in turn; the last one repeats.
+    pub fn route_sequence(&self, method: &str, path: &str, routes: Vec<Route>) -> &Self {
+        self.state()
+            .routes
+            .insert((method.to_ascii_uppercase(), key(path)), routes);
+        self
+    }
+
     /// Every request so far, oldest first.
     pub fn requests(&self) -> Vec<Recorded> {
         self.server.requests()
@@ -340,7 +359,7 @@ impl ArmStandIn {
 }
 
 impl State {
-    fn handle(&mut self, request: &Recorded) -> Option<Route> {
+    fn handle(&mut self, request: &Recorded) -> Route {
         let path = request.path.clone();
         let lower = key(&path);
         match token_audience(request.header("authorization")) {
@@ -350,11 +369,11 @@ impl State {
                     "{} {path}: token audience {other:?}, expected {:?}",
                     request.method, self.audience
                 ));
-                return Some(arm_error(
+                return arm_error(
                     401,
                     "InvalidAuthenticationTokenAudience",
                     "The access token has been obtained for wrong audience or resource.",
-                ));
+                );
             }
         }
         if self.check_api_version {
@@ -371,11 +390,11 @@ impl State {
                     "{} {path}: api-version {given:?}, expected {expected:?}",
                     request.method
                 ));
-                return Some(arm_error(
+                return arm_error(
                     400,
                     "InvalidApiVersionParameter",
                     &format!("The api-version '{}' is invalid.", given.unwrap_or_default()),
-                ));
+                );
             }
         }
         if let Some(index) = self.faults.iter().position(|fault| {
@@ -385,21 +404,29 @@ impl State {
         }) {
             let fault = &mut self.faults[index];
             fault.times -= 1;
-            return Some(fault.route.clone());
+            return fault.route.clone();
+        }
+        if let Some(answers) = self.routes.get_mut(&(request.method.clone(), lower.clone())) {
+            let route = if answers.len() > 1 {
+                answers.remove(0)
+            } else {
+                answers[0].clone()
+            };
+            return route;
         }
         if let Some(id) = lower
             .rsplit_once("/azureasyncoperation/")
             .or_else(|| lower.rsplit_once("/operationresults/"))
             .map(|(_, id)| id.to_owned())
         {
-            return Some(self.poll(&id));
+            return self.poll(&id);
         }
         match request.method.as_str() {
-            "GET" => Some(self.get(&path, request.query.as_deref())),
-            "PATCH" => Some(self.patch(&path, request)),
-            "PUT" => Some(self.put(&path, request)),
-            "DELETE" => Some(self.delete(&path, request)),
-            _ => None,
+            "GET" => self.get(&path, request.query.as_deref()),
+            "PATCH" => self.patch(&path, request),
+            "PUT" => self.put(&path, request),
+            "DELETE" => self.delete(&path, request),
+            _ => Self::not_found(&path),
         }
     }
 

@@ -466,3 +466,15 @@ fn a_next_link_to_another_host_is_not_followed() {
     assert!(stderr(&output).contains("another host"), "{}", stderr(&output));
     assert_eq!(env.arm.requests().len(), 1);
 }
+
+#[test]
+fn fixed_routes_of_the_stand_in_are_checked_like_the_rest() {
+    let env = AzureEnv::new("");
+    let mut server = env.arm.resource(&pg1()).expect("pg1");
+    server["properties"]["state"] = json!("Stopped");
+    env.arm.route("GET", &pg1(), Route::json(200, &server));
+    let (report, output) = env.json(&["backup", "azure", "show"]);
+    assert_exit(&output, 0);
+    assert_eq!(report["state"], "Stopped");
+    env.arm.assert_clean();
+}
