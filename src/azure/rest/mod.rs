@@ -234,6 +234,16 @@ impl RestClient {
         Ok(url)
     }
 
+    /// [`Self::url`] with more query parameters (`metricnames`, `timespan`, …), encoded.
+    ///
+    /// # Errors
+    /// See [`Self::url`].
+    pub fn url_with_query(&self, path: &str, api_version: &str, query: &[(&str, &str)]) -> anyhow::Result<Url> {
+        let mut url = self.url(path, api_version)?;
+        url.query_pairs_mut().extend_pairs(query);
+        Ok(url)
+    }
+
     /// Whether `url` is on this client's endpoint (a `nextLink` or operation URL elsewhere would receive the token).
     pub fn same_origin(&self, url: &Url) -> bool {
         url.origin() == self.base.origin()
@@ -369,6 +379,38 @@ fn one_line(err: &azure_core::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_carry_the_api_version_and_stay_on_the_endpoint() {
+        let credential = EntraCredential::new(CredentialChoice::Cli, &|_| None, None, Duration::from_secs(1))
+            .expect("the CLI credential needs no variables");
+        assert!(
+            EntraCredential::new(CredentialChoice::Sas, &|_| None, None, Duration::from_secs(1)).is_err(),
+            "a SAS token cannot authorize ARM"
+        );
+        let client = RestClient::new(
+            Audience::new("https://127.0.0.1:8443/", "https://management.azure.com/.default"),
+            credential,
+            RestOptions::default(),
+        )
+        .expect("a client");
+        let url = client
+            .url_with_query(
+                "/subscriptions/s/resourceGroups/g/providers/Microsoft.Insights/metrics",
+                api_version::MONITOR_METRICS,
+                &[("metricnames", "cpu_percent,memory_percent"), ("timespan", "PT1H")],
+            )
+            .expect("a URL");
+        assert_eq!(
+            url.as_str(),
+            "https://127.0.0.1:8443/subscriptions/s/resourceGroups/g/providers/Microsoft.Insights/metrics?\
+             api-version=2023-10-01&metricnames=cpu_percent%2Cmemory_percent&timespan=PT1H"
+        );
+        assert!(client.same_origin(&url));
+        assert!(!client.same_origin(&Url::parse("https://127.0.0.1:9443/x").expect("url")));
+        assert!(!client.same_origin(&Url::parse("https://evil.example/x").expect("url")));
+        assert!(client.credential().contains("Azure CLI"));
+    }
 
     #[test]
     fn retryable_statuses() {
