@@ -23,11 +23,13 @@ use crate::pg::SslMode;
 use crate::storage::StoreKind;
 use crate::units::{ByteSize, HumanDuration};
 
+mod azure;
 mod health;
 mod overlay;
 mod retention;
 mod schedule;
 mod value;
+pub use azure::AzureConfig;
 pub use health::{
     ApiHealthConfig, BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig,
     DurationHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
@@ -52,6 +54,7 @@ pub struct FileConfig {
     pub schedule: ScheduleConfig,
     pub retention: RetentionConfig,
     pub cleanup: CleanupConfig,
+    pub azure: AzureConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -71,6 +74,7 @@ impl FileConfig {
             schedule: self.schedule,
             retention: self.retention,
             cleanup: self.cleanup,
+            azure: self.azure,
         };
         (base, self.profiles)
     }
@@ -92,6 +96,7 @@ pub struct Sections {
     pub schedule: ScheduleConfig,
     pub retention: RetentionConfig,
     pub cleanup: CleanupConfig,
+    pub azure: AzureConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.

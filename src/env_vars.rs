@@ -77,6 +77,8 @@ impl EnvVars {
     pub(crate) const AZURE_CLIENT_SECRET: &'static str = "AZURE_CLIENT_SECRET";
     /// Entra ID: the projected service-account token of Kubernetes workload identity.
     pub(crate) const AZURE_FEDERATED_TOKEN_FILE: &'static str = "AZURE_FEDERATED_TOKEN_FILE";
+    /// The Azure subscription of the managed resources; overrides `[azure] subscription_id` (docs/azure.md).
+    pub(crate) const AZURE_SUBSCRIPTION_ID: &'static str = "AZURE_SUBSCRIPTION_ID";
 
     /// The libpq variables campctl reads (the connection ones are rendered for child processes; the service ones are
     /// resolved by campctl and removed from a child's environment).

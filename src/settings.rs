@@ -21,6 +21,7 @@ use crate::pg::{ConnParams, SessionOptions};
 use crate::printer::{ColorChoice, OutputFormat, Printer, Verbosity};
 use crate::storage::StoreKeys;
 
+pub mod azure;
 mod global_args;
 mod inputs;
 pub mod notify;

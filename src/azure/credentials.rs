@@ -216,6 +216,24 @@ impl ChainCredential {
         *self.chosen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The chain as named in messages: the member in use, or every member in order.
+    pub fn describe(&self) -> String {
+        match self.chosen() {
+            Some(source) => format!("{} (from the credential chain)", source.describe()),
+            None if self.members.is_empty() => "the credential chain (no member could be built from this \
+                                                environment)"
+                .to_string(),
+            None => format!(
+                "the credential chain ({})",
+                self.members
+                    .iter()
+                    .map(|(source, _)| source.describe())
+                    .collect::<Vec<_>>()
+                    .join(", then ")
+            ),
+        }
+    }
+
     async fn get(&self, scopes: &[&str], options: Option<TokenRequestOptions<'_>>) -> azure_core::Result<AccessToken> {
         if let Some(chosen) = self.chosen()
             && let Some((_, credential)) = self.members.iter().find(|(source, _)| *source == chosen)

@@ -1,7 +1,10 @@
-//! Azure plumbing shared by the blob store (and later the management clients): connection strings, SAS signing,
-//! the credential a store uses, and bounded client options.
+//! Azure plumbing: the blob store's connection strings, SAS signing and credential ([`credentials`]), bounded
+//! client options ([`pipeline`]), and the REST client of ARM, Monitor and Log Analytics ([`rest`]) with the typed
+//! ARM resources campctl uses ([`arm`]).
 
+pub mod arm;
 pub mod connection_string;
 pub mod credentials;
 pub mod pipeline;
+pub mod rest;
 pub mod sas;

@@ -55,6 +55,16 @@ impl RetryPolicy {
             ..ClientOptions::default()
         }
     }
+
+    /// `ClientOptions` with the per-try timeout and no retry policy, for a client that retries itself (the REST
+    /// client, which bounds `Retry-After`: see `azure::rest`).
+    pub fn single_try_options(self) -> ClientOptions {
+        ClientOptions {
+            retry: RetryOptions::none(),
+            per_try_policies: vec![Arc::new(TimeoutPolicy { timeout: self.timeout })],
+            ..ClientOptions::default()
+        }
+    }
 }
 
 /// Fails one try with an I/O error (which the retry policy retries) when the response headers do not arrive in

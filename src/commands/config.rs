@@ -58,6 +58,8 @@ struct ShowReport<'a> {
     retention: &'a crate::config_file::RetentionConfig,
     /// `[cleanup]` as written.
     cleanup: &'a crate::config_file::CleanupConfig,
+    /// `[azure]` as written (no secrets live there; unset keys `null`, defaults in docs/azure.md).
+    azure: &'a crate::config_file::AzureConfig,
     /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve.
     #[serde(skip)]
     defaults: BTreeMap<&'static str, serde_json::Value>,
@@ -418,6 +420,7 @@ impl Report for ShowReport<'_> {
         section_rows(&mut table, "schedule", self.schedule, &self.defaults);
         section_rows(&mut table, "retention", self.retention, &self.defaults);
         section_rows(&mut table, "cleanup", self.cleanup, &self.defaults);
+        section_rows(&mut table, "azure", self.azure, &self.defaults);
         vec![table]
     }
 }
@@ -452,6 +455,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 schedule: &settings.config.sections.schedule,
                 retention: &settings.config.sections.retention,
                 cleanup: &settings.config.sections.cleanup,
+                azure: &settings.config.sections.azure,
                 test_restore: TestRestoreView {
                     target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
                         settings

@@ -2,6 +2,7 @@
 //! ("prefer self", as uv's `Combine`). This file only merges two parsed files' worth of sections; it never reads a
 //! file, resolves a value or decides a default.
 
+use super::AzureConfig;
 use super::{
     AzureStoreConfig, BackupConfig, DatabaseConfig, LocalStoreConfig, NotifyConfig, OutputConfig, RestoreConfig,
     Sections, StatsConfig, StorageConfig, TestRestoreConfig,
@@ -94,6 +95,25 @@ impl_over!(AzureStoreConfig {
     concurrency,
     max_retries,
     timeout,
+});
+
+impl_over!(AzureConfig {
+    subscription_id,
+    resource_group,
+    postgres_server,
+    app_service,
+    app_service_plan,
+    credential,
+    managed_identity_client_id,
+    cloud,
+    management_endpoint,
+    management_scope,
+    loganalytics_endpoint,
+    loganalytics_scope,
+    timeout,
+    max_retries,
+    max_retry_wait,
+    poll_interval,
 });
 
 impl_over!(PercentHealthConfig {
@@ -305,6 +325,7 @@ impl Sections {
             schedule: self.schedule.over(base.schedule),
             retention: self.retention.over(base.retention),
             cleanup: self.cleanup.over(base.cleanup),
+            azure: self.azure.over(base.azure),
         }
     }
 }

@@ -82,6 +82,18 @@ fn help_backup_unlock() {
 }
 
 #[test]
+fn help_backup_azure() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "azure", "--help"]));
+}
+
+#[test]
+fn help_backup_azure_set() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "azure", "set", "--help"]));
+}
+
+#[test]
 fn help_restore() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["restore", "--help"]));

@@ -5,7 +5,7 @@
 //! certificate from [`TestCa`](super::TestCa). It answers by method and path (the query is not part of the match)
 //! with a configured [`Route`]: status, headers, body and a delay before the answer; a route may be a sequence of
 //! answers (the last repeats), as ARM's async-operation polling needs. An unknown route is a 404 with a JSON error
-//! body. Every request is recorded ([`Recorded`]) for the test to inspect. hyper (1.x) speaks HTTP/1.1 and
+//! body. A [`Handler`] (a closure over the request) may answer first, for stand-ins with state. Every request is recorded ([`Recorded`]) for the test to inspect. hyper (1.x) speaks HTTP/1.1 and
 //! tokio-rustls (ring) TLS: no HTTP parsing of our own. The server stops when dropped.
 
 use std::collections::HashMap;
@@ -106,11 +106,16 @@ impl Recorded {
     }
 }
 
+/// A dynamic answer: sees each request and answers it, or returns `None` to leave it to the static routes.
+pub type Handler = Arc<dyn Fn(&Recorded) -> Option<Route> + Send + Sync>;
+
 #[derive(Default)]
 struct Shared {
     /// `(METHOD, path)` → the answers still to give; the last one repeats.
     routes: Mutex<HashMap<(String, String), Vec<Route>>>,
     requests: Mutex<Vec<Recorded>>,
+    /// Consulted before the routes (a stateful stand-in such as tests/common/arm.rs).
+    handler: Mutex<Option<Handler>>,
 }
 
 impl Shared {
@@ -203,6 +208,12 @@ impl HttpServer {
         self
     }
 
+    /// Answers every request with `handler` first (it returns `None` to fall back to the routes).
+    pub fn handler(&self, handler: Handler) -> &Self {
+        *self.shared.handler.lock().unwrap_or_else(PoisonError::into_inner) = Some(handler);
+        self
+    }
+
     /// `http(s)://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         let scheme = if self.tls { "https" } else { "http" };
@@ -291,18 +302,22 @@ async fn respond(request: Request<Incoming>, shared: &Shared) -> Response<Full<B
         .await
         .map(|collected| collected.to_bytes().to_vec())
         .unwrap_or_default();
+    let recorded = Recorded {
+        method: method.clone(),
+        path: path.clone(),
+        query,
+        headers,
+        body,
+    };
     shared
         .requests
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .push(Recorded {
-            method: method.clone(),
-            path: path.clone(),
-            query,
-            headers,
-            body,
-        });
-    let route = shared.answer(&method, &path);
+        .push(recorded.clone());
+    let handler = shared.handler.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let route = handler
+        .and_then(|handler| handler(&recorded))
+        .unwrap_or_else(|| shared.answer(&method, &path));
     if !route.delay.is_zero() {
         tokio::time::sleep(route.delay).await;
     }

@@ -12,6 +12,8 @@
 // name, not code to put in backticks.
 #![allow(dead_code, unused_imports, unused_macros, clippy::doc_markdown)]
 
+pub mod arm;
+pub mod az;
 pub mod azurite;
 pub mod blob;
 pub mod context;
@@ -31,7 +33,7 @@ pub use self::azurite::{Azurite, azurite, unique_container};
 pub use self::blob::HttpResponse;
 pub use self::context::{TestContext, apply_filters, assert_exit, run_and_format};
 pub use self::database::{TestDb, describe};
-pub use self::https::{HttpServer, Recorded, Route};
+pub use self::https::{Handler, HttpServer, Recorded, Route};
 pub use self::postgres::{PgCluster, pg};
 pub use self::redis::{Redis, RedisOptions, redis};
 pub use self::tls::{SelfSigned, ServerCert, TestCa, self_signed_server_cert};

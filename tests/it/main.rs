@@ -11,6 +11,7 @@
 mod common;
 
 mod archive;
+mod azure;
 mod backup;
 mod cleanup;
 mod connection;

@@ -1,5 +1,6 @@
 //! `campctl backup`: database dumps ([`dump`]) and the catalog ([`list`]), to every configured store.
 
+pub(crate) mod azure;
 mod compression;
 pub(crate) mod dump;
 mod fanout;
@@ -54,6 +55,8 @@ pub enum BackupCommand {
     /// lease broken, the holding campctl session ended. `--dry-run` only shows them. A holder on this host whose
     /// process is gone is taken over by the next run anyway; this is for a holder on another host.
     Unlock(unlock::UnlockArgs),
+    /// Azure Flexible Server's own backups: settings, retention, list, on-demand backups (runbook 2.1.2, 2.2.2)
+    Azure(azure::AzureArgs),
 }
 
 #[derive(Debug, Args)]
@@ -115,7 +118,12 @@ pub struct DumpArgs {
 /// # Errors
 /// See the subcommands.
 pub(crate) async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let stores = Store::from_config(&ctx.settings.storage)?;
+    // Flexible Server's backups live in Azure, not in campctl's stores: `backup azure` needs none configured.
+    let stores = if matches!(args.command, Some(BackupCommand::Azure(_))) {
+        Vec::new()
+    } else {
+        Store::from_config(&ctx.settings.storage)?
+    };
     match args.command {
         Some(BackupCommand::List(list_args)) => list::list(list_args, &stores, printer).await,
         Some(BackupCommand::Files(files_args)) => {
@@ -124,6 +132,7 @@ pub(crate) async fn backup(args: BackupArgs, ctx: &Ctx, printer: &Printer) -> an
         }
         Some(BackupCommand::Snapshot(snapshot_args)) => snapshot::snapshot(snapshot_args, &stores, printer).await,
         Some(BackupCommand::Unlock(unlock_args)) => unlock::unlock(unlock_args, &stores, ctx, printer).await,
+        Some(BackupCommand::Azure(azure_args)) => azure::azure(azure_args, ctx, printer).await,
         None => {
             let settings = DumpSettings::resolve(args.dump, stores, &ctx.settings.db.dbname, &ctx.settings.config)?;
             Box::pin(dump::backup_database(settings, ctx, printer)).await

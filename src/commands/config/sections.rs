@@ -74,6 +74,8 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     push("[notify]", notify_problems, notify_fine);
     push("[schedule]", schedule_problems(ctx), "valid".into());
     push("[retention] [cleanup]", cleanup_problems(ctx), "valid".into());
+    let (azure_problems, azure_fine) = azure_check(ctx);
+    push("[azure]", azure_problems, azure_fine);
     let stores = Store::from_config(&ctx.settings.storage);
     let (storage_problems, storage_fine) = match &stores {
         Ok(stores) => (
@@ -116,6 +118,27 @@ fn each_store(config: &crate::config_file::StorageConfig) -> Vec<Store> {
         .filter_map(|part| Store::from_config(&StoreKeys::from(part)).ok())
         .flatten()
         .collect()
+}
+
+/// `[azure]` as every Azure command resolves it (cloud, endpoints, credential choice, retry bounds, resource ids).
+fn azure_check(ctx: &Ctx) -> (Vec<String>, String) {
+    match crate::settings::azure::AzureSettings::resolve(&ctx.settings.config) {
+        Ok(azure) => {
+            let server = azure.postgres_server.as_ref().map(|_| azure.postgres_server());
+            match server {
+                Some(Err(err)) => (vec![diagnostics::one_line(&err)], String::new()),
+                Some(Ok(id)) => (
+                    Vec::new(),
+                    format!(
+                        "Flexible Server `{}` via {}",
+                        id.name, azure.endpoints.management.endpoint
+                    ),
+                ),
+                None => (Vec::new(), format!("valid ({})", azure.endpoints.management.endpoint)),
+            }
+        }
+        Err(err) => (vec![diagnostics::one_line(&err)], String::new()),
+    }
 }
 
 /// `[retention]` and `[cleanup]` as `campctl cleanup` resolves them: durations, zone, floor, guard.
