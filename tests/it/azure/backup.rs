@@ -414,6 +414,20 @@ fn a_token_for_another_audience_is_refused_by_the_stand_in() {
 }
 
 #[test]
+fn a_request_with_another_api_version_than_the_service_expects_is_caught_by_the_stand_in() {
+    // The stand-in checks every request's api-version; here it expects another one than campctl's named
+    // Flexible Server version, so the check must flag campctl's request (and Azure's answer is shown verbatim).
+    let env = AzureEnv::new("");
+    env.arm.expect_api_version("flexibleservers", "2099-01-01");
+    let output = env.run(&["backup", "azure", "show"]);
+    assert_exit(&output, 1);
+    assert!(stderr(&output).contains("api-version"), "{}", stderr(&output));
+    let violations = env.arm.violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].contains("2024-08-01"), "{violations:?}");
+}
+
+#[test]
 fn server_errors_are_retried_then_reported_verbatim() {
     let env = AzureEnv::new("max_retries = 1");
     env.arm.fault(
