@@ -253,3 +253,39 @@ fn metric_thresholds(
         .into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_merges_metric_thresholds_by_name_and_field() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("campctl.toml");
+        fs_err::write(
+            &path,
+            "[health.azure_metrics.thresholds.cpu_percent]\nwarning = 50\ncritical = 60\n\
+             [health.azure_metrics.thresholds.storage_percent]\nwarning = 70\n\
+             [profiles.prod.health.azure_metrics.thresholds.cpu_percent]\ncritical = 85\n",
+        )
+        .expect("write config");
+        let loaded = crate::config_file::load(Some(&path), &[], Some("prod")).expect("a valid file");
+        let table = loaded.sections.health.azure_metrics.expect("the table");
+        let thresholds = table.thresholds.expect("thresholds");
+        let cpu = &thresholds["cpu_percent"];
+        assert_eq!((cpu.warning, cpu.critical), (Some(50.0), Some(85.0)));
+        assert_eq!(thresholds["storage_percent"].warning, Some(70.0));
+        let origin = || "`[health.azure_metrics]`".to_string();
+        assert_eq!(
+            metric_thresholds("CPU_PERCENT", &thresholds, &origin).expect("ordered"),
+            Some(Thresholds::above(50.0, 85.0)),
+            "names compare without case"
+        );
+        assert_eq!(
+            metric_thresholds("storage_percent", &thresholds, &origin).expect("ordered"),
+            Some(Thresholds::above(70.0, 90.0)),
+            "an unset field keeps the default"
+        );
+        assert_eq!(metric_thresholds("iops", &thresholds, &origin).expect("none"), None);
+    }
+}
