@@ -396,6 +396,27 @@ fn azure_checks_run_only_when_azure_names_the_resources() {
     );
     assert!(t.arm.requests().is_empty());
 
+    // Named, but by a name without `subscription_id`: exit 2 naming the key, the check and the way out.
+    let t = AzureHealth::new("", never);
+    t.env.ctx.write_file(
+        "campctl.toml",
+        format!(
+            "[health]\nstate_file = \"{}\"\n[azure]\nmanagement_endpoint = \"{}\"\ncredential = \"cli\"\n\
+             app_service = \"app1\"\n{never}",
+            t.env.ctx.home().join("state/health.json").display(),
+            t.arm.endpoint()
+        ),
+    );
+    let output = t.run(&["health", "--skip", skip]);
+    assert_exit(&output, 2);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("`app-service` cannot use `[azure]`: `[azure] subscription_id` is not set")
+            && err.contains("--skip azure-metrics,app-service"),
+        "{err}"
+    );
+    assert!(t.arm.requests().is_empty());
+
     // Named: in the default set.
     let t = AzureHealth::new("app_service = \"app1\"", never);
     t.arm.add_site("app1", "Running", "Normal");

@@ -206,6 +206,27 @@ impl AzureHealthSettings {
         if !metrics && !site {
             return Ok(());
         }
+        let checks = match (metrics, site) {
+            (true, true) => "`azure-metrics` and `app-service`",
+            (true, false) => "`azure-metrics`",
+            _ => "`app-service`",
+        };
+        self.resolve_azure(metrics, site, ctx)
+            .map_err(|err| match err.downcast::<UserError>() {
+                Ok(err) => {
+                    let hint = err.hint.clone().unwrap_or_default();
+                    UserError::new(err.status, format!("{checks} cannot use `[azure]`: {}", err.message))
+                        .with_hint(format!(
+                            "{hint}{}Or leave the Azure checks out: `--skip azure-metrics,app-service`",
+                            if hint.is_empty() { "" } else { ". " }
+                        ))
+                        .into()
+                }
+                Err(err) => err,
+            })
+    }
+
+    fn resolve_azure(&mut self, metrics: bool, site: bool, ctx: &Ctx) -> anyhow::Result<()> {
         let azure = AzureSettings::resolve(&ctx.settings.config)?;
         if metrics {
             if self.names_server {
