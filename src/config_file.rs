@@ -31,8 +31,9 @@ mod schedule;
 mod value;
 pub use azure::AzureConfig;
 pub use health::{
-    ApiHealthConfig, BackupAgeHealthConfig, CacheHitHealthConfig, CpuHealthConfig, DiskHealthConfig,
-    DurationHealthConfig, HealthConfig, PercentHealthConfig, RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
+    ApiHealthConfig, AppServiceHealthConfig, AzureMetricsHealthConfig, BackupAgeHealthConfig, CacheHitHealthConfig,
+    CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig, MetricThresholdConfig, PercentHealthConfig,
+    RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
 pub use retention::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 pub use schedule::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};

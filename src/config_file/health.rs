@@ -2,6 +2,7 @@
 //! the check's unit (percent, seconds as a duration, a count); `commands/health/settings.rs` applies the defaults
 //! of runbook section 5 and checks that each pair is ordered.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,10 @@ pub struct HealthConfig {
     pub api: Option<Vec<ApiHealthConfig>>,
     pub backup_age: Option<BackupAgeHealthConfig>,
     pub verify_age: Option<BackupAgeHealthConfig>,
+    /// `[health.azure_metrics]`: Azure Monitor metrics of `[azure] postgres_server` and `app_service_plan`.
+    pub azure_metrics: Option<AzureMetricsHealthConfig>,
+    /// `[health.app_service]`: the state of `[azure] app_service`.
+    pub app_service: Option<AppServiceHealthConfig>,
 }
 
 /// What a check that timed out reports.
@@ -177,5 +182,38 @@ pub struct BackupAgeHealthConfig {
     /// An age such as `26h` (backup-age) or `8d` (verify-age).
     pub warning: Option<HumanDuration>,
     pub critical: Option<HumanDuration>,
+    pub timeout: Option<HumanDuration>,
+}
+
+/// `[health.azure_metrics]`: which Azure Monitor metrics are read, over which window, and their thresholds.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AzureMetricsHealthConfig {
+    /// The span averaged, ending at the last complete minute (default `15m`).
+    pub window: Option<HumanDuration>,
+    /// The grain of the points averaged, whole minutes (default `1m`).
+    pub interval: Option<HumanDuration>,
+    /// Metrics of the Flexible Server (default `cpu_percent`, `memory_percent`, `storage_percent`,
+    /// `active_connections`).
+    pub server_metrics: Option<Vec<String>>,
+    /// Metrics of the App Service plan (default `CpuPercentage`, `MemoryPercentage`).
+    pub plan_metrics: Option<Vec<String>>,
+    /// Thresholds by metric name (`[health.azure_metrics.thresholds.cpu_percent]`), over the defaults.
+    pub thresholds: Option<BTreeMap<String, MetricThresholdConfig>>,
+    pub timeout: Option<HumanDuration>,
+}
+
+/// The thresholds of one Azure metric, in its unit.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricThresholdConfig {
+    pub warning: Option<f64>,
+    pub critical: Option<f64>,
+}
+
+/// `[health.app_service]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppServiceHealthConfig {
     pub timeout: Option<HumanDuration>,
 }

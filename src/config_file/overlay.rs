@@ -3,6 +3,7 @@
 //! file, resolves a value or decides a default.
 
 use super::AzureConfig;
+use super::{AppServiceHealthConfig, AzureMetricsHealthConfig, MetricThresholdConfig};
 use super::{
     AzureStoreConfig, BackupConfig, DatabaseConfig, LocalStoreConfig, NotifyConfig, OutputConfig, RestoreConfig,
     Sections, StatsConfig, StorageConfig, TestRestoreConfig,
@@ -172,6 +173,36 @@ impl_over!(BackupAgeHealthConfig {
     timeout
 });
 
+impl_over!(MetricThresholdConfig { warning, critical });
+impl_over!(AppServiceHealthConfig { timeout });
+
+impl Over for AzureMetricsHealthConfig {
+    fn over(self, base: Self) -> Self {
+        // Thresholds merge by metric name, each field preferring the profile's.
+        let thresholds = match (self.thresholds, base.thresholds) {
+            (Some(mine), Some(mut merged)) => {
+                for (name, value) in mine {
+                    let entry = match merged.remove(&name) {
+                        Some(base) => value.over(base),
+                        None => value,
+                    };
+                    merged.insert(name, entry);
+                }
+                Some(merged)
+            }
+            (mine, base) => mine.or(base),
+        };
+        Self {
+            window: self.window.or(base.window),
+            interval: self.interval.or(base.interval),
+            server_metrics: self.server_metrics.or(base.server_metrics),
+            plan_metrics: self.plan_metrics.or(base.plan_metrics),
+            thresholds,
+            timeout: self.timeout.or(base.timeout),
+        }
+    }
+}
+
 impl_over!(JobConfig { at, enabled });
 impl_over!(FilesJobConfig {
     at,
@@ -224,6 +255,8 @@ impl Over for HealthConfig {
             api: self.api.or(base.api),
             backup_age: self.backup_age.over(base.backup_age),
             verify_age: self.verify_age.over(base.verify_age),
+            azure_metrics: self.azure_metrics.over(base.azure_metrics),
+            app_service: self.app_service.over(base.app_service),
         }
     }
 }

@@ -18,6 +18,9 @@
 //! - [`ArmStandIn::fault`] injects an answer (401, 403, 404, 429 with `Retry-After`, …) for matching requests;
 //!   [`ArmStandIn::route`] answers a path with fixed answers (Monitor metrics, a Log Analytics query), checked
 //!   like every other request; anything else unknown is an ARM-shaped 404 (`ResourceNotFound`).
+//! - Azure Monitor metrics: `GET {resource}/providers/Microsoft.Insights/metrics` answers for an existing resource
+//!   with the values [`ArmStandIn::set_metric`] gave, one point per `interval` from the start of `timespan` (a
+//!   metric set with no values has points without `average`, as Azure's "no data"); an unknown metric name is 400.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -95,6 +98,8 @@ struct State {
     put_hook: Option<PutHook>,
     /// `(METHOD, lower-case path)` → answers still to give (the last repeats), checked before the resources.
     routes: HashMap<(String, String), Vec<Route>>,
+    /// Metric values by resource key, then metric name (lower case): (unit, values).
+    metrics: HashMap<String, BTreeMap<String, (String, Vec<f64>)>>,
 }
 
 /// The stand-in; see the module docs. Stops when dropped.
@@ -168,6 +173,7 @@ impl ArmStandIn {
             location_mode: false,
             put_hook: None,
             routes: HashMap::new(),
+            metrics: HashMap::new(),
         }));
         let handler_state = Arc::clone(&state);
         server.handler(Arc::new(move |request: &Recorded| {
@@ -253,6 +259,59 @@ impl ArmStandIn {
                 }),
             );
         }
+    }
+
+    /// `/subscriptions/…/resourceGroups/…/providers/Microsoft.Web/sites/NAME`.
+    pub fn site_id(name: &str) -> String {
+        format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Web/sites/{name}")
+    }
+
+    /// `/subscriptions/…/resourceGroups/…/providers/Microsoft.Web/serverfarms/NAME`.
+    pub fn plan_id(name: &str) -> String {
+        format!(
+            "/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Web/serverfarms/{name}"
+        )
+    }
+
+    /// Adds (or replaces) the web app `name` with `state` and `availabilityState` and returns its id.
+    pub fn add_site(&self, name: &str, state: &str, availability: &str) -> String {
+        let id = Self::site_id(name);
+        self.set_resource(
+            &id,
+            json!({
+                "id": id, "name": name, "type": "Microsoft.Web/sites", "location": LOCATION, "kind": "app,linux",
+                "properties": {
+                    "state": state, "availabilityState": availability, "enabled": true,
+                    "defaultHostName": format!("{name}.azurewebsites.net"), "usageState": "Normal",
+                    "serverFarmId": Self::plan_id("plan1")
+                }
+            }),
+        );
+        id
+    }
+
+    /// Adds the App Service plan `name` and returns its id.
+    pub fn add_plan(&self, name: &str) -> String {
+        let id = Self::plan_id(name);
+        self.set_resource(
+            &id,
+            json!({
+                "id": id, "name": name, "type": "Microsoft.Web/serverfarms", "location": LOCATION,
+                "sku": { "name": "P1v3", "tier": "PremiumV3" }, "properties": { "status": "Ready" }
+            }),
+        );
+        id
+    }
+
+    /// The metric `name` of the resource at `path`: its `unit` (`Percent`, `Count`) and one average per point,
+    /// oldest first (none: no data).
+    pub fn set_metric(&self, path: &str, name: &str, unit: &str, values: &[f64]) -> &Self {
+        self.state()
+            .metrics
+            .entry(key(path))
+            .or_default()
+            .insert(name.to_ascii_lowercase(), (unit.to_owned(), values.to_vec()));
+        self
     }
 
     /// Sets (adds or replaces) the resource at `path`.
@@ -421,6 +480,11 @@ impl State {
         {
             return self.poll(&id);
         }
+        if request.method == "GET"
+            && let Some(resource) = lower.strip_suffix("/providers/microsoft.insights/metrics")
+        {
+            return Some(self.metrics(resource, request.query.as_deref()));
+        }
         match request.method.as_str() {
             "GET" => self.get(&path, request.query.as_deref()),
             "PATCH" => self.patch(&path, request),
@@ -466,6 +530,70 @@ impl State {
             format!("{}{path}?api-version={api_version}&$skipToken={next}", self.base_url)
         });
         Route::json(200, &json!({ "value": page, "nextLink": next_link }))
+    }
+
+    /// `GET {resource}/providers/Microsoft.Insights/metrics` (see the module docs).
+    fn metrics(&self, resource: &str, query: Option<&str>) -> Route {
+        if !self.resources.contains_key(resource) {
+            return Self::not_found(resource);
+        }
+        let decode = |text: String| {
+            percent_encoding::percent_decode_str(&text)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let Some(names) = query_param(query, "metricnames").map(decode) else {
+            return arm_error(400, "BadRequest", "metricnames is required.");
+        };
+        let timespan = query_param(query, "timespan").map(decode).unwrap_or_default();
+        let interval = query_param(query, "interval").unwrap_or_else(|| "PT1M".into());
+        let Some(start) = timespan
+            .split_once('/')
+            .and_then(|(start, _)| chrono::DateTime::parse_from_rfc3339(start).ok())
+        else {
+            return arm_error(400, "BadRequest", &format!("Invalid timespan '{timespan}'."));
+        };
+        let step_minutes: i64 = interval
+            .trim_start_matches("PT")
+            .trim_end_matches('M')
+            .parse()
+            .unwrap_or(1);
+        let known = self.metrics.get(resource);
+        let mut value = Vec::new();
+        for name in names.split(',') {
+            let Some((unit, values)) = known.and_then(|known| known.get(&name.to_ascii_lowercase())) else {
+                return arm_error(
+                    400,
+                    "BadRequest",
+                    &format!("Failed to find metric configuration for provider, resource: {resource}, metric: {name}."),
+                );
+            };
+            let at = |index: i64| {
+                (start + chrono::Duration::minutes(step_minutes * index))
+                    .to_utc()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            };
+            let data: Vec<Value> = if values.is_empty() {
+                (0..3).map(|index| json!({ "timeStamp": at(index) })).collect()
+            } else {
+                (0i64..)
+                    .zip(values)
+                    .map(|(index, average)| json!({ "timeStamp": at(index), "average": average }))
+                    .collect()
+            };
+            value.push(json!({
+                "id": format!("{resource}/providers/Microsoft.Insights/metrics/{name}"),
+                "type": "Microsoft.Insights/metrics",
+                "name": { "value": name, "localizedValue": name },
+                "unit": unit, "errorCode": "Success",
+                "timeseries": [ { "metadatavalues": [], "data": data } ]
+            }));
+        }
+        Route::json(
+            200,
+            &json!({ "cost": 0, "timespan": timespan, "interval": interval, "namespace": "", "resourceregion": LOCATION,
+                     "value": value }),
+        )
     }
 
     fn start_operation(&mut self, path: &str, query: Option<&str>, apply: Apply, status: u16) -> Route {

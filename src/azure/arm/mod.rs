@@ -2,6 +2,8 @@
 
 pub mod backups;
 pub mod flexible_server;
+pub mod metrics;
+pub mod web;
 
 use std::fmt;
 

@@ -45,6 +45,11 @@ pub(crate) enum CheckName {
     BackupAge,
     /// Age of the newest test-restored backup, per database and store (8d/15d)
     VerifyAge,
+    /// Azure Monitor metrics of `[azure] postgres_server` and `app_service_plan`, averaged over 15m (CPU 70/90 %,
+    /// memory 80/95 %, storage 80/90 %, connections 80/95)
+    AzureMetrics,
+    /// `[azure] app_service`: the web app's state (Running; Stopped is CRITICAL) and availability
+    AppService,
 }
 
 impl CheckName {
@@ -67,6 +72,8 @@ impl CheckName {
             Self::Api => "api",
             Self::BackupAge => "backup-age",
             Self::VerifyAge => "verify-age",
+            Self::AzureMetrics => "azure-metrics",
+            Self::AppService => "app-service",
         }
     }
 

@@ -7,6 +7,7 @@
 //! 3 UNKNOWN). Nothing here writes anything but the state file (`state.rs`) and `--output`.
 
 mod api;
+mod azure;
 mod backups;
 mod catalogs;
 mod check;

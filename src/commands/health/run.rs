@@ -10,7 +10,7 @@ use super::check::{CheckResult, Level};
 use super::database;
 use super::limits::CheckName;
 use super::probe::Probe;
-use super::{api, backups, redis, system};
+use super::{api, azure, backups, redis, system};
 
 type CheckFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<Vec<CheckResult>>> + Send + 'a>>;
 
@@ -33,6 +33,8 @@ fn start<'a>(name: CheckName, probe: &'a Probe<'a>) -> CheckFuture<'a> {
         CheckName::Api => Box::pin(api::api(probe)),
         CheckName::BackupAge => Box::pin(backups::backup_age(probe)),
         CheckName::VerifyAge => Box::pin(backups::verify_age(probe)),
+        CheckName::AzureMetrics => Box::pin(azure::azure_metrics(probe)),
+        CheckName::AppService => Box::pin(azure::app_service(probe)),
     }
 }
 

@@ -8,10 +8,12 @@ use clap::ValueEnum;
 
 use super::HealthArgs;
 pub(crate) mod api;
+pub(crate) mod azure;
 pub(crate) mod backups;
 pub(crate) mod redis;
 
 use self::api::ApiSettings;
+use self::azure::AzureHealthSettings;
 use self::backups::BackupHealthSettings;
 use self::redis::RedisSettings;
 use super::check::{Level, Thresholds};
@@ -64,6 +66,8 @@ pub(crate) struct HealthSettings {
     /// `[[health.api]]`.
     pub api: Vec<ApiSettings>,
     pub backups: BackupHealthSettings,
+    /// `[health.azure_metrics]`, `[health.app_service]` and, for those checks, `[azure]`.
+    pub azure: AzureHealthSettings,
 }
 
 /// Runbook 5.1.1 and 5.1.3, and campctl's own where the runbook has none.
@@ -162,6 +166,7 @@ impl HealthSettings {
             timeouts.push((CheckName::Api, longest + Duration::from_secs(1)));
         }
         let backups = BackupHealthSettings::resolve(file, ctx, &where_, &mut timeouts)?;
+        let azure = AzureHealthSettings::resolve(file, ctx, &where_, &mut timeouts)?;
 
         let mut settings = Self {
             checks: Vec::new(),
@@ -183,9 +188,11 @@ impl HealthSettings {
             redis,
             api,
             backups,
+            azure,
         };
         settings.select(&args.checks, &args.skip, file, &where_(""))?;
         settings.backups.usable_for(&settings.checks)?;
+        settings.azure.prepare(&settings.checks, ctx)?;
         Ok(settings)
     }
 
@@ -264,6 +271,7 @@ impl HealthSettings {
             | CheckName::VerifyAge => None,
             CheckName::Redis => self.redis.is_none().then_some("`[health.redis] url`"),
             CheckName::Api => self.api.is_empty().then_some("`[[health.api]]` with a `url`"),
+            CheckName::AzureMetrics | CheckName::AppService => self.azure.missing(check),
         }
     }
 

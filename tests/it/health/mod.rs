@@ -3,6 +3,7 @@
 //! they share.
 
 mod api;
+mod azure;
 mod backups;
 mod database;
 mod host;
