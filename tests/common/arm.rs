@@ -483,7 +483,7 @@ impl State {
         if request.method == "GET"
             && let Some(resource) = lower.strip_suffix("/providers/microsoft.insights/metrics")
         {
-            return Some(self.metrics(resource, request.query.as_deref()));
+            return self.metrics(resource, request.query.as_deref());
         }
         match request.method.as_str() {
             "GET" => self.get(&path, request.query.as_deref()),
