@@ -2,6 +2,7 @@
 
 pub mod backups;
 pub mod flexible_server;
+pub mod restore;
 
 use std::fmt;
 
