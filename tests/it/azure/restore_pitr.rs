@@ -418,6 +418,11 @@ fn dry_run_shows_the_request_and_writes_nothing() {
     );
     assert_no_put(&env);
     assert!(env.arm.resource(&ArmStandIn::server_id("pg1-restored")).is_none());
+    // Without `--yes` and without a terminal to ask on, the checks run and the restore is refused.
+    let output = env.run(&["restore", "pitr", "--time", "-2h", "--new-server", "pg1-restored"]);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("--yes"), "{}", stderr(&output));
+    assert_no_put(&env);
 }
 
 #[test]

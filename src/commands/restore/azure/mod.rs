@@ -212,10 +212,16 @@ pub(crate) async fn restore_azure(
             })?;
             return Ok(ExitStatus::Success);
         }
-        Some(pending) => new_servers
-            .finish(pending, "create", &mut note_progress(printer, &what))
-            .await
-            .map_err(|err| with_restore_hint(err, request.mode, &group, &target.new_server))?,
+        Some(pending) => {
+            printer.note(&format!(
+                "Following Azure's operation; Ctrl-C stops following, not the restore (`campctl backup azure show \
+                 --server {new_id}` shows the new server)"
+            ));
+            new_servers
+                .finish(pending, "create", &mut note_progress(printer, &what))
+                .await
+                .map_err(|err| with_restore_hint(err, request.mode, &group, &target.new_server))?
+        }
         None => new_servers.get().await?,
     };
     let user = source
