@@ -100,6 +100,18 @@ fn help_restore() {
 }
 
 #[test]
+fn help_restore_pitr() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["restore", "pitr", "--help"]));
+}
+
+#[test]
+fn help_restore_geo() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["restore", "geo", "--help"]));
+}
+
+#[test]
 fn help_test_restore() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["test-restore", "--help"]));

@@ -10,7 +10,9 @@
 //!   [`ArmStandIn::polls`] times, then ends as [`ArmStandIn::next_outcome`] says (default `Succeeded`), and only
 //!   then is the change applied, so a `GET` shows the new value after success and the old one after a failure.
 //! - Flexible Server rules Azure enforces are enforced: `backupRetentionDays` 7–35, `geoRedundantBackup` not
-//!   patchable; backup names match `^[-\w\._]+$`.
+//!   patchable; backup names match `^[-\w\._]+$`; a restore (PUT of a server with `createMode`
+//!   PointInTimeRestore / GeoRestore) needs an existing source, a `pointInTimeUTC` and a `location`, and the new
+//!   server is `Ready` with an FQDN.
 //! - Every request is checked: the bearer token's audience (tokens from [`AzCli`](super::az::AzCli) carry it)
 //!   and the api-version its provider needs (`Microsoft.DBforPostgreSQL` 2024-08-01, `Microsoft.Insights/metrics`
 //!   2023-10-01, `Microsoft.Web` 2023-12-01; [`ArmStandIn::expect_api_version`] adds more). A violation is answered
@@ -773,6 +775,11 @@ impl State {
                 "id": path, "name": name, "type": "Microsoft.DBforPostgreSQL/flexibleServers/backups",
                 "properties": { "backupType": "Customer On-Demand", "completedTime": "2026-12-05T03:10:00+00:00" }
             })
+        } else if lower.contains("/providers/microsoft.dbforpostgresql/flexibleservers/") {
+            match self.created_server(path, name, &body) {
+                Ok(resource) => resource,
+                Err(route) => return route,
+            }
         } else {
             let mut resource = body.clone();
             merge(&mut resource, &json!({ "id": path, "name": name }));
@@ -792,6 +799,62 @@ impl State {
             Apply::Put { key: lower, resource },
             status,
         )
+    }
+
+    /// A new Flexible Server from a PUT body, with the rules Azure enforces on restores (`createMode`
+    /// PointInTimeRestore / GeoRestore need an existing `sourceServerResourceId`, a `pointInTimeUTC` and a
+    /// `location`): the source's properties with the body's over them, `Ready`, with an FQDN.
+    fn created_server(&self, path: &str, name: &str, body: &Value) -> Result<Value, Route> {
+        let properties = &body["properties"];
+        let mode = properties["createMode"].as_str().unwrap_or("Default");
+        let mut resource = json!({});
+        if matches!(mode, "PointInTimeRestore" | "GeoRestore") {
+            let Some(source_id) = properties["sourceServerResourceId"].as_str() else {
+                return Err(arm_error(
+                    400,
+                    "MissingSourceServerResourceId",
+                    "sourceServerResourceId is required for this createMode.",
+                ));
+            };
+            let Some(source) = self.resources.get(&key(source_id)) else {
+                return Err(arm_error(
+                    400,
+                    "SourceServerNotFound",
+                    &format!("The source server '{source_id}' was not found."),
+                ));
+            };
+            let time = properties["pointInTimeUTC"].as_str().unwrap_or_default();
+            if chrono::DateTime::parse_from_rfc3339(time).is_err() {
+                return Err(arm_error(
+                    400,
+                    "InvalidPointInTime",
+                    &format!("pointInTimeUTC '{time}' is not a valid UTC time."),
+                ));
+            }
+            if body["location"].as_str().is_none_or(str::is_empty) {
+                return Err(arm_error(400, "LocationRequired", "The location property is required."));
+            }
+            resource = json!({
+                "sku": source["sku"],
+                "properties": {
+                    "version": source["properties"]["version"],
+                    "administratorLogin": source["properties"]["administratorLogin"],
+                    "storage": source["properties"]["storage"],
+                    "backup": { "backupRetentionDays": 7, "geoRedundantBackup": "Disabled" },
+                    "network": { "publicNetworkAccess": "Enabled" },
+                },
+            });
+        }
+        merge(&mut resource, body);
+        merge(
+            &mut resource,
+            &json!({
+                "id": path, "name": name, "type": "Microsoft.DBforPostgreSQL/flexibleServers",
+                "properties": { "state": "Ready",
+                                "fullyQualifiedDomainName": format!("{name}.postgres.database.azure.com") },
+            }),
+        );
+        Ok(resource)
     }
 
     fn delete(&mut self, path: &str, request: &Recorded) -> Route {

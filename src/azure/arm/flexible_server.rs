@@ -50,6 +50,10 @@ pub struct ServerProperties {
     pub high_availability: Option<serde_json::Value>,
     pub availability_zone: Option<String>,
     pub replication_role: Option<String>,
+    /// The server admin's login (a restored server has the source's).
+    pub administrator_login: Option<String>,
+    /// `{"type": "SystemManaged" | "AzureKeyVault", …}`.
+    pub data_encryption: Option<serde_json::Value>,
 }
 
 /// `properties.backup`.

@@ -3,6 +3,7 @@
 pub mod backups;
 pub mod flexible_server;
 pub mod metrics;
+pub mod restore;
 pub mod web;
 
 use std::fmt;

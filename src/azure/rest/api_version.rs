@@ -3,6 +3,8 @@
 
 /// `Microsoft.DBforPostgreSQL/flexibleServers` and its `backups` (on-demand backups need 2024-08-01 or newer).
 pub const FLEXIBLE_SERVER: &str = "2024-08-01";
+/// `Microsoft.Resources/resourceGroups` (a resource group's existence).
+pub const RESOURCE_GROUPS: &str = "2021-04-01";
 /// `Microsoft.Insights/metrics` (Azure Monitor metrics).
 pub const MONITOR_METRICS: &str = "2023-10-01";
 /// `Microsoft.Insights/metricAlerts`.

@@ -12,6 +12,7 @@
 //! (`RestoreSettings`, `TestRestoreSettings`, and the pg_restore options both build the same way).
 
 pub(crate) mod args;
+mod azure;
 mod fetch;
 pub(crate) mod junit;
 mod names;

@@ -77,7 +77,11 @@ async fn target_info(
 /// # Errors
 /// Bad input (exit 2), no such backup (10), a lock held (11), authentication (12), a verification mismatch or a
 /// failed pg_restore (1); the target is unchanged in every case.
-pub(crate) async fn restore(args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn restore(mut args: RestoreArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    // `restore pitr | geo`: Azure's own restores into a new server, no campctl backup involved.
+    if let Some(command) = args.azure.take() {
+        return Box::pin(super::azure::restore_azure(command, ctx, printer)).await;
+    }
     let RestoreSettings {
         source_db,
         target,

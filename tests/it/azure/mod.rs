@@ -3,6 +3,7 @@
 
 mod backup;
 mod config;
+mod restore_pitr;
 
 use std::process::Output;
 
