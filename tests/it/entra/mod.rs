@@ -211,6 +211,25 @@ fn a_failing_credential_is_exit_12_naming_it_and_az_login() {
 }
 
 #[test]
+fn a_refused_token_is_exit_12_saying_a_token_was_sent() {
+    let env = EntraEnv::new(3600, "");
+    pg().execute(
+        "postgres",
+        &format!("ALTER ROLE \"{}\" PASSWORD 'not-the-token'", env.role.0),
+    );
+    let output = env.run(&["stats", "database"]);
+    assert_exit(&output, 12);
+    let err = text(&output.stderr);
+    assert!(
+        err.contains("with an Entra ID token")
+            && err.contains("Azure CLI")
+            && err.contains("pgaadauth_create_principal"),
+        "{err}"
+    );
+    assert!(!err.contains(&fixed_token(SCOPE)), "{err}");
+}
+
+#[test]
 fn entra_needs_a_configured_user_and_tls() {
     let env = EntraEnv::new(3600, "");
     // No user: the OS user is not an Entra principal.
