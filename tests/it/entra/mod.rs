@@ -261,3 +261,37 @@ fn entra_needs_a_configured_user_and_tls() {
     assert!(text(&output.stdout).contains("require"), "{}", text(&output.stdout));
     assert_exit(&env.run(&["stats", "database"]), 0);
 }
+
+/// Drops a database made by a test (with the guard, also when the test fails).
+struct DropDb(String);
+
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        if let Ok(mut client) = pg().config("postgres").connect(postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.0));
+        }
+    }
+}
+
+#[test]
+fn pg_restore_started_by_campctl_logs_in_with_a_fresh_token() {
+    let env = EntraEnv::new(60, "");
+    pg().execute("postgres", &format!("ALTER ROLE \"{}\" CREATEDB", env.role.0));
+    env.db.execute(&format!(
+        "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g; ALTER TABLE t OWNER TO \"{}\"",
+        env.role.0
+    ));
+    assert_exit(&env.run(&["--format", "json", "backup"]), 0);
+    let after_backup = env.token_requests();
+    let copy = DropDb(format!("{}__copy_entra", env.db.name()));
+    let output = env.run(&["--format", "json", "restore", "--to", &copy.0, "--yes"]);
+    assert_exit(&output, 0);
+    // The token has one minute left: the restore's sessions and pg_restore each fetched a new one.
+    assert!(env.token_requests() >= after_backup + 2, "{:?}", env.az.calls());
+    let rows: i64 = pg()
+        .client(&copy.0)
+        .query_one("SELECT count(*) FROM t", &[])
+        .expect("the restored table")
+        .get(0);
+    assert_eq!(rows, 1000);
+}
