@@ -120,6 +120,8 @@ pub struct DatabaseConfig {
     pub statement_timeout: Option<HumanDuration>,
     /// `lock_timeout` of campctl's own sessions (`0` disables it).
     pub lock_timeout: Option<HumanDuration>,
+    /// `password` (the default) or `entra`: an Entra ID token from `[azure] credential` is the password.
+    pub auth: Option<String>,
 }
 
 /// `[output]`: defaults for the global output flags.

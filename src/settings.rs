@@ -22,6 +22,7 @@ use crate::printer::{ColorChoice, OutputFormat, Printer, Verbosity};
 use crate::storage::StoreKeys;
 
 pub mod azure;
+mod entra;
 mod global_args;
 mod inputs;
 pub mod notify;
@@ -121,7 +122,7 @@ impl GlobalSettings {
             home: home_dir(),
             standalone: false,
         };
-        let db = match ConnParams::resolve(&sources(&file_keys, profile_keys.as_ref())) {
+        let mut db = match ConnParams::resolve(&sources(&file_keys, profile_keys.as_ref())) {
             Ok(db) => db,
             Err(err) => {
                 // A bad `[database] sslmode` that is the value in use (no variable or URL overrides it): name its
@@ -139,6 +140,8 @@ impl GlobalSettings {
                 return Err(err.into());
             }
         };
+        // `[database] auth = "entra"`: the token comes from `[azure]`'s credential, fetched per session.
+        entra::wire(&mut db, &config)?;
 
         let value_sources = BTreeMap::from([
             (

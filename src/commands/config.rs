@@ -286,7 +286,9 @@ impl Report for ShowReport<'_> {
                     .unwrap_or_else(|| "default".into()),
             )
         };
-        let password = if db.password.is_some() {
+        let password = if db.auth == crate::pg::conninfo::AuthMethod::Entra {
+            "(an Entra ID token, fetched for each session)"
+        } else if db.password.is_some() {
             "******** (set)"
         } else {
             "(not set)"
@@ -295,6 +297,7 @@ impl Report for ShowReport<'_> {
             ("database.host", db.host.clone()),
             ("database.port", db.port.to_string()),
             ("database.user", db.user.clone()),
+            ("database.auth", db.auth.to_string()),
             ("database.password", password.to_string()),
             ("database.dbname", db.dbname.clone()),
             ("database.sslmode", db.sslmode.to_string()),
@@ -313,7 +316,10 @@ impl Report for ShowReport<'_> {
             ("database.application_name", db.application_name.clone()),
         ] {
             let short = key.trim_start_matches("database.");
-            let origin = if key == "database.password" && db.password.is_none() {
+            let origin = if key == "database.password"
+                && db.password.is_none()
+                && db.auth != crate::pg::conninfo::AuthMethod::Entra
+            {
                 Cell::Null
             } else {
                 source(short)

@@ -44,6 +44,7 @@ impl_over!(DatabaseConfig {
     application_name,
     statement_timeout,
     lock_timeout,
+    auth,
 });
 impl_over!(OutputConfig {
     format,

@@ -22,6 +22,7 @@ mod parse;
 mod pgpass;
 mod secret;
 mod service;
+pub mod token;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,6 +39,7 @@ use crate::exit::UserError;
 use parse::parse_conninfo;
 use pgpass::Passfile;
 pub use secret::Secret;
+pub use token::{AuthMethod, TokenPassword};
 
 /// libpq's `sslmode`, minus `allow` (which no modern deployment wants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -116,6 +118,12 @@ pub struct ConnParams {
     /// nor `[database]` apply; `None` for the main connection.
     #[serde(skip)]
     pub standalone: Option<&'static str>,
+    /// `[database] auth`, as it applies to this connection (`entra` only where the layer that set it also gave the
+    /// final user, host and port, like a password).
+    pub auth: AuthMethod,
+    /// With `auth = "entra"`: where each new session's token comes from (set by `settings`; see [`Self::fresh`]).
+    #[serde(skip)]
+    pub token: Option<TokenPassword>,
 }
 
 fn serialize_secs<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -138,6 +146,8 @@ pub struct FileKeys {
     pub passfile: Option<PathBuf>,
     pub connect_timeout: Option<Duration>,
     pub application_name: Option<String>,
+    /// `auth`: `password` (the default) or `entra`.
+    pub auth: Option<String>,
 }
 
 /// The inputs of [`ConnParams::resolve`], gathered by `settings.rs`.
@@ -170,6 +180,12 @@ impl ConnParams {
     pub fn resolve(sources: &ConnSources<'_>) -> Result<Self, UserError> {
         let (merged, origins) = layers::merge(sources)?;
         let mut origins = origins;
+        // `merge` records the layer of `auth = "entra"` under `auth` when that layer's token applies.
+        let auth = if origins.contains_key("auth") {
+            AuthMethod::Entra
+        } else {
+            AuthMethod::Password
+        };
         let host = merged.host.unwrap_or_else(|| {
             origins.insert("host", "default".into());
             layers::default_host()
@@ -216,8 +232,12 @@ impl ConnParams {
             warnings: Vec::new(),
             passfile_read: None,
             standalone: sources.url.filter(|_| sources.standalone).map(|(_, label)| label),
+            auth,
+            token: None,
         };
-        if params.password.is_none() {
+        if params.auth == AuthMethod::Entra {
+            params.check_entra()?;
+        } else if params.password.is_none() {
             params.password_from_passfile(sources.home.as_deref());
         }
         // libpq reads ~/.postgresql/root.crt when no sslrootcert is given.
@@ -231,6 +251,74 @@ impl ConnParams {
                 .insert("sslrootcert", "default (~/.postgresql/root.crt)".into());
         }
         Ok(params)
+    }
+
+    /// The checks of `auth = "entra"`: the user (the Entra principal's name) must be configured, the server reached
+    /// over TCP, and the token never sent without TLS. An unset `sslmode` (libpq's `prefer`, which may fall back to
+    /// plain text) becomes `require`; an explicit `disable` or `prefer` is refused.
+    fn check_entra(&mut self) -> Result<(), UserError> {
+        let from = self.origins.get("auth").cloned().unwrap_or_default();
+        if !self.origins.contains_key("user") {
+            return Err(UserError::usage(format!(
+                "`auth = \"entra\"` (from {from}) needs the Entra principal's name as the PostgreSQL user, and no \
+                 user is configured (the OS user `{}` would be sent)",
+                self.user
+            ))
+            .with_hint(
+                "Set `user` in `[database]` (or in its `url`, `DATABASE_URL` or `PGUSER`) to the Entra user, group or \
+                 managed identity name the server knows, e.g. `user = \"alice@example.com\"`",
+            ));
+        }
+        if self.is_socket() {
+            return Err(UserError::usage(format!(
+                "`auth = \"entra\"` (from {from}) needs a TCP connection with TLS, but the host is the unix socket \
+                 directory `{}`",
+                self.host
+            ))
+            .with_hint("Set `host` to the server's name, e.g. `myserver.postgres.database.azure.com`"));
+        }
+        match (self.sslmode, self.origins.get("sslmode")) {
+            (SslMode::Prefer, None) => {
+                self.sslmode = SslMode::Require;
+                self.origins
+                    .insert("sslmode", "default with `auth = \"entra\"` (require)".into());
+            }
+            (SslMode::Disable | SslMode::Prefer, Some(origin)) => {
+                return Err(UserError::usage(format!(
+                    "`auth = \"entra\"` (from {from}) sends an access token as the password, and `sslmode={}` (from \
+                     {origin}) could send it in plain text",
+                    self.sslmode
+                ))
+                .with_hint(
+                    "Use `sslmode = \"require\"` or stricter (`verify-full` with the server's CA is best); Azure \
+                     Database for PostgreSQL requires TLS for Entra ID logins",
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// These parameters with the password a new session must use: with `auth = "entra"`, a token valid for at least
+    /// a few more minutes (cached, or fetched now); otherwise unchanged. Call it right before each connection or
+    /// child (`pg_dump`, `pg_restore`), never once for a whole run.
+    ///
+    /// # Errors
+    /// The token could not be fetched (exit 12, naming the credential), or `auth = "entra"` has no token source.
+    pub async fn fresh(&self) -> anyhow::Result<std::borrow::Cow<'_, Self>> {
+        if self.auth != AuthMethod::Entra {
+            return Ok(std::borrow::Cow::Borrowed(self));
+        }
+        let Some(token) = &self.token else {
+            return Err(
+                UserError::usage("`auth = \"entra\"` is set but no Entra ID credential was configured")
+                    .with_hint("Check the `[azure]` section (docs/azure.md)")
+                    .into(),
+            );
+        };
+        let mut fresh = self.clone();
+        fresh.password = Some(token.password().await?);
+        Ok(std::borrow::Cow::Owned(fresh))
     }
 
     /// `host:port`, or the socket path, for messages.

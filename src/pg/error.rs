@@ -197,6 +197,19 @@ impl PgError {
                     )
                 }),
             ),
+            ConnectFailure::Auth if params.auth == super::conninfo::AuthMethod::Entra => (
+                format!("Authentication failed for role `{user}` at `{target}` with an Entra ID token"),
+                Some(format!(
+                    "The token came from {} (`[database] auth = \"entra\"`, {}). Check that `{user}` is the name of \
+                     the Entra principal that token is for (the server's Entra administrator, or a role made with \
+                     `pgaadauth_create_principal`) and that Entra authentication is enabled on the server",
+                    params.token.as_ref().map_or_else(
+                        || "the Entra ID credential".to_string(),
+                        super::conninfo::TokenPassword::describe
+                    ),
+                    origin("password"),
+                )),
+            ),
             ConnectFailure::Auth => (
                 format!("Authentication failed for role `{user}` at `{target}`"),
                 Some(format!(

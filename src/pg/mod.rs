@@ -107,6 +107,8 @@ async fn connect_inner(
     session: SessionOptions,
     notices: Option<NoticeSender>,
 ) -> anyhow::Result<Client> {
+    // With `auth = "entra"`, every new session gets a token that is still valid (cached or fetched now).
+    let params = &*params.fresh().await?;
     let mut config = tokio_postgres::Config::new();
     config
         .host(&params.host)

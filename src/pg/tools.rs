@@ -127,6 +127,15 @@ impl PgTool {
         Ok(tool)
     }
 
+    /// [`Self::command`] with the password a new session needs (with `auth = "entra"`, a token that is still valid,
+    /// fetched now if the cached one is near its expiry); in the child's environment only, never argv.
+    ///
+    /// # Errors
+    /// See [`ConnParams::fresh`].
+    pub async fn command_fresh(&self, params: &ConnParams) -> anyhow::Result<tokio::process::Command> {
+        Ok(self.command(&*params.fresh().await?))
+    }
+
     /// A command for this program with the connection in its environment and nothing secret in argv.
     pub fn command(&self, params: &ConnParams) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(&self.path);

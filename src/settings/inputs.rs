@@ -23,6 +23,7 @@ impl From<&DatabaseConfig> for FileKeys {
             passfile: config.passfile.clone(),
             connect_timeout: config.connect_timeout.map(|timeout| timeout.0),
             application_name: config.application_name.clone(),
+            auth: config.auth.clone(),
         }
     }
 }

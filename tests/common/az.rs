@@ -93,3 +93,52 @@ pub fn token_audience(authorization: Option<&str>) -> Option<String> {
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("aud")?.as_str().map(str::to_owned)
 }
+
+impl AzCli {
+    /// An `az` that is logged in and always returns the same token for a scope ([`fixed_token`]), with
+    /// `expires_on` `lifetime_secs` from now: a PostgreSQL role can have that token as its password, and a short
+    /// lifetime makes campctl fetch a new one for each session. Calls are logged as with [`Self::logged_in`].
+    pub fn fixed_token(dir: &Path, lifetime_secs: u64) -> Self {
+        let dir = dir.join("az-stand-in");
+        std::fs::create_dir_all(&dir).expect("create the az stand-in directory");
+        let log = dir.join("az-calls.log");
+        let script = format!(
+            r#"#!/bin/sh
+echo "$*" >> '{log}'
+scope=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scope|--resource) scope="$2"; shift 2 ;;
+    *) shift ;;
+  esac
+done
+aud="${{scope%/.default}}"
+b64() {{ printf '%s' "$1" | base64 -w0 | tr -d '=' | tr '+/' '-_'; }}
+exp=$(( $(date +%s) + {lifetime_secs} ))
+printf '{{"accessToken":"%s.%s.","expires_on":%s,"tokenType":"Bearer"}}\n' "$(b64 '{header}')" "$(b64 "{{\"aud\":\"$aud\",\"scp\":\"$scope\"}}")" "$exp"
+"#,
+            log = log.display(),
+            header = FIXED_HEADER,
+        );
+        let path = dir.join("az");
+        std::fs::write(&path, script).expect("write the az stand-in");
+        let mut permissions = std::fs::metadata(&path).expect("az stand-in metadata").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions).expect("make the az stand-in executable");
+        Self { dir }
+    }
+}
+
+const FIXED_HEADER: &str = r#"{"alg":"none","typ":"JWT"}"#;
+
+/// The token [`AzCli::fixed_token`] returns for `scope` (an unsigned JWT whose `aud` is the scope without
+/// `/.default`).
+pub fn fixed_token(scope: &str) -> String {
+    let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+    let audience = scope.strip_suffix("/.default").unwrap_or(scope);
+    format!(
+        "{}.{}.",
+        b64(FIXED_HEADER),
+        b64(&format!(r#"{{"aud":"{audience}","scp":"{scope}"}}"#))
+    )
+}

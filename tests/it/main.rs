@@ -15,6 +15,7 @@ mod azure;
 mod backup;
 mod cleanup;
 mod connection;
+mod entra;
 mod hardening;
 mod hardening2;
 mod health;

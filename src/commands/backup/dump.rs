@@ -278,7 +278,7 @@ async fn run_pipeline<'a>(
     let expected = settings.expected_size.or(Some(database_size));
     let mut uploads = Uploads::begin(&settings.stores, object, expected).await?;
 
-    let mut command = tool.command(params);
+    let mut command = tool.command_fresh(params).await?;
     command
         .arg("--format=custom")
         .arg(format!("--compress={}", settings.compression.pg_dump_level()))

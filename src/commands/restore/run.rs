@@ -244,6 +244,11 @@ async fn stream_restore(
     options: &RestoreOptions,
     lock: &mut ReadLock,
 ) -> Result<Fetched, StepError> {
+    // With `auth = "entra"`, a token still valid for this child (fetched now if the cached one is near expiry).
+    let server = &*server.fresh().await.map_err(|error| StepError {
+        step: Step::PgRestore,
+        error,
+    })?;
     let mut child = pg_restore_command(tool, server, database, options, None)
         .stdin(std::process::Stdio::piped())
         .spawn()
@@ -314,6 +319,7 @@ async fn run_pg_restore(
         step: Step::PgRestore,
         error,
     };
+    let server = &*server.fresh().await.map_err(fail)?;
     let mut child = pg_restore_command(tool, server, database, options, file)
         .stdin(std::process::Stdio::null())
         .spawn()

@@ -49,7 +49,10 @@ impl ConnParams {
             remove.push(EnvVars::PGPASSFILE);
         } else {
             remove.push(EnvVars::PGPASSWORD);
-            if let Some(path) = &self.passfile {
+            if self.auth == super::AuthMethod::Entra {
+                // The token comes from `ConnParams::fresh`; a password file is not read instead.
+                remove.push(EnvVars::PGPASSFILE);
+            } else if let Some(path) = &self.passfile {
                 set.push((EnvVars::PGPASSFILE, path.display().to_string()));
             } else {
                 remove.push(EnvVars::PGPASSFILE);

@@ -15,6 +15,7 @@
 use std::path::Path;
 
 use super::parse::{Partial, parse_conninfo};
+use super::token::AuthMethod;
 use super::{ConnSources, DEFAULT_SOCKET_DIR, FileKeys, Origins, service};
 use crate::env_vars::EnvVars;
 use crate::exit::UserError;
@@ -27,6 +28,9 @@ struct Layer {
     /// password belongs to whatever the final connection is (`PGPASSWORD`).
     owner: Option<usize>,
     env: bool,
+    /// `[database] auth` of a file layer. `entra` stands for a password (the token) that belongs, like any
+    /// password, to the user, host and port this layer resolves to; `password` turns off a lower layer's `entra`.
+    auth: Option<AuthMethod>,
 }
 
 /// The built-in host: the default socket directory when it exists, else `localhost`.
@@ -59,7 +63,19 @@ fn push_file(layers: &mut Vec<Layer>, keys: &FileKeys) -> Result<(), UserError> 
             values,
             owner: Some(layers.len()),
             env: false,
+            auth: None,
         });
+    }
+    let auth = keys
+        .auth
+        .as_deref()
+        .map(|text| AuthMethod::parse(text, "`[database] auth`"))
+        .transpose()?;
+    if auth == Some(AuthMethod::Entra) && keys.password.is_some() {
+        return Err(UserError::usage(
+            "`[database]` sets both `auth = \"entra\"` and `password`: the password would never be used",
+        )
+        .with_hint("Remove `password` (the Entra ID token is the password) or set `auth = \"password\"`"));
     }
     let values = Partial {
         host: keys.host.clone(),
@@ -82,6 +98,7 @@ fn push_file(layers: &mut Vec<Layer>, keys: &FileKeys) -> Result<(), UserError> 
         values,
         owner: Some(layers.len()),
         env: false,
+        auth,
     });
     Ok(())
 }
@@ -113,6 +130,7 @@ fn layers(sources: &ConnSources<'_>) -> Result<Vec<Layer>, UserError> {
                     values,
                     owner: None,
                     env: true,
+                    auth: None,
                 });
             }
         }
@@ -124,6 +142,7 @@ fn layers(sources: &ConnSources<'_>) -> Result<Vec<Layer>, UserError> {
             values,
             owner: Some(layers.len()),
             env: false,
+            auth: None,
         });
     }
     add_service(&mut layers, sources)?;
@@ -159,6 +178,7 @@ fn add_service(layers: &mut Vec<Layer>, sources: &ConnSources<'_>) -> Result<(),
             values,
             owner: Some(owner),
             env: false,
+            auth: None,
         },
     );
     Ok(())
@@ -189,7 +209,31 @@ pub(super) fn merge(sources: &ConnSources<'_>) -> Result<(Partial, Origins), Use
     let target = endpoint(&merged, sources);
     merged.password = None;
     origins.remove("password");
+    let mut entra_off = false;
     for layer in layers.iter().rev() {
+        match layer.auth {
+            Some(AuthMethod::Password) => entra_off = true,
+            Some(AuthMethod::Entra) if !entra_off => {
+                let owner = layer.owner.map(|owner| endpoint(&after[owner], sources));
+                if owner.as_ref().is_none_or(|owner| *owner == target) {
+                    origins.insert("auth", layer.label.clone());
+                    origins.insert(
+                        "password",
+                        format!("Entra ID token (`auth = \"entra\"` in {})", layer.label),
+                    );
+                    break;
+                }
+                let (user, host, port) = owner.unwrap_or_default();
+                tracing::debug!(
+                    "`auth = \"entra\"` of {} is for `{user}` at `{host}:{port}`; no token is sent to `{}` at `{}:{}`",
+                    layer.label,
+                    target.0,
+                    target.1,
+                    target.2
+                );
+            }
+            _ => {}
+        }
         let Some(password) = &layer.values.password else {
             continue;
         };
@@ -240,6 +284,63 @@ mod tests {
 
     fn password(params: &ConnParams) -> Option<&str> {
         params.password.as_ref().map(super::super::Secret::expose)
+    }
+
+    /// `auth = "entra"` is a password of its layer: the token goes only to the user, host and port that layer
+    /// resolves to; a higher layer's `auth = "password"` turns it off.
+    #[test]
+    fn an_entra_token_stays_with_its_user_host_and_port() {
+        use super::super::AuthMethod;
+        let file = FileKeys {
+            host: Some("pg1.postgres.database.azure.com".into()),
+            user: Some("alice@example.com".into()),
+            auth: Some("entra".into()),
+            ..FileKeys::default()
+        };
+        let resolve = |profile: Option<&FileKeys>, env: &[(&'static str, &str)], url: Option<&str>| {
+            let env: BTreeMap<&'static str, String> = env.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
+            ConnParams::resolve(&ConnSources {
+                file: Some(&file),
+                profile,
+                env,
+                url: url.map(|url| (url, "--db-url")),
+                ..ConnSources::default()
+            })
+        };
+        let params = resolve(None, &[(EnvVars::PGDATABASE, "app")], None).expect("valid");
+        assert_eq!(params.auth, AuthMethod::Entra);
+        assert_eq!(params.sslmode, super::super::SslMode::Require);
+        assert_eq!(params.origins["auth"], "config file");
+        assert_eq!(password(&params), None, "the token is fetched per session");
+        for (env, url) in [
+            (&[][..], Some("postgres://mallory@other-host/x")),
+            (&[(EnvVars::PGHOST, "db2")][..], None),
+            (&[(EnvVars::PGUSER, "bob")][..], None),
+        ] {
+            let params = resolve(None, env, url).expect("valid");
+            assert_eq!(params.auth, AuthMethod::Password, "{env:?} {url:?}");
+            assert!(!params.origins.contains_key("auth"));
+        }
+        let off = FileKeys {
+            auth: Some("password".into()),
+            ..FileKeys::default()
+        };
+        assert_eq!(
+            resolve(Some(&off), &[], None).expect("valid").auth,
+            AuthMethod::Password
+        );
+        let both = FileKeys {
+            password: Some("secret".into()),
+            ..file.clone()
+        };
+        let err = ConnParams::resolve(&ConnSources {
+            file: Some(&both),
+            ..ConnSources::default()
+        })
+        .expect_err("both");
+        assert!(err.message.contains("both"), "{}", err.message);
+        let err = resolve(None, &[(EnvVars::PGSSLMODE, "prefer")], None).expect_err("plain text possible");
+        assert!(err.message.contains("sslmode=prefer"), "{}", err.message);
     }
 
     #[test]
