@@ -18,6 +18,7 @@ pub mod azurite;
 pub mod blob;
 pub mod context;
 pub mod database;
+pub mod documented;
 pub mod https;
 pub mod postgres;
 pub mod process;

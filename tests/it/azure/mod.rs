@@ -68,44 +68,4 @@ pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Asserts that `actual` has exactly the keys of the JSON example marked `<!-- json: NAME -->` in docs/output.md.
-#[track_caller]
-pub(crate) fn assert_documented(name: &str, actual: &Value) {
-    fn key_paths(value: &Value, path: &str, out: &mut std::collections::BTreeSet<String>) {
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map {
-                    let here = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    out.insert(here.clone());
-                    key_paths(child, &here, out);
-                }
-            }
-            Value::Array(items) => {
-                for item in items {
-                    key_paths(item, &format!("{path}[]"), out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/output.md"))
-        .expect("read docs/output.md");
-    let marker = format!("<!-- json: {name} -->\n```json\n");
-    let start = doc
-        .find(&marker)
-        .unwrap_or_else(|| panic!("docs/output.md has no `{marker}`"))
-        + marker.len();
-    let end = start + doc[start..].find("\n```").expect("the example ends");
-    let example: Value = serde_json::from_str(&doc[start..end]).expect("the example is JSON");
-    let (mut expected, mut got) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
-    key_paths(&example, "", &mut expected);
-    key_paths(actual, "", &mut got);
-    assert_eq!(
-        got, expected,
-        "`{name}`: the output and docs/output.md differ: {actual:#}"
-    );
-}
+pub(crate) use crate::common::documented::assert_documented;

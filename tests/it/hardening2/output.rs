@@ -3,7 +3,6 @@
 //! stdout) and 14 (the JSON of the backup commands as documented, the full SHA-256 in CSV, the container asked for,
 //! `--limit 0`, control bytes in tables).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -11,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::backup::{BackupEnv, store_config};
+use crate::common::documented::assert_documented;
 use crate::common::process::{OsUser, running_as_root, scratch_tempdir};
 use crate::common::{assert_exit, azurite, pg, unique_container, unique_suffix};
 use crate::restore::test_restore::parse_xml;
@@ -24,61 +24,6 @@ fn json_stdout(output: &Output) -> Value {
             stderr(output)
         )
     })
-}
-
-/// The JSON example marked `<!-- json: NAME -->` in docs/output.md.
-fn documented(name: &str) -> Value {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/output.md"))
-        .expect("read docs/output.md");
-    let marker = format!("<!-- json: {name} -->\n```json\n");
-    let start = doc
-        .find(&marker)
-        .unwrap_or_else(|| panic!("docs/output.md has no `{marker}`"))
-        + marker.len();
-    let end = start + doc[start..].find("\n```").expect("the example ends");
-    serde_json::from_str(&doc[start..end]).unwrap_or_else(|err| panic!("the example `{name}` is not JSON: {err}"))
-}
-
-/// Every key path of a JSON value (`a`, `a.b`, `a[].c`), objects of arrays merged.
-fn key_paths(value: &Value) -> BTreeSet<String> {
-    fn walk(value: &Value, path: &str, out: &mut BTreeSet<String>) {
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map {
-                    let here = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    out.insert(here.clone());
-                    walk(child, &here, out);
-                }
-            }
-            Value::Array(items) => {
-                for item in items {
-                    walk(item, &format!("{path}[]"), out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(value, "", &mut out);
-    out
-}
-
-/// Asserts that `actual` has exactly the keys of the example `name` in docs/output.md.
-#[track_caller]
-fn assert_documented(name: &str, actual: &Value) {
-    let expected = key_paths(&documented(name));
-    let got = key_paths(actual);
-    assert_eq!(
-        got,
-        expected,
-        "`{name}`: the output and docs/output.md differ\nonly in the output: {:?}\nonly in the doc: {:?}\n{actual:#}",
-        got.difference(&expected).collect::<Vec<_>>(),
-        expected.difference(&got).collect::<Vec<_>>()
-    );
 }
 
 // Item 10: a failed run never leaves a passing JUnit file behind.
