@@ -94,6 +94,7 @@ pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow
         Command::Reindex(args) => Box::pin(commands::maintenance::reindex::reindex(*args, &ctx, &printer)).await,
         Command::Stats(args) => Box::pin(commands::stats::stats(*args, &ctx, &printer)).await,
         Command::Health(args) => Box::pin(commands::health::health(*args, &ctx, &printer)).await,
+        Command::Logs(args) => Box::pin(commands::logs::logs(*args, &ctx, &printer)).await,
         Command::Schedule(args) => commands::schedule::schedule(&args, &ctx, &printer),
         Command::Cleanup(args) => Box::pin(commands::cleanup::cleanup(*args, &ctx, &printer)).await,
         Command::Config(args) => commands::config::config(args, &ctx, &printer).await,

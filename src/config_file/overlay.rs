@@ -14,6 +14,7 @@ use super::{
 };
 use super::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 use super::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
+use super::{LogFieldsConfig, LogsConfig};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -53,6 +54,32 @@ impl_over!(OutputConfig {
     progress
 });
 impl_over!(StatsConfig { limit, min_duration });
+impl_over!(LogFieldsConfig {
+    timestamp,
+    timestamp_format,
+    level,
+    message,
+    user,
+    ip,
+    path,
+    status,
+    duration,
+    duration_unit,
+});
+impl Over for LogsConfig {
+    fn over(self, base: Self) -> Self {
+        Self {
+            files: self.files.or(base.files),
+            error_levels: self.error_levels.or(base.error_levels),
+            auth_failure_match: self.auth_failure_match.or(base.auth_failure_match),
+            since: self.since.or(base.since),
+            bin: self.bin.or(base.bin),
+            threshold: self.threshold.or(base.threshold),
+            exact_percentiles_limit: self.exact_percentiles_limit.or(base.exact_percentiles_limit),
+            fields: self.fields.over(base.fields),
+        }
+    }
+}
 impl_over!(BackupConfig {
     stores,
     compression,
@@ -360,6 +387,7 @@ impl Sections {
             retention: self.retention.over(base.retention),
             cleanup: self.cleanup.over(base.cleanup),
             azure: self.azure.over(base.azure),
+            logs: self.logs.over(base.logs),
         }
     }
 }

@@ -1,0 +1,149 @@
+//! `campctl logs`: the runbook's log queries (4.3: errors per hour, authentication failures per user and IP,
+//! latency percentiles per hour and path) and a `tail`, on JSON-lines files (structlog, runbook 4.2.1; rotated and
+//! gzipped by logrotate, 4.4).
+//!
+//! `LogsArgs` (clap) is resolved into [`settings::LogsSettings`] before anything is read. The reports
+//! (`model.rs`) do not depend on the source: `files.rs` reads files (streamed, a file per worker over every core,
+//! gzip through zlib-rs) and fills them.
+
+#[allow(dead_code, reason = "the file source fills the reports in the next commit")]
+pub(crate) mod model;
+#[allow(dead_code, reason = "the file source uses the settings in the next commit")]
+pub(crate) mod settings;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::commands::Ctx;
+use crate::exit::ExitStatus;
+use crate::printer::Printer;
+use crate::units::HumanDuration;
+
+/// Error rates, authentication failures, latency percentiles and the newest lines of JSON-lines log files
+///
+/// The runbook's log queries (4.3) on the application's structlog files: plain or gzipped, globs and directories,
+/// `-` for stdin. Field names and the timestamp format come from `[logs.fields]`; lines that do not parse are
+/// counted and reported, never fatal. The same JSON whichever the source.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(subcommand)]
+    pub command: LogsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Errors per bin (levels of `[logs] error_levels`), the error rate against requests, the top messages
+    Errors(ErrorsArgs),
+    /// Authentication failures per user and IP at or over a threshold (runbook 4.3.2)
+    AuthFailures(AuthFailuresArgs),
+    /// P50/P95/P99, mean and count of request durations per bin (and per path)
+    Latency(LatencyArgs),
+    /// The newest lines, filtered by level and text; `--follow` follows appends and rotation like `tail -F`
+    Tail(TailArgs),
+}
+
+/// Where the records come from.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// JSON-lines files, globs (`'app.log*'`) or directories (their files); `-` reads stdin; `.gz` is decompressed
+    /// [default: `[logs] files` in campctl.toml]
+    #[arg(long = "file", value_name = "PATH", num_args = 1..)]
+    pub files: Vec<String>,
+}
+
+/// The time window and the bin size.
+#[derive(Debug, Clone, Args)]
+pub struct WindowArgs {
+    /// Records of the last DUR [default: `[logs] since`, else 24h]
+    #[arg(long, value_name = "DUR", conflicts_with = "from")]
+    pub since: Option<HumanDuration>,
+
+    /// Records from this time on (RFC 3339, e.g. `2026-03-01T00:00:00Z`)
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+
+    /// Records before this time (RFC 3339) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Bin size [default: `[logs] bin`, else 1h]
+    #[arg(long, value_name = "DUR")]
+    pub bin: Option<HumanDuration>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ErrorsArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// How many of the most frequent error messages to list
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuthFailuresArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// List a user and IP with at least N failures in the window [default: `[logs] threshold`, else 5]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub threshold: Option<u64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LatencyArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// One row per bin and path instead of per bin
+    #[arg(long, value_enum, value_name = "FIELD")]
+    pub by: Option<LatencyBy>,
+}
+
+/// What `logs latency --by` groups on besides the bin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LatencyBy {
+    /// The request path (`[logs.fields] path`)
+    Path,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// How many of the newest lines to show
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    pub lines: usize,
+    /// Only records of this level (case-insensitive; repeatable)
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Vec<String>,
+    /// Only lines containing this text
+    #[arg(long, value_name = "TEXT")]
+    pub grep: Option<String>,
+    /// Keep printing lines as they are appended; a rotated file is read to its end and the new one opened
+    /// (`tail -F`); Ctrl-C ends it with exit 0
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+}
+
+/// Runs `campctl logs …`.
+#[allow(
+    clippy::unused_async,
+    reason = "the reports read files on blocking threads in the next commit"
+)]
+pub(crate) async fn logs(args: LogsArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let file = &ctx.settings.config.sections.logs;
+    let view = model::View {
+        bars: ctx.settings.format == crate::printer::OutputFormat::Table,
+        ascii: !settings::utf8_terminal(ctx.settings.color),
+    };
+    let _ = (file, view, printer);
+    match args.command {
+        LogsCommand::Errors(_) | LogsCommand::AuthFailures(_) | LogsCommand::Latency(_) | LogsCommand::Tail(_) => {
+            Err(crate::exit::UserError::usage("not implemented yet").into())
+        }
+    }
+}
