@@ -36,7 +36,7 @@ pub use health::{
     CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig, MetricThresholdConfig, PercentHealthConfig,
     RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
-pub use logs::{LogFieldsConfig, LogsConfig};
+pub use logs::{LogFieldsConfig, LogWorkspaceConfig, LogsConfig};
 pub use retention::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 pub use schedule::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
 pub use value::{BadValue, FileValue};

@@ -24,6 +24,41 @@ pub struct LogsConfig {
     /// 1000000).
     pub exact_percentiles_limit: Option<u64>,
     pub fields: Option<LogFieldsConfig>,
+    /// The Log Analytics workspace ID (a GUID) queried when neither `--file` nor `[logs] files` is given.
+    pub workspace_id: Option<String>,
+    pub workspace: Option<LogWorkspaceConfig>,
+}
+
+/// `[logs.workspace]`: the tables and columns the reports read in a Log Analytics workspace, and how long a query
+/// may run (docs/logs.md).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogWorkspaceConfig {
+    /// Default `AppServiceConsoleLogs` (`errors`, `tail`).
+    pub console_table: Option<String>,
+    /// Default `AppServiceAppLogs` (`auth-failures`).
+    pub app_table: Option<String>,
+    /// Default `AppServiceHTTPLogs` (`latency`, requests of `errors`).
+    pub http_table: Option<String>,
+    /// Default `TimeGenerated`.
+    pub time_column: Option<String>,
+    /// Default `ResultDescription`.
+    pub console_message: Option<String>,
+    /// Default `Message`.
+    pub app_message: Option<String>,
+    /// Default `Properties` (JSON).
+    pub app_properties: Option<String>,
+    /// Keys in the properties: default `user_email` and `ip_address`.
+    pub user_key: Option<String>,
+    pub ip_key: Option<String>,
+    /// Default `TimeTaken` (milliseconds).
+    pub http_duration: Option<String>,
+    /// Default `UriStem`.
+    pub http_path: Option<String>,
+    /// Default `ScStatus`.
+    pub http_status: Option<String>,
+    /// `Prefer: wait=` (default `3m`, at most `10m`).
+    pub wait: Option<HumanDuration>,
 }
 
 /// `[logs.fields]`: field names of the JSON lines and how to read the time and the duration.

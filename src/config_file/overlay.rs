@@ -14,7 +14,7 @@ use super::{
 };
 use super::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 use super::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
-use super::{LogFieldsConfig, LogsConfig};
+use super::{LogFieldsConfig, LogWorkspaceConfig, LogsConfig};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -66,6 +66,21 @@ impl_over!(LogFieldsConfig {
     duration,
     duration_unit,
 });
+impl_over!(LogWorkspaceConfig {
+    console_table,
+    app_table,
+    http_table,
+    time_column,
+    console_message,
+    app_message,
+    app_properties,
+    user_key,
+    ip_key,
+    http_duration,
+    http_path,
+    http_status,
+    wait,
+});
 impl Over for LogsConfig {
     fn over(self, base: Self) -> Self {
         Self {
@@ -77,6 +92,8 @@ impl Over for LogsConfig {
             threshold: self.threshold.or(base.threshold),
             exact_percentiles_limit: self.exact_percentiles_limit.or(base.exact_percentiles_limit),
             fields: self.fields.over(base.fields),
+            workspace_id: self.workspace_id.or(base.workspace_id),
+            workspace: self.workspace.over(base.workspace),
         }
     }
 }

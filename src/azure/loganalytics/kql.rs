@@ -201,7 +201,7 @@ pub fn requests_per_bin(schema: &Schema, bin: Duration) -> anyhow::Result<String
     ))
 }
 
-/// 4.3.2: authentication failures by user and IP with more than `threshold` (`User`, `IPAddress`, `FailureCount`,
+/// 4.3.2: authentication failures by user and IP with at least `threshold` (`User`, `IPAddress`, `FailureCount`,
 /// `FirstSeen`, `LastSeen`), most first.
 ///
 /// # Errors
@@ -211,7 +211,7 @@ pub fn auth_failures(schema: &Schema, threshold: u64) -> anyhow::Result<String> 
     Ok(format!(
         "{table}\n| where {message} contains {marker}\n| extend User = tostring(parse_json({props})[{user}])\n| \
          extend IPAddress = tostring(parse_json({props})[{ip}])\n| summarize FailureCount = count(), FirstSeen = \
-         min({time}), LastSeen = max({time}) by User, IPAddress\n| where FailureCount > {threshold}\n| order by \
+         min({time}), LastSeen = max({time}) by User, IPAddress\n| where FailureCount >= {threshold}\n| order by \
          FailureCount desc, User asc, IPAddress asc",
         table = schema.app_table,
         message = schema.app_message,

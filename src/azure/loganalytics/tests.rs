@@ -183,7 +183,7 @@ fn the_runbook_queries() {
         auth.contains("tostring(parse_json(Properties)[\"user_email\"])"),
         "{auth}"
     );
-    assert!(auth.contains("| where FailureCount > 5"), "{auth}");
+    assert!(auth.contains("| where FailureCount >= 5"), "{auth}");
     let latency = kql::latency(&schema, hour, true).expect("kql");
     assert!(
         latency.contains("(p50, p95, p99) = percentiles(ResponseTime, 50, 95, 99)")

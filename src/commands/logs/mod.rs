@@ -10,6 +10,7 @@
 pub(crate) mod model;
 #[allow(dead_code, reason = "the file source uses the settings in the next commit")]
 pub(crate) mod settings;
+pub(crate) mod workspace;
 
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -39,6 +40,8 @@ pub enum LogsCommand {
     Latency(LatencyArgs),
     /// The newest lines, filtered by level and text; `--follow` follows appends and rotation like `tail -F`
     Tail(TailArgs),
+    /// Run any KQL on the Log Analytics workspace; the result as a table, JSON or CSV (columns in order, typed)
+    Query(workspace::QueryArgs),
 }
 
 /// Where the records come from.
@@ -48,6 +51,15 @@ pub struct SourceArgs {
     /// [default: `[logs] files` in campctl.toml]
     #[arg(long = "file", value_name = "PATH", num_args = 1..)]
     pub files: Vec<String>,
+
+    /// Query this Log Analytics workspace (its ID, a GUID) instead of files [default: `[logs] workspace_id` when
+    /// `[logs] files` is not set]
+    #[arg(long, value_name = "ID", conflicts_with = "files")]
+    pub workspace: Option<String>,
+
+    /// Print the KQL a workspace report would send, and send nothing
+    #[arg(long)]
+    pub show_kql: bool,
 }
 
 /// The time window and the bin size.
@@ -136,14 +148,21 @@ pub struct TailArgs {
 )]
 pub(crate) async fn logs(args: LogsArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let file = &ctx.settings.config.sections.logs;
+    // The Log Analytics source (`--workspace`, `[logs] workspace_id`) and `logs query`: workspace.rs.
+    let args = match workspace::run(args, ctx, printer).await? {
+        workspace::Routed::Done(status) => return Ok(status),
+        workspace::Routed::Files(args) => args,
+    };
     let view = model::View {
         bars: ctx.settings.format == crate::printer::OutputFormat::Table,
         ascii: !settings::utf8_terminal(ctx.settings.color),
     };
     let _ = (file, view, printer);
     match args.command {
-        LogsCommand::Errors(_) | LogsCommand::AuthFailures(_) | LogsCommand::Latency(_) | LogsCommand::Tail(_) => {
-            Err(crate::exit::UserError::usage("not implemented yet").into())
-        }
+        LogsCommand::Errors(_)
+        | LogsCommand::AuthFailures(_)
+        | LogsCommand::Latency(_)
+        | LogsCommand::Tail(_)
+        | LogsCommand::Query(_) => Err(crate::exit::UserError::usage("not implemented yet").into()),
     }
 }
