@@ -1,0 +1,3 @@
+//! `campctl logs`.
+
+mod workspace;
