@@ -6,17 +6,20 @@
 //! (`model.rs`) do not depend on the source: `files.rs` reads files (streamed, a file per worker over every core,
 //! gzip through zlib-rs) and fills them.
 
-#[allow(dead_code, reason = "the file source fills the reports in the next commit")]
+pub(crate) mod files;
 pub(crate) mod model;
-#[allow(dead_code, reason = "the file source uses the settings in the next commit")]
+mod parse;
+mod percentiles;
+mod reports;
 pub(crate) mod settings;
+mod tail;
 pub(crate) mod workspace;
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::commands::Ctx;
-use crate::exit::ExitStatus;
-use crate::printer::Printer;
+use crate::exit::{ExitStatus, UserError};
+use crate::printer::{OutputFormat, Printer};
 use crate::units::HumanDuration;
 
 /// Error rates, authentication failures, latency percentiles and the newest lines of JSON-lines log files
@@ -126,8 +129,8 @@ pub enum LatencyBy {
 pub struct TailArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// How many of the newest lines to show
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    /// How many of the newest lines to show (`-n` is the global `--dry-run`: write `--lines N`)
+    #[arg(long, value_name = "N", default_value_t = 20)]
     pub lines: usize,
     /// Only records of this level (case-insensitive; repeatable)
     #[arg(long, value_name = "LEVEL")]
@@ -142,10 +145,6 @@ pub struct TailArgs {
 }
 
 /// Runs `campctl logs …`.
-#[allow(
-    clippy::unused_async,
-    reason = "the reports read files on blocking threads in the next commit"
-)]
 pub(crate) async fn logs(args: LogsArgs, ctx: &Ctx, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let file = &ctx.settings.config.sections.logs;
     // The Log Analytics source (`--workspace`, `[logs] workspace_id`) and `logs query`: workspace.rs.
@@ -154,15 +153,86 @@ pub(crate) async fn logs(args: LogsArgs, ctx: &Ctx, printer: &Printer) -> anyhow
         workspace::Routed::Files(args) => args,
     };
     let view = model::View {
-        bars: ctx.settings.format == crate::printer::OutputFormat::Table,
+        bars: ctx.settings.format == OutputFormat::Table,
         ascii: !settings::utf8_terminal(ctx.settings.color),
     };
-    let _ = (file, view, printer);
+    let now = chrono::Utc::now();
     match args.command {
-        LogsCommand::Errors(_)
-        | LogsCommand::AuthFailures(_)
-        | LogsCommand::Latency(_)
-        | LogsCommand::Tail(_)
-        | LogsCommand::Query(_) => Err(crate::exit::UserError::usage("not implemented yet").into()),
+        LogsCommand::Errors(args) => {
+            let (settings, window, inputs) = prepare(&args.source, Some(&args.window), file, now)?;
+            let top = args.top;
+            let (errors, unparsed) =
+                run_blocking(move || files::scan(&inputs, &settings, &|| reports::Errors::new(&window, &settings)))
+                    .await?;
+            printer.report(&errors.report(top, unparsed, view))?;
+        }
+        LogsCommand::AuthFailures(args) => {
+            let (settings, window, inputs) = prepare(&args.source, Some(&args.window), file, now)?;
+            let threshold = args.threshold.or(file.threshold).unwrap_or(settings::DEFAULT_THRESHOLD);
+            if threshold == 0 {
+                return Err(UserError::usage("`[logs] threshold` must be at least 1")
+                    .with_hint("Give the number of failures that makes a user and IP worth listing, e.g. 5")
+                    .into());
+            }
+            let (failures, unparsed) = run_blocking(move || {
+                files::scan(&inputs, &settings, &|| reports::AuthFailures::new(&window, &settings))
+            })
+            .await?;
+            printer.report(&failures.report(threshold, unparsed))?;
+        }
+        LogsCommand::Latency(args) => {
+            let (settings, window, inputs) = prepare(&args.source, Some(&args.window), file, now)?;
+            let by_path = args.by == Some(LatencyBy::Path);
+            let (latency, unparsed) = run_blocking(move || {
+                files::scan(&inputs, &settings, &|| {
+                    reports::Latency::new(&window, &settings, by_path)
+                })
+            })
+            .await?;
+            printer.report(&latency.report(unparsed, view))?;
+        }
+        LogsCommand::Tail(args) => {
+            let (settings, _, inputs) = prepare(&args.source, None, file, now)?;
+            return tail::tail(args, settings, inputs, ctx.settings.format, printer).await;
+        }
+        // Handled by `workspace::run` above.
+        LogsCommand::Query(_) => return Err(anyhow::anyhow!("`logs query` reached the file source")),
     }
+    Ok(ExitStatus::Success)
+}
+
+/// Resolves the settings and the window, and expands the inputs (exit 10 for a missing file).
+fn prepare(
+    source: &SourceArgs,
+    window: Option<&WindowArgs>,
+    file: &crate::config_file::LogsConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<(settings::LogsSettings, model::Window, Vec<files::Input>)> {
+    let settings = settings::LogsSettings::resolve(source, file)?;
+    let resolved = match window {
+        Some(window) => settings::WindowSettings::resolve(window, file, now)?,
+        None => settings::WindowSettings {
+            from: now,
+            until: now,
+            bin_seconds: 1,
+        },
+    };
+    let inputs = files::expand(&settings.inputs)?;
+    let window = model::Window {
+        source: model::SourceInfo {
+            kind: "files".into(),
+            inputs: inputs.iter().map(files::Input::name).collect(),
+        },
+        from: resolved.from,
+        until: resolved.until,
+        bin_seconds: resolved.bin_seconds,
+    };
+    Ok((settings, window, inputs))
+}
+
+/// Runs the reading off the async runtime (it starts its own worker threads).
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work).await?
 }
