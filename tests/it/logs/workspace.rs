@@ -424,3 +424,119 @@ fn show_kql_sends_nothing_and_query_needs_a_workspace() {
         text(&output)
     );
 }
+
+/// The same records as a JSON-lines file and as the tables a workspace would answer for them: the reports' JSON is
+/// the same apart from `source` (and `exact`, which says the workspace's percentiles are estimates).
+#[test]
+fn the_workspace_and_the_files_give_the_same_json() {
+    let env = Env::new("");
+    let line = |time: &str, level: &str, event: &str, extra: &str| {
+        format!("{{\"timestamp\":\"{time}\",\"level\":\"{level}\",\"event\":\"{event}\"{extra}}}\n")
+    };
+    let mut log = String::new();
+    log += &line(
+        "2024-06-01T00:10:00Z",
+        "error",
+        "db timeout",
+        ",\"path\":\"/a\",\"status\":500,\"duration\":10",
+    );
+    log += &line(
+        "2024-06-01T02:20:00+02:00",
+        "info",
+        "request",
+        ",\"path\":\"/a\",\"status\":200,\"duration\":20",
+    );
+    log += &line("2024-06-01T00:30:00Z", "error", "db timeout", "");
+    log += &line(
+        "2024-06-01T01:15:00Z",
+        "info",
+        "request",
+        ",\"path\":\"/b\",\"status\":200,\"duration\":30",
+    );
+    log += &line("2024-06-01T02:05:00Z", "critical", "boom", "");
+    for minute in 0..6 {
+        log += &line(
+            &format!("2024-06-01T00:4{minute}:00Z"),
+            "warning",
+            "authentication_failed",
+            ",\"user_email\":\"a@example.com\",\"ip_address\":\"10.0.0.1\"",
+        );
+    }
+    log += &line(
+        "2024-06-01T00:50:00Z",
+        "warning",
+        "authentication_failed",
+        ",\"user_email\":\"b@example.com\",\"ip_address\":\"10.0.0.2\"",
+    );
+    let path = env.ctx.write_file("app.log", log);
+    let path = path.to_str().expect("a UTF-8 path");
+
+    let compare = |args: &[&str], answers: Vec<Route>| {
+        let mut files = args.to_vec();
+        files.extend(["--file", path]);
+        files.extend(WINDOW);
+        let (mut from_files, output) = env.json(&files);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        env.answers(answers);
+        let mut workspace = args.to_vec();
+        workspace.extend(WINDOW);
+        let (mut from_workspace, output) = env.json(&workspace);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        assert_eq!(from_files["source"]["kind"], "files");
+        assert_eq!(from_workspace["source"]["kind"], "workspace");
+        for report in [&mut from_files, &mut from_workspace] {
+            let object = report.as_object_mut().expect("an object");
+            object.remove("source");
+            object.remove("exact");
+        }
+        assert_eq!(from_files, from_workspace, "{args:?}");
+    };
+
+    compare(
+        &["logs", "errors"],
+        vec![
+            ok(&table(
+                &[("TimeGenerated", "datetime"), ("errors", "long")],
+                &json!([["2024-06-01T00:00:00Z", 2], ["2024-06-01T02:00:00Z", 1]]),
+            )),
+            ok(&table(
+                &[
+                    ("TimeGenerated", "datetime"),
+                    ("requests", "long"),
+                    ("server_errors", "long"),
+                ],
+                &json!([["2024-06-01T00:00:00Z", 2, 1], ["2024-06-01T01:00:00Z", 1, 0]]),
+            )),
+            ok(&table(
+                &[("message", "string"), ("count", "long")],
+                &json!([["db timeout", 2], ["boom", 1]]),
+            )),
+        ],
+    );
+    compare(
+        &["logs", "auth-failures", "--threshold", "2"],
+        vec![ok(&table(
+            &[("User", "string"), ("IPAddress", "string"), ("FailureCount", "long")],
+            &json!([["a@example.com", "10.0.0.1", 6]]),
+        ))],
+    );
+    compare(
+        &["logs", "latency", "--by", "path"],
+        vec![ok(&table(
+            &[
+                ("TimeGenerated", "datetime"),
+                ("path", "string"),
+                ("count", "long"),
+                ("mean", "real"),
+                ("p50", "real"),
+                ("p95", "real"),
+                ("p99", "real"),
+            ],
+            &json!([
+                // Nearest rank, as KQL's percentiles: P50 of 10 and 20 is 10.
+                ["2024-06-01T00:00:00Z", "/a", 2, 15.0, 10.0, 20.0, 20.0],
+                ["2024-06-01T01:00:00Z", "/b", 1, 30.0, 30.0, 30.0, 30.0]
+            ]),
+        ))],
+    );
+}
