@@ -273,28 +273,14 @@ pub fn latency_p95(schema: &Schema) -> anyhow::Result<String> {
     ))
 }
 
-/// `logs tail`: the newest `limit` console lines after `after` (RFC 3339), matching `levels` and `grep`, oldest
-/// first (`TimeGenerated`, `line`).
+/// `logs tail`: the newest `limit` console lines of the `timespan` matching `levels` and `grep` (both as
+/// `contains`, which ignores case), oldest first (`TimeGenerated`, `line`).
 ///
 /// # Errors
 /// A bad name in `schema`.
-pub fn tail(
-    schema: &Schema,
-    levels: &[String],
-    grep: Option<&str>,
-    after: Option<&str>,
-    limit: usize,
-) -> anyhow::Result<String> {
+pub fn tail(schema: &Schema, levels: &[String], grep: Option<&str>, limit: usize) -> anyhow::Result<String> {
     schema.check()?;
     let mut kql = schema.console_table.clone();
-    if let Some(after) = after {
-        let _ = write!(
-            kql,
-            "\n| where {} > todatetime({})",
-            schema.time_column,
-            string_literal(after)
-        );
-    }
     if !levels.is_empty() {
         let _ = write!(kql, "\n| where {}", level_filter(&schema.console_message, levels));
     }

@@ -142,6 +142,9 @@ pub struct TailArgs {
     /// (`tail -F`); Ctrl-C ends it with exit 0
     #[arg(short = 'f', long)]
     pub follow: bool,
+    /// With `--follow` on a workspace: how often to ask for new rows (rows reach Log Analytics 2–5 minutes late)
+    #[arg(long, value_name = "DUR", default_value = "30s")]
+    pub interval: HumanDuration,
 }
 
 /// Runs `campctl logs …`.

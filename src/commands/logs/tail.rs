@@ -178,7 +178,7 @@ impl Follower {
     }
 }
 
-fn write_line(format: OutputFormat, line: &TailLine) -> anyhow::Result<()> {
+pub(super) fn write_line(format: OutputFormat, line: &TailLine) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if format == OutputFormat::Json {
         serde_json::to_writer(&mut stdout, line)?;

@@ -15,8 +15,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::model::{
-    AuthFailureGroup, AuthFailuresReport, ErrorBin, ErrorsReport, LatencyReport, LatencyRow, MessageCount, SourceInfo,
-    Unparsed, View, Window,
+    AuthFailureGroup, AuthFailuresReport, ErrorBin, ErrorsReport, LatencyReport, LatencyRow, MessageCount, Record,
+    SourceInfo, TailLine, TailReport, Unparsed, View, Window,
 };
 use super::settings::{DEFAULT_AUTH_MATCH, DEFAULT_ERROR_LEVELS, DEFAULT_THRESHOLD, WindowSettings};
 use super::{LogsArgs, LogsCommand, WindowArgs};
@@ -185,13 +185,7 @@ pub(crate) async fn run(args: LogsArgs, ctx: &Ctx, printer: &Printer) -> anyhow:
             runner.auth_failures(&a.window, threshold, file).await?
         }
         LogsCommand::Latency(a) => runner.latency(&a.window, a.by.is_some(), view, file).await?,
-        LogsCommand::Tail(_) => {
-            return Err(UserError::usage("`logs tail` reads files only; the workspace source is not supported")
-                .with_hint(
-                    "Give `--file PATH` (or `[logs] files`), or use `campctl logs query` with `| top N by TimeGenerated`",
-                )
-                .into());
-        }
+        LogsCommand::Tail(a) => runner.tail(a, file).await?,
         LogsCommand::Query(_) => return Ok(Routed::Files(args)),
     };
     Ok(Routed::Done(status))
@@ -392,6 +386,112 @@ impl Runner<'_> {
             view,
         };
         self.finish(&report, &answers.partial)
+    }
+}
+
+/// How far back a `--follow` poll looks again for rows that reached the workspace late.
+const LATE_ROWS: Duration = Duration::from_secs(600);
+
+impl Runner<'_> {
+    /// `logs tail` on the workspace: the newest lines of the console table; with `--follow`, a poll every
+    /// `--interval` over the last 10 minutes, printing the rows not printed yet (rows arrive 2–5 minutes late).
+    async fn tail(&self, args: &super::TailArgs, file: &LogsConfig) -> anyhow::Result<ExitStatus> {
+        let schema = &self.settings.schema;
+        let interval = args.interval.0;
+        if args.follow && interval < Duration::from_secs(1) {
+            return Err(UserError::usage("`--interval` must be at least 1s")
+                .with_hint("Rows reach Log Analytics minutes late: poll every `30s` or so")
+                .into());
+        }
+        let since = file.since.map_or(super::settings::DEFAULT_SINCE, |since| since.0);
+        let kql = kql::tail(schema, &args.level, args.grep.as_deref(), args.lines)?;
+        let now = Utc::now();
+        let first = WindowSettings {
+            from: now - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::MAX),
+            until: now,
+            bin_seconds: 3600,
+        };
+        let Some(answers) = self.ask(&first, std::slice::from_ref(&kql)).await? else {
+            return Ok(ExitStatus::Success);
+        };
+        let [table] = primaries(&answers)?;
+        let lines = self.tail_lines(&table)?;
+        if !args.follow {
+            let report = TailReport {
+                source: SourceInfo {
+                    kind: "workspace".into(),
+                    inputs: vec![self.settings.id.clone()],
+                },
+                lines,
+                unparsed: Unparsed::default(),
+            };
+            return self.finish(&report, &answers.partial);
+        }
+        let format = self.ctx.settings.format;
+        let _ = partial_status(self.printer, &self.settings.id, &answers.partial);
+        let mut seen: std::collections::BTreeSet<(DateTime<Utc>, String)> = std::collections::BTreeSet::new();
+        for line in &lines {
+            super::tail::write_line(format, line)?;
+            if let Some(record) = &line.record {
+                seen.insert((record.time, line.line.clone()));
+            }
+        }
+        self.printer.note(&format!(
+            "following workspace `{}` every {}: rows reach Log Analytics 2–5 minutes after they are written; Ctrl-C ends",
+            self.settings.id,
+            crate::units::HumanDuration(interval)
+        ));
+        crate::interrupt::set_status_on_interrupt(ExitStatus::Success);
+        let late = chrono::Duration::from_std(LATE_ROWS).unwrap_or(chrono::Duration::MAX);
+        loop {
+            tokio::time::sleep(interval).await;
+            let now = Utc::now();
+            let window = WindowSettings {
+                from: now - late,
+                until: now,
+                bin_seconds: 3600,
+            };
+            let Some(answers) = self.ask(&window, std::slice::from_ref(&kql)).await? else {
+                return Ok(ExitStatus::Success);
+            };
+            let _ = partial_status(self.printer, &self.settings.id, &answers.partial);
+            let [table] = primaries(&answers)?;
+            for line in self.tail_lines(&table)? {
+                let Some(record) = &line.record else { continue };
+                if seen.insert((record.time, line.line.clone())) {
+                    super::tail::write_line(format, &line)?;
+                }
+            }
+            // What is older than the look-back cannot come again.
+            seen.retain(|(time, _)| *time >= window.from);
+        }
+    }
+
+    fn tail_lines(&self, table: &ResultTable) -> anyhow::Result<Vec<TailLine>> {
+        let time = table.require(&self.settings.schema.time_column)?;
+        let line = table.require("line")?;
+        Ok(table
+            .rows
+            .iter()
+            .filter_map(|row| {
+                let at = row[time].as_datetime()?;
+                let text = row[line].to_text();
+                Some(TailLine {
+                    file: self.settings.id.clone(),
+                    record: Some(Record {
+                        time: at,
+                        level: None,
+                        message: Some(text.clone()),
+                        user: None,
+                        ip: None,
+                        path: None,
+                        status: None,
+                        duration_ms: None,
+                    }),
+                    line: text,
+                })
+            })
+            .collect())
     }
 }
 

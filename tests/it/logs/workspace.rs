@@ -540,3 +540,73 @@ fn the_workspace_and_the_files_give_the_same_json() {
         ))],
     );
 }
+
+#[test]
+fn tail_prints_the_newest_rows_and_follow_prints_each_new_row_once() {
+    let env = Env::new("");
+    let rows = |rows: Value| ok(&table(&[("TimeGenerated", "datetime"), ("line", "string")], &rows));
+    env.answers(vec![rows(json!([
+        ["2024-06-01T00:00:01Z", "ERROR first"],
+        ["2024-06-01T00:00:02Z", "ERROR second"]
+    ]))]);
+    let (report, output) = env.json(&["logs", "tail", "--lines", "2", "--level", "error", "--grep", "x\"y"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(report["source"], json!({"kind": "workspace", "inputs": [WS]}));
+    let lines: Vec<&str> = report["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|line| line["line"].as_str().expect("text"))
+        .collect();
+    assert_eq!(lines, ["ERROR first", "ERROR second"]);
+    let kql = &env.la.requests()[0].body;
+    let kql: Value = serde_json::from_slice(kql).expect("json");
+    let kql = kql["query"].as_str().expect("query");
+    assert!(
+        kql.contains("| where ResultDescription contains \"error\"")
+            && kql.contains("| where ResultDescription contains \"x\\\"y\"")
+            && kql.contains("| top 2 by TimeGenerated desc"),
+        "{kql}"
+    );
+
+    // --follow: a row seen in an earlier answer (it is asked for again: rows arrive late) is printed once.
+    let env = Env::new("");
+    let at = |seconds_ago: i64| {
+        (chrono::Utc::now() - chrono::Duration::seconds(seconds_ago)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let (one, late, two) = (at(60), at(50), at(40));
+    env.answers(vec![
+        rows(json!([[one, "one"]])),
+        rows(json!([[one, "one"], [two, "two"]])),
+        rows(json!([[two, "two"], [late, "late"]])),
+    ]);
+    let ca = env.la.ca_file(&env.ctx);
+    let mut child = env
+        .ctx
+        .std_cmd()
+        .env("SSL_CERT_FILE", ca)
+        .env("PATH", env.az.path_env())
+        .args(["logs", "tail", "--follow", "--interval", "1s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while env.la.requests().len() < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().expect("kill");
+    let output = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout,
+        "one\ntwo\nlate\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("2–5 minutes"),
+        "the ingestion delay is said"
+    );
+    env.la.assert_clean();
+}
