@@ -1,7 +1,7 @@
 //! `campctl logs tail [--follow]`: the newest lines of the files, then (with `--follow`) what is appended, across
 //! rotation like `tail -F`: the renamed file is read to its end, then the new file at the path is opened.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -53,8 +53,11 @@ fn age_key(input: &Input) -> (u8, i64) {
     }
 }
 
+/// The newest `count` lines that pass the filter; a file in `ends` is read up to that offset (where following
+/// starts, so that no line is shown twice or lost between the two).
 fn newest(
     inputs: &[Input],
+    ends: &HashMap<PathBuf, u64>,
     settings: &LogsSettings,
     filter: &Filter,
     count: usize,
@@ -63,7 +66,12 @@ fn newest(
     let mut unparsed = Unparsed::default();
     for input in inputs {
         let name = input.name();
-        let mut reader = BufReader::new(open(input)?);
+        let stream = open(input)?;
+        let stream: Box<dyn Read> = match input {
+            Input::File(path) if ends.contains_key(path) => Box::new(stream.take(ends[path])),
+            _ => stream,
+        };
+        let mut reader = BufReader::new(stream);
         let mut buffer = Vec::new();
         let mut number = 0u64;
         loop {
@@ -207,10 +215,29 @@ pub(crate) async fn tail(
         kind: "files".into(),
         inputs: inputs.iter().map(Input::name).collect(),
     };
+    // Following starts where the files end now; the newest lines are read up to there.
+    let mut followers: Vec<Follower> = if args.follow {
+        inputs
+            .iter()
+            .filter_map(|input| match input {
+                Input::File(path) if !input.is_gzip() => Some(Follower::new(path.clone())),
+                _ => None,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let ends: HashMap<PathBuf, u64> = followers
+        .iter_mut()
+        .filter_map(|follower| {
+            let end = follower.file.as_mut()?.stream_position().ok()?;
+            Some((follower.path.clone(), end))
+        })
+        .collect();
     let (lines, unparsed) = {
         let (inputs, settings) = (inputs.clone(), settings.clone());
         let count = args.lines;
-        tokio::task::spawn_blocking(move || newest(&inputs, &settings, &filter, count)).await??
+        tokio::task::spawn_blocking(move || newest(&inputs, &ends, &settings, &filter, count)).await??
     };
     if !args.follow {
         printer.report(&TailReport {
@@ -228,13 +255,6 @@ pub(crate) async fn tail(
         write_line(format, line)?;
     }
     crate::interrupt::set_status_on_interrupt(ExitStatus::Success);
-    let mut followers: Vec<Follower> = inputs
-        .iter()
-        .filter_map(|input| match input {
-            Input::File(path) if !input.is_gzip() => Some(Follower::new(path.clone())),
-            _ => None,
-        })
-        .collect();
     if followers.is_empty() {
         printer.warn("`--follow`: nothing to follow (gzipped files and stdin are read once)");
         return Ok(ExitStatus::Success);
