@@ -188,3 +188,9 @@ fn help_logs_tail() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["logs", "tail", "--help"]));
 }
+
+#[test]
+fn help_logs_query() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["logs", "query", "--help"]));
+}
