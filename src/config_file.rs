@@ -36,6 +36,7 @@ pub use health::{
     CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig, MetricThresholdConfig, PercentHealthConfig,
     RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
+pub use health::{LogLatencyHealthConfig, LogRateHealthConfig};
 pub use logs::{LogFieldsConfig, LogWorkspaceConfig, LogsConfig};
 pub use retention::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 pub use schedule::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};

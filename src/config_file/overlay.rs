@@ -15,6 +15,7 @@ use super::{
 use super::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 use super::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
 use super::{LogFieldsConfig, LogWorkspaceConfig, LogsConfig};
+use super::{LogLatencyHealthConfig, LogRateHealthConfig};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -220,6 +221,18 @@ impl_over!(BackupAgeHealthConfig {
 
 impl_over!(MetricThresholdConfig { warning, critical });
 impl_over!(AppServiceHealthConfig { timeout });
+impl_over!(LogRateHealthConfig {
+    warning,
+    critical,
+    window,
+    timeout
+});
+impl_over!(LogLatencyHealthConfig {
+    warning,
+    critical,
+    window,
+    timeout
+});
 
 impl Over for AzureMetricsHealthConfig {
     fn over(self, base: Self) -> Self {
@@ -302,6 +315,8 @@ impl Over for HealthConfig {
             verify_age: self.verify_age.over(base.verify_age),
             azure_metrics: self.azure_metrics.over(base.azure_metrics),
             app_service: self.app_service.over(base.app_service),
+            error_rate: self.error_rate.over(base.error_rate),
+            latency_p95: self.latency_p95.over(base.latency_p95),
         }
     }
 }
