@@ -11,7 +11,7 @@
 //! ```text
 //!  6  cli (clap tree)  ·  lib.rs (this file: `run`, the one dispatch match)  ·  main.rs (the binary)
 //!        │
-//!  5  commands/        backup, restore, test-restore, vacuum, reindex, stats, health, schedule, notify, config
+//!  5  commands/        backup, restore, test-restore, vacuum, reindex, stats, health, logs, schedule, notify, config
 //!        │
 //!  4  settings         GlobalSettings, GlobalArgs (clap's raw global input); converts the file's sections
 //!     config_file      into the input types of pg and storage (`settings/inputs.rs`); config_file is the pure

@@ -236,3 +236,37 @@ pub(crate) fn utf8_terminal(color: bool) -> bool {
         .to_ascii_lowercase();
     color && (locale.contains("utf-8") || locale.contains("utf8"))
 }
+
+/// `config check`'s view of `[logs]`: the fields, levels and window defaults as a report would resolve them (no
+/// files configured is fine until a report runs).
+///
+/// # Errors
+/// The first problem, as a report would refuse it.
+pub(crate) fn check(file: &LogsConfig) -> anyhow::Result<()> {
+    let source = SourceArgs {
+        files: vec!["-".into()],
+        workspace: None,
+        show_kql: false,
+    };
+    LogsSettings::resolve(&source, file)?;
+    // `[logs] workspace_id` and `[logs.workspace]`, also when `[logs] files` is what the reports read.
+    let workspace_only = LogsConfig {
+        files: None,
+        ..file.clone()
+    };
+    crate::settings::logs_workspace::LogsWorkspace::resolve(None, false, &workspace_only, DEFAULT_AUTH_MATCH)?;
+    if file.threshold == Some(0) {
+        return Err(usage(
+            "`[logs] threshold` must be at least 1".into(),
+            "Give the number of failures that makes a user and IP worth listing, e.g. 5",
+        ));
+    }
+    let window = WindowArgs {
+        since: None,
+        from: None,
+        until: None,
+        bin: None,
+    };
+    WindowSettings::resolve(&window, file, Utc::now())?;
+    Ok(())
+}
