@@ -20,11 +20,12 @@ struct LogsHealth {
 }
 
 impl LogsHealth {
+    /// `[logs]` has files too: `campctl logs` prefers them, health still reads the workspace.
     fn new(toml: &str) -> Self {
         let la = ArmStandIn::log_analytics();
         let env = HealthEnv::new(&format!(
             "{toml}\n[azure]\nloganalytics_endpoint = \"{}\"\ncredential = \"cli\"\nmax_retry_wait = \"5s\"\n\n[logs]\n\
-             workspace_id = \"{WS}\"\n",
+             workspace_id = \"{WS}\"\nfiles = [\"/var/log/app/*.log\"]\n",
             la.endpoint()
         ));
         let az = AzCli::logged_in(env.ctx.home());

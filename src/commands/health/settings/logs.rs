@@ -8,7 +8,7 @@ use super::super::check::Thresholds;
 use super::super::limits::{CheckName, duration_seconds, positive, thresholds};
 use crate::azure::rest::RestClient;
 use crate::commands::Ctx;
-use crate::config_file::HealthConfig;
+use crate::config_file::{HealthConfig, LogsConfig};
 use crate::settings::azure::AzureSettings;
 use crate::settings::logs_workspace::LogsWorkspace;
 
@@ -75,8 +75,12 @@ impl LogsHealthSettings {
                 ));
             }
         }
-        let workspace =
-            LogsWorkspace::resolve(None, false, &ctx.settings.config.sections.logs, "authentication_failed")?;
+        // Health reads only the workspace, so `[logs] files` (which `campctl logs` prefers) does not hide it.
+        let workspace_only = LogsConfig {
+            files: None,
+            ..ctx.settings.config.sections.logs.clone()
+        };
+        let workspace = LogsWorkspace::resolve(None, false, &workspace_only, "authentication_failed")?;
         Ok(Self {
             workspace,
             error_rate,
