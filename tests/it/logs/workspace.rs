@@ -610,3 +610,16 @@ fn tail_prints_the_newest_rows_and_follow_prints_each_new_row_once() {
     );
     env.la.assert_clean();
 }
+
+#[test]
+fn config_check_names_a_bad_workspace_setting() {
+    let env =
+        Env::new("files = [\"/var/log/app/*.log\"]\n[logs.workspace]\nhttp_table = \"AppServiceHTTPLogs | take 1\"");
+    let output = env.run(&["config", "check"]);
+    assert_ne!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("`[logs.workspace] http_table`"),
+        "checked even when the reports read files: {}",
+        text(&output)
+    );
+}
