@@ -26,7 +26,9 @@ use crate::units::HumanDuration;
 ///
 /// The runbook's log queries (4.3) on the application's structlog files: plain or gzipped, globs and directories,
 /// `-` for stdin. Field names and the timestamp format come from `[logs.fields]`; lines that do not parse are
-/// counted and reported, never fatal. The same JSON whichever the source.
+/// counted and reported, never fatal. Or on a Log Analytics workspace (`--workspace ID`, `[logs] workspace_id`):
+/// the runbook's KQL on the tables of `[logs.workspace]` (`--show-kql` prints it). The same JSON whichever the
+/// source.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     #[command(subcommand)]
