@@ -10,6 +10,7 @@ use crate::commands::backup::BackupArgs;
 use crate::commands::cleanup::CleanupArgs;
 use crate::commands::config::ConfigArgs;
 use crate::commands::health::HealthArgs;
+use crate::commands::logs::LogsArgs;
 use crate::commands::maintenance::reindex::ReindexArgs;
 use crate::commands::maintenance::vacuum::VacuumArgs;
 use crate::commands::notify::NotifyArgs;
@@ -99,6 +100,7 @@ pub enum Command {
     Reindex(Box<ReindexArgs>),
     Stats(Box<StatsArgs>),
     Health(Box<HealthArgs>),
+    Logs(Box<LogsArgs>),
     Schedule(Box<ScheduleArgs>),
     Cleanup(Box<CleanupArgs>),
     /// Show or check the resolved configuration

@@ -25,6 +25,7 @@ use crate::units::{ByteSize, HumanDuration};
 
 mod azure;
 mod health;
+mod logs;
 mod overlay;
 mod retention;
 mod schedule;
@@ -35,6 +36,8 @@ pub use health::{
     CpuHealthConfig, DiskHealthConfig, DurationHealthConfig, HealthConfig, MetricThresholdConfig, PercentHealthConfig,
     RatioHealthConfig, RedisHealthConfig, TimeoutStatus,
 };
+pub use health::{LogLatencyHealthConfig, LogRateHealthConfig};
+pub use logs::{LogFieldsConfig, LogWorkspaceConfig, LogsConfig};
 pub use retention::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 pub use schedule::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
 pub use value::{BadValue, FileValue};
@@ -56,6 +59,7 @@ pub struct FileConfig {
     pub retention: RetentionConfig,
     pub cleanup: CleanupConfig,
     pub azure: AzureConfig,
+    pub logs: LogsConfig,
     /// Named environments: `[profiles.NAME.SECTION]`.
     pub profiles: BTreeMap<String, Sections>,
 }
@@ -76,6 +80,7 @@ impl FileConfig {
             retention: self.retention,
             cleanup: self.cleanup,
             azure: self.azure,
+            logs: self.logs,
         };
         (base, self.profiles)
     }
@@ -98,6 +103,7 @@ pub struct Sections {
     pub retention: RetentionConfig,
     pub cleanup: CleanupConfig,
     pub azure: AzureConfig,
+    pub logs: LogsConfig,
 }
 
 /// `[database]`: how to reach PostgreSQL; each key overrides the same part of `url`.

@@ -11,7 +11,7 @@
 //! ```text
 //!  6  cli (clap tree)  ·  lib.rs (this file: `run`, the one dispatch match)  ·  main.rs (the binary)
 //!        │
-//!  5  commands/        backup, restore, test-restore, vacuum, reindex, stats, health, schedule, notify, config
+//!  5  commands/        backup, restore, test-restore, vacuum, reindex, stats, health, logs, schedule, notify, config
 //!        │
 //!  4  settings         GlobalSettings, GlobalArgs (clap's raw global input); converts the file's sections
 //!     config_file      into the input types of pg and storage (`settings/inputs.rs`); config_file is the pure
@@ -94,6 +94,7 @@ pub async fn run(cli: Cli, settings: GlobalSettings, printer: Printer) -> anyhow
         Command::Reindex(args) => Box::pin(commands::maintenance::reindex::reindex(*args, &ctx, &printer)).await,
         Command::Stats(args) => Box::pin(commands::stats::stats(*args, &ctx, &printer)).await,
         Command::Health(args) => Box::pin(commands::health::health(*args, &ctx, &printer)).await,
+        Command::Logs(args) => Box::pin(commands::logs::logs(*args, &ctx, &printer)).await,
         Command::Schedule(args) => commands::schedule::schedule(&args, &ctx, &printer),
         Command::Cleanup(args) => Box::pin(commands::cleanup::cleanup(*args, &ctx, &printer)).await,
         Command::Config(args) => commands::config::config(args, &ctx, &printer).await,

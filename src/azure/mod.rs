@@ -5,6 +5,7 @@
 pub mod arm;
 pub mod connection_string;
 pub mod credentials;
+pub mod loganalytics;
 pub mod pipeline;
 pub mod rest;
 pub mod sas;

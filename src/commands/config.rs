@@ -60,6 +60,8 @@ struct ShowReport<'a> {
     cleanup: &'a crate::config_file::CleanupConfig,
     /// `[azure]` as written (no secrets live there; unset keys `null`, defaults in docs/azure.md).
     azure: &'a crate::config_file::AzureConfig,
+    /// `[logs]` as written (unset keys `null`, defaults in docs/logs.md).
+    logs: &'a crate::config_file::LogsConfig,
     /// The default of each `section.key` that `backup`, `restore` and `test-restore` resolve.
     #[serde(skip)]
     defaults: BTreeMap<&'static str, serde_json::Value>,
@@ -462,6 +464,7 @@ pub(crate) async fn config(args: ConfigArgs, ctx: &Ctx, printer: &Printer) -> an
                 retention: &settings.config.sections.retention,
                 cleanup: &settings.config.sections.cleanup,
                 azure: &settings.config.sections.azure,
+                logs: &settings.config.sections.logs,
                 test_restore: TestRestoreView {
                     target: settings.config.sections.test_restore.target_url.as_deref().map(|url| {
                         settings

@@ -8,6 +8,7 @@ pub(crate) mod backup;
 pub(crate) mod cleanup;
 pub(crate) mod config;
 pub(crate) mod health;
+pub(crate) mod logs;
 pub(crate) mod maintenance;
 pub(crate) mod notify;
 pub(crate) mod restore;

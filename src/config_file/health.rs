@@ -52,6 +52,30 @@ pub struct HealthConfig {
     pub azure_metrics: Option<AzureMetricsHealthConfig>,
     /// `[health.app_service]`: the state of `[azure] app_service`.
     pub app_service: Option<AppServiceHealthConfig>,
+    /// `[health.error_rate]`: the share of requests answered 5xx in the logs source over `window`.
+    pub error_rate: Option<LogRateHealthConfig>,
+    /// `[health.latency_p95]`: the 95th percentile of response times in the logs source over `window`.
+    pub latency_p95: Option<LogLatencyHealthConfig>,
+}
+
+/// `[health.error_rate]`: thresholds in % (default 1 / 5, runbook 5.1.2) over `window` (default `15m`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogRateHealthConfig {
+    pub warning: Option<f64>,
+    pub critical: Option<f64>,
+    pub window: Option<HumanDuration>,
+    pub timeout: Option<HumanDuration>,
+}
+
+/// `[health.latency_p95]`: thresholds as durations (default `1s` / `3s`, runbook 5.1.2) over `window` (`15m`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogLatencyHealthConfig {
+    pub warning: Option<HumanDuration>,
+    pub critical: Option<HumanDuration>,
+    pub window: Option<HumanDuration>,
+    pub timeout: Option<HumanDuration>,
 }
 
 /// What a check that timed out reports.

@@ -14,6 +14,8 @@ use super::{
 };
 use super::{CleanupConfig, DatabasesCleanupConfig, LogsCleanupConfig, RetentionConfig, RetentionRules};
 use super::{FilesJobConfig, HealthJobConfig, JobConfig, ScheduleConfig};
+use super::{LogFieldsConfig, LogWorkspaceConfig, LogsConfig};
+use super::{LogLatencyHealthConfig, LogRateHealthConfig};
 
 /// Field-by-field "prefer self" merge, as uv's `Combine`.
 trait Over {
@@ -53,6 +55,49 @@ impl_over!(OutputConfig {
     progress
 });
 impl_over!(StatsConfig { limit, min_duration });
+impl_over!(LogFieldsConfig {
+    timestamp,
+    timestamp_format,
+    level,
+    message,
+    user,
+    ip,
+    path,
+    status,
+    duration,
+    duration_unit,
+});
+impl_over!(LogWorkspaceConfig {
+    console_table,
+    app_table,
+    http_table,
+    time_column,
+    console_message,
+    app_message,
+    app_properties,
+    user_key,
+    ip_key,
+    http_duration,
+    http_path,
+    http_status,
+    wait,
+});
+impl Over for LogsConfig {
+    fn over(self, base: Self) -> Self {
+        Self {
+            files: self.files.or(base.files),
+            error_levels: self.error_levels.or(base.error_levels),
+            auth_failure_match: self.auth_failure_match.or(base.auth_failure_match),
+            since: self.since.or(base.since),
+            bin: self.bin.or(base.bin),
+            threshold: self.threshold.or(base.threshold),
+            exact_percentiles_limit: self.exact_percentiles_limit.or(base.exact_percentiles_limit),
+            fields: self.fields.over(base.fields),
+            workspace_id: self.workspace_id.or(base.workspace_id),
+            workspace: self.workspace.over(base.workspace),
+        }
+    }
+}
 impl_over!(BackupConfig {
     stores,
     compression,
@@ -176,6 +221,18 @@ impl_over!(BackupAgeHealthConfig {
 
 impl_over!(MetricThresholdConfig { warning, critical });
 impl_over!(AppServiceHealthConfig { timeout });
+impl_over!(LogRateHealthConfig {
+    warning,
+    critical,
+    window,
+    timeout
+});
+impl_over!(LogLatencyHealthConfig {
+    warning,
+    critical,
+    window,
+    timeout
+});
 
 impl Over for AzureMetricsHealthConfig {
     fn over(self, base: Self) -> Self {
@@ -258,6 +315,8 @@ impl Over for HealthConfig {
             verify_age: self.verify_age.over(base.verify_age),
             azure_metrics: self.azure_metrics.over(base.azure_metrics),
             app_service: self.app_service.over(base.app_service),
+            error_rate: self.error_rate.over(base.error_rate),
+            latency_p95: self.latency_p95.over(base.latency_p95),
         }
     }
 }
@@ -360,6 +419,7 @@ impl Sections {
             retention: self.retention.over(base.retention),
             cleanup: self.cleanup.over(base.cleanup),
             azure: self.azure.over(base.azure),
+            logs: self.logs.over(base.logs),
         }
     }
 }

@@ -158,3 +158,39 @@ fn help_cleanup() {
     let ctx = TestContext::new();
     campctl_snapshot!(ctx.filters(), ctx.cmd().args(["cleanup", "--help"]));
 }
+
+#[test]
+fn help_logs() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["logs", "--help"]));
+}
+
+#[test]
+fn help_logs_errors() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["logs", "errors", "--help"]));
+}
+
+#[test]
+fn help_logs_auth_failures() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["logs", "auth-failures", "--help"]));
+}
+
+#[test]
+fn help_logs_latency() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["logs", "latency", "--help"]));
+}
+
+#[test]
+fn help_logs_tail() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["logs", "tail", "--help"]));
+}
+
+#[test]
+fn help_logs_query() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["logs", "query", "--help"]));
+}

@@ -19,6 +19,7 @@ mod entra;
 mod hardening;
 mod hardening2;
 mod health;
+mod logs;
 mod notify;
 mod pg_database;
 mod reindex;

@@ -169,6 +169,15 @@ impl RestResponse {
     }
 }
 
+/// What [`RestClient::send_with`] adds to a request.
+#[derive(Debug, Clone, Default)]
+pub struct SendExtras {
+    /// Request headers (lower-case names), e.g. `prefer`.
+    pub headers: Vec<(&'static str, String)>,
+    /// Statuses handed back as a response for the caller to read (e.g. 400 with a body worth showing whole).
+    pub pass_statuses: Vec<u16>,
+}
+
 /// A client of one audience; see the module docs.
 #[derive(Debug, Clone)]
 pub struct RestClient {
@@ -268,10 +277,30 @@ impl RestClient {
         body: Option<&serde_json::Value>,
         operation: &Operation,
     ) -> anyhow::Result<RestResponse> {
+        self.send_with(method, url, body, &SendExtras::default(), operation)
+            .await
+    }
+
+    /// [`Self::send`] with more request headers, and statuses the caller reads itself (returned, not mapped to an
+    /// error; never retried).
+    ///
+    /// # Errors
+    /// See [`Self::send`].
+    pub async fn send_with(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        extras: &SendExtras,
+        operation: &Operation,
+    ) -> anyhow::Result<RestResponse> {
         let mut attempt = 0u32;
         loop {
             let mut request = Request::new(url.clone(), method);
             request.insert_header("accept", "application/json");
+            for (name, value) in &extras.headers {
+                request.insert_header(*name, value.clone());
+            }
             if let Some(body) = body {
                 request.set_json(body)?;
             }
@@ -308,7 +337,7 @@ impl RestClient {
                 Ok(raw) => {
                     let status = u16::from(raw.status());
                     let response = RestResponse { status, raw };
-                    if (200..300).contains(&status) {
+                    if (200..300).contains(&status) || extras.pass_statuses.contains(&status) {
                         return Ok(response);
                     }
                     if !is_retryable(status) || attempt >= self.options.max_retries {

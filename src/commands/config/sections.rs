@@ -63,6 +63,12 @@ pub(super) fn section_checks(ctx: &Ctx, checks: &mut Vec<Check>) -> Vec<Store> {
     push("[output]", Vec::new(), "valid".into());
     push("[stats]", stats_problems(ctx), "valid".into());
     push("[health]", health_problems(ctx), "valid".into());
+    let logs_problems: Vec<String> = crate::commands::logs::settings::check(&ctx.settings.config.sections.logs)
+        .err()
+        .map(|err| diagnostics::one_line(&err))
+        .into_iter()
+        .collect();
+    push("[logs]", logs_problems, "valid".into());
     let (notify_problems, notify_fine) = match crate::settings::notify::resolve(&ctx.settings.config) {
         Ok(Some(notify)) => (
             Vec::new(),

@@ -50,6 +50,10 @@ pub(crate) enum CheckName {
     AzureMetrics,
     /// `[azure] app_service`: the web app's state (Running; Stopped is CRITICAL) and availability
     AppService,
+    /// Share of requests answered 5xx in the logs source (`[logs] workspace_id`) over 15m (1/5 %)
+    ErrorRate,
+    /// P95 response time in the logs source (`[logs] workspace_id`) over 15m (1/3 seconds)
+    LatencyP95,
 }
 
 impl CheckName {
@@ -74,6 +78,8 @@ impl CheckName {
             Self::VerifyAge => "verify-age",
             Self::AzureMetrics => "azure-metrics",
             Self::AppService => "app-service",
+            Self::ErrorRate => "error-rate",
+            Self::LatencyP95 => "latency-p95",
         }
     }
 

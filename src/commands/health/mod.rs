@@ -13,6 +13,7 @@ mod catalogs;
 mod check;
 mod database;
 mod limits;
+mod logs;
 mod probe;
 mod redis;
 mod report;

@@ -10,7 +10,7 @@ use super::check::{CheckResult, Level};
 use super::database;
 use super::limits::CheckName;
 use super::probe::Probe;
-use super::{api, azure, backups, redis, system};
+use super::{api, azure, backups, logs, redis, system};
 
 type CheckFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<Vec<CheckResult>>> + Send + 'a>>;
 
@@ -35,6 +35,8 @@ fn start<'a>(name: CheckName, probe: &'a Probe<'a>) -> CheckFuture<'a> {
         CheckName::VerifyAge => Box::pin(backups::verify_age(probe)),
         CheckName::AzureMetrics => Box::pin(azure::azure_metrics(probe)),
         CheckName::AppService => Box::pin(azure::app_service(probe)),
+        CheckName::ErrorRate => Box::pin(logs::error_rate(probe)),
+        CheckName::LatencyP95 => Box::pin(logs::latency_p95(probe)),
     }
 }
 

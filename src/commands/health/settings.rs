@@ -10,11 +10,13 @@ use super::HealthArgs;
 pub(crate) mod api;
 pub(crate) mod azure;
 pub(crate) mod backups;
+pub(crate) mod logs;
 pub(crate) mod redis;
 
 use self::api::ApiSettings;
 use self::azure::AzureHealthSettings;
 use self::backups::BackupHealthSettings;
+use self::logs::LogsHealthSettings;
 use self::redis::RedisSettings;
 use super::check::{Level, Thresholds};
 use super::database::settings::DatabaseHealthSettings;
@@ -68,6 +70,8 @@ pub(crate) struct HealthSettings {
     pub backups: BackupHealthSettings,
     /// `[health.azure_metrics]`, `[health.app_service]` and, for those checks, `[azure]`.
     pub azure: AzureHealthSettings,
+    /// `[health.error_rate]`, `[health.latency_p95]` and their logs source.
+    pub logs: LogsHealthSettings,
 }
 
 /// Runbook 5.1.1 and 5.1.3, and campctl's own where the runbook has none.
@@ -167,6 +171,7 @@ impl HealthSettings {
         }
         let backups = BackupHealthSettings::resolve(file, ctx, &where_, &mut timeouts)?;
         let azure = AzureHealthSettings::resolve(file, ctx, &where_, &mut timeouts)?;
+        let logs = LogsHealthSettings::resolve(file, ctx, &where_, &mut timeouts)?;
 
         let mut settings = Self {
             checks: Vec::new(),
@@ -189,10 +194,12 @@ impl HealthSettings {
             api,
             backups,
             azure,
+            logs,
         };
         settings.select(&args.checks, &args.skip, file, &where_(""))?;
         settings.backups.usable_for(&settings.checks)?;
         settings.azure.prepare(&settings.checks, ctx)?;
+        settings.logs.prepare(&settings.checks, ctx)?;
         Ok(settings)
     }
 
@@ -272,6 +279,7 @@ impl HealthSettings {
             CheckName::Redis => self.redis.is_none().then_some("`[health.redis] url`"),
             CheckName::Api => self.api.is_empty().then_some("`[[health.api]]` with a `url`"),
             CheckName::AzureMetrics | CheckName::AppService => self.azure.missing(check),
+            CheckName::ErrorRate | CheckName::LatencyP95 => self.logs.missing(check),
         }
     }
 

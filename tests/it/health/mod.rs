@@ -7,6 +7,7 @@ mod azure;
 mod backups;
 mod database;
 mod host;
+mod logs;
 mod redis;
 
 use std::path::PathBuf;

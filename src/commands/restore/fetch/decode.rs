@@ -38,7 +38,8 @@ pub(super) fn check_header(head: &[u8], reader: &Reader) -> anyhow::Result<Archi
 /// Decompression of the stored object, chosen from its first bytes.
 pub(super) enum Decoder {
     Zstd(zstd::stream::write::Decoder<'static, Vec<u8>>),
-    Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
+    // Boxed: zlib-rs (the backend `campctl logs` enables) makes the gzip state large.
+    Gzip(Box<flate2::write::MultiGzDecoder<Vec<u8>>>),
     Plain,
 }
 
@@ -47,7 +48,10 @@ impl Decoder {
         Ok(if first.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
             (Self::Zstd(zstd::stream::write::Decoder::new(Vec::new())?), "zstd")
         } else if first.starts_with(&[0x1F, 0x8B]) {
-            (Self::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())), "gzip")
+            (
+                Self::Gzip(Box::new(flate2::write::MultiGzDecoder::new(Vec::new()))),
+                "gzip",
+            )
         } else {
             (Self::Plain, "none")
         })
