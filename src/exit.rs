@@ -114,6 +114,20 @@ impl UserError {
         self.hint = Some(hint.into());
         self
     }
+
+    /// An error as one line for a report cell: a [`UserError`]'s message and hint (e.g. the RBAC role of a 403), or
+    /// any other error with its causes.
+    pub fn one_line(err: &anyhow::Error) -> String {
+        match err.downcast_ref::<Self>() {
+            Some(Self {
+                message,
+                hint: Some(hint),
+                ..
+            }) => format!("{message}. {hint}"),
+            Some(Self { message, .. }) => message.clone(),
+            None => format!("{err:#}"),
+        }
+    }
 }
 
 impl Classify for UserError {

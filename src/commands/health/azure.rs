@@ -27,19 +27,6 @@ use crate::units::HumanDuration;
 const METRICS: &str = "azure-metrics";
 const APP_SERVICE: &str = "app-service";
 
-/// An error as one line: campctl's message and its hint (the RBAC role on 401/403).
-fn failure(err: &anyhow::Error) -> String {
-    match err.downcast_ref::<UserError>() {
-        Some(UserError {
-            message,
-            hint: Some(hint),
-            ..
-        }) => format!("{message}. {hint}"),
-        Some(UserError { message, .. }) => message.clone(),
-        None => format!("{err:#}"),
-    }
-}
-
 fn client(settings: &AzureHealthSettings) -> anyhow::Result<&RestClient> {
     settings
         .client
@@ -95,7 +82,11 @@ async fn resource(
     let response = match (Metrics { client, id }).average(&query).await {
         Ok(response) => response,
         Err(err) => {
-            return vec![CheckResult::unknown(METRICS, Some(id.name.clone()), failure(&err))];
+            return vec![CheckResult::unknown(
+                METRICS,
+                Some(id.name.clone()),
+                UserError::one_line(&err),
+            )];
         }
     };
     metrics
@@ -193,7 +184,7 @@ pub(crate) async fn app_service(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRe
             return Ok(vec![CheckResult::unknown(
                 APP_SERVICE,
                 Some(id.name.clone()),
-                failure(&err),
+                UserError::one_line(&err),
             )]);
         }
     };

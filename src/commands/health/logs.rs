@@ -15,19 +15,6 @@ use crate::units::HumanDuration;
 const ERROR_RATE: &str = "error-rate";
 const LATENCY_P95: &str = "latency-p95";
 
-/// An error as one line: campctl's message and its hint (the RBAC role on 401/403).
-fn failure(err: &anyhow::Error) -> String {
-    match err.downcast_ref::<UserError>() {
-        Some(UserError {
-            message,
-            hint: Some(hint),
-            ..
-        }) => format!("{message}. {hint}"),
-        Some(UserError { message, .. }) => message.clone(),
-        None => format!("{err:#}"),
-    }
-}
-
 /// Runs `query` over the last `window`; `Err` is the UNKNOWN result.
 async fn ask(
     probe: &Probe<'_>,
@@ -60,7 +47,7 @@ async fn ask(
                 .unwrap_or_default();
             Ok((result, note))
         }
-        Err(err) => Err(CheckResult::unknown(check, None, failure(&err))),
+        Err(err) => Err(CheckResult::unknown(check, None, UserError::one_line(&err))),
     }
 }
 
