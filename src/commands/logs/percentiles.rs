@@ -145,6 +145,12 @@ impl Distribution {
             };
         }
         self.exact.sort_unstable_by(f64::total_cmp);
+        // Summed in sorted order, so that the mean does not depend on how the input was split among workers.
+        let mean = if self.exact.is_empty() {
+            mean
+        } else {
+            self.exact.iter().sum::<f64>() / self.exact.len() as f64
+        };
         let n = self.exact.len() as u64;
         let at = |q: f64| self.exact.get((rank(q, n) - 1) as usize).copied().unwrap_or(0.0);
         Summary {

@@ -189,7 +189,10 @@ impl WindowSettings {
             (Some(from), _) => parse_time("--from", from)?,
             (None, since) => {
                 let since = since.or(file.since).map_or(DEFAULT_SINCE, |since| since.0);
-                until - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::MAX)
+                chrono::Duration::from_std(since)
+                    .ok()
+                    .and_then(|since| until.checked_sub_signed(since))
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC)
             }
         };
         if from >= until {

@@ -349,6 +349,11 @@ fn bad_input_is_refused_with_exit_2_and_a_missing_file_with_exit_10() {
         (vec!["logs", "errors"], 2, "no log source"),
         (vec!["logs", "errors", "--file", &dir, "--bin", "0s"], 2, "at least 1s"),
         (
+            vec!["logs", "errors", "--file", &dir, "--since", "99999w"],
+            2,
+            "is too many (at most 100000)",
+        ),
+        (
             vec!["logs", "errors", "--file", &dir, "--from", "yesterday"],
             2,
             "`--from yesterday` is not an RFC 3339 time",
