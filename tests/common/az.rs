@@ -30,6 +30,17 @@ impl AzCli {
     }
 
     fn write(dir: &Path, prelude: &str) -> Self {
+        let token = r#"now=$(date +%s)
+exp=$((now + 3600))
+payload=$(b64 "{\"aud\":\"$aud\",\"scp\":\"$scope\",\"iss\":\"https://sts.windows.net/00000000-0000-0000-0000-000000000000/\",\"nbf\":$now,\"exp\":$exp}")
+"#;
+        Self::install(dir, prelude, token)
+    }
+
+    /// Writes the stand-in: it logs its arguments, runs `prelude`, reads `--scope`/`--resource` into `$scope` and
+    /// `$aud`, then runs `token`, which sets `$payload` (the JWT's claims, base64url) and `$exp`; the script prints
+    /// the token response with the fixed header.
+    fn install(dir: &Path, prelude: &str, token: &str) -> Self {
         let dir = dir.join("az-stand-in");
         std::fs::create_dir_all(&dir).expect("create the az stand-in directory");
         let log = dir.join("az-calls.log");
@@ -44,12 +55,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 aud="${{scope%/.default}}"
-b64() {{ printf '%s' "$1" | base64 | tr -d '\n=' | tr '+/' '-_'; }}
-now=$(date +%s)
-exp=$((now + 3600))
-header=$(b64 '{{"alg":"none","typ":"JWT"}}')
-payload=$(b64 "{{\"aud\":\"$aud\",\"scp\":\"$scope\",\"iss\":\"https://sts.windows.net/00000000-0000-0000-0000-000000000000/\",\"nbf\":$now,\"exp\":$exp}}")
-printf '{{"accessToken":"%s.%s.","expires_on":%s,"tokenType":"Bearer"}}\n' "$header" "$payload" "$exp"
+b64() {{ printf '%s' "$1" | base64 -w0 | tr -d '=' | tr '+/' '-_'; }}
+{token}printf '{{"accessToken":"%s.%s.","expires_on":%s,"tokenType":"Bearer"}}\n' "$(b64 '{FIXED_HEADER}')" "$payload" "$exp"
 "#,
             log = log.display()
         );
@@ -99,33 +106,10 @@ impl AzCli {
     /// `expires_on` `lifetime_secs` from now: a PostgreSQL role can have that token as its password, and a short
     /// lifetime makes campctl fetch a new one for each session. Calls are logged as with [`Self::logged_in`].
     pub fn fixed_token(dir: &Path, lifetime_secs: u64) -> Self {
-        let dir = dir.join("az-stand-in");
-        std::fs::create_dir_all(&dir).expect("create the az stand-in directory");
-        let log = dir.join("az-calls.log");
-        let script = format!(
-            r#"#!/bin/sh
-echo "$*" >> '{log}'
-scope=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --scope|--resource) scope="$2"; shift 2 ;;
-    *) shift ;;
-  esac
-done
-aud="${{scope%/.default}}"
-b64() {{ printf '%s' "$1" | base64 -w0 | tr -d '=' | tr '+/' '-_'; }}
-exp=$(( $(date +%s) + {lifetime_secs} ))
-printf '{{"accessToken":"%s.%s.","expires_on":%s,"tokenType":"Bearer"}}\n' "$(b64 '{header}')" "$(b64 "{{\"aud\":\"$aud\",\"scp\":\"$scope\"}}")" "$exp"
-"#,
-            log = log.display(),
-            header = FIXED_HEADER,
+        let token = format!(
+            "exp=$(( $(date +%s) + {lifetime_secs} ))\npayload=$(b64 \"{{\\\"aud\\\":\\\"$aud\\\",\\\"scp\\\":\\\"$scope\\\"}}\")\n"
         );
-        let path = dir.join("az");
-        std::fs::write(&path, script).expect("write the az stand-in");
-        let mut permissions = std::fs::metadata(&path).expect("az stand-in metadata").permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-        std::fs::set_permissions(&path, permissions).expect("make the az stand-in executable");
-        Self { dir }
+        Self::install(dir, "", &token)
     }
 }
 
