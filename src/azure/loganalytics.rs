@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::rest::error::{Operation, status_error};
+use super::rest::error::{Operation, code_and_message, status_error};
 use super::rest::{RestClient, SendExtras};
 use crate::exit::UserError;
 
@@ -323,12 +323,7 @@ pub struct QueryError {
 impl QueryError {
     /// `` `Code`: message `` then each `innererror` and detail, verbatim.
     pub fn render(&self) -> String {
-        let mut text = match (self.code.is_empty(), self.message.is_empty()) {
-            (false, false) => format!("`{}`: {}", self.code, self.message),
-            (false, true) => format!("`{}`", self.code),
-            (true, false) => self.message.clone(),
-            (true, true) => "no error code or message".to_string(),
-        };
+        let mut text = code_and_message(&self.code, &self.message);
         if let (Some(line), Some(pos)) = (self.line, self.pos) {
             let _ = write!(text, " (line {line}, position {pos})");
         }

@@ -56,6 +56,16 @@ struct Envelope {
     error: ArmError,
 }
 
+/// `` `Code`: message `` as Azure's error bodies give them (either may be empty), verbatim.
+pub fn code_and_message(code: &str, message: &str) -> String {
+    match (code.is_empty(), message.is_empty()) {
+        (false, false) => format!("`{code}`: {message}"),
+        (false, true) => format!("`{code}`"),
+        (true, false) => message.to_string(),
+        (true, true) => "no error code or message".to_string(),
+    }
+}
+
 impl ArmError {
     /// The `error` of an ARM error body (`None` when the body is not one).
     pub fn from_body(body: &[u8]) -> Option<Self> {
@@ -66,12 +76,7 @@ impl ArmError {
 
     /// `` `Code`: message `` and each detail the same way, verbatim.
     pub fn render(&self) -> String {
-        let mut text = match (self.code.is_empty(), self.message.is_empty()) {
-            (false, false) => format!("`{}`: {}", self.code, self.message),
-            (false, true) => format!("`{}`", self.code),
-            (true, false) => self.message.clone(),
-            (true, true) => "no error code or message".to_string(),
-        };
+        let mut text = code_and_message(&self.code, &self.message);
         for detail in &self.details {
             text.push_str(" (detail: ");
             text.push_str(&detail.render());

@@ -128,6 +128,25 @@ pub(crate) struct AuthFailuresReport {
     pub unparsed: Unparsed,
 }
 
+impl AuthFailuresReport {
+    /// The report of `groups` (already at or over `threshold`), most failures first, ties by user, then IP:
+    /// the same order whichever the source.
+    pub(crate) fn new(window: Window, threshold: u64, mut groups: Vec<AuthFailureGroup>, unparsed: Unparsed) -> Self {
+        groups.sort_by(|a, b| {
+            b.failures
+                .cmp(&a.failures)
+                .then_with(|| a.user.cmp(&b.user))
+                .then_with(|| a.ip.cmp(&b.ip))
+        });
+        Self {
+            window,
+            threshold,
+            groups,
+            unparsed,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct AuthFailureGroup {
     pub user: Option<String>,

@@ -154,24 +154,13 @@ impl AuthFailures {
     }
 
     pub(crate) fn report(self, threshold: u64, unparsed: Unparsed) -> AuthFailuresReport {
-        let mut groups: Vec<AuthFailureGroup> = self
+        let groups = self
             .groups
             .into_iter()
             .filter(|(_, failures)| *failures >= threshold)
             .map(|((user, ip), failures)| AuthFailureGroup { user, ip, failures })
             .collect();
-        groups.sort_by(|a, b| {
-            b.failures
-                .cmp(&a.failures)
-                .then_with(|| a.user.cmp(&b.user))
-                .then_with(|| a.ip.cmp(&b.ip))
-        });
-        AuthFailuresReport {
-            window: self.window,
-            threshold,
-            groups,
-            unparsed,
-        }
+        AuthFailuresReport::new(self.window, threshold, groups, unparsed)
     }
 }
 

@@ -279,7 +279,7 @@ impl Runner<'_> {
             table.require("FailureCount")?,
         );
         let text = |cell: &loganalytics::Cell| Some(cell.to_text()).filter(|text| !text.is_empty());
-        let mut groups: Vec<AuthFailureGroup> = table
+        let groups = table
             .rows
             .iter()
             .map(|row| AuthFailureGroup {
@@ -288,18 +288,7 @@ impl Runner<'_> {
                 failures: row[count].as_i64().unwrap_or(0).max(0) as u64,
             })
             .collect();
-        groups.sort_by(|a, b| {
-            b.failures
-                .cmp(&a.failures)
-                .then_with(|| a.user.cmp(&b.user))
-                .then_with(|| a.ip.cmp(&b.ip))
-        });
-        let report = AuthFailuresReport {
-            window,
-            threshold,
-            groups,
-            unparsed: Unparsed::default(),
-        };
+        let report = AuthFailuresReport::new(window, threshold, groups, Unparsed::default());
         self.finish(&report, &answers.partial)
     }
 
