@@ -17,7 +17,8 @@
 //!     config_file      into the input types of pg and storage (`settings/inputs.rs`); config_file is the pure
 //!     diagnostics      serde schema of campctl.toml; diagnostics renders errors and knows every classified type
 //!        │
-//!  3  catalog  lock  interrupt    what several commands share: backups and manifests, locks, undo after Ctrl-C
+//!  3  catalog  lock  interrupt    what several commands share: backups and manifests, locks, undo after Ctrl-C,
+//!     logs                        the application's JSON log files read into reports
 //!        │
 //!  2  pg  storage  azure          services; each owns its input types (`pg::conninfo::FileKeys`,
 //!     http  notify                `storage::StoreKeys`, `pg::SessionOptions`, `notify::NotifySettings`) and
@@ -49,6 +50,7 @@ pub(crate) mod http;
 pub mod interrupt;
 pub mod lock;
 pub mod logging;
+pub(crate) mod logs;
 pub mod notify;
 #[expect(
     unsafe_code,

@@ -25,6 +25,7 @@ pub mod azure;
 mod entra;
 mod global_args;
 mod inputs;
+pub(crate) mod logs;
 pub(crate) mod logs_workspace;
 pub mod notify;
 pub(crate) mod stores;

@@ -39,10 +39,12 @@ const FLOORS: &[(&str, u8)] = &[
     ("azure", 2),
     ("http", 2),
     ("notify", 2),
-    // 3. Shared homes of what several commands use: the catalog of backups, locks, undo-after-interrupt.
+    // 3. Shared homes of what several commands use: the catalog of backups, locks, undo-after-interrupt, the log
+    //    file reader and its reports.
     ("catalog", 3),
     ("lock", 3),
     ("interrupt", 3),
+    ("logs", 3),
     // 4. Settings: the file's schema, resolution into typed settings, and error rendering (which names the
     //    classified errors of every floor below).
     ("config_file", 4),

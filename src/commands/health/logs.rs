@@ -1,26 +1,46 @@
 //! `error-rate` and `latency-p95` (runbook 5.1.2): the share of requests answered 5xx and the 95th percentile of
-//! response times over the check's window, from the Log Analytics workspace of `[logs] workspace_id` (the HTTP table
-//! of `[logs.workspace]`). A window without requests is UNKNOWN (nothing to judge), never OK; partial results are
-//! judged and say so.
+//! response times over the check's window, from the source `campctl logs` reads without flags: the application's
+//! JSON log files of `[logs] files` (read as `campctl logs` reads them, `crate::logs`), else the Log Analytics
+//! workspace of `[logs] workspace_id` (the HTTP table of `[logs.workspace]`). A window without requests is UNKNOWN
+//! (nothing to judge), never OK; partial results and unreadable lines are judged and said.
+
+use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::check::{CheckResult, Unit};
 use super::probe::Probe;
 use crate::azure::loganalytics::{self, QueryRequest, QueryResult, kql};
 use crate::exit::UserError;
+use crate::logs::fields::LogsSettings;
+use crate::logs::files::{self, Input};
+use crate::logs::model::{SourceInfo, Window};
+use crate::logs::reports::{Requests, RequestsSummary};
 use crate::units::HumanDuration;
 
 const ERROR_RATE: &str = "error-rate";
 const LATENCY_P95: &str = "latency-p95";
+
+/// A file last written this long before the window began may still hold lines of the window (a clock that lags,
+/// a buffered writer); older files are not read.
+const MTIME_SLACK: Duration = Duration::from_secs(5 * 60);
+
+/// The window ending now.
+fn window_from_now(window: Duration) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let until = Utc::now();
+    Ok((
+        until - chrono::Duration::from_std(window).context("the window is too long for a date")?,
+        until,
+    ))
+}
 
 /// Runs `query` over the last `window`; `Err` is the UNKNOWN result.
 async fn ask(
     probe: &Probe<'_>,
     check: &'static str,
     query: anyhow::Result<String>,
-    window: std::time::Duration,
+    window: Duration,
 ) -> Result<(QueryResult, String), CheckResult> {
     let settings = &probe.settings.logs;
     let run = async {
@@ -29,10 +49,10 @@ async fn ask(
             .client
             .as_ref()
             .context("the Log Analytics client was not set up")?;
-        let until = Utc::now();
+        let (from, until) = window_from_now(window)?;
         let request = QueryRequest {
             query: query?,
-            from: until - chrono::Duration::from_std(window).context("the window is too long for a date")?,
+            from,
             until,
             wait_secs: workspace.wait_secs,
         };
@@ -51,30 +71,110 @@ async fn ask(
     }
 }
 
+/// The inputs of `[logs] files` written to since shortly before `from` (a rotated `.gz` keeps the time of its last
+/// line, so yesterday's rotations are not read again every five minutes).
+fn recent_inputs(settings: &LogsSettings, from: DateTime<Utc>) -> anyhow::Result<Vec<Input>> {
+    let since = std::time::SystemTime::from(from) - MTIME_SLACK;
+    let mut recent = Vec::new();
+    for input in files::expand(&settings.inputs)? {
+        match &input {
+            Input::Stdin => {
+                return Err(
+                    UserError::usage("`[logs] files` names `-` (stdin), which health cannot read")
+                        .with_hint("List the application's log files or directory in `[logs] files`")
+                        .into(),
+                );
+            }
+            Input::File(path) => {
+                let modified = fs_err::metadata(path)?.modified()?;
+                if modified >= since {
+                    recent.push(input);
+                }
+            }
+        }
+    }
+    Ok(recent)
+}
+
+/// Reads the requests of the last `window` from the files; `Err` is the UNKNOWN result. The note names the
+/// unreadable lines, if any.
+async fn scan(
+    settings: &LogsSettings,
+    check: &'static str,
+    window: Duration,
+) -> Result<(RequestsSummary, String), CheckResult> {
+    let run = async {
+        let (from, until) = window_from_now(window)?;
+        let inputs = recent_inputs(settings, from)?;
+        let window = Window {
+            source: SourceInfo {
+                kind: "files".into(),
+                inputs: inputs.iter().map(Input::name).collect(),
+            },
+            from,
+            until,
+            bin_seconds: window.as_secs().max(1),
+        };
+        let settings = settings.clone();
+        tokio::task::spawn_blocking(move || files::scan(&inputs, &settings, &|| Requests::new(&window, &settings)))
+            .await?
+    };
+    match run.await {
+        Ok((requests, unparsed)) => {
+            let note = match unparsed.lines {
+                0 => String::new(),
+                lines => format!(
+                    " ({lines} unreadable line{}, first {})",
+                    if lines == 1 { "" } else { "s" },
+                    unparsed.first_line_numbers.first().map_or("-", String::as_str)
+                ),
+            };
+            Ok((requests.summary(), note))
+        }
+        Err(err) => Err(CheckResult::unknown(check, None, UserError::one_line(&err))),
+    }
+}
+
+fn no_requests(check: &'static str, what: &str, window: Duration, note: &str) -> CheckResult {
+    CheckResult::unknown(
+        check,
+        None,
+        format!("no requests{what} in the last {}{note}", HumanDuration(window)),
+    )
+}
+
 /// `error-rate`.
 pub(crate) async fn error_rate(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckResult>> {
     let settings = &probe.settings.logs;
     let window = settings.error_rate_window;
-    let query = settings
-        .workspace
-        .as_ref()
-        .context("no `[logs] workspace_id`")
-        .and_then(|workspace| kql::error_rate(&workspace.schema));
-    let (result, note) = match ask(probe, ERROR_RATE, query, window).await {
-        Ok(answer) => answer,
-        Err(unknown) => return Ok(vec![unknown]),
+    let (requests, errors, note) = if let Some(files) = &settings.files {
+        match scan(files, ERROR_RATE, window).await {
+            Ok((summary, note)) => (summary.requests, summary.server_errors, note),
+            Err(unknown) => return Ok(vec![unknown]),
+        }
+    } else {
+        let query = settings
+            .workspace
+            .as_ref()
+            .context("no `[logs] workspace_id`")
+            .and_then(|workspace| kql::error_rate(&workspace.schema));
+        let (result, note) = match ask(probe, ERROR_RATE, query, window).await {
+            Ok(answer) => answer,
+            Err(unknown) => return Ok(vec![unknown]),
+        };
+        let table = result.primary();
+        let (requests, errors) = (table.require("requests")?, table.require("server_errors")?);
+        let row = table.rows.first();
+        let requests = row.and_then(|row| row[requests].as_i64()).unwrap_or(0);
+        let errors = row.and_then(|row| row[errors].as_i64()).unwrap_or(0);
+        (
+            u64::try_from(requests).unwrap_or(0),
+            u64::try_from(errors).unwrap_or(0),
+            note,
+        )
     };
-    let table = result.primary();
-    let (requests, errors) = (table.require("requests")?, table.require("server_errors")?);
-    let row = table.rows.first();
-    let requests = row.and_then(|row| row[requests].as_i64()).unwrap_or(0);
-    let errors = row.and_then(|row| row[errors].as_i64()).unwrap_or(0);
-    if requests <= 0 {
-        return Ok(vec![CheckResult::unknown(
-            ERROR_RATE,
-            None,
-            format!("no requests in the last {}{note}", HumanDuration(window)),
-        )]);
+    if requests == 0 {
+        return Ok(vec![no_requests(ERROR_RATE, "", window, &note)]);
     }
     let rate = errors as f64 * 100.0 / requests as f64;
     Ok(vec![CheckResult::measured(
@@ -94,29 +194,43 @@ pub(crate) async fn error_rate(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRes
 pub(crate) async fn latency_p95(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckResult>> {
     let settings = &probe.settings.logs;
     let window = settings.latency_p95_window;
-    let query = settings
-        .workspace
-        .as_ref()
-        .context("no `[logs] workspace_id`")
-        .and_then(|workspace| kql::latency_p95(&workspace.schema));
-    let (result, note) = match ask(probe, LATENCY_P95, query, window).await {
-        Ok(answer) => answer,
-        Err(unknown) => return Ok(vec![unknown]),
+    let (count, p95, how, note) = if let Some(files) = &settings.files {
+        match scan(files, LATENCY_P95, window).await {
+            Ok((summary, note)) => {
+                let latency = summary.latency;
+                let how = if latency.exact {
+                    "exact, from the log files"
+                } else {
+                    "estimated within 1 %, from the log files"
+                };
+                (latency.count, Some(latency.p95), how, note)
+            }
+            Err(unknown) => return Ok(vec![unknown]),
+        }
+    } else {
+        let query = settings
+            .workspace
+            .as_ref()
+            .context("no `[logs] workspace_id`")
+            .and_then(|workspace| kql::latency_p95(&workspace.schema));
+        let (result, note) = match ask(probe, LATENCY_P95, query, window).await {
+            Ok(answer) => answer,
+            Err(unknown) => return Ok(vec![unknown]),
+        };
+        let table = result.primary();
+        let (count, p95) = (table.require("count")?, table.require("p95")?);
+        let row = table.rows.first();
+        let count = row.and_then(|row| row[count].as_i64()).unwrap_or(0);
+        let p95 = row.and_then(|row| row[p95].as_f64());
+        (
+            u64::try_from(count).unwrap_or(0),
+            p95,
+            "`percentile()`, an estimate",
+            note,
+        )
     };
-    let table = result.primary();
-    let (count, p95) = (table.require("count")?, table.require("p95")?);
-    let row = table.rows.first();
-    let count = row.and_then(|row| row[count].as_i64()).unwrap_or(0);
-    let p95 = row.and_then(|row| row[p95].as_f64()).filter(|value| value.is_finite());
-    let Some(p95) = p95.filter(|_| count > 0) else {
-        return Ok(vec![CheckResult::unknown(
-            LATENCY_P95,
-            None,
-            format!(
-                "no requests with a response time in the last {}{note}",
-                HumanDuration(window)
-            ),
-        )]);
+    let Some(p95) = p95.filter(|value| value.is_finite() && count > 0) else {
+        return Ok(vec![no_requests(LATENCY_P95, " with a response time", window, &note)]);
     };
     Ok(vec![CheckResult::measured(
         LATENCY_P95,
@@ -125,7 +239,7 @@ pub(crate) async fn latency_p95(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRe
         Unit::Seconds,
         settings.latency_p95,
         format!(
-            "P95 of {count} requests in the last {} (`percentile()`, an estimate){note}",
+            "P95 of {count} requests in the last {} ({how}){note}",
             HumanDuration(window)
         ),
     )])

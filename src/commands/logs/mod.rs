@@ -6,11 +6,6 @@
 //! (`model.rs`) do not depend on the source: `files.rs` reads files (streamed, a file per worker over every core,
 //! gzip through zlib-rs) and fills them.
 
-pub(crate) mod files;
-pub(crate) mod model;
-mod parse;
-mod percentiles;
-mod reports;
 pub(crate) mod settings;
 mod tail;
 pub(crate) mod workspace;
@@ -19,6 +14,8 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::commands::Ctx;
 use crate::exit::{ExitStatus, UserError};
+use crate::logs::fields::LogsSettings;
+use crate::logs::{files, model, reports};
 use crate::printer::{OutputFormat, Printer};
 use crate::units::HumanDuration;
 
@@ -212,8 +209,8 @@ fn prepare(
     window: Option<&WindowArgs>,
     file: &crate::config_file::LogsConfig,
     now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<(settings::LogsSettings, model::Window, Vec<files::Input>)> {
-    let settings = settings::LogsSettings::resolve(source, file)?;
+) -> anyhow::Result<(LogsSettings, model::Window, Vec<files::Input>)> {
+    let settings = LogsSettings::resolve(&source.files, file)?;
     let resolved = match window {
         Some(window) => settings::WindowSettings::resolve(window, file, now)?,
         None => settings::WindowSettings {

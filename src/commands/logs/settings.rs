@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{SourceArgs, WindowArgs};
-use crate::config_file::{LogFieldsConfig, LogsConfig};
+use super::WindowArgs;
+use crate::config_file::LogsConfig;
 use crate::exit::UserError;
+use crate::logs::fields::{DEFAULT_AUTH_MATCH, LogsSettings};
 
 /// `--since` without `--since`, `--from` or `[logs] since`.
 pub(crate) const DEFAULT_SINCE: Duration = Duration::from_secs(24 * 3600);
@@ -14,51 +15,6 @@ pub(crate) const DEFAULT_SINCE: Duration = Duration::from_secs(24 * 3600);
 pub(crate) const DEFAULT_BIN: Duration = Duration::from_secs(3600);
 /// `--threshold` of `auth-failures` (runbook 4.3.2).
 pub(crate) const DEFAULT_THRESHOLD: u64 = 5;
-/// Levels counted as errors.
-pub(crate) const DEFAULT_ERROR_LEVELS: [&str; 4] = ["error", "critical", "fatal", "exception"];
-/// The text that marks an authentication failure in the message or event.
-pub(crate) const DEFAULT_AUTH_MATCH: &str = "authentication_failed";
-/// Durations kept per group for exact percentiles before the sketch takes over.
-pub(crate) const DEFAULT_EXACT_LIMIT: u64 = 1_000_000;
-
-/// How the time field is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TimeFormat {
-    /// RFC 3339 / ISO 8601 with any offset (`Z`, `+02:00`); a time without an offset is refused.
-    Rfc3339,
-    EpochSeconds,
-    EpochMillis,
-}
-
-/// `[logs.fields]`, resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Fields {
-    pub timestamp: String,
-    pub time_format: TimeFormat,
-    pub level: String,
-    /// The message field; `None` (the default) means `event`, else `message`.
-    pub message: Option<String>,
-    pub user: String,
-    pub ip: String,
-    pub path: String,
-    pub status: String,
-    pub duration: String,
-    /// Multiplier from the duration field's unit to milliseconds (1 for `ms`, 1000 for `s`).
-    pub duration_to_ms: f64,
-}
-
-/// What every `logs` report needs, resolved.
-#[derive(Debug, Clone)]
-pub(crate) struct LogsSettings {
-    /// Files, globs, directories or `-`, as given (expanded by `files.rs`).
-    pub inputs: Vec<String>,
-    pub fields: Fields,
-    /// Lower case.
-    pub error_levels: Vec<String>,
-    pub auth_match: String,
-    pub exact_limit: usize,
-}
-
 /// The window of a report, resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WindowSettings {
@@ -69,97 +25,6 @@ pub(crate) struct WindowSettings {
 
 fn usage(message: String, hint: &str) -> anyhow::Error {
     UserError::usage(message).with_hint(hint).into()
-}
-
-impl Fields {
-    pub(crate) fn resolve(file: Option<&LogFieldsConfig>) -> anyhow::Result<Self> {
-        let file = file.cloned().unwrap_or_default();
-        let time_format = match file.timestamp_format.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("rfc3339") => TimeFormat::Rfc3339,
-            Some("epoch_seconds") => TimeFormat::EpochSeconds,
-            Some("epoch_millis") => TimeFormat::EpochMillis,
-            Some(other) => {
-                return Err(usage(
-                    format!("`[logs.fields] timestamp_format = \"{other}\"` is not a known format"),
-                    "Use `rfc3339`, `epoch_seconds` or `epoch_millis`",
-                ));
-            }
-        };
-        let duration_to_ms = match file.duration_unit.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("ms") => 1.0,
-            Some("s") => 1000.0,
-            Some(other) => {
-                return Err(usage(
-                    format!("`[logs.fields] duration_unit = \"{other}\"` is not a known unit"),
-                    "Use `ms` or `s`",
-                ));
-            }
-        };
-        Ok(Self {
-            timestamp: file.timestamp.unwrap_or_else(|| "timestamp".into()),
-            time_format,
-            level: file.level.unwrap_or_else(|| "level".into()),
-            message: file.message,
-            user: file.user.unwrap_or_else(|| "user_email".into()),
-            ip: file.ip.unwrap_or_else(|| "ip_address".into()),
-            path: file.path.unwrap_or_else(|| "path".into()),
-            status: file.status.unwrap_or_else(|| "status".into()),
-            duration: file.duration.unwrap_or_else(|| "duration".into()),
-            duration_to_ms,
-        })
-    }
-}
-
-impl LogsSettings {
-    /// Merges `--file` with `[logs]`.
-    ///
-    /// # Errors
-    /// A usage error (exit 2): no source at all, a bad `[logs.fields]` value, an empty error level list.
-    pub(crate) fn resolve(source: &SourceArgs, file: &LogsConfig) -> anyhow::Result<Self> {
-        let inputs = if source.files.is_empty() {
-            file.files.clone().unwrap_or_default()
-        } else {
-            source.files.clone()
-        };
-        if inputs.is_empty() {
-            return Err(usage(
-                "no log source: give `--file PATH` or set `[logs] files` in campctl.toml".into(),
-                "e.g. `campctl logs errors --file /var/log/app/app.log*`, or `[logs] files = [\"/var/log/app\"]`",
-            ));
-        }
-        let error_levels: Vec<String> = file
-            .error_levels
-            .clone()
-            .unwrap_or_else(|| DEFAULT_ERROR_LEVELS.iter().map(ToString::to_string).collect())
-            .into_iter()
-            .map(|level| level.to_lowercase())
-            .collect();
-        if error_levels.is_empty() {
-            return Err(usage(
-                "`[logs] error_levels` is empty: no record would count as an error".into(),
-                "List the levels, e.g. `error_levels = [\"error\", \"critical\"]`, or remove the key",
-            ));
-        }
-        let auth_match = file
-            .auth_failure_match
-            .clone()
-            .unwrap_or_else(|| DEFAULT_AUTH_MATCH.into());
-        if auth_match.is_empty() {
-            return Err(usage(
-                "`[logs] auth_failure_match` is empty: every record would be a failure".into(),
-                "Give the text of a failure event, e.g. `authentication_failed`, or remove the key",
-            ));
-        }
-        let exact_limit =
-            usize::try_from(file.exact_percentiles_limit.unwrap_or(DEFAULT_EXACT_LIMIT)).unwrap_or(usize::MAX);
-        Ok(Self {
-            inputs,
-            fields: Fields::resolve(file.fields.as_ref())?,
-            error_levels,
-            auth_match,
-            exact_limit,
-        })
-    }
 }
 
 fn parse_time(flag: &str, value: &str) -> anyhow::Result<DateTime<Utc>> {
@@ -246,12 +111,7 @@ pub(crate) fn utf8_terminal(color: bool) -> bool {
 /// # Errors
 /// The first problem, as a report would refuse it.
 pub(crate) fn check(file: &LogsConfig) -> anyhow::Result<()> {
-    let source = SourceArgs {
-        files: vec!["-".into()],
-        workspace: None,
-        show_kql: false,
-    };
-    LogsSettings::resolve(&source, file)?;
+    LogsSettings::resolve(&["-".to_string()], file)?;
     // `[logs] workspace_id` and `[logs.workspace]`, also when `[logs] files` is what the reports read.
     let workspace_only = LogsConfig {
         files: None,

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::TailArgs;
-use super::files::{Input, open};
-use super::model::{SourceInfo, TailLine, TailReport, UNPARSED_KEPT, Unparsed};
-use super::parse::parse;
-use super::settings::LogsSettings;
 use crate::exit::ExitStatus;
+use crate::logs::fields::LogsSettings;
+use crate::logs::files::{Input, open};
+use crate::logs::model::{SourceInfo, TailLine, TailReport, UNPARSED_KEPT, Unparsed};
+use crate::logs::parse::parse;
 use crate::printer::{OutputFormat, Printer};
 
 /// How often `--follow` looks for new lines.

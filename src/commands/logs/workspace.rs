@@ -2,7 +2,7 @@
 //!
 //! Each report is KQL built by [`crate::azure::loganalytics::kql`] from the runbook's queries on the tables and
 //! columns of `[logs.workspace]`, sent with the report's window as `timespan`, and its typed result filled into the
-//! same report structs as the file source ([`super::model`]), so the JSON is the same whichever the source
+//! same report structs as the file source ([`crate::logs::model`]), so the JSON is the same whichever the source
 //! (`source.kind` says which). `--show-kql` prints the KQL and sends nothing. A 200 with `error` (partial results)
 //! prints the report, then a warning, and exits 3.
 //!
@@ -14,17 +14,18 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Serialize;
 
-use super::model::{
-    AuthFailureGroup, AuthFailuresReport, ErrorBin, ErrorsReport, LatencyReport, LatencyRow, MessageCount, Record,
-    SourceInfo, TailLine, TailReport, Unparsed, View, Window,
-};
-use super::settings::{DEFAULT_AUTH_MATCH, DEFAULT_ERROR_LEVELS, DEFAULT_THRESHOLD, WindowSettings};
+use super::settings::{DEFAULT_THRESHOLD, WindowSettings};
 use super::{LogsArgs, LogsCommand, WindowArgs};
 use crate::azure::loganalytics::kql::{self, Schema};
 use crate::azure::loganalytics::{self, QueryRequest, QueryResult, Table as ResultTable};
 use crate::commands::Ctx;
 use crate::config_file::LogsConfig;
 use crate::exit::{ExitStatus, UserError};
+use crate::logs::fields::{DEFAULT_AUTH_MATCH, DEFAULT_ERROR_LEVELS};
+use crate::logs::model::{
+    AuthFailureGroup, AuthFailuresReport, ErrorBin, ErrorsReport, LatencyReport, LatencyRow, MessageCount, Record,
+    SourceInfo, TailLine, TailReport, Unparsed, View, Window,
+};
 use crate::printer::{Cell, Printer, Report, Table};
 use crate::settings::azure::AzureSettings;
 use crate::settings::logs_workspace::LogsWorkspace;

@@ -1,6 +1,7 @@
 //! `[health.error_rate]` and `[health.latency_p95]` (runbook 5.1.2) with the logs source they read: thresholds,
-//! windows, and the Log Analytics workspace of `[logs] workspace_id` (the client is made only when one of the two
-//! checks runs, [`LogsHealthSettings::prepare`]).
+//! windows, and the source `campctl logs` reads without flags: the files of `[logs] files` when set, else the Log
+//! Analytics workspace of `[logs] workspace_id` (its client is made only when one of the two checks runs,
+//! [`LogsHealthSettings::prepare`]).
 
 use std::time::Duration;
 
@@ -8,7 +9,8 @@ use super::super::check::Thresholds;
 use super::super::limits::{CheckName, duration_seconds, positive, thresholds};
 use crate::azure::rest::RestClient;
 use crate::commands::Ctx;
-use crate::config_file::{HealthConfig, LogsConfig};
+use crate::config_file::HealthConfig;
+use crate::logs::fields::{DEFAULT_AUTH_MATCH, LogsSettings};
 use crate::settings::azure::AzureSettings;
 use crate::settings::logs_workspace::LogsWorkspace;
 
@@ -26,6 +28,8 @@ mod defaults {
 /// What the two checks need; see the module docs.
 #[derive(Debug, Clone)]
 pub(crate) struct LogsHealthSettings {
+    /// `[logs] files`, resolved; when set, the workspace is not asked.
+    pub files: Option<LogsSettings>,
     pub workspace: Option<LogsWorkspace>,
     pub error_rate: Thresholds,
     pub error_rate_window: Duration,
@@ -39,8 +43,8 @@ impl LogsHealthSettings {
     /// The two tables and `[logs]`; their timeouts go into `timeouts`.
     ///
     /// # Errors
-    /// A usage error (exit 2) naming the table or key: thresholds out of order, a zero window, a bad
-    /// `[logs] workspace_id` or `[logs.workspace]` name.
+    /// A usage error (exit 2) naming the table or key: thresholds out of order, a zero window, a bad `[logs.fields]`
+    /// value, a bad `[logs] workspace_id` or `[logs.workspace]` name.
     pub(crate) fn resolve(
         file: &HealthConfig,
         ctx: &Ctx,
@@ -75,13 +79,15 @@ impl LogsHealthSettings {
                 ));
             }
         }
-        // Health reads only the workspace, so `[logs] files` (which `campctl logs` prefers) does not hide it.
-        let workspace_only = LogsConfig {
-            files: None,
-            ..ctx.settings.config.sections.logs.clone()
+        // The source `campctl logs` reads without `--file` or `--workspace`: `[logs] files`, else the workspace.
+        let logs = &ctx.settings.config.sections.logs;
+        let files = match &logs.files {
+            Some(files) if !files.is_empty() => Some(LogsSettings::resolve(&[], logs)?),
+            _ => None,
         };
-        let workspace = LogsWorkspace::resolve(None, false, &workspace_only, "authentication_failed")?;
+        let workspace = LogsWorkspace::resolve(None, false, logs, DEFAULT_AUTH_MATCH)?;
         Ok(Self {
+            files,
             workspace,
             error_rate,
             error_rate_window,
@@ -94,10 +100,8 @@ impl LogsHealthSettings {
     /// What `check` needs configured that is not.
     pub(crate) fn missing(&self, check: CheckName) -> Option<&'static str> {
         match check {
-            CheckName::ErrorRate | CheckName::LatencyP95 => self
-                .workspace
-                .is_none()
-                .then_some("`[logs] workspace_id` (a Log Analytics workspace; health does not read log files yet)"),
+            CheckName::ErrorRate | CheckName::LatencyP95 => (self.files.is_none() && self.workspace.is_none())
+                .then_some("`[logs] files` (the application's JSON log files) or `[logs] workspace_id` (a Log Analytics workspace)"),
             _ => None,
         }
     }

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::fields::{Fields, LogsSettings};
 use super::files::Aggregate;
 use super::model::{
     AuthFailureGroup, AuthFailuresReport, ErrorBin, ErrorsReport, LatencyReport, LatencyRow, MessageCount, Unparsed,
     View, Window,
 };
 use super::parse::Parsed;
-use super::percentiles::Distribution;
-use super::settings::{Fields, LogsSettings};
+use super::percentiles::{Distribution, Summary};
 
 /// The bin index of `time` in `window`, when it is inside.
 fn bin_index(window: &Window, time: DateTime<Utc>) -> Option<usize> {
@@ -285,5 +285,68 @@ impl Aggregate for Latency {
             let mine = self.paths.entry(path).or_default();
             merge_bins(mine, bins, self.limit);
         }
+    }
+}
+
+/// Health's `error-rate` and `latency-p95` over one window (runbook 5.1.2): the requests (records with a status or
+/// a path), those answered 5xx, and the distribution of their response times. The same questions the workspace's
+/// `kql::error_rate` and `kql::latency_p95` ask of the HTTP table, asked of the files.
+pub(crate) struct Requests {
+    window: Window,
+    fields: Fields,
+    limit: usize,
+    count: u64,
+    server_errors: u64,
+    durations: Distribution,
+}
+
+/// What [`Requests`] found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RequestsSummary {
+    pub requests: u64,
+    pub server_errors: u64,
+    /// Count, mean and percentiles of the requests with a response time, in milliseconds.
+    pub latency: Summary,
+}
+
+impl Requests {
+    pub(crate) fn new(window: &Window, settings: &LogsSettings) -> Self {
+        Self {
+            window: window.clone(),
+            fields: settings.fields.clone(),
+            limit: settings.exact_limit,
+            count: 0,
+            server_errors: 0,
+            durations: Distribution::default(),
+        }
+    }
+
+    pub(crate) fn summary(self) -> RequestsSummary {
+        RequestsSummary {
+            requests: self.count,
+            server_errors: self.server_errors,
+            latency: self.durations.summary(),
+        }
+    }
+}
+
+impl Aggregate for Requests {
+    fn add(&mut self, parsed: &Parsed<'_>) {
+        if !parsed.is_request() || !self.window.contains(parsed.time) {
+            return;
+        }
+        self.count += 1;
+        if parsed.status().is_some_and(|status| status >= 500) {
+            self.server_errors += 1;
+        }
+        if let Some(duration) = parsed.duration_ms(&self.fields) {
+            self.durations.add(duration, self.limit);
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.count += other.count;
+        self.server_errors += other.server_errors;
+        self.durations.merge(other.durations, self.limit);
     }
 }

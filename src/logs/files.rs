@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::fields::LogsSettings;
 use super::model::{UNPARSED_KEPT, Unparsed};
 use super::parse::{Parsed, parse};
-use super::settings::LogsSettings;
 use crate::exit::{ExitStatus, UserError};
 
 /// Plain files larger than this are read in chunks of this size by several workers.
@@ -159,18 +159,19 @@ struct UnitResult {
     first_bad: Vec<u64>,
 }
 
-fn units(inputs: &[Input]) -> anyhow::Result<Vec<Unit>> {
+/// The units of work: each input, with plain files larger than `chunk` cut into ranges of `chunk` bytes.
+fn units(inputs: &[Input], chunk_size: u64) -> anyhow::Result<Vec<Unit>> {
     let mut units = Vec::new();
     for (index, input) in inputs.iter().enumerate() {
         let size = match input {
             Input::File(path) if !input.is_gzip() => fs_err::metadata(path)?.len(),
             _ => 0,
         };
-        if size > CHUNK {
+        if size > chunk_size {
             let mut start = 0;
             let mut chunk = 0;
             while start < size {
-                let end = (start + CHUNK).min(size);
+                let end = start.saturating_add(chunk_size).min(size);
                 units.push(Unit {
                     input: index,
                     range: Some((start, end)),
@@ -254,7 +255,17 @@ pub(crate) fn scan<A: Aggregate>(
     settings: &LogsSettings,
     make: &(dyn Fn() -> A + Sync),
 ) -> anyhow::Result<(A, Unparsed)> {
-    let units = units(inputs)?;
+    scan_in_chunks(inputs, settings, make, CHUNK)
+}
+
+/// [`scan`] with plain files cut into chunks of `chunk_size` bytes (the tests cut small files finely).
+fn scan_in_chunks<A: Aggregate>(
+    inputs: &[Input],
+    settings: &LogsSettings,
+    make: &(dyn Fn() -> A + Sync),
+    chunk_size: u64,
+) -> anyhow::Result<(A, Unparsed)> {
+    let units = units(inputs, chunk_size.max(1))?;
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(units.len())
@@ -316,7 +327,74 @@ pub(crate) fn scan<A: Aggregate>(
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::{Aggregate, Input, Parsed, glob_match, scan_in_chunks};
+    use crate::config_file::LogsConfig;
+    use crate::logs::fields::LogsSettings;
+
+    /// Every record's message with its time, in any order.
+    #[derive(Default)]
+    struct Collect(Vec<String>);
+
+    impl Aggregate for Collect {
+        fn add(&mut self, parsed: &Parsed<'_>) {
+            self.0.push(format!(
+                "{} {}",
+                parsed.time.to_rfc3339(),
+                parsed.message().unwrap_or("-")
+            ));
+        }
+
+        fn merge(&mut self, other: Self) {
+            self.0.extend(other.0);
+        }
+    }
+
+    /// A file cut into chunks at every size, from one byte (every line boundary, every byte inside a line, a line
+    /// longer than several chunks) to larger than the file, reads exactly the records and unparsed line numbers
+    /// of one unchunked read: each line is read once, by the chunk it starts in.
+    #[test]
+    fn chunk_boundaries_neither_lose_nor_repeat_a_line() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let long = "x".repeat(300);
+        let mut text = String::new();
+        for index in 0..40 {
+            let time = format!("2026-03-01T00:00:{index:02}");
+            let line = match index % 7 {
+                3 => "not json at all".to_string(),
+                4 => format!("{{\"timestamp\":\"{time}Z\",\"event\":\"long {long}\"}}"),
+                5 => format!("{{\"timestamp\":\"{time}+00:00\",\"event\":\"crlf {index}\"}}\r"),
+                6 => String::new(),
+                _ => format!("{{\"timestamp\":\"{time}Z\",\"event\":\"e{index}\"}}"),
+            };
+            text.push_str(&line);
+            text.push('\n');
+        }
+        // No trailing newline on the last line.
+        text.push_str("{\"timestamp\":\"2026-03-01T00:01:00Z\",\"event\":\"last\"}");
+        let path = dir.path().join("app.log");
+        fs_err::write(&path, &text).expect("write the log");
+        let inputs = [Input::File(path)];
+        let settings = LogsSettings::resolve(&["-".to_string()], &LogsConfig::default()).expect("defaults resolve");
+        let read = |chunk: u64| {
+            let (mut collected, unparsed) =
+                scan_in_chunks(&inputs, &settings, &Collect::default, chunk).expect("the scan");
+            collected.0.sort();
+            (collected.0, unparsed)
+        };
+        let (whole, whole_unparsed) = read(u64::MAX);
+        assert_eq!(whole.len(), 40 - 6 - 5 + 1, "records of the unchunked read: {whole:?}");
+        assert_eq!(whole_unparsed.lines, 6);
+        assert!(
+            whole_unparsed.first_line_numbers[0].ends_with("app.log:4"),
+            "{whole_unparsed:?}"
+        );
+        let size = text.len() as u64;
+        for chunk in (1..=size + 1).filter(|chunk| *chunk < 80 || chunk % 37 == 0 || *chunk >= size - 2) {
+            let (records, unparsed) = read(chunk);
+            assert_eq!(records, whole, "records with chunks of {chunk} bytes");
+            assert_eq!(unparsed, whole_unparsed, "unparsed lines with chunks of {chunk} bytes");
+        }
+    }
 
     #[test]
     fn globs_match_like_a_shell() {

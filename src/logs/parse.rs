@@ -7,8 +7,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::fields::{Fields, TimeFormat};
 use super::model::Record;
-use super::settings::{Fields, TimeFormat};
 
 /// A scalar JSON value of interest.
 #[derive(Debug, Clone, PartialEq)]
