@@ -166,6 +166,9 @@ pub struct BackupConfig {
     pub wait_lock: Option<HumanDuration>,
     /// Expected size of a dump, to size Azure blocks (default: the database size).
     pub expected_size: Option<ByteSize>,
+    /// zstd's worker threads (`0`: compress on the backup's own pipeline thread); default: see
+    /// `commands/backup/settings.rs`.
+    pub compression_threads: Option<u32>,
 }
 
 /// `[restore]`: defaults of `campctl restore` (and of `test-restore` where it has no own key).

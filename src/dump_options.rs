@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::exit::UserError;
 
-/// The algorithm and level of a backup: `zstd[:LEVEL]` (multi-threaded, the default), `gzip[:LEVEL]`,
-/// `pgdump[:LEVEL]` (pg_dump's own single-threaded zlib) or `none`; `zstd` alone is level 1.
+/// The algorithm and level of a backup: `zstd[:LEVEL]` (multi-threaded, the default; levels 1 to 19, and -1 to
+/// -10 for zstd's fast levels, `zstd --fast=N`), `gzip[:LEVEL]`, `pgdump[:LEVEL]` (pg_dump's own single-threaded
+/// zlib) or `none`; `zstd` alone is level 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Compression {
@@ -66,9 +67,9 @@ impl FromStr for Compression {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = || {
             UserError::usage(format!(
-                "Invalid compression `{text}`: use zstd[:1-19], gzip[:1-9], pgdump[:1-9] or none"
+                "Invalid compression `{text}`: use zstd[:1-19 or -1 to -10], gzip[:1-9], pgdump[:1-9] or none"
             ))
-            .with_hint("For example `zstd` (the default, level 1), `zstd:9` or `gzip:6`")
+            .with_hint("For example `zstd` (the default, level 1), `zstd:-3` (faster, larger), `zstd:9` or `gzip:6`")
         };
         let (name, level) = text.split_once(':').map_or((text, None), |(n, l)| (n, Some(l)));
         let parse_level = |default: u32, max: u32| -> Result<u32, UserError> {
@@ -78,7 +79,14 @@ impl FromStr for Compression {
             }
         };
         Ok(match name {
-            "zstd" => Self::Zstd(i32::try_from(parse_level(1, 19)?).map_err(|_| invalid())?),
+            "zstd" => Self::Zstd(match level {
+                None => 1,
+                Some(l) => l
+                    .parse()
+                    .ok()
+                    .filter(|l: &i32| (1..=19).contains(l) || (-10..=-1).contains(l))
+                    .ok_or_else(invalid)?,
+            }),
             "gzip" => Self::Gzip(parse_level(6, 9)?),
             "pgdump" => Self::PgDump(parse_level(6, 9)?),
             "none" if level.is_none() => Self::None,
@@ -184,7 +192,11 @@ mod tests {
         assert_eq!("gzip".parse::<Compression>().ok(), Some(Compression::Gzip(6)));
         assert_eq!("pgdump:1".parse::<Compression>().ok(), Some(Compression::PgDump(1)));
         assert_eq!("none".parse::<Compression>().ok(), Some(Compression::None));
-        for bad in ["zstd:0", "zstd:20", "gzip:10", "lz4", "none:1", "zstd:x"] {
+        assert_eq!("zstd:-3".parse::<Compression>().ok(), Some(Compression::Zstd(-3)));
+        assert_eq!(Compression::Zstd(-3).to_string(), "zstd:-3");
+        for bad in [
+            "zstd:0", "zstd:20", "zstd:-11", "zstd:-0", "gzip:10", "lz4", "none:1", "zstd:x",
+        ] {
             assert!(bad.parse::<Compression>().is_err(), "{bad}");
         }
         assert_eq!(Compression::Zstd(3).to_string(), "zstd:3");

@@ -104,7 +104,8 @@ impl_over!(BackupConfig {
     row_counts,
     row_count_tables,
     wait_lock,
-    expected_size
+    expected_size,
+    compression_threads
 });
 impl_over!(RestoreConfig {
     jobs,

@@ -25,7 +25,9 @@ impl Compressor {
                 // A content checksum (XXH64) in every frame, so that an archive separated from its manifest still
                 // carries its own integrity check (`zstd -t`, `zstd -lv` shows `Check: XXH64`).
                 encoder.include_checksum(true)?;
-                if threads > 1 {
+                // `threads` workers compress beside the pipeline's thread (which then only feeds them); 0 keeps
+                // the work on the pipeline's thread.
+                if threads > 0 {
                     encoder.multithread(threads)?;
                 }
                 Self::Zstd(encoder)

@@ -32,6 +32,7 @@ pub(crate) struct DumpSettings {
     pub wait_lock: Duration,
     pub expected_size: Option<u64>,
     pub pg_dump: Option<PathBuf>,
+    /// zstd's worker threads (`[backup] compression_threads`); 0 compresses on the pipeline's own thread.
     pub threads: u32,
     /// `--prune`: run retention on this database's backups after a successful backup.
     pub prune: bool,
@@ -86,7 +87,7 @@ impl DumpSettings {
             wait_lock: args.wait_lock.or(file.wait_lock).map_or(Duration::ZERO, |d| d.0),
             expected_size: args.expected_size.or(file.expected_size).map(|s| s.0),
             pg_dump: args.pg_dump,
-            threads: std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
+            threads: compression_threads(file.compression_threads)?,
             prune: args.prune,
         })
     }
@@ -114,7 +115,24 @@ pub(crate) fn file_defaults() -> Vec<(&'static str, serde_json::Value)> {
         ("backup.stores", "(every configured store)".into()),
         ("backup.wait_lock", HumanDuration(defaults.wait_lock).to_string().into()),
         ("backup.expected_size", "(the database size)".into()),
+        ("backup.compression_threads", "(one per core)".into()),
     ]
+}
+
+/// The most zstd workers `[backup] compression_threads` takes.
+const MAX_COMPRESSION_THREADS: u32 = 64;
+
+/// `[backup] compression_threads`, else one zstd worker per core.
+fn compression_threads(file: Option<u32>) -> anyhow::Result<u32> {
+    match file {
+        Some(threads) if threads > MAX_COMPRESSION_THREADS => Err(UserError::usage(format!(
+            "`[backup] compression_threads = {threads}` is more than {MAX_COMPRESSION_THREADS}"
+        ))
+        .with_hint("Give the number of zstd worker threads, e.g. the number of cores, or 0 to compress on the backup's own thread")
+        .into()),
+        Some(threads) => Ok(threads),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))),
+    }
 }
 
 /// `campctl backup files`, resolved.
