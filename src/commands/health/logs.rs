@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 
 use super::check::{CheckResult, Unit};
 use super::probe::Probe;
-use crate::azure::loganalytics::{self, QueryRequest, QueryResult, kql};
+use crate::azure::loganalytics::kql::{self, Schema};
+use crate::azure::loganalytics::{self, Cell, QueryRequest, Table};
 use crate::exit::UserError;
 use crate::logs::fields::LogsSettings;
 use crate::logs::files::{self, Input};
@@ -35,13 +36,14 @@ fn window_from_now(window: Duration) -> anyhow::Result<(DateTime<Utc>, DateTime<
     ))
 }
 
-/// Runs `query` over the last `window`; `Err` is the UNKNOWN result.
+/// Runs the KQL `build` makes of the workspace's schema over the last `window`: the first table's first row, and a
+/// note on partial results; `Err` is the UNKNOWN result.
 async fn ask(
     probe: &Probe<'_>,
     check: &'static str,
-    query: anyhow::Result<String>,
+    build: fn(&Schema) -> anyhow::Result<String>,
     window: Duration,
-) -> Result<(QueryResult, String), CheckResult> {
+) -> Result<(FirstRow, String), CheckResult> {
     let settings = &probe.settings.logs;
     let run = async {
         let workspace = settings.workspace.as_ref().context("no `[logs] workspace_id`")?;
@@ -51,7 +53,7 @@ async fn ask(
             .context("the Log Analytics client was not set up")?;
         let (from, until) = window_from_now(window)?;
         let request = QueryRequest {
-            query: query?,
+            query: build(&workspace.schema)?,
             from,
             until,
             wait_secs: workspace.wait_secs,
@@ -65,9 +67,28 @@ async fn ask(
                 .as_ref()
                 .map(|partial| format!(" (partial results: {partial})"))
                 .unwrap_or_default();
-            Ok((result, note))
+            Ok((FirstRow(result.primary()), note))
         }
         Err(err) => Err(CheckResult::unknown(check, None, UserError::one_line(&err))),
+    }
+}
+
+/// The first row of a query's primary table, read by column name.
+struct FirstRow(Table);
+
+impl FirstRow {
+    /// The value of `column` (which the table must have); `None` without rows or for a null.
+    fn get(&self, column: &str) -> anyhow::Result<Option<&Cell>> {
+        let index = self.0.require(column)?;
+        Ok(self.0.rows.first().and_then(|row| row.get(index)))
+    }
+
+    /// A count column; 0 without rows.
+    fn count(&self, column: &str) -> anyhow::Result<u64> {
+        Ok(self
+            .get(column)?
+            .and_then(Cell::as_i64)
+            .map_or(0, |value| u64::try_from(value).unwrap_or(0)))
     }
 }
 
@@ -153,25 +174,10 @@ pub(crate) async fn error_rate(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRes
             Err(unknown) => return Ok(vec![unknown]),
         }
     } else {
-        let query = settings
-            .workspace
-            .as_ref()
-            .context("no `[logs] workspace_id`")
-            .and_then(|workspace| kql::error_rate(&workspace.schema));
-        let (result, note) = match ask(probe, ERROR_RATE, query, window).await {
-            Ok(answer) => answer,
+        match ask(probe, ERROR_RATE, kql::error_rate, window).await {
+            Ok((row, note)) => (row.count("requests")?, row.count("server_errors")?, note),
             Err(unknown) => return Ok(vec![unknown]),
-        };
-        let table = result.primary();
-        let (requests, errors) = (table.require("requests")?, table.require("server_errors")?);
-        let row = table.rows.first();
-        let requests = row.and_then(|row| row[requests].as_i64()).unwrap_or(0);
-        let errors = row.and_then(|row| row[errors].as_i64()).unwrap_or(0);
-        (
-            u64::try_from(requests).unwrap_or(0),
-            u64::try_from(errors).unwrap_or(0),
-            note,
-        )
+        }
     };
     if requests == 0 {
         return Ok(vec![no_requests(ERROR_RATE, "", window, &note)]);
@@ -208,26 +214,15 @@ pub(crate) async fn latency_p95(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRe
             Err(unknown) => return Ok(vec![unknown]),
         }
     } else {
-        let query = settings
-            .workspace
-            .as_ref()
-            .context("no `[logs] workspace_id`")
-            .and_then(|workspace| kql::latency_p95(&workspace.schema));
-        let (result, note) = match ask(probe, LATENCY_P95, query, window).await {
-            Ok(answer) => answer,
+        match ask(probe, LATENCY_P95, kql::latency_p95, window).await {
+            Ok((row, note)) => (
+                row.count("count")?,
+                row.get("p95")?.and_then(Cell::as_f64),
+                "`percentile()`, an estimate",
+                note,
+            ),
             Err(unknown) => return Ok(vec![unknown]),
-        };
-        let table = result.primary();
-        let (count, p95) = (table.require("count")?, table.require("p95")?);
-        let row = table.rows.first();
-        let count = row.and_then(|row| row[count].as_i64()).unwrap_or(0);
-        let p95 = row.and_then(|row| row[p95].as_f64());
-        (
-            u64::try_from(count).unwrap_or(0),
-            p95,
-            "`percentile()`, an estimate",
-            note,
-        )
+        }
     };
     let Some(p95) = p95.filter(|value| value.is_finite() && count > 0) else {
         return Ok(vec![no_requests(LATENCY_P95, " with a response time", window, &note)]);
