@@ -48,6 +48,17 @@ pub(crate) fn is_already_exists(err: &azure_core::Error) -> bool {
     )
 }
 
+/// The service refused a staged block because its body does not match the `Content-MD5` or `x-ms-content-crc64` sent
+/// with it: `Md5Mismatch` / `Crc64Mismatch` (400), or Azurite's `InvalidOperation` "Provided contentMD5 doesn't
+/// match."
+pub(super) fn is_checksum_mismatch(err: &azure_core::Error) -> bool {
+    match http_error(err) {
+        Some((StatusCode::BadRequest, Some("Md5Mismatch" | "Crc64Mismatch"))) => true,
+        Some((StatusCode::BadRequest, Some("InvalidOperation"))) => describe(err).contains("contentMD5 doesn't match"),
+        _ => false,
+    }
+}
+
 /// Maps an Azure error: authentication failures become [`StoreError::Auth`], a missing blob
 /// [`StoreError::NotFound`]; everything else keeps the SDK's error with `action` as context.
 pub(super) fn azure_error(
