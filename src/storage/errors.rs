@@ -173,6 +173,44 @@ mod tests {
         assert!(!caused_by_no_space(&anyhow::anyhow!("No space left on device")));
     }
 
+    #[test]
+    fn a_rejected_block_check_is_told_apart_from_other_bad_requests() {
+        let error = |status, code: &str, message: &str| {
+            azure_core::Error::with_message(
+                ErrorKind::HttpResponse {
+                    status,
+                    error_code: Some(code.to_owned()),
+                    raw_response: None,
+                },
+                message.to_owned(),
+            )
+        };
+        // Azure Storage's codes for a Put Block whose Content-MD5 / x-ms-content-crc64 does not match its body.
+        assert!(is_checksum_mismatch(&error(StatusCode::BadRequest, "Md5Mismatch", "")));
+        assert!(is_checksum_mismatch(&error(
+            StatusCode::BadRequest,
+            "Crc64Mismatch",
+            ""
+        )));
+        // Azurite's answer.
+        assert!(is_checksum_mismatch(&error(
+            StatusCode::BadRequest,
+            "InvalidOperation",
+            "400: InvalidOperation: Provided contentMD5 doesn't match."
+        )));
+        assert!(!is_checksum_mismatch(&error(
+            StatusCode::BadRequest,
+            "InvalidOperation",
+            "something else"
+        )));
+        assert!(!is_checksum_mismatch(&error(
+            StatusCode::BadRequest,
+            "InvalidHeaderValue",
+            "x-ms-content-crc64"
+        )));
+        assert!(!is_checksum_mismatch(&error(StatusCode::Conflict, "Md5Mismatch", "")));
+    }
+
     /// Item 19: the SDK's message of a service error is its raw XML body.
     #[test]
     fn item_19_service_errors_are_shown_without_xml() {
