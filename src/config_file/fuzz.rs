@@ -75,6 +75,7 @@ const OTHER_KEYS: &[&str] = &[
     "managed_identity_client_id",
     "block_size",
     "concurrency",
+    "block_checksum",
     "max_retries",
     "timeout",
     "hots",
@@ -126,6 +127,8 @@ const STRINGS: &[&str] = &[
     "managed-identity",
     "connection-string",
     "sas",
+    "crc64",
+    "md5",
 ];
 
 fn string_value() -> impl Strategy<Value = String> {
@@ -216,6 +219,7 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("managed_identity_client_id", Kind::Text),
             ("block_size", Kind::Unit),
             ("concurrency", Kind::Int),
+            ("block_checksum", Kind::Text),
             ("max_retries", Kind::Int),
             ("timeout", Kind::Unit),
         ],

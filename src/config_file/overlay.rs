@@ -141,6 +141,7 @@ impl_over!(AzureStoreConfig {
     managed_identity_client_id,
     block_size,
     concurrency,
+    block_checksum,
     max_retries,
     timeout,
 });

@@ -61,6 +61,7 @@ impl From<&AzureStoreConfig> for AzureKeys {
             managed_identity_client_id: config.managed_identity_client_id.clone(),
             block_size: config.block_size,
             concurrency: config.concurrency,
+            block_checksum: config.block_checksum.clone(),
             max_retries: config.max_retries,
             timeout: config.timeout,
         }

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::block_checksum::{BlockChecksum, BlockChecksumChoice};
 use super::keys::AzureKeys;
-use crate::azure::connection_string::{ConnectionSecret, ConnectionString};
+use crate::azure::connection_string::{ConnectionSecret, ConnectionString, DEVELOPMENT_ACCOUNT};
 use crate::azure::credentials::{
     BlobAuth, ChainCredential, CredentialChoice, EnvLookup, TokenSource, token_credential,
 };
@@ -42,6 +43,8 @@ pub struct AzureSettings {
     /// Fixed block size; `None` sizes blocks from the expected size.
     pub block_size: Option<u64>,
     pub concurrency: usize,
+    /// The check sent with each staged block.
+    pub block_checksum: BlockChecksum,
     pub retry: RetryPolicy,
 }
 
@@ -78,6 +81,15 @@ pub(super) fn azure_settings(config: &AzureKeys, env: EnvLookup<'_>) -> anyhow::
         None => DEFAULT_CONCURRENCY,
         Some(0) => return Err(key_error("concurrency", "it must be at least 1")),
         Some(n) => n as usize,
+    };
+    let block_checksum = match &config.block_checksum {
+        None => BlockChecksumChoice::Auto,
+        Some(text) => BlockChecksumChoice::parse(text).ok_or_else(|| {
+            key_error(
+                "block_checksum",
+                format!("`{text}` is not one of {}", BlockChecksumChoice::NAMES.join(", ")),
+            )
+        })?,
     };
     let choice = match &config.credential {
         None => CredentialChoice::Auto,
@@ -192,6 +204,7 @@ pub(super) fn azure_settings(config: &AzureKeys, env: EnvLookup<'_>) -> anyhow::
         }
         (endpoint, auth)
     };
+    let block_checksum = block_checksum.resolve(is_emulator(&endpoint));
     Ok(AzureSettings {
         endpoint,
         container,
@@ -199,8 +212,17 @@ pub(super) fn azure_settings(config: &AzureKeys, env: EnvLookup<'_>) -> anyhow::
         auth,
         block_size,
         concurrency,
+        block_checksum,
         retry,
     })
+}
+
+/// Whether `endpoint` is the storage emulator's well-known account (Azurite): path-style
+/// `http://127.0.0.1:10000/devstoreaccount1` or host-style `http://devstoreaccount1.blob.localhost:10000`.
+fn is_emulator(endpoint: &Url) -> bool {
+    let first_segment = endpoint.path_segments().and_then(|mut segments| segments.next());
+    let first_label = endpoint.host_str().and_then(|host| host.split('.').next());
+    first_segment == Some(DEVELOPMENT_ACCOUNT) || first_label == Some(DEVELOPMENT_ACCOUNT)
 }
 
 /// `account_url`, else `https://<account>.blob.core.windows.net` from `account` or `AZURE_STORAGE_ACCOUNT`.
@@ -310,6 +332,47 @@ mod tests {
         };
         let err = azure_settings(&config, &no_env).expect_err("bad credential");
         assert!(err.to_string().contains("`[storage.azure] credential`"), "{err}");
+    }
+
+    #[test]
+    fn block_checksum_auto_is_md5_only_against_the_emulator() {
+        let emulator = |text: &str| is_emulator(&Url::parse(text).expect("url"));
+        assert!(emulator("http://127.0.0.1:10000/devstoreaccount1"));
+        assert!(emulator("http://devstoreaccount1.blob.localhost:10000"));
+        assert!(!emulator("https://acct.blob.core.windows.net"));
+        assert!(!emulator("https://acct.blob.core.windows.net/devstoreaccount10"));
+        let config = AzureKeys {
+            container: Some("backups".into()),
+            account: Some("acct".into()),
+            sas_token: Some("sv=1&sig=file".into()),
+            ..AzureKeys::default()
+        };
+        let settings = azure_settings(&config, &no_env).expect("auto");
+        assert_eq!(settings.block_checksum, BlockChecksum::Crc64);
+        let dev = |name: &str| {
+            (name == EnvVars::AZURE_STORAGE_CONNECTION_STRING).then(|| "UseDevelopmentStorage=true".to_string())
+        };
+        assert_eq!(
+            azure_settings(&config, &dev).expect("azurite").block_checksum,
+            BlockChecksum::Md5
+        );
+        let config = AzureKeys {
+            block_checksum: Some("none".into()),
+            ..config
+        };
+        assert_eq!(
+            azure_settings(&config, &no_env).expect("none").block_checksum,
+            BlockChecksum::None
+        );
+        let config = AzureKeys {
+            block_checksum: Some("sha1".into()),
+            ..config
+        };
+        let err = azure_settings(&config, &no_env).expect_err("bad value");
+        assert!(
+            err.to_string().contains("`[storage.azure] block_checksum`") && err.to_string().contains("crc64"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Memory stays near (concurrency + 1) × block size: one block being filled, and at most `concurrency` staged in
 //! tasks; [`AzureUpload::write`] waits for a stage to finish before it starts another. Nothing is visible until the
 //! commit: staged blocks that are never committed do not appear in listings and expire after 7 days. The caller
-//! hashes the stream; this computes nothing but the upload.
+//! hashes the whole stream; this computes only the check of each block (`[storage.azure] block_checksum`, see
+//! [`super::block_checksum`]) in the block's stage task, and a block the service rejects for it fails the upload
+//! with [`StoreError::CorruptedInTransit`].
 
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use chrono::Utc;
 use tokio::task::JoinSet;
 
 use super::azure_container::{AzureInner, to_hash_map};
-use super::errors::is_already_exists;
+use super::errors::{describe, is_already_exists, is_checksum_mismatch};
 use super::{CommitInfo, ObjectInfo, StoreError};
 
 /// The service's limit of blocks per blob.
@@ -136,19 +138,35 @@ impl AzureUpload {
                 self.store.label
             );
         }
-        let id = block_id(self.blocks.len());
+        let index = self.blocks.len();
+        let id = block_id(index);
         self.blocks.push(id.clone());
         let store = self.store.clone();
         let name = self.name.clone();
         self.in_flight.spawn(async move {
             let length = block.len() as u64;
+            let checksum = store.settings.block_checksum;
+            // Computed here, in the block's own task: never on the thread that compresses the stream.
+            let options = checksum.stage_options(&block).await?;
             store
                 .blob(&name)
                 .block_blob_client()
-                .stage_block(&id, length, block.into(), None)
+                .stage_block(&id, length, block.into(), Some(options))
                 .await
                 .map(drop)
-                .map_err(|err| store.error(err, &name, "stage a block of"))
+                .map_err(|err| {
+                    if is_checksum_mismatch(&err) {
+                        anyhow::Error::new(StoreError::CorruptedInTransit {
+                            store: store.label.clone(),
+                            name: name.clone(),
+                            block: index + 1,
+                            check: checksum.to_string(),
+                            detail: describe(&err),
+                        })
+                    } else {
+                        store.error(err, &name, "stage a block of")
+                    }
+                })
         });
         Ok(())
     }

@@ -48,6 +48,17 @@ pub(crate) fn is_already_exists(err: &azure_core::Error) -> bool {
     )
 }
 
+/// The service refused a staged block because its body does not match the `Content-MD5` or `x-ms-content-crc64` sent
+/// with it: `Md5Mismatch` / `Crc64Mismatch` (400), or Azurite's `InvalidOperation` "Provided contentMD5 doesn't
+/// match."
+pub(super) fn is_checksum_mismatch(err: &azure_core::Error) -> bool {
+    match http_error(err) {
+        Some((StatusCode::BadRequest, Some("Md5Mismatch" | "Crc64Mismatch"))) => true,
+        Some((StatusCode::BadRequest, Some("InvalidOperation"))) => describe(err).contains("contentMD5 doesn't match"),
+        _ => false,
+    }
+}
+
 /// Maps an Azure error: authentication failures become [`StoreError::Auth`], a missing blob
 /// [`StoreError::NotFound`]; everything else keeps the SDK's error with `action` as context.
 pub(super) fn azure_error(
@@ -160,6 +171,44 @@ mod tests {
         assert!(caused_by_no_space(&store));
         assert!(!is_no_space(&std::io::Error::from_raw_os_error(libc::EACCES)));
         assert!(!caused_by_no_space(&anyhow::anyhow!("No space left on device")));
+    }
+
+    #[test]
+    fn a_rejected_block_check_is_told_apart_from_other_bad_requests() {
+        let error = |status, code: &str, message: &str| {
+            azure_core::Error::with_message(
+                ErrorKind::HttpResponse {
+                    status,
+                    error_code: Some(code.to_owned()),
+                    raw_response: None,
+                },
+                message.to_owned(),
+            )
+        };
+        // Azure Storage's codes for a Put Block whose Content-MD5 / x-ms-content-crc64 does not match its body.
+        assert!(is_checksum_mismatch(&error(StatusCode::BadRequest, "Md5Mismatch", "")));
+        assert!(is_checksum_mismatch(&error(
+            StatusCode::BadRequest,
+            "Crc64Mismatch",
+            ""
+        )));
+        // Azurite's answer.
+        assert!(is_checksum_mismatch(&error(
+            StatusCode::BadRequest,
+            "InvalidOperation",
+            "400: InvalidOperation: Provided contentMD5 doesn't match."
+        )));
+        assert!(!is_checksum_mismatch(&error(
+            StatusCode::BadRequest,
+            "InvalidOperation",
+            "something else"
+        )));
+        assert!(!is_checksum_mismatch(&error(
+            StatusCode::BadRequest,
+            "InvalidHeaderValue",
+            "x-ms-content-crc64"
+        )));
+        assert!(!is_checksum_mismatch(&error(StatusCode::Conflict, "Md5Mismatch", "")));
     }
 
     /// Item 19: the SDK's message of a service error is its raw XML body.

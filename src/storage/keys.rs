@@ -49,6 +49,9 @@ pub struct AzureKeys {
     pub block_size: Option<ByteSize>,
     /// Blocks in flight per upload (default 4).
     pub concurrency: Option<u32>,
+    /// The check the service verifies on each staged block: `auto` (default: `crc64`, `md5` against the storage
+    /// emulator), `crc64`, `md5` or `none`.
+    pub block_checksum: Option<String>,
     /// Retries of one request (default 3).
     pub max_retries: Option<u32>,
     /// Timeout of one request (default `60s`).

@@ -17,6 +17,7 @@ pub mod azure;
 mod azure_container;
 mod azure_settings;
 mod azure_upload;
+pub(crate) mod block_checksum;
 pub(crate) mod errors;
 mod keys;
 mod kind;
@@ -88,12 +89,25 @@ pub enum StoreError {
     },
     #[error("{store} is out of space")]
     NoSpace { store: String },
+    /// The service refused a staged block (`block` counts from 1) whose body did not match its check: nothing was
+    /// committed.
+    #[error(
+        "{store} rejected block {block} of `{name}`: the block was corrupted in transit (its {check} did not \
+         match: {detail})"
+    )]
+    CorruptedInTransit {
+        store: String,
+        name: String,
+        block: usize,
+        check: String,
+        detail: String,
+    },
 }
 
 impl Classify for StoreError {
     fn exit_status(&self) -> ExitStatus {
         match self {
-            Self::AlreadyExists { .. } | Self::NoSpace { .. } => ExitStatus::Failure,
+            Self::AlreadyExists { .. } | Self::NoSpace { .. } | Self::CorruptedInTransit { .. } => ExitStatus::Failure,
             Self::NotFound { .. } => ExitStatus::NotFound,
             Self::Auth { .. } => ExitStatus::Auth,
             Self::LockHeld { .. } => ExitStatus::LockHeld,
@@ -107,6 +121,10 @@ impl Classify for StoreError {
                 "Another campctl run holds it; wait for it, or pass `--wait-lock 10m` to wait up to that long".into(),
             ),
             Self::NoSpace { .. } => Some("Free space in the store or point `[storage.local] path` elsewhere".into()),
+            Self::CorruptedInTransit { store, .. } => Some(format!(
+                "Nothing was committed to {store}; run the backup again. If it happens again, look at what sits \
+                 between this host and the storage account (a proxy, a NIC, memory errors)"
+            )),
             Self::AlreadyExists { .. } | Self::NotFound { .. } => None,
         }
     }
