@@ -1,5 +1,6 @@
 //! `campctl backup` end to end: real PostgreSQL, real pg_dump, a local store and Azurite.
 
+mod digests;
 mod failures;
 mod files;
 mod interop;
