@@ -1,8 +1,8 @@
 """Reads a blob that campctl uploaded with Microsoft's Python SDK (an independent client).
 
 Usage: interop_blob.py CONNECTION_STRING CONTAINER BLOB
-Prints one JSON object: sha256 of the downloaded bytes, size, the blob's metadata and its Content-MD5 (base64),
-and the names the container lists under the blob's folder.
+Prints one JSON object: sha256 and md5 (base64) of the downloaded bytes, size, the blob's metadata and its
+Content-MD5 (base64), and the names the container lists under the blob's folder.
 """
 
 import base64
@@ -22,6 +22,7 @@ folder = blob.rsplit("/", 1)[0] + "/"
 listed = [b.name for b in service.get_container_client(container).list_blobs(name_starts_with=folder)]
 print(json.dumps({
     "sha256": hashlib.sha256(data).hexdigest(),
+    "md5": base64.b64encode(hashlib.md5(data).digest()).decode(),
     "size": len(data),
     "metadata": properties.metadata,
     "content_md5": base64.b64encode(md5).decode() if md5 else None,

@@ -82,8 +82,10 @@ pub(crate) struct Manifest {
     pub size_bytes: u64,
     /// Hex SHA-256 of the stored object.
     pub sha256: String,
-    /// Base64 MD5 of the stored object (the blob's Content-MD5).
-    pub md5: String,
+    /// Base64 MD5 of the stored object (the blob's Content-MD5); computed only when an Azure store was written, so
+    /// absent from a local-only backup's manifest (older manifests always have it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
     /// `none`, `listed` or `all`.
     pub row_counts: String,
     pub tables: Vec<TableEntry>,

@@ -1,6 +1,7 @@
 //! `campctl backup` end to end: real PostgreSQL, real pg_dump, a local store and Azurite.
 
 mod block_integrity;
+mod digests;
 mod failures;
 mod files;
 mod interop;

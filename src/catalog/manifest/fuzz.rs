@@ -142,3 +142,19 @@ proptest! {
         }
     }
 }
+
+/// `md5` is optional: a local-only backup writes none, and a manifest with one (every earlier campctl) still reads
+/// and writes it back.
+#[test]
+fn md5_is_optional_and_kept_when_present() {
+    let with = parse(SAMPLE.as_bytes()).expect("the sample reads");
+    assert_eq!(with.md5.as_deref(), Some("AAAA"));
+    let written: serde_json::Value = serde_json::to_value(&with).expect("writes");
+    assert_eq!(written["md5"], "AAAA");
+    let mut value: serde_json::Value = serde_json::from_str(SAMPLE).expect("JSON");
+    value.as_object_mut().expect("an object").remove("md5");
+    let without = parse(&serde_json::to_vec(&value).expect("bytes")).expect("reads without md5");
+    assert_eq!(without.md5, None);
+    let written: serde_json::Value = serde_json::to_value(&without).expect("writes");
+    assert!(written.get("md5").is_none(), "{written}");
+}

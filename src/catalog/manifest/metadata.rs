@@ -216,7 +216,7 @@ mod tests {
             compression: "zstd:3".into(),
             size_bytes: u64::MAX,
             sha256: "ab".repeat(32),
-            md5: "x".into(),
+            md5: Some("x".into()),
             row_counts: "none".into(),
             tables: Vec::new(),
             file_count: None,

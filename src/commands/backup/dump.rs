@@ -1,4 +1,4 @@
-//! `campctl backup [DB]`: pg_dump → archive scanner → compressor → SHA-256/MD5 → every store, committed only after
+//! `campctl backup [DB]`: pg_dump → archive scanner → compressor → SHA-256 (+ MD5 for Azure) → every store, committed
 //! pg_dump exited 0 and the archive parsed to its end; the manifest is written last.
 //!
 //! Three stages connected by bounded channels keep memory bounded by configuration, never by database size:
@@ -11,12 +11,12 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use chrono::Utc;
-use md5::Digest as _;
 use serde::Serialize;
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
 
 use super::compression::{Compression, Compressor};
+use super::digest::{Digests, Finished};
 use super::fanout::{StoreFailure, Uploads, put_manifest};
 use super::naming;
 use super::settings::DumpSettings;
@@ -109,8 +109,7 @@ struct DumpPlan {
 /// What the scan/compress/hash stage produced.
 struct Processed {
     summary: ArchiveSummary,
-    sha256: [u8; 32],
-    md5: [u8; 16],
+    digests: Finished,
     input_bytes: u64,
     output_bytes: u64,
 }
@@ -301,7 +300,10 @@ async fn run_pipeline<'a>(
         count_rows: settings.row_counts.clone(),
     };
     let (compression, threads) = (settings.compression, settings.threads);
-    let processor = tokio::task::spawn_blocking(move || process(raw_rx, &out_tx, options, compression, threads));
+    // The whole object's MD5 only when a store keeps it (Azure's Content-MD5).
+    let digests = Digests::for_stores(&settings.stores);
+    let processor =
+        tokio::task::spawn_blocking(move || process(raw_rx, &out_tx, options, compression, threads, digests));
 
     let progress = printer.transfer("backup: stored");
     let upload_error = uploads.pump(out_rx, &progress).await;
@@ -370,25 +372,23 @@ async fn read_stdout(mut stdout: tokio::process::ChildStdout, tx: mpsc::Sender<B
     }
 }
 
-/// The blocking stage: archive scan, compression, hashes.
+/// The blocking stage: archive scan, compression, digests (on this thread: docs/backup.md, "Digests").
 fn process(
     mut rx: mpsc::Receiver<Bytes>,
     tx: &mpsc::Sender<Bytes>,
     options: ScanOptions,
     compression: Compression,
     threads: u32,
+    mut digests: Digests,
 ) -> anyhow::Result<Processed> {
     let mut scanner = ArchiveScanner::new(options);
     let mut compressor = Compressor::new(compression, threads).context("Failed to start the compressor")?;
-    let mut sha256 = sha2::Sha256::new();
-    let mut md5 = md5::Md5::new();
     let (mut input_bytes, mut output_bytes) = (0u64, 0u64);
     let mut emit = |bytes: Vec<u8>| -> anyhow::Result<()> {
         if bytes.is_empty() {
             return Ok(());
         }
-        sha256.update(&bytes);
-        md5.update(&bytes);
+        digests.update(&bytes);
         output_bytes += bytes.len() as u64;
         tx.blocking_send(Bytes::from(bytes))
             .map_err(|_| anyhow::anyhow!("the upload stopped"))
@@ -404,8 +404,7 @@ fn process(
     emit(compressor.finish().context("Compression failed")?)?;
     Ok(Processed {
         summary,
-        sha256: sha256.finalize().into(),
-        md5: md5.finalize().into(),
+        digests: digests.finish(),
         input_bytes,
         output_bytes,
     })
@@ -427,8 +426,11 @@ struct CommitPlan<'a> {
 /// Commits the archive to every store, then writes the manifest to each store that has the archive.
 async fn commit(settings: &DumpSettings, plan: CommitPlan<'_>) -> anyhow::Result<Committed> {
     let processed = &plan.processed;
-    let sha256 = hex::encode(processed.sha256);
-    let md5 = base64::engine::general_purpose::STANDARD.encode(processed.md5);
+    let sha256 = hex::encode(processed.digests.sha256);
+    let md5 = processed
+        .digests
+        .md5
+        .map(|md5| base64::engine::general_purpose::STANDARD.encode(md5));
     let metadata: BTreeMap<String, String> = [
         ("campctl_kind", "database".to_string()),
         ("campctl_database", settings.database.clone()),
@@ -441,7 +443,7 @@ async fn commit(settings: &DumpSettings, plan: CommitPlan<'_>) -> anyhow::Result
     .collect();
     let info = CommitInfo {
         metadata,
-        content_md5: Some(processed.md5),
+        content_md5: processed.digests.md5,
         content_type: Some("application/octet-stream".into()),
     };
     let (committed, upload_failures) = plan.uploads.commit(&plan.object, &info).await;

@@ -16,10 +16,10 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use bytes::Bytes;
 use chrono::Utc;
-use md5::Digest as _;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::digest::{Digests, Finished};
 use super::fanout::{Uploads, put_manifest};
 use super::naming;
 use super::settings::FilesSettings;
@@ -115,8 +115,7 @@ impl Report for FilesReport {
 struct ChannelWriter {
     buffer: Vec<u8>,
     tx: mpsc::Sender<Bytes>,
-    sha256: sha2::Sha256,
-    md5: md5::Md5,
+    digests: Digests,
     bytes: u64,
 }
 
@@ -126,8 +125,7 @@ impl ChannelWriter {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(1 << 20));
-        self.sha256.update(&chunk);
-        self.md5.update(&chunk);
+        self.digests.update(&chunk);
         self.bytes += chunk.len() as u64;
         self.tx
             .blocking_send(Bytes::from(chunk))
@@ -152,17 +150,15 @@ impl Write for ChannelWriter {
 /// What the archiving thread found.
 struct Archived {
     walked: Walked,
-    sha256: [u8; 32],
-    md5: [u8; 16],
+    digests: Finished,
     size: u64,
 }
 
-fn archive(source: &Path, root_name: &str, tx: mpsc::Sender<Bytes>) -> anyhow::Result<Archived> {
+fn archive(source: &Path, root_name: &str, tx: mpsc::Sender<Bytes>, digests: Digests) -> anyhow::Result<Archived> {
     let writer = ChannelWriter {
         buffer: Vec::with_capacity(1 << 20),
         tx,
-        sha256: sha2::Sha256::new(),
-        md5: md5::Md5::new(),
+        digests,
         bytes: 0,
     };
     let gzip = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
@@ -173,8 +169,7 @@ fn archive(source: &Path, root_name: &str, tx: mpsc::Sender<Bytes>) -> anyhow::R
     writer.flush_buffer()?;
     Ok(Archived {
         walked,
-        sha256: writer.sha256.finalize().into(),
-        md5: writer.md5.finalize().into(),
+        digests: writer.digests.finish(),
         size: writer.bytes,
     })
 }
@@ -242,7 +237,9 @@ pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &P
     let (tx, rx) = mpsc::channel::<Bytes>(4);
     let root_name = name.clone();
     let source_for_thread = source.clone();
-    let tar_task = tokio::task::spawn_blocking(move || archive(&source_for_thread, &root_name, tx));
+    // The whole object's MD5 only when a store keeps it (Azure's Content-MD5).
+    let digests = Digests::for_stores(&stores);
+    let tar_task = tokio::task::spawn_blocking(move || archive(&source_for_thread, &root_name, tx, digests));
     let progress = printer.transfer("files backup: stored");
     let failure = uploads.pump(rx, &progress).await;
     progress.finish();
@@ -255,12 +252,7 @@ pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &P
         }
         (None, Ok(done)) => done,
     };
-    let Archived {
-        walked,
-        sha256,
-        md5,
-        size,
-    } = archived;
+    let Archived { walked, digests, size } = archived;
     if !walked.unreadable.is_empty() && !skip_unreadable {
         uploads.abort().await;
         locks.release().await;
@@ -273,13 +265,13 @@ pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &P
             "Fix their permissions, or pass `--skip-unreadable` to back up the rest",
         ));
     }
-    let sha256 = hex::encode(sha256);
+    let sha256 = hex::encode(digests.sha256);
     let info = CommitInfo {
         metadata: BTreeMap::from([
             ("campctl_kind".to_string(), "files".to_string()),
             ("campctl_sha256".to_string(), sha256.clone()),
         ]),
-        content_md5: Some(md5),
+        content_md5: digests.md5,
         content_type: Some("application/gzip".into()),
     };
     let (committed, upload_failures) = uploads.commit(&object, &info).await;
@@ -301,7 +293,9 @@ pub(crate) async fn backup_files(settings: FilesSettings, ctx: &Ctx, printer: &P
         compression: "gzip:6".into(),
         size_bytes: size,
         sha256: sha256.clone(),
-        md5: base64::engine::general_purpose::STANDARD.encode(md5),
+        md5: digests
+            .md5
+            .map(|md5| base64::engine::general_purpose::STANDARD.encode(md5)),
         row_counts: "none".into(),
         tables: Vec::new(),
         file_count: Some(walked.file_count),

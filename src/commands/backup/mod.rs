@@ -2,6 +2,7 @@
 
 pub(crate) mod azure;
 mod compression;
+mod digest;
 pub(crate) mod dump;
 mod fanout;
 pub(crate) mod files;

@@ -38,6 +38,20 @@ fn the_python_sdk_lists_and_downloads_the_same_bytes_and_metadata() {
     assert_eq!(seen["metadata"]["campctl_sha256"], report["sha256"], "{seen}");
     assert_eq!(seen["metadata"]["campctl_database"], env.db.name(), "{seen}");
     assert!(seen["content_md5"].is_string(), "Content-MD5 is set: {seen}");
+    assert_eq!(
+        seen["content_md5"], seen["md5"],
+        "Content-MD5 is the MD5 of the bytes downloaded: {seen}"
+    );
+    let manifest = azurite().get_blob(
+        env.container.as_deref().expect("container"),
+        &format!("pg/{}", report["manifest"].as_str().expect("manifest")),
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest).expect("manifest JSON");
+    assert_eq!(
+        manifest["md5"], seen["md5"],
+        "the manifest records the blob's MD5: {seen}"
+    );
+    assert_eq!(manifest["sha256"], seen["sha256"], "{seen}");
     let listed: Vec<&str> = seen["listed"]
         .as_array()
         .expect("listed")
