@@ -22,6 +22,7 @@ pub mod documented;
 pub mod https;
 pub mod postgres;
 pub mod process;
+pub mod python;
 pub mod redis;
 pub mod tls;
 pub mod tmpfs;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest as _, Sha256};
 
 use super::BackupEnv;
-use crate::common::{TestContext, TestDb, assert_exit, azurite, unique_container};
+use crate::common::{TestContext, TestDb, assert_exit, azurite, python, unique_container};
 
 /// One `Put Block` as it went to the service.
 #[derive(Debug, Clone)]
@@ -308,28 +308,11 @@ fn without_a_block_check_a_corrupted_block_is_committed() {
 /// The recorded `Put Block`s of a backup, written to `dir` as `NNNN.body`, with the checks Microsoft's code computes
 /// over them (tests/interop_block_checks.py).
 fn microsoft_checks(dir: &Path, blocks: &[PutBlock]) -> serde_json::Value {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let pydeps = root.join(".pydeps");
-    assert!(
-        pydeps.join("azure/storage/extensions/checksums").is_dir(),
-        "the Python azure-storage-extensions package is missing: run scripts/test (it installs tests/requirements.txt \
-         into .pydeps/)"
-    );
+    python::require("azure/storage/extensions/checksums");
     for (index, block) in blocks.iter().enumerate() {
         std::fs::write(dir.join(format!("{index:04}.body")), &block.body).expect("write a block");
     }
-    let output = std::process::Command::new("python3")
-        .arg(root.join("tests/interop_block_checks.py"))
-        .arg(dir)
-        .env("PYTHONPATH", &pydeps)
-        .output()
-        .expect("run python3");
-    assert!(
-        output.status.success(),
-        "python: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("json from python")
+    python::run_json("interop_block_checks.py", [dir])
 }
 
 #[test]

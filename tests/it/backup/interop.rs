@@ -2,37 +2,24 @@
 //! (azure-storage-blob, pinned in tests/requirements.txt and installed by scripts/test into .pydeps/).
 
 use super::BackupEnv;
-use crate::common::azurite;
+use crate::common::{azurite, python};
 
 #[test]
 fn the_python_sdk_lists_and_downloads_the_same_bytes_and_metadata() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let pydeps = root.join(".pydeps");
-    assert!(
-        pydeps.join("azure/storage/blob").is_dir(),
-        "the Python azure-storage-blob package is missing: run scripts/test (it installs tests/requirements.txt into .pydeps/)"
-    );
+    python::require("azure/storage/blob");
     let env = BackupEnv::with_azure();
     env.db
         .execute("CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 5000) g");
     let report = env.backup(&["--store", "azure"]);
     let object = format!("pg/{}", report["object"].as_str().expect("object"));
-    let output = std::process::Command::new("python3")
-        .arg(root.join("tests/interop_blob.py"))
-        .args([
+    let seen = python::run_json(
+        "interop_blob.py",
+        [
             azurite().connection_string().as_str(),
             env.container.as_deref().expect("container"),
             &object,
-        ])
-        .env("PYTHONPATH", &pydeps)
-        .output()
-        .expect("run python3");
-    assert!(
-        output.status.success(),
-        "python: {}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json from python");
     assert_eq!(seen["sha256"], report["sha256"], "{seen}");
     assert_eq!(seen["size"], report["size_bytes"], "{seen}");
     assert_eq!(seen["metadata"]["campctl_sha256"], report["sha256"], "{seen}");

@@ -148,10 +148,9 @@ fn nagios_and_prometheus_carry_the_same_status_and_exit_code() {
 fn prometheus_families(text: &str) -> Vec<String> {
     let script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families\n\
                   for f in text_string_to_metric_families(sys.stdin.read()):\n    print(f.name)\n";
-    let pydeps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".pydeps");
     let mut child = std::process::Command::new("python3")
         .args(["-c", script])
-        .env("PYTHONPATH", &pydeps)
+        .env("PYTHONPATH", crate::common::python::pydeps())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
