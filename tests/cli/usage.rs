@@ -198,6 +198,22 @@ fn backup_bad_compression_in_config() {
 }
 
 #[test]
+fn backup_too_many_compression_threads_in_config() {
+    let ctx = TestContext::new();
+    ctx.write_file("campctl.toml", "[backup]\ncompression_threads = 65\n");
+    campctl_snapshot!(ctx.filters(), ctx.cmd().args(["backup", "--dry-run"]));
+}
+
+#[test]
+fn backup_fast_zstd_level_out_of_range() {
+    let ctx = TestContext::new();
+    campctl_snapshot!(
+        ctx.filters(),
+        ctx.cmd().args(["backup", "--dry-run", "--compression", "zstd:-11"])
+    );
+}
+
+#[test]
 fn backup_bad_row_counts_in_config() {
     let ctx = TestContext::new();
     ctx.write_file("campctl.toml", "[backup]\nstores = []\n\nrow_counts = \"some\"\n");

@@ -78,8 +78,16 @@ mod tests {
     #[test]
     fn round_trip_through_each_compressor() {
         let input: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
-        for compression in [Compression::Zstd(3), Compression::Gzip(6), Compression::None] {
-            let mut compressor = Compressor::new(compression, 2).expect("compressor");
+        let cases = [
+            (Compression::Zstd(3), 2),
+            (Compression::Zstd(1), 0),
+            (Compression::Zstd(1), 1),
+            (Compression::Zstd(-3), 2),
+            (Compression::Gzip(6), 2),
+            (Compression::None, 2),
+        ];
+        for (compression, threads) in cases {
+            let mut compressor = Compressor::new(compression, threads).expect("compressor");
             let mut out = Vec::new();
             for chunk in input.chunks(7919) {
                 out.extend(compressor.write(chunk).expect("write"));
@@ -95,7 +103,7 @@ mod tests {
                 }
                 _ => out,
             };
-            assert_eq!(back, input, "{compression}");
+            assert_eq!(back, input, "{compression} with {threads} zstd workers");
         }
     }
 }
