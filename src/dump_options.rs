@@ -30,7 +30,7 @@ impl Compression {
     /// The default: the fastest setting that keeps the archive at least as small as pg_dump's default zlib on the
     /// bench's data. Measured again by `scripts/bench backup` (docs/backup.md, "Compression"): on 1 GiB of text,
     /// jsonb and bytea, zstd:1 gave 158 MiB against zlib's 183 MiB in a third of its time; the fast levels (-1, -3)
-    /// were 65–75 % larger, zstd:2 no faster, zstd:3 larger and slower. On text-heavy data zstd:1 is 9 % larger
+    /// were 66–74 % larger, zstd:2 no faster, zstd:3 larger and slower. On text-heavy data zstd:1 is 9 % larger
     /// than zlib at a twelfth of its time (no level up to 6 reaches zlib's size there).
     pub const DEFAULT: Self = Self::Zstd(1);
 
