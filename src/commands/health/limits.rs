@@ -58,6 +58,11 @@ pub(crate) enum CheckName {
 
 impl CheckName {
     /// The name the command line and the outputs use (`long-queries`).
+    /// The check's table under `[health]`, as `where_` takes it: `.long_queries` for `long-queries`.
+    pub(crate) fn table(self) -> String {
+        format!(".{}", self.name().replace('-', "_"))
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Disk => "disk",
@@ -109,6 +114,25 @@ pub(crate) fn positive(
             .into()),
         Some(value) => Ok(value.0),
     }
+}
+
+/// A check's own `timeout` (`timeout` of its table, [`CheckName::table`]), added to `timeouts` when set.
+///
+/// # Errors
+/// A zero timeout (exit 2), naming the table.
+pub(crate) fn own_timeout(
+    timeouts: &mut Vec<(CheckName, Duration)>,
+    check: CheckName,
+    value: Option<HumanDuration>,
+    where_: &dyn Fn(&str) -> String,
+) -> anyhow::Result<()> {
+    if value.is_some() {
+        timeouts.push((
+            check,
+            positive(value, 0, || format!("`timeout` of {}", where_(&check.table())))?,
+        ));
+    }
+    Ok(())
 }
 
 /// A duration threshold in seconds, the unit `thresholds` takes for latencies.

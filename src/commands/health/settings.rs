@@ -21,7 +21,7 @@ use self::redis::RedisSettings;
 use super::check::{Level, Thresholds};
 use super::database::settings::DatabaseHealthSettings;
 use super::limits::CheckName;
-use super::limits::{known_checks, positive, thresholds};
+use super::limits::{known_checks, own_timeout, positive, thresholds};
 use crate::commands::Ctx;
 use crate::config_file::{HealthConfig, TimeoutStatus};
 use crate::env_vars::EnvVars;
@@ -108,21 +108,15 @@ impl HealthSettings {
             }
         })?;
         let mut timeouts = Vec::new();
-        let mut own_timeout = |check: CheckName, value: Option<HumanDuration>| -> anyhow::Result<()> {
-            if let Some(value) = value {
-                let table = format!(".{}", check.name());
-                timeouts.push((
-                    check,
-                    positive(Some(value), 0, || format!("`timeout` of {}", where_(&table)))?,
-                ));
-            }
-            Ok(())
-        };
-        own_timeout(CheckName::Disk, file.disk.as_ref().and_then(|t| t.timeout))?;
-        own_timeout(CheckName::Memory, file.memory.as_ref().and_then(|t| t.timeout))?;
-        own_timeout(CheckName::Cpu, file.cpu.as_ref().and_then(|t| t.timeout))?;
-        own_timeout(CheckName::Load, file.load.as_ref().and_then(|t| t.timeout))?;
-        own_timeout(CheckName::Redis, file.redis.as_ref().and_then(|t| t.timeout))?;
+        for (check, timeout) in [
+            (CheckName::Disk, file.disk.as_ref().and_then(|t| t.timeout)),
+            (CheckName::Memory, file.memory.as_ref().and_then(|t| t.timeout)),
+            (CheckName::Cpu, file.cpu.as_ref().and_then(|t| t.timeout)),
+            (CheckName::Load, file.load.as_ref().and_then(|t| t.timeout)),
+            (CheckName::Redis, file.redis.as_ref().and_then(|t| t.timeout)),
+        ] {
+            own_timeout(&mut timeouts, check, timeout, &where_)?;
+        }
         let database = DatabaseHealthSettings::resolve(file, &where_, &mut timeouts)?;
 
         let pick = |table: &str, warning: Option<f64>, critical: Option<f64>, default: Thresholds| {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::super::check::Thresholds;
-use super::super::limits::{CheckName, positive, thresholds};
+use super::super::limits::{CheckName, own_timeout, thresholds};
 use crate::config_file::{DurationHealthConfig, HealthConfig};
 use crate::units::HumanDuration;
 
@@ -65,14 +65,7 @@ impl DatabaseHealthSettings {
         where_: &dyn Fn(&str) -> String,
         timeouts: &mut Vec<(CheckName, Duration)>,
     ) -> anyhow::Result<Self> {
-        let table = |check: CheckName| format!(".{}", check.name().replace('-', "_"));
-        let mut timeout = |check: CheckName, value: Option<HumanDuration>| -> anyhow::Result<()> {
-            if let Some(value) = value {
-                let origin = || format!("`timeout` of {}", where_(&table(check)));
-                timeouts.push((check, positive(Some(value), 0, origin)?));
-            }
-            Ok(())
-        };
+        let mut timeout = |check: CheckName, value: Option<HumanDuration>| own_timeout(timeouts, check, value, where_);
         timeout(CheckName::Database, file.database.as_ref().and_then(|t| t.timeout))?;
         timeout(
             CheckName::Connections,
@@ -100,11 +93,11 @@ impl DatabaseHealthSettings {
                 secs(config.and_then(|t| t.warning)),
                 secs(config.and_then(|t| t.critical)),
                 default,
-                || where_(&table(check)),
+                || where_(&check.table()),
             )
         };
         let number = |check: CheckName, warning: Option<f64>, critical: Option<f64>, default: Thresholds| {
-            thresholds(warning, critical, default, || where_(&table(check)))
+            thresholds(warning, critical, default, || where_(&check.table()))
         };
         Ok(Self {
             latency: seconds(CheckName::Database, file.database.as_ref(), defaults::LATENCY)?,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::super::check::Thresholds;
-use super::super::limits::{CheckName, positive, thresholds};
+use super::super::limits::{CheckName, own_timeout, positive, thresholds};
 use crate::azure::arm::ResourceId;
 use crate::azure::rest::RestClient;
 use crate::commands::Ctx;
@@ -154,18 +154,9 @@ impl AzureHealthSettings {
             ))
             .into());
         }
-        if let Some(value) = table.timeout {
-            timeouts.push((
-                CheckName::AzureMetrics,
-                positive(Some(value), 0, || format!("`timeout` of {}", origin()))?,
-            ));
-        }
-        if let Some(value) = file.app_service.as_ref().and_then(|table| table.timeout) {
-            timeouts.push((
-                CheckName::AppService,
-                positive(Some(value), 0, || format!("`timeout` of {}", where_(".app_service")))?,
-            ));
-        }
+        own_timeout(timeouts, CheckName::AzureMetrics, table.timeout, where_)?;
+        let app_service_timeout = file.app_service.as_ref().and_then(|table| table.timeout);
+        own_timeout(timeouts, CheckName::AppService, app_service_timeout, where_)?;
         let azure = &ctx.settings.config.sections.azure;
         let named = |value: &Option<String>| value.as_deref().is_some_and(|value| !value.trim().is_empty());
         Ok(Self {

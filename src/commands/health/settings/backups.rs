@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::super::check::Thresholds;
-use super::super::limits::{CheckName, positive, thresholds};
+use super::super::limits::{CheckName, own_timeout, thresholds};
 use crate::commands::Ctx;
 use crate::config_file::HealthConfig;
 use crate::exit::UserError;
@@ -49,17 +49,8 @@ impl BackupHealthSettings {
         let seconds = |value: Option<HumanDuration>| value.map(|value| value.0.as_secs_f64());
         let backup = file.backup_age.clone().unwrap_or_default();
         let verify = file.verify_age.clone().unwrap_or_default();
-        for (check, table, timeout) in [
-            (CheckName::BackupAge, ".backup_age", backup.timeout),
-            (CheckName::VerifyAge, ".verify_age", verify.timeout),
-        ] {
-            if timeout.is_some() {
-                timeouts.push((
-                    check,
-                    positive(timeout, 0, || format!("`timeout` of {}", where_(table)))?,
-                ));
-            }
-        }
+        own_timeout(timeouts, CheckName::BackupAge, backup.timeout, where_)?;
+        own_timeout(timeouts, CheckName::VerifyAge, verify.timeout, where_)?;
         let backup_databases = match backup.databases.clone() {
             Some(databases) => databases,
             None => vec![ctx.settings.db.dbname.clone()],

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::super::check::Thresholds;
-use super::super::limits::{CheckName, duration_seconds, positive, thresholds};
+use super::super::limits::{CheckName, duration_seconds, own_timeout, positive, thresholds};
 use crate::azure::rest::RestClient;
 use crate::commands::Ctx;
 use crate::config_file::HealthConfig;
@@ -68,17 +68,8 @@ impl LogsHealthSettings {
         let latency_p95_window = positive(latency.window, defaults::WINDOW_SECS * 1000, || {
             format!("`window` of {}", where_(".latency_p95"))
         })?;
-        for (check, timeout, table) in [
-            (CheckName::ErrorRate, rate.timeout, ".error_rate"),
-            (CheckName::LatencyP95, latency.timeout, ".latency_p95"),
-        ] {
-            if timeout.is_some() {
-                timeouts.push((
-                    check,
-                    positive(timeout, 0, || format!("`timeout` of {}", where_(table)))?,
-                ));
-            }
-        }
+        own_timeout(timeouts, CheckName::ErrorRate, rate.timeout, where_)?;
+        own_timeout(timeouts, CheckName::LatencyP95, latency.timeout, where_)?;
         // The source `campctl logs` reads without `--file` or `--workspace`: `[logs] files`, else the workspace.
         let logs = &ctx.settings.config.sections.logs;
         let files = match &logs.files {
