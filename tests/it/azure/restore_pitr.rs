@@ -1,6 +1,8 @@
 //! `campctl restore pitr | geo`: Flexible Server point-in-time and geo restores into a new server, against the ARM
 //! stand-in. Every refusal is checked to have sent no write (the stand-in saw no PUT).
 
+use std::process::Output;
+
 use chrono::{Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
@@ -48,6 +50,21 @@ fn puts(env: &AzureEnv) -> Vec<Value> {
         .filter(|request| request.method == "PUT")
         .map(Recorded::json)
         .collect()
+}
+
+/// `campctl --yes restore pitr --time -1h --new-server pg1-restored ARGS…`, what most tests vary.
+fn pitr(env: &AzureEnv, args: &[&str]) -> Output {
+    let mut all = vec![
+        "--yes",
+        "restore",
+        "pitr",
+        "--time",
+        "-1h",
+        "--new-server",
+        "pg1-restored",
+    ];
+    all.extend_from_slice(args);
+    env.run(&all)
 }
 
 fn assert_no_put(env: &AzureEnv) {
@@ -295,15 +312,7 @@ fn names_taken_invalid_or_the_sources_are_refused() {
 #[test]
 fn a_source_that_is_not_ready_or_uses_a_customer_key_is_refused() {
     let env = env_with(json!({ "state": "Stopped" }));
-    let output = env.run(&[
-        "--yes",
-        "restore",
-        "pitr",
-        "--time",
-        "-1h",
-        "--new-server",
-        "pg1-restored",
-    ]);
+    let output = pitr(&env, &[]);
     assert_exit(&output, 2);
     let err = stderr(&output);
     assert!(
@@ -313,15 +322,7 @@ fn a_source_that_is_not_ready_or_uses_a_customer_key_is_refused() {
     assert_no_put(&env);
     let env = env_with(json!({ "dataEncryption": { "type": "AzureKeyVault",
         "primaryKeyURI": "https://kv.vault.azure.net/keys/pg/1" } }));
-    let output = env.run(&[
-        "--yes",
-        "restore",
-        "pitr",
-        "--time",
-        "-1h",
-        "--new-server",
-        "pg1-restored",
-    ]);
+    let output = pitr(&env, &[]);
     assert_exit(&output, 2);
     assert!(stderr(&output).contains("customer-managed key"), "{}", stderr(&output));
     assert_no_put(&env);
@@ -334,15 +335,7 @@ fn a_failed_restore_is_exit_1_with_azures_error_verbatim() {
         "SubnetNotDelegated",
         "The subnet 'pg' is not delegated to Microsoft.DBforPostgreSQL/flexibleServers.",
     ));
-    let output = env.run(&[
-        "--yes",
-        "restore",
-        "pitr",
-        "--time",
-        "-1h",
-        "--new-server",
-        "pg1-restored",
-    ]);
+    let output = pitr(&env, &[]);
     assert_exit(&output, 1);
     let err = stderr(&output);
     assert!(
@@ -360,15 +353,7 @@ fn a_failed_restore_is_exit_1_with_azures_error_verbatim() {
 fn a_canceled_restore_is_reported_as_canceled() {
     let env = env_with(json!({}));
     env.arm.next_outcome(Outcome::Canceled);
-    let output = env.run(&[
-        "--yes",
-        "restore",
-        "pitr",
-        "--time",
-        "-1h",
-        "--new-server",
-        "pg1-restored",
-    ]);
+    let output = pitr(&env, &[]);
     assert_exit(&output, 1);
     let err = stderr(&output);
     assert!(err.contains("as Canceled: `OperationCanceled`"), "{err}");
@@ -463,32 +448,14 @@ fn unauthorized_is_12_and_a_missing_source_is_10() {
         ),
         1,
     );
-    let output = env.run(&[
-        "--yes",
-        "restore",
-        "pitr",
-        "--time",
-        "-1h",
-        "--new-server",
-        "pg1-restored",
-    ]);
+    let output = pitr(&env, &[]);
     assert_exit(&output, 12);
     assert!(
         stderr(&output).contains("`InvalidAuthenticationToken`"),
         "{}",
         stderr(&output)
     );
-    let output = env.run(&[
-        "--yes",
-        "restore",
-        "pitr",
-        "--time",
-        "-1h",
-        "--new-server",
-        "pg1-restored",
-        "--server",
-        "nope",
-    ]);
+    let output = pitr(&env, &["--server", "nope"]);
     assert_exit(&output, 10);
     assert!(
         stderr(&output).contains("Flexible Server `nope`"),
@@ -496,17 +463,7 @@ fn unauthorized_is_12_and_a_missing_source_is_10() {
         stderr(&output)
     );
     // A target resource group that does not exist is found before the write.
-    let output = env.run(&[
-        "--yes",
-        "restore",
-        "pitr",
-        "--time",
-        "-1h",
-        "--new-server",
-        "pg1-restored",
-        "--resource-group",
-        "rg-missing",
-    ]);
+    let output = pitr(&env, &["--resource-group", "rg-missing"]);
     assert_exit(&output, 10);
     assert!(
         stderr(&output).contains("Resource group `rg-missing`"),
@@ -520,17 +477,7 @@ fn unauthorized_is_12_and_a_missing_source_is_10() {
         json!({ "id": format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-dr"), "name": "rg-dr",
                 "location": "westeurope" }),
     );
-    let output = env.run(&[
-        "--yes",
-        "restore",
-        "pitr",
-        "--time",
-        "-1h",
-        "--new-server",
-        "pg1-restored",
-        "--resource-group",
-        "rg-dr",
-    ]);
+    let output = pitr(&env, &["--resource-group", "rg-dr"]);
     assert_exit(&output, 0);
     let new_id = ArmStandIn::server_id("pg1-restored").replace(RESOURCE_GROUP, "rg-dr");
     assert!(env.arm.resource(&new_id).is_some(), "{:#?}", env.arm.request_lines());
