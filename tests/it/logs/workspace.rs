@@ -14,6 +14,16 @@ const WS: &str = "0b6e8a2c-3f5d-4e1a-9c7b-2d4f6a8b0c1e";
 const QUERY_PATH: &str = "/v1/workspaces/0b6e8a2c-3f5d-4e1a-9c7b-2d4f6a8b0c1e/query";
 const WINDOW: [&str; 4] = ["--from", "2024-06-01T00:00:00Z", "--until", "2024-06-01T03:00:00Z"];
 const TIMESPAN: &str = "2024-06-01T00:00:00Z/2024-06-01T03:00:00Z";
+/// The columns of `logs latency --by path`'s KQL answer.
+const LATENCY_BY_PATH: &[(&str, &str)] = &[
+    ("TimeGenerated", "datetime"),
+    ("path", "string"),
+    ("count", "long"),
+    ("mean", "real"),
+    ("p50", "real"),
+    ("p95", "real"),
+    ("p99", "real"),
+];
 
 struct Env {
     ctx: TestContext,
@@ -206,15 +216,7 @@ fn auth_failures_escape_the_configured_text_and_refuse_bad_names() {
 fn latency_by_path_is_an_estimate_from_percentiles() {
     let env = Env::new("");
     env.answers(vec![ok(&table(
-        &[
-            ("TimeGenerated", "datetime"),
-            ("path", "string"),
-            ("count", "long"),
-            ("mean", "real"),
-            ("p50", "real"),
-            ("p95", "real"),
-            ("p99", "real"),
-        ],
+        LATENCY_BY_PATH,
         &json!([
             ["2024-06-01T01:00:00Z", "/b", 2, 20.0, 20.0, 30.0, 30.0],
             ["2024-06-01T00:00:00Z", "/a", 3, 10.5, 10, 19.5, 20]
@@ -523,15 +525,7 @@ fn the_workspace_and_the_files_give_the_same_json() {
     compare(
         &["logs", "latency", "--by", "path"],
         vec![ok(&table(
-            &[
-                ("TimeGenerated", "datetime"),
-                ("path", "string"),
-                ("count", "long"),
-                ("mean", "real"),
-                ("p50", "real"),
-                ("p95", "real"),
-                ("p99", "real"),
-            ],
+            LATENCY_BY_PATH,
             &json!([
                 // Nearest rank, as KQL's percentiles: P50 of 10 and 20 is 10.
                 ["2024-06-01T00:00:00Z", "/a", 2, 15.0, 10.0, 20.0, 20.0],
