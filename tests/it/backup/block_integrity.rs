@@ -168,26 +168,46 @@ fn seed(db: &TestDb) {
     );
 }
 
-/// `campctl.toml`: a local store and Azurite behind `proxy` with 1 MiB blocks, and `extra` in `[storage.azure]`.
-fn write_config(
-    ctx: &TestContext,
-    db: &TestDb,
-    container: &str,
-    proxy: &BlockProxy,
-    extra: &str,
-) -> std::path::PathBuf {
-    let local = ctx.home().join("backups");
-    ctx.write_file(
-        "campctl.toml",
-        format!(
-            "[database]\nurl = \"{}\"\n[storage.local]\npath = \"{}\"\n[storage.azure]\nconnection_string = \
-             \"{}\"\ncontainer = \"{container}\"\nblock_size = \"1MiB\"\nconcurrency = 2\n{extra}",
-            db.url(),
-            local.display(),
-            proxy.connection_string()
-        ),
-    );
-    local
+/// A sandbox with a seeded database, an empty Azurite container and the proxy in front of Azurite.
+struct Setup {
+    ctx: TestContext,
+    db: TestDb,
+    container: String,
+    proxy: BlockProxy,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let ctx = TestContext::new();
+        let db = ctx.db();
+        seed(&db);
+        let container = unique_container();
+        azurite().create_container(&container);
+        Self {
+            ctx,
+            db,
+            container,
+            proxy: BlockProxy::start(),
+        }
+    }
+
+    /// `campctl.toml`: a local store and Azurite behind the proxy with 1 MiB blocks, and `extra` in
+    /// `[storage.azure]`; returns the local store's directory.
+    fn configure(&self, extra: &str) -> std::path::PathBuf {
+        let local = self.ctx.home().join("backups");
+        self.ctx.write_file(
+            "campctl.toml",
+            format!(
+                "[database]\nurl = \"{}\"\n[storage.local]\npath = \"{}\"\n[storage.azure]\nconnection_string = \
+                 \"{}\"\ncontainer = \"{}\"\nblock_size = \"1MiB\"\nconcurrency = 2\n{extra}",
+                self.db.url(),
+                local.display(),
+                self.proxy.connection_string(),
+                self.container,
+            ),
+        );
+        local
+    }
 }
 
 fn stderr(output: &Output) -> String {
@@ -212,18 +232,14 @@ fn backup(ctx: &TestContext, args: &[&str]) -> Output {
 
 #[test]
 fn a_block_corrupted_in_transit_is_rejected_and_nothing_is_committed() {
-    let ctx = TestContext::new();
-    let db = ctx.db();
-    seed(&db);
-    let container = unique_container();
-    azurite().create_container(&container);
-    let proxy = BlockProxy::start();
+    let setup = Setup::new();
+    let (ctx, container, proxy) = (&setup.ctx, setup.container.as_str(), &setup.proxy);
     // The default check: `auto`, which is MD5 against the emulator (Azurite verifies no CRC-64).
-    let local = write_config(&ctx, &db, &container, &proxy, "");
+    let local = setup.configure("");
 
     // Azure alone: the run fails, naming the store and the corruption, with a hint.
     proxy.flip_nth(2);
-    let output = backup(&ctx, &["--store", "azure"]);
+    let output = backup(ctx, &["--store", "azure"]);
     assert_eq!(proxy.flipped(), 1, "the proxy flipped a byte of the second block");
     assert_exit(&output, 1);
     let text = stderr(&output);
@@ -232,7 +248,7 @@ fn a_block_corrupted_in_transit_is_rejected_and_nothing_is_committed() {
         "{text}"
     );
     assert_eq!(
-        committed(&container),
+        committed(container),
         Vec::<String>::new(),
         "nothing committed in Azure"
     );
@@ -245,13 +261,13 @@ fn a_block_corrupted_in_transit_is_rejected_and_nothing_is_committed() {
 
     // Both stores: the local copy is committed, Azure is dropped (exit 3), still nothing in the container.
     proxy.flip_nth(1);
-    let output = backup(&ctx, &[]);
+    let output = backup(ctx, &[]);
     assert_eq!(proxy.flipped(), 2);
     assert_exit(&output, 3);
     let text = stderr(&output);
     assert!(text.contains("the block was corrupted in transit"), "{text}");
     assert_eq!(
-        committed(&container),
+        committed(container),
         Vec::<String>::new(),
         "nothing committed in Azure"
     );
@@ -266,14 +282,14 @@ fn a_block_corrupted_in_transit_is_rejected_and_nothing_is_committed() {
 
     // The same path without the flip: the backup goes through.
     proxy.stop_flipping();
-    let output = backup(&ctx, &["--store", "azure"]);
+    let output = backup(ctx, &["--store", "azure"]);
     assert_exit(&output, 0);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     let object = report["object"].as_str().expect("object").to_string();
     assert!(
-        committed(&container).contains(&object),
+        committed(container).contains(&object),
         "{object} in {:?}",
-        committed(&container)
+        committed(container)
     );
     assert_eq!(proxy.flipped(), 2);
 }
@@ -282,22 +298,18 @@ fn a_block_corrupted_in_transit_is_rejected_and_nothing_is_committed() {
 fn without_a_block_check_a_corrupted_block_is_committed() {
     // What the check prevents: with `none`, the service takes the flipped block and the blob differs from what was
     // sent (the whole-blob Content-MD5 of the commit is stored, not verified).
-    let ctx = TestContext::new();
-    let db = ctx.db();
-    seed(&db);
-    let container = unique_container();
-    azurite().create_container(&container);
-    let proxy = BlockProxy::start();
-    write_config(&ctx, &db, &container, &proxy, "block_checksum = \"none\"\n");
+    let setup = Setup::new();
+    let (ctx, container, proxy) = (&setup.ctx, setup.container.as_str(), &setup.proxy);
+    setup.configure("block_checksum = \"none\"\n");
     proxy.flip_nth(2);
-    let output = backup(&ctx, &["--store", "azure"]);
+    let output = backup(ctx, &["--store", "azure"]);
     assert_exit(&output, 0);
     assert_eq!(proxy.flipped(), 1);
     let blocks = proxy.take_blocks();
     assert!(blocks.iter().all(|block| block.md5.is_none() && block.crc64.is_none()));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     let object = report["object"].as_str().expect("object");
-    let stored = azurite().get_blob(&container, object);
+    let stored = azurite().get_blob(container, object);
     assert_ne!(
         hex::encode(Sha256::digest(&stored)),
         report["sha256"].as_str().expect("sha256"),
@@ -317,23 +329,13 @@ fn microsoft_checks(dir: &Path, blocks: &[PutBlock]) -> serde_json::Value {
 
 #[test]
 fn block_checks_equal_microsofts_crc64_and_md5_of_the_bytes_sent() {
-    let ctx = TestContext::new();
-    let db = ctx.db();
-    seed(&db);
-    let container = unique_container();
-    azurite().create_container(&container);
-    let proxy = BlockProxy::start();
+    let setup = Setup::new();
+    let (ctx, proxy) = (&setup.ctx, &setup.proxy);
     let scratch = tempfile::tempdir().expect("tempdir");
 
     for check in ["crc64", "md5"] {
-        write_config(
-            &ctx,
-            &db,
-            &container,
-            &proxy,
-            &format!("block_checksum = \"{check}\"\n"),
-        );
-        let output = backup(&ctx, &["--store", "azure"]);
+        setup.configure(&format!("block_checksum = \"{check}\"\n"));
+        let output = backup(ctx, &["--store", "azure"]);
         assert_exit(&output, 0);
         let blocks = proxy.take_blocks();
         assert!(blocks.len() >= 3, "{check}: several blocks ({})", blocks.len());
