@@ -288,11 +288,13 @@ impl Aggregate for Latency {
     }
 }
 
-/// Health's `error-rate` and `latency-p95` over one window (runbook 5.1.2): the requests (records with a status or
-/// a path), those answered 5xx, and the distribution of their response times. The same questions the workspace's
-/// `kql::error_rate` and `kql::latency_p95` ask of the HTTP table, asked of the files.
+/// Health's `error-rate` and `latency-p95` (runbook 5.1.2), each over its own window, in one pass: the requests
+/// (records with a status or a path) and those answered 5xx in `rate`, the distribution of response times in
+/// `latency`. The same questions the workspace's `kql::error_rate` and `kql::latency_p95` ask of the HTTP table,
+/// asked of the files.
 pub(crate) struct Requests {
-    window: Window,
+    rate: Window,
+    latency: Window,
     fields: Fields,
     limit: usize,
     count: u64,
@@ -303,16 +305,18 @@ pub(crate) struct Requests {
 /// What [`Requests`] found.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct RequestsSummary {
+    /// Requests in the error-rate window.
     pub requests: u64,
     pub server_errors: u64,
-    /// Count, mean and percentiles of the requests with a response time, in milliseconds.
+    /// Count, mean and percentiles of the requests with a response time in the latency window, in milliseconds.
     pub latency: Summary,
 }
 
 impl Requests {
-    pub(crate) fn new(window: &Window, settings: &LogsSettings) -> Self {
+    pub(crate) fn new(rate: &Window, latency: &Window, settings: &LogsSettings) -> Self {
         Self {
-            window: window.clone(),
+            rate: rate.clone(),
+            latency: latency.clone(),
             fields: settings.fields.clone(),
             limit: settings.exact_limit,
             count: 0,
@@ -332,14 +336,18 @@ impl Requests {
 
 impl Aggregate for Requests {
     fn add(&mut self, parsed: &Parsed<'_>) {
-        if !parsed.is_request() || !self.window.contains(parsed.time) {
+        if !parsed.is_request() {
             return;
         }
-        self.count += 1;
-        if parsed.status().is_some_and(|status| status >= 500) {
-            self.server_errors += 1;
+        if self.rate.contains(parsed.time) {
+            self.count += 1;
+            if parsed.status().is_some_and(|status| status >= 500) {
+                self.server_errors += 1;
+            }
         }
-        if let Some(duration) = parsed.duration_ms(&self.fields) {
+        if self.latency.contains(parsed.time)
+            && let Some(duration) = parsed.duration_ms(&self.fields)
+        {
             self.durations.add(duration, self.limit);
         }
     }

@@ -1,40 +1,24 @@
 //! `error-rate` and `latency-p95` (runbook 5.1.2): the share of requests answered 5xx and the 95th percentile of
 //! response times over the check's window, from the source `campctl logs` reads without flags: the application's
 //! JSON log files of `[logs] files` (read as `campctl logs` reads them, `crate::logs`), else the Log Analytics
-//! workspace of `[logs] workspace_id` (the HTTP table of `[logs.workspace]`). A window without requests is UNKNOWN
-//! (nothing to judge), never OK; partial results and unreadable lines are judged and said.
+//! workspace of `[logs] workspace_id` (the HTTP table of `[logs.workspace]`). The files are read once for both
+//! checks (`log_files.rs`). A window without requests is UNKNOWN (nothing to judge), never OK; partial results and
+//! unreadable lines are judged and said.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
 
 use super::check::{CheckResult, Unit};
+use super::log_files::window_from_now;
 use super::probe::Probe;
 use crate::azure::loganalytics::kql::{self, Schema};
 use crate::azure::loganalytics::{self, Cell, QueryRequest, Table};
 use crate::exit::UserError;
-use crate::logs::fields::LogsSettings;
-use crate::logs::files::{self, Input};
-use crate::logs::model::{SourceInfo, Window};
-use crate::logs::reports::{Requests, RequestsSummary};
 use crate::units::HumanDuration;
 
 const ERROR_RATE: &str = "error-rate";
 const LATENCY_P95: &str = "latency-p95";
-
-/// A file last written this long before the window began may still hold lines of the window (a clock that lags,
-/// a buffered writer); older files are not read.
-const MTIME_SLACK: Duration = Duration::from_secs(5 * 60);
-
-/// The window ending now.
-fn window_from_now(window: Duration) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
-    let until = Utc::now();
-    Ok((
-        until - chrono::Duration::from_std(window).context("the window is too long for a date")?,
-        until,
-    ))
-}
 
 /// Runs the KQL `build` makes of the workspace's schema over the last `window`: the first table's first row, and a
 /// note on partial results; `Err` is the UNKNOWN result.
@@ -92,70 +76,6 @@ impl FirstRow {
     }
 }
 
-/// The inputs of `[logs] files` written to since shortly before `from` (a rotated `.gz` keeps the time of its last
-/// line, so yesterday's rotations are not read again every five minutes).
-fn recent_inputs(settings: &LogsSettings, from: DateTime<Utc>) -> anyhow::Result<Vec<Input>> {
-    let since = std::time::SystemTime::from(from) - MTIME_SLACK;
-    let mut recent = Vec::new();
-    for input in files::expand(&settings.inputs)? {
-        match &input {
-            Input::Stdin => {
-                return Err(
-                    UserError::usage("`[logs] files` names `-` (stdin), which health cannot read")
-                        .with_hint("List the application's log files or directory in `[logs] files`")
-                        .into(),
-                );
-            }
-            Input::File(path) => {
-                let modified = fs_err::metadata(path)?.modified()?;
-                if modified >= since {
-                    recent.push(input);
-                }
-            }
-        }
-    }
-    Ok(recent)
-}
-
-/// Reads the requests of the last `window` from the files; `Err` is the UNKNOWN result. The note names the
-/// unreadable lines, if any.
-async fn scan(
-    settings: &LogsSettings,
-    check: &'static str,
-    window: Duration,
-) -> Result<(RequestsSummary, String), CheckResult> {
-    let run = async {
-        let (from, until) = window_from_now(window)?;
-        let inputs = recent_inputs(settings, from)?;
-        let window = Window {
-            source: SourceInfo {
-                kind: "files".into(),
-                inputs: inputs.iter().map(Input::name).collect(),
-            },
-            from,
-            until,
-            bin_seconds: window.as_secs().max(1),
-        };
-        let settings = settings.clone();
-        tokio::task::spawn_blocking(move || files::scan(&inputs, &settings, &|| Requests::new(&window, &settings)))
-            .await?
-    };
-    match run.await {
-        Ok((requests, unparsed)) => {
-            let note = match unparsed.lines {
-                0 => String::new(),
-                lines => format!(
-                    " ({lines} unreadable line{}, first {})",
-                    if lines == 1 { "" } else { "s" },
-                    unparsed.first_line_numbers.first().map_or("-", String::as_str)
-                ),
-            };
-            Ok((requests.summary(), note))
-        }
-        Err(err) => Err(CheckResult::unknown(check, None, UserError::one_line(&err))),
-    }
-}
-
 fn no_requests(check: &'static str, what: &str, window: Duration, note: &str) -> CheckResult {
     CheckResult::unknown(
         check,
@@ -168,10 +88,10 @@ fn no_requests(check: &'static str, what: &str, window: Duration, note: &str) ->
 pub(crate) async fn error_rate(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckResult>> {
     let settings = &probe.settings.logs;
     let window = settings.error_rate_window;
-    let (requests, errors, note) = if let Some(files) = &settings.files {
-        match scan(files, ERROR_RATE, window).await {
-            Ok((summary, note)) => (summary.requests, summary.server_errors, note),
-            Err(unknown) => return Ok(vec![unknown]),
+    let (requests, errors, note) = if settings.files.is_some() {
+        match probe.requests.get(settings).await {
+            Ok((summary, note)) => (summary.requests, summary.server_errors, note.clone()),
+            Err(err) => return Ok(vec![CheckResult::unknown(ERROR_RATE, None, err.clone())]),
         }
     } else {
         match ask(probe, ERROR_RATE, kql::error_rate, window).await {
@@ -200,8 +120,8 @@ pub(crate) async fn error_rate(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRes
 pub(crate) async fn latency_p95(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckResult>> {
     let settings = &probe.settings.logs;
     let window = settings.latency_p95_window;
-    let (count, p95, how, note) = if let Some(files) = &settings.files {
-        match scan(files, LATENCY_P95, window).await {
+    let (count, p95, how, note) = if settings.files.is_some() {
+        match probe.requests.get(settings).await {
             Ok((summary, note)) => {
                 let latency = summary.latency;
                 let how = if latency.exact {
@@ -209,9 +129,9 @@ pub(crate) async fn latency_p95(probe: &Probe<'_>) -> anyhow::Result<Vec<CheckRe
                 } else {
                     "estimated within 1 %, from the log files"
                 };
-                (latency.count, Some(latency.p95), how, note)
+                (latency.count, Some(latency.p95), how, note.clone())
             }
-            Err(unknown) => return Ok(vec![unknown]),
+            Err(err) => return Ok(vec![CheckResult::unknown(LATENCY_P95, None, err.clone())]),
         }
     } else {
         match ask(probe, LATENCY_P95, kql::latency_p95, window).await {

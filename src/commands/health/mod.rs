@@ -13,6 +13,7 @@ mod catalogs;
 mod check;
 mod database;
 mod limits;
+mod log_files;
 mod logs;
 mod probe;
 mod redis;
@@ -107,6 +108,7 @@ async fn check_once(settings: &HealthSettings, ctx: &Ctx) -> HealthReport {
         state: &state,
         db: database::session::SharedSession::default(),
         catalogs: catalogs::SharedCatalogs::default(),
+        requests: log_files::SharedRequests::default(),
     };
     let results = run::run_all(&probe).await;
     if let Err(err) = state.save(&settings.state_file) {

@@ -3,6 +3,7 @@
 
 use super::catalogs::SharedCatalogs;
 use super::database::session::SharedSession;
+use super::log_files::SharedRequests;
 use super::settings::HealthSettings;
 use super::state::State;
 use crate::commands::Ctx;
@@ -16,4 +17,6 @@ pub(crate) struct Probe<'a> {
     pub db: SharedSession,
     /// The stores' catalogs, read once by the first backup check that needs them.
     pub catalogs: SharedCatalogs,
+    /// The application's log files, read once by the first log check that needs them.
+    pub requests: SharedRequests,
 }

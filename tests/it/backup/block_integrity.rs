@@ -247,11 +247,7 @@ fn a_block_corrupted_in_transit_is_rejected_and_nothing_is_committed() {
         text.contains("azure") && text.contains("the block was corrupted in transit") && text.contains("hint:"),
         "{text}"
     );
-    assert_eq!(
-        committed(container),
-        Vec::<String>::new(),
-        "nothing committed in Azure"
-    );
+    assert_eq!(committed(container), Vec::<String>::new(), "nothing committed in Azure");
     let blocks = proxy.take_blocks();
     assert!(
         blocks.iter().all(|block| block.md5.is_some() && block.crc64.is_none()),
@@ -266,11 +262,7 @@ fn a_block_corrupted_in_transit_is_rejected_and_nothing_is_committed() {
     assert_exit(&output, 3);
     let text = stderr(&output);
     assert!(text.contains("the block was corrupted in transit"), "{text}");
-    assert_eq!(
-        committed(container),
-        Vec::<String>::new(),
-        "nothing committed in Azure"
-    );
+    assert_eq!(committed(container), Vec::<String>::new(), "nothing committed in Azure");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     let name = report["name"].as_str().expect("name");
     let mut files = Vec::new();
